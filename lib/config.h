@@ -1,0 +1,155 @@
+/* config.h — the service configuration: one JSON file, validated at load.
+ *
+ * Ownership: config_load() returns a new struct config; free it with
+ * config_free(). Every pointer inside (strings, arrays, cJSON schema, the
+ * provider/price pointers of tiers) is owned by the config and borrowed by
+ * callers for the config's lifetime.
+ *
+ * Errors name the key path and what is wrong, as
+ *   "config/sluice.json: tasks.intent.confidence_threshold: must be in [0, 1]".
+ *
+ * Environment overrides (applied by config_load after parsing, so a
+ * deployment can keep one file and change connections):
+ *   SLUICE_KAFKA_BOOTSTRAP → kafka.bootstrap_servers
+ *   SLUICE_PG_CONNINFO     → postgres.conninfo
+ *   SLUICE_PROVIDER_<NAME>_BASE_URL → providers.<name>.base_url (NAME upper-
+ *       cased, '-' and '.' as '_')
+ * API keys are never in the file: a provider names the environment variable
+ * that holds its key (api_key_env), read only when a request is built. */
+#ifndef SL_CONFIG_H
+#define SL_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "sl.h"
+
+#define CONFIG_MAX_TIERS 8
+
+enum provider_kind { PROVIDER_OPENAI, PROVIDER_ANTHROPIC };
+enum output_type { OUTPUT_LABEL, OUTPUT_JSON, OUTPUT_TEXT };
+enum job_mode { MODE_INTERACTIVE, MODE_ASYNC, MODE_OFFPEAK };
+
+struct kv_pair {
+    char *key;
+    char *value;
+};
+
+struct kafka_conf {
+    char *bootstrap_servers;   /* "host:port,…" */
+    char *topic;               /* jobs topic, default "sluice.jobs" */
+    char *dlq_topic;           /* default "sluice.jobs.dlq" */
+    char *group_id;            /* default "sluice-workers" */
+    struct kv_pair *properties; /* passed through to rd_kafka_conf_set */
+    size_t n_properties;
+};
+
+struct worker_conf {
+    int max_in_flight;      /* jobs in flight before consumption pauses (512) */
+    int batch_max_jobs;     /* finished jobs per DB transaction (500) */
+    int batch_flush_ms;     /* max wait before a partial batch is written (50) */
+    size_t max_input_bytes; /* larger job inputs are rejected (32768) */
+};
+
+struct provider_conf {
+    char *name;
+    enum provider_kind kind;
+    char *base_url;        /* openai: ".../v1"; anthropic: "https://api.anthropic.com" */
+    char *api_key_env;     /* name of the environment variable, never the key */
+    int timeout_ms;        /* whole request (30000) */
+    int connect_timeout_ms; /* (3000) */
+    int max_concurrency;   /* connections per host (256) */
+    int max_retries;       /* (2) */
+    int retry_base_ms;     /* first backoff ceiling (500) */
+    int retry_cap_ms;      /* backoff ceiling (8000) */
+    int retry_after_cap_ms; /* a longer Retry-After is not waited for (120000) */
+};
+
+/* Prices are integers: nano-dollars per million tokens ($0.10/M = 1e8). */
+struct price {
+    char *model;
+    int64_t input;
+    int64_t cached_input;
+    int64_t cache_write;  /* defaults to input when absent */
+    int64_t output;
+    int batch_discount_pct; /* 50 = batch costs half */
+};
+
+struct tier_conf {
+    int tier;                             /* 1.. */
+    const struct provider_conf *provider; /* borrowed from config */
+    char *model;
+    const struct price *price;            /* borrowed from config */
+};
+
+struct task_conf {
+    char *name;
+    enum output_type output;
+    char **labels;        /* label tasks */
+    size_t n_labels;
+    cJSON *schema;        /* json tasks: the JSON schema (owned) */
+    char *schema_text;    /* compact JSON of schema, for the prompt */
+    char *system;         /* system prompt text ("" if absent) */
+    char *prompt;         /* template with {{input}}, {{labels}}, {{schema}} */
+    int ladder[CONFIG_MAX_TIERS]; /* tier numbers, cheapest first */
+    size_t n_ladder;
+    double confidence_threshold; /* escalate when confidence < this */
+    int max_output_tokens;
+};
+
+/* A routing rule: every set condition must hold; the first matching rule's
+ * actions apply, then user-tier rules (those with only user_tier set) are
+ * applied as modifiers on top. */
+struct route_rule {
+    char *task;              /* NULL: any */
+    char *mode;              /* NULL: any; "interactive" | "async" | "offpeak" */
+    char *user_tier;         /* NULL: any */
+    int64_t min_input_tokens; /* -1: unset */
+    int64_t max_input_tokens; /* -1: unset */
+    int start_tier;          /* 0: unset; skip ladder tiers below this */
+    int max_tier;            /* 0: unset; drop ladder tiers above this */
+};
+
+struct config {
+    char *source;           /* file path, for messages */
+    struct kafka_conf kafka;
+    char *pg_conninfo;
+    struct worker_conf worker;
+    struct provider_conf *providers;
+    size_t n_providers;
+    struct price *prices;
+    size_t n_prices;
+    struct tier_conf *tiers; /* sorted by tier number */
+    size_t n_tiers;
+    struct task_conf *tasks;
+    size_t n_tasks;
+    struct route_rule *rules;
+    size_t n_rules;
+    int top_tier;            /* highest tier number: the baseline tier */
+};
+
+/* Reads, parses and validates path, then applies the environment overrides.
+ * Returns 0 and *out, or SL_ECONFIG with the message in errstr. */
+int config_load(const char *path, struct config **out, char *errstr,
+                size_t errstr_size) SL_MUSTCHECK;
+/* Same from a JSON text; source_name is used in messages. No env overrides. */
+int config_parse(const char *json, const char *source_name,
+                 struct config **out, char *errstr,
+                 size_t errstr_size) SL_MUSTCHECK;
+void config_free(struct config *cfg);
+
+/* Lookups return borrowed pointers or NULL. */
+const struct task_conf *config_task(const struct config *cfg, const char *name);
+const struct tier_conf *config_tier(const struct config *cfg, int tier);
+const struct price *config_price(const struct config *cfg, const char *model);
+const struct provider_conf *config_provider(const struct config *cfg,
+                                            const char *name);
+
+const char *job_mode_name(enum job_mode mode);
+/* Returns 0 or SL_EINVAL. */
+int job_mode_parse(const char *name, enum job_mode *out);
+
+#endif
