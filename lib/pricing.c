@@ -1,0 +1,51 @@
+/* pricing.c — exact call costs; see pricing.h for the arithmetic. */
+#include "pricing.h"
+
+#include <stdio.h>
+
+/* __extension__ keeps -Wpedantic quiet: ISO C has no 128-bit integer, but
+ * GCC and Clang do. Unsigned, because four products of values below 2^63
+ * stay below 2^128: the sum is exact for every input. */
+__extension__ typedef unsigned __int128 u128;
+
+static u128 nonneg(int64_t v)
+{
+    return v > 0 ? (u128)v : 0;
+}
+
+static int64_t saturate(u128 v)
+{
+    return v > (u128)INT64_MAX ? INT64_MAX : (int64_t)v;
+}
+
+int64_t pricing_cost_nano(const struct price *price,
+                          const struct llm_usage *usage, bool batch)
+{
+    u128 input = nonneg(usage->input_tokens);
+    u128 cached = nonneg(usage->cached_tokens);
+    u128 write = nonneg(usage->cache_write_tokens);
+    u128 uncached = input > cached + write ? input - cached - write : 0;
+    u128 micro = uncached * nonneg(price->input) +
+                 cached * nonneg(price->cached_input) +
+                 write * nonneg(price->cache_write) +
+                 nonneg(usage->output_tokens) * nonneg(price->output);
+    u128 cost = (micro + 500000) / 1000000;
+    if (batch) {
+        int pct = price->batch_discount_pct;
+        pct = pct < 0 ? 0 : pct > 100 ? 100 : pct;
+        cost = (cost * (u128)(100 - pct) + 50) / 100;
+    }
+    return saturate(cost);
+}
+
+void pricing_format_usd(int64_t nano, char *buf, size_t buf_size)
+{
+    if (buf_size == 0)
+        return;
+    /* Magnitude in unsigned so that INT64_MIN needs no special case. */
+    uint64_t mag = nano < 0 ? 0 - (uint64_t)nano : (uint64_t)nano;
+    uint64_t micro = mag / 1000 + (mag % 1000 >= 500 ? 1 : 0);
+    snprintf(buf, buf_size, "%s$%llu.%06llu", nano < 0 && micro ? "-" : "",
+             (unsigned long long)(micro / 1000000),
+             (unsigned long long)(micro % 1000000));
+}

@@ -1,0 +1,45 @@
+/* provider_internal.h — shared between provider.c and the per-kind files
+ * provider_openai.c and provider_anthropic.c. Not for other modules. */
+#ifndef SL_PROVIDER_INTERNAL_H
+#define SL_PROVIDER_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "config.h"
+#include "llm.h"
+
+/* Aborts when a cJSON constructor ran out of memory (returned NULL), so
+ * that a body is never sent with a field silently missing. */
+cJSON *provider__must(cJSON *item);
+
+/* Borrowed valuestring of obj[key] when it is a string, else NULL. */
+const char *provider__str(const cJSON *obj, const char *key);
+/* New copy of obj[key] when it is a string, else NULL. */
+char *provider__dup(const cJSON *obj, const char *key);
+/* obj[key] as a token count: a finite number >= 0, else 0. */
+int64_t provider__count(const cJSON *obj, const char *key);
+/* Keeps cached + cache_write within input, whatever the server reported. */
+void provider__clamp_usage(struct llm_usage *u);
+
+/* Per-kind request bodies: the whole JSON object, owned by the caller. */
+cJSON *provider__openai_body(const struct task_conf *task, const char *model,
+                             const char *system, const char *prompt);
+cJSON *provider__anthropic_body(const struct task_conf *task,
+                                const char *model, const char *system,
+                                const char *prompt);
+
+/* Per-kind parsers of an already parsed body. *_ok fill a 200 answer and
+ * return 0 or SL_EINVAL with errstr; *_error fill the error fields and
+ * return false when the body is not an error object they recognise. */
+int provider__openai_ok(const cJSON *root, struct llm_response *out,
+                        char *errstr, size_t errstr_size);
+bool provider__openai_error(const cJSON *root, struct llm_response *out);
+int provider__anthropic_ok(const cJSON *root, struct llm_response *out,
+                           char *errstr, size_t errstr_size);
+bool provider__anthropic_error(const cJSON *root, struct llm_response *out);
+
+#endif

@@ -1,0 +1,150 @@
+/* sources: lib/pricing.c */
+/* Exact nano-dollar costs. Every expected figure is worked by hand in the
+ * comment beside it: sum of tokens x price (nano-$ per 1M tokens), divided
+ * by 1e6 and rounded half up; batch then x (100 - pct) / 100, half up. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "pricing.h"
+
+/* $0.10 / $0.01 / $0.125 / $0.50 per 1M, 50 % batch (gpt-6-luna, Haiku). */
+static const struct price cheap = {"cheap", 100000000, 10000000, 125000000,
+                                   500000000, 50};
+/* $2.00 / $0.10 / $2.50 / $10.00 per 1M (gpt-6.2-sol). */
+static const struct price mid = {"mid", 2000000000, 100000000, 2500000000,
+                                 10000000000, 50};
+/* $10 / $1 / - / $50 per 1M (gpt-6-astra). */
+static const struct price frontier = {"frontier", 10000000000, 1000000000,
+                                      10000000000, 50000000000, 50};
+/* Tiny prices to exercise rounding: 0.5, 0.499999 and 1.5 nano per token. */
+static const struct price half = {"half", 500000, 499999, 1500000, 0, 30};
+static const struct price huge = {"huge", INT64_MAX, INT64_MAX, INT64_MAX,
+                                  INT64_MAX, 0};
+
+struct cost_case {
+    const struct price *price;
+    struct llm_usage usage; /* input, cached, cache_write, output */
+    bool batch;
+    int64_t want;
+};
+
+static const struct cost_case cost_cases[] = {
+    /* nothing used costs nothing */
+    {&cheap, {0, 0, 0, 0}, false, 0},
+    /* OpenAI cached subset: (2006-1920)=86 x 1e8 = 8.6e9; 1920 x 1e7 =
+     * 1.92e10; 300 x 5e8 = 1.5e11; sum 1.778e11 / 1e6 = 177800 */
+    {&cheap, {2006, 1920, 0, 300}, false, 177800},
+    /* the same in a batch: 177800 x 50 / 100 = 88900 */
+    {&cheap, {2006, 1920, 0, 300}, true, 88900},
+    /* Anthropic normalised (50 + 1000 written + 3000 read = 4050 input):
+     * 50 x 1e8 = 5e9; 3000 x 1e7 = 3e10; 1000 x 1.25e8 = 1.25e11;
+     * 200 x 5e8 = 1e11; sum 2.6e11 / 1e6 = 260000 */
+    {&cheap, {4050, 3000, 1000, 200}, false, 260000},
+    /* 1M in + 1M out on mid: 2e9 + 1e10 = 1.2e10 nano = $12 */
+    {&mid, {1000000, 0, 0, 1000000}, false, 12000000000},
+    /* cached on mid: 900000 x 2e9 + 100000 x 1e8 = 1.8e15 + 1e13 =
+     * 1.81e15 / 1e6 = 1.81e9; output 0 */
+    {&mid, {1000000, 100000, 0, 0}, false, 1810000000},
+    /* rounding: 1 token x 500000 = 0.5 nano -> 1 (half up) */
+    {&half, {1, 0, 0, 0}, false, 1},
+    /* 1 cached token x 499999 = 0.499999 nano -> 0 */
+    {&half, {1, 1, 0, 0}, false, 0},
+    /* 1 cache-write token x 1500000 = 1.5 nano -> 2 */
+    {&half, {1, 0, 1, 0}, false, 2},
+    /* 3 x 500000 = 1.5 nano -> 2 */
+    {&half, {3, 0, 0, 0}, false, 2},
+    /* rounding happens once, on the sum: 1 uncached x 0.5 + 1 written x
+     * 1.5 = 2.0 -> 2 (rounding each term would give 1 + 2 = 3) */
+    {&half, {2, 0, 1, 0}, false, 2},
+    /* batch 30 %: 7 x 1.5 = 10.5 -> 11 nano; 11 x 70 / 100 = 7.7 -> 8 */
+    {&half, {7, 0, 7, 0}, true, 8},
+    /* batch 30 % of 1.5 -> 2 nano: 2 x 0.7 = 1.4 -> 1 */
+    {&half, {1, 0, 1, 0}, true, 1},
+    /* big: 1e12 in x 1e10 = 1e22, 1e12 out x 5e10 = 5e22 (past int64
+     * before the division); 6e22 / 1e6 = 6e16 nano = $60,000,000 */
+    {&frontier, {1000000000000, 0, 0, 1000000000000}, false,
+     60000000000000000},
+    /* big batch: 6e16 / 2 = 3e16 */
+    {&frontier, {1000000000000, 0, 0, 1000000000000}, true,
+     30000000000000000},
+    /* inconsistent usage (cached > input): uncached counts 0, not negative:
+     * 20 x 1e7 = 2e8 / 1e6 = 200 */
+    {&cheap, {10, 20, 0, 0}, false, 200},
+    /* saturates instead of wrapping: (2^63-1)^2 x 4 / 1e6 > INT64_MAX */
+    {&huge, {INT64_MAX, 0, 0, INT64_MAX}, false, INT64_MAX},
+};
+
+static void test_cost_table(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(cost_cases) / sizeof(cost_cases[0]); i++) {
+        const struct cost_case *c = &cost_cases[i];
+        print_message("case %zu\n", i);
+        assert_int_equal(pricing_cost_nano(c->price, &c->usage, c->batch),
+                         c->want);
+    }
+}
+
+static void test_batch_discount_bounds(void **state)
+{
+    (void)state;
+    struct price p = cheap;
+    struct llm_usage u = {1000000, 0, 0, 0}; /* 1e8 nano */
+    p.batch_discount_pct = 0;
+    assert_int_equal(pricing_cost_nano(&p, &u, true), 100000000);
+    p.batch_discount_pct = 100;
+    assert_int_equal(pricing_cost_nano(&p, &u, true), 0);
+    p.batch_discount_pct = 150; /* clamped to 100 */
+    assert_int_equal(pricing_cost_nano(&p, &u, true), 0);
+    p.batch_discount_pct = -10; /* clamped to 0 */
+    assert_int_equal(pricing_cost_nano(&p, &u, true), 100000000);
+}
+
+struct fmt_case {
+    int64_t nano;
+    const char *want;
+};
+
+static const struct fmt_case fmt_cases[] = {
+    {0, "$0.000000"},
+    {1000, "$0.000001"},
+    {499, "$0.000000"},            /* 0.499 micro -> 0 */
+    {500, "$0.000001"},            /* 0.5 micro -> 1 */
+    {1234567890, "$1.234568"},     /* 1234567.890 micro -> 1234568 */
+    {12000000000, "$12.000000"},
+    {-1500, "-$0.000002"},         /* half away from zero */
+    {-499, "$0.000000"},           /* no "-" on a zero figure */
+    {INT64_MAX, "$9223372036.854776"},
+    {INT64_MIN, "-$9223372036.854776"},
+};
+
+static void test_format(void **state)
+{
+    (void)state;
+    char buf[64];
+    for (size_t i = 0; i < sizeof(fmt_cases) / sizeof(fmt_cases[0]); i++) {
+        pricing_format_usd(fmt_cases[i].nano, buf, sizeof(buf));
+        assert_string_equal(buf, fmt_cases[i].want);
+    }
+    char small[6];
+    memset(small, 'x', sizeof(small));
+    pricing_format_usd(1234567890, small, sizeof(small));
+    assert_string_equal(small, "$1.23");
+    pricing_format_usd(1, small, 0); /* writes nothing */
+    assert_string_equal(small, "$1.23");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cost_table),
+        cmocka_unit_test(test_batch_discount_bounds),
+        cmocka_unit_test(test_format),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
