@@ -1,0 +1,102 @@
+/* ledger.h — the batched writer of finished jobs, results, cost lines and
+ * rejected messages (schema/001_core.sql).
+ *
+ * A batch is written with one statement per table (each table's rows travel
+ * as one JSON parameter read by json_to_recordset), all in one transaction:
+ * six round trips whatever the batch size.
+ * Idempotent: a job already in `jobs` (redelivery) writes nothing again, and a
+ * rejected payload already stored (same SHA-256) writes nothing again.
+ * Text must be UTF-8: invalid sequences are stored as U+FFFD rather than
+ * failing the batch; metadata_json/data_json that do not parse as JSON are
+ * stored as a JSON string holding the text. */
+#ifndef SL_LEDGER_H
+#define SL_LEDGER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "db.h"
+#include "sl.h"
+
+/* Rows to write. All strings/bytes are borrowed until ledger_write returns
+ * (until the batch is reset or freed, if it may be retried). NULL strings are
+ * written as '' for not-null text columns and NULL otherwise. Times are
+ * milliseconds since the Unix epoch. Money is in nano-dollars (1e-9 USD). */
+struct ledger_job {
+    const char *job_id, *task, *mode, *feature, *tenant, *cohort, *user_tier;
+    int input_chars;
+    int64_t deadline_ms; /* 0 none */
+    const char *metadata_json; /* NULL none */
+    int32_t kafka_partition;   /* < 0: not from Kafka, both stored NULL */
+    int64_t kafka_offset;
+    int64_t received_ms;
+};
+struct ledger_result {
+    const char *job_id, *status, *source; /* job_id NULL: the job's */
+    int tier;                             /* 0 none */
+    const char *provider, *model, *label, *data_json, *text_output;
+    double confidence;
+    bool has_confidence;
+    int attempts;
+    const char *error;
+};
+struct ledger_cost_line {
+    const char *job_id; /* NULL: the job's */
+    int attempt, tier;  /* attempt unique within a job, from 1 */
+    const char *provider, *model, *mode;
+    int64_t tokens_in, tokens_cached_in, tokens_cache_write, tokens_out,
+        cost_nanousd, baseline_nanousd;
+    int latency_ms;
+    const char *outcome, *reason, *task, *feature, *tenant, *cohort,
+        *provider_request_id;
+};
+struct ledger_rejected {
+    const char *job_id /* may be NULL */, *reason_code, *reason, *kafka_topic;
+    int32_t kafka_partition; /* < 0: not from Kafka, both stored NULL */
+    int64_t kafka_offset;
+    const void *payload;
+    size_t payload_len;
+};
+
+/* A batch: a growable set of entries; a job entry carries its result and
+ * cost lines. */
+struct ledger_batch;
+
+/* Returns a new empty batch; free with ledger_batch_free. */
+struct ledger_batch *ledger_batch_new(void);
+void ledger_batch_reset(struct ledger_batch *b); /* empties, keeps capacity */
+void ledger_batch_free(struct ledger_batch *b);  /* NULL is a no-op */
+size_t ledger_batch_jobs(const struct ledger_batch *b);
+size_t ledger_batch_rejected(const struct ledger_batch *b);
+
+/* Adds one finished job. The structs are copied (shallow: lines[0..n_lines)
+ * included); every string and byte they point to is borrowed until the
+ * write. result may be NULL (no results row). Returns the entry index. */
+size_t ledger_batch_add_job(struct ledger_batch *b, const struct ledger_job *job,
+                            const struct ledger_result *result,
+                            const struct ledger_cost_line *lines,
+                            size_t n_lines);
+/* Adds one rejected message; copied shallow like ledger_batch_add_job. */
+void ledger_batch_add_rejected(struct ledger_batch *b,
+                               const struct ledger_rejected *r);
+
+/* Writes the whole batch in ONE transaction: jobs INSERT ... ON CONFLICT
+ * (job_id) DO NOTHING; results and cost lines only for the jobs inserted now
+ * (a redelivered job writes nothing twice; of two entries with one job_id in
+ * a batch only the first counts); rejected rows ON CONFLICT (payload_sha256)
+ * DO NOTHING. On success returns 0 and, if fresh != NULL (room for
+ * ledger_batch_jobs(b) entries), fresh[i] tells whether job entry i was
+ * newly inserted. On failure rolls back and returns SL_EDB with errstr
+ * (SQLSTATE first); the caller may retry the same batch, calling
+ * db_ensure_connected first. */
+int ledger_write(struct db *db, const struct ledger_batch *b, bool *fresh,
+                 char *errstr, size_t errstr_size) SL_MUSTCHECK;
+
+/* Looks up which of ids[0..n) already have a jobs row (one query).
+ * known[i] set accordingly. Returns 0 or SL_EDB. */
+int ledger_jobs_known(struct db *db, const char *const *ids, size_t n,
+                      bool *known, char *errstr,
+                      size_t errstr_size) SL_MUSTCHECK;
+
+#endif
