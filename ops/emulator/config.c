@@ -1,0 +1,232 @@
+/* config.c — the emulated models and where their gold answers live.
+ *
+ * Validation is strict (unknown keys are errors) because a typo such as
+ * "http500" would otherwise silently turn a fault test into a pass. */
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "emu.h"
+#include "util.h"
+
+#define CONFIG_MAX_BYTES (16 * 1024 * 1024)
+#define MAX_MODELS 256
+
+struct ctx {
+    char *err;
+    size_t err_size;
+};
+
+static int fail(struct ctx *c, const char *key, const char *why)
+{
+    snprintf(c->err, c->err_size, "config key \"%s\": %s", key, why);
+    return -1;
+}
+
+static int check_keys(struct ctx *c, const cJSON *obj, const char *path, const char *const *allowed)
+{
+    const cJSON *item;
+    cJSON_ArrayForEach(item, obj) {
+        bool known = false;
+        for (const char *const *a = allowed; *a && !known; a++)
+            known = strcmp(*a, item->string) == 0;
+        if (!known) {
+            char key[512];
+            snprintf(key, sizeof(key), "%s%s%s", path, *path ? "." : "", item->string);
+            return fail(c, key, "unknown key");
+        }
+    }
+    return 0;
+}
+
+/* Optional number in [lo, hi]; *out keeps its default when absent. */
+static int get_num(struct ctx *c, const cJSON *obj, const char *path, const char *name,
+                   double lo, double hi, double *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+    char key[512], why[96];
+    snprintf(key, sizeof(key), "%s.%s", path, name);
+    if (v == NULL)
+        return 0;
+    snprintf(why, sizeof(why), "must be a number in [%g, %g]", lo, hi);
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo && v->valuedouble <= hi))
+        return fail(c, key, why);
+    *out = v->valuedouble;
+    return 0;
+}
+
+static int get_range(struct ctx *c, const cJSON *obj, const char *path, const char *name,
+                     struct emu_range *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+    char key[512];
+    snprintf(key, sizeof(key), "%s.%s", path, name);
+    if (v == NULL)
+        return 0;
+    const cJSON *lo = cJSON_GetArrayItem(v, 0), *hi = cJSON_GetArrayItem(v, 1);
+    if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) != 2 || !cJSON_IsNumber(lo) || !cJSON_IsNumber(hi) ||
+        !(lo->valuedouble >= 0 && lo->valuedouble <= hi->valuedouble && hi->valuedouble <= 1))
+        return fail(c, key, "must be [lo, hi] with 0 <= lo <= hi <= 1");
+    *out = (struct emu_range){lo->valuedouble, hi->valuedouble};
+    return 0;
+}
+
+static int need_object(struct ctx *c, const cJSON *v, const char *path)
+{
+    return v == NULL || cJSON_IsObject(v) ? 0 : fail(c, path, "must be an object");
+}
+
+static int parse_latency(struct ctx *c, const cJSON *obj, const char *path, struct emu_model *m)
+{
+    static const char *const keys[] = {"median", "sigma", NULL};
+    if (obj == NULL)
+        return 0;
+    if (need_object(c, obj, path) || check_keys(c, obj, path, keys) ||
+        get_num(c, obj, path, "median", 0, 600000, &m->latency_median_ms) ||
+        get_num(c, obj, path, "sigma", 0, 10, &m->latency_sigma))
+        return -1;
+    return 0;
+}
+
+static int parse_faults(struct ctx *c, const cJSON *obj, const char *path, struct emu_faults *f)
+{
+    static const char *const keys[] = {"http_500", "http_429", "retry_after_s", "overload",
+                                       "timeout", "timeout_s", "malformed", NULL};
+    if (obj == NULL)
+        return 0;
+    if (need_object(c, obj, path) || check_keys(c, obj, path, keys) ||
+        get_num(c, obj, path, "http_500", 0, 1, &f->http_500) ||
+        get_num(c, obj, path, "http_429", 0, 1, &f->http_429) ||
+        get_num(c, obj, path, "overload", 0, 1, &f->overload) ||
+        get_num(c, obj, path, "timeout", 0, 1, &f->timeout) ||
+        get_num(c, obj, path, "malformed", 0, 1, &f->malformed) ||
+        get_num(c, obj, path, "retry_after_s", 0, 86400, &f->retry_after_s) ||
+        get_num(c, obj, path, "timeout_s", 0, 3600, &f->timeout_s))
+        return -1;
+    /* One draw per request picks at most one fault, so they must fit in 1. */
+    if (f->http_500 + f->http_429 + f->overload + f->timeout + f->malformed > 1.0 + 1e-9)
+        return fail(c, path, "fault probabilities add up to more than 1");
+    return 0;
+}
+
+static void model_defaults(struct emu_model *m, const char *name)
+{
+    *m = (struct emu_model){
+        .name = emu_xstrdup(name),
+        .accuracy = 0.9,
+        .conf_correct = {0.70, 0.99},
+        .conf_wrong = {0.30, 0.85},
+        .faults = {.retry_after_s = 1, .timeout_s = 30},
+    };
+}
+
+static int parse_model(struct ctx *c, const cJSON *obj, struct emu_model *m)
+{
+    static const char *const keys[] = {"accuracy", "confidence_correct", "confidence_wrong",
+                                       "latency_ms", "cache_hit_rate", "faults", NULL};
+    char path[384], sub[448];
+    snprintf(path, sizeof(path), "models.%s", obj->string);
+    model_defaults(m, obj->string);
+    if (need_object(c, obj, path) || check_keys(c, obj, path, keys) ||
+        get_num(c, obj, path, "accuracy", 0, 1, &m->accuracy) ||
+        get_range(c, obj, path, "confidence_correct", &m->conf_correct) ||
+        get_range(c, obj, path, "confidence_wrong", &m->conf_wrong) ||
+        get_num(c, obj, path, "cache_hit_rate", 0, 1, &m->cache_hit_rate))
+        return -1;
+    snprintf(sub, sizeof(sub), "%s.latency_ms", path);
+    if (parse_latency(c, cJSON_GetObjectItemCaseSensitive(obj, "latency_ms"), sub, m))
+        return -1;
+    snprintf(sub, sizeof(sub), "%s.faults", path);
+    return parse_faults(c, cJSON_GetObjectItemCaseSensitive(obj, "faults"), sub, &m->faults);
+}
+
+static int parse_models(struct ctx *c, const cJSON *models, struct emu_config *cfg)
+{
+    const cJSON *m;
+    if (!cJSON_IsObject(models) || cJSON_GetArraySize(models) == 0)
+        return fail(c, "models", "must be a non-empty object of model name -> settings");
+    if (cJSON_GetArraySize(models) > MAX_MODELS)
+        return fail(c, "models", "too many models");
+    cfg->models = emu_xcalloc((size_t)cJSON_GetArraySize(models), sizeof(*cfg->models));
+    cJSON_ArrayForEach(m, models) {
+        if (m->string[0] == '\0' || strlen(m->string) > 256)
+            return fail(c, "models", "a model name is empty or longer than 256 bytes");
+        if (parse_model(c, m, &cfg->models[cfg->n_models++]))
+            return -1;
+    }
+    return 0;
+}
+
+/* The gold path is relative to the config file's folder, so a config and
+ * its gold file can move together. */
+static char *gold_path(const char *config_path, const char *gold)
+{
+    if (gold[0] == '/')
+        return emu_xstrdup(gold);
+    char *copy = emu_xstrdup(config_path);
+    size_t n = strlen(copy) + strlen(gold) + 2;
+    char *path = emu_xmalloc(n);
+    snprintf(path, n, "%s/%s", dirname(copy), gold);
+    free(copy);
+    return path;
+}
+
+static int parse_root(struct ctx *c, const char *config_path, const cJSON *root, struct emu_config *cfg)
+{
+    static const char *const keys[] = {"gold", "models", NULL};
+    const cJSON *gold = cJSON_GetObjectItemCaseSensitive(root, "gold");
+    if (!cJSON_IsObject(root))
+        return fail(c, "(top level)", "must be a JSON object");
+    if (check_keys(c, root, "", keys) ||
+        parse_models(c, cJSON_GetObjectItemCaseSensitive(root, "models"), cfg))
+        return -1;
+    if (gold == NULL || cJSON_IsNull(gold))
+        return 0;
+    if (!cJSON_IsString(gold) || gold->valuestring[0] == '\0')
+        return fail(c, "gold", "must be a non-empty string (path of a JSONL file)");
+    char *path = gold_path(config_path, gold->valuestring);
+    int rc = emu_gold_load(&cfg->gold, path, c->err, c->err_size);
+    free(path);
+    return rc;
+}
+
+int emu_config_load(const char *path, struct emu_config *cfg, char *err, size_t err_size)
+{
+    struct ctx c = {err, err_size};
+    size_t len;
+    *cfg = (struct emu_config){0};
+    char *text = emu_read_file(path, CONFIG_MAX_BYTES, &len);
+    if (text == NULL) {
+        snprintf(err, err_size, "%s: cannot read (or larger than %d bytes)", path, CONFIG_MAX_BYTES);
+        return -1;
+    }
+    cJSON *root = cJSON_ParseWithLength(text, len);
+    free(text);
+    if (root == NULL) {
+        snprintf(err, err_size, "%s: not valid JSON", path);
+        return -1;
+    }
+    int rc = parse_root(&c, path, root, cfg);
+    cJSON_Delete(root);
+    if (rc != 0)
+        emu_config_free(cfg);
+    return rc;
+}
+
+void emu_config_free(struct emu_config *cfg)
+{
+    for (size_t i = 0; i < cfg->n_models; i++)
+        free(cfg->models[i].name);
+    free(cfg->models);
+    emu_gold_free(&cfg->gold);
+    *cfg = (struct emu_config){0};
+}
+
+const struct emu_model *emu_config_model(const struct emu_config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->n_models; i++)
+        if (strcmp(cfg->models[i].name, name) == 0)
+            return &cfg->models[i];
+    return NULL;
+}

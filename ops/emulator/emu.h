@@ -1,0 +1,76 @@
+/* emu.h — types shared by the provider emulator's modules.
+ *
+ * The emulator is standalone on purpose: it links only libmicrohttpd,
+ * cJSON and libcrypto, never lib/, so it keeps building while the
+ * product library is being changed. */
+#ifndef EMU_H
+#define EMU_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+/* Requests above this are refused with 413, like the providers do. */
+#define EMU_MAX_BODY (1024 * 1024)
+
+struct emu_range {
+    double lo, hi;
+};
+
+/* Probabilities of the mutually exclusive per-request faults. */
+struct emu_faults {
+    double http_500, http_429, overload, timeout, malformed;
+    double retry_after_s; /* sent with 429 and overload */
+    double timeout_s;     /* the stall of a "timeout" fault */
+};
+
+struct emu_model {
+    char *name;
+    double accuracy;
+    struct emu_range conf_correct, conf_wrong;
+    double latency_median_ms, latency_sigma;
+    double cache_hit_rate;
+    struct emu_faults faults;
+};
+
+struct emu_gold_entry {
+    char *text;
+    char **labels; /* the values of the entry's "labels" object, in order */
+    size_t n_labels;
+    cJSON *data; /* NULL when the line has no "data" */
+};
+
+/* Gold answers keyed by exact input text (open addressing). */
+struct emu_gold {
+    struct emu_gold_entry *entries;
+    size_t n, cap_entries;
+    size_t *slots; /* entry index + 1; 0 = empty */
+    size_t n_slots; /* power of two */
+};
+
+struct emu_config {
+    struct emu_model *models;
+    size_t n_models;
+    struct emu_gold gold;
+};
+
+/* config.c */
+int emu_config_load(const char *path, struct emu_config *cfg, char *err, size_t err_size);
+void emu_config_free(struct emu_config *cfg);
+const struct emu_model *emu_config_model(const struct emu_config *cfg, const char *name);
+
+/* gold.c */
+int emu_gold_load(struct emu_gold *g, const char *path, char *err, size_t err_size);
+/* Adds one entry (takes ownership of data); a repeated text keeps the first. */
+void emu_gold_add(struct emu_gold *g, const char *text, char **labels, size_t n_labels, cJSON *data);
+const struct emu_gold_entry *emu_gold_find(const struct emu_gold *g, const char *text);
+void emu_gold_free(struct emu_gold *g);
+
+/* rng.c — per-thread generator, so request threads never contend. */
+uint64_t emu_rng_next(void);
+double emu_rng_uniform(void); /* [0, 1) */
+double emu_rng_normal(void);
+
+#endif
