@@ -1,0 +1,1123 @@
+/* config.c — loads and validates the JSON configuration (see config.h).
+ *
+ * One table, known_keys[], lists every accepted key; each object is checked
+ * against it so a typo is an error rather than a silently ignored setting,
+ * and a unit test holds docs/config.md to the same table. Sections are
+ * parsed in dependency order (prices and providers before tiers, tiers
+ * before tasks, tasks before routing) so every cross-reference can be
+ * checked where it is read. The first error wins and stops the parse. */
+#include "config.h"
+#include "config_keys.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+#define PATH_MAX_LEN 256
+#define CONFIG_FILE_MAX (4u << 20) /* a config bigger than this is a mistake */
+#define PRICE_USD_MAX 1e6          /* keeps nano-dollars far from INT64_MAX */
+#define TOKENS_MAX 1000000000000LL
+
+static const char *const known_keys[] = {
+    "log_level",
+    "kafka", "kafka.bootstrap_servers", "kafka.topic", "kafka.dlq_topic",
+    "kafka.group_id", "kafka.properties",
+    "postgres", "postgres.conninfo",
+    "worker", "worker.max_in_flight", "worker.batch_max_jobs",
+    "worker.batch_flush_ms", "worker.max_input_bytes",
+    "providers", "providers.*.kind", "providers.*.base_url",
+    "providers.*.api_key_env", "providers.*.timeout_ms",
+    "providers.*.connect_timeout_ms", "providers.*.max_concurrency",
+    "providers.*.max_retries", "providers.*.retry_base_ms",
+    "providers.*.retry_cap_ms", "providers.*.retry_after_cap_ms",
+    "prices", "prices.*.input", "prices.*.cached_input",
+    "prices.*.cache_write", "prices.*.output", "prices.*.batch_discount",
+    "tiers", "tiers.*.provider", "tiers.*.model",
+    "tasks", "tasks.*.output", "tasks.*.labels", "tasks.*.schema",
+    "tasks.*.system", "tasks.*.prompt", "tasks.*.ladder",
+    "tasks.*.confidence_threshold", "tasks.*.max_output_tokens",
+    "routing", "routing[].when", "routing[].when.task", "routing[].when.mode",
+    "routing[].when.user_tier", "routing[].when.min_input_tokens",
+    "routing[].when.max_input_tokens", "routing[].start_tier",
+    "routing[].max_tier",
+};
+
+const char *const *config_known_keys(size_t *n)
+{
+    *n = SL_ARRAY_LEN(known_keys);
+    return known_keys;
+}
+
+/* ---- messages and paths ---- */
+
+struct pctx {
+    const char *source;
+    char *err;
+    size_t err_size;
+};
+
+static int fail(struct pctx *c, const char *path, const char *fmt, ...)
+    SL_PRINTF(3, 4);
+
+static int fail(struct pctx *c, const char *path, const char *fmt, ...)
+{
+    if (c->err_size == 0)
+        return SL_ECONFIG;
+    int n = snprintf(c->err, c->err_size, "%s: %s: ", c->source, path);
+    if (n >= 0 && (size_t)n < c->err_size) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(c->err + n, c->err_size - (size_t)n, fmt, ap);
+        va_end(ap);
+    }
+    return SL_ECONFIG;
+}
+
+/* Paths are for messages only, so a name too long for the buffer is simply
+ * cut short. */
+static void append(char *buf, const char *s)
+{
+    size_t len = strlen(buf);
+    size_t n = strlen(s);
+    if (n > PATH_MAX_LEN - 1 - len)
+        n = PATH_MAX_LEN - 1 - len;
+    memcpy(buf + len, s, n);
+    buf[len + n] = '\0';
+}
+
+static void join(char *buf, const char *path, const char *key)
+{
+    buf[0] = '\0';
+    append(buf, path);
+    if (path[0] != '\0')
+        append(buf, ".");
+    append(buf, key);
+}
+
+static void join_index(char *buf, const char *path, size_t i)
+{
+    char idx[32];
+    snprintf(idx, sizeof(idx), "[%zu]", i);
+    buf[0] = '\0';
+    append(buf, path);
+    append(buf, idx);
+}
+
+static bool key_known(const char *section, const char *key)
+{
+    char name[PATH_MAX_LEN];
+    join(name, section, key);
+    for (size_t i = 0; i < SL_ARRAY_LEN(known_keys); i++)
+        if (strcmp(known_keys[i], name) == 0)
+            return true;
+    return false;
+}
+
+/* cJSON keeps both copies of a repeated key and lookups see only the first,
+ * so a repeat would silently shadow a setting. */
+static bool is_duplicate(const cJSON *obj, const cJSON *item)
+{
+    for (const cJSON *p = obj->child; p && p != item; p = p->next)
+        if (strcmp(p->string, item->string) == 0)
+            return true;
+    return false;
+}
+
+static int check_duplicates(struct pctx *c, const cJSON *obj, const char *path)
+{
+    char sub[PATH_MAX_LEN];
+    for (const cJSON *it = obj->child; it; it = it->next) {
+        if (is_duplicate(obj, it)) {
+            join(sub, path, it->string);
+            return fail(c, sub, "duplicate key");
+        }
+    }
+    return SL_OK;
+}
+
+/* Every key of obj must be section.<key> in known_keys. */
+static int check_keys(struct pctx *c, const cJSON *obj, const char *path,
+                      const char *section)
+{
+    char sub[PATH_MAX_LEN];
+    for (const cJSON *it = obj->child; it; it = it->next) {
+        if (!key_known(section, it->string)) {
+            join(sub, path, it->string);
+            return fail(c, sub, "unknown key");
+        }
+    }
+    return check_duplicates(c, obj, path);
+}
+
+/* ---- typed getters: absent keys take the default unless required ---- */
+
+enum { OPTIONAL = 0, REQUIRED = 1 };
+
+static int get_object(struct pctx *c, const cJSON *obj, const char *path,
+                      const char *key, int required, const cJSON **out)
+{
+    char sub[PATH_MAX_LEN];
+    join(sub, path, key);
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+    *out = it;
+    if (!it)
+        return required ? fail(c, sub, "missing (required)") : SL_OK;
+    if (!cJSON_IsObject(it))
+        return fail(c, sub, "must be an object");
+    return SL_OK;
+}
+
+/* def == NULL with !required leaves *out NULL. Empty strings are refused:
+ * no string setting has a meaning for "" except system (allow_empty). */
+static int get_string_ex(struct pctx *c, const cJSON *obj, const char *path,
+                         const char *key, int required, const char *def,
+                         bool allow_empty, char **out)
+{
+    char sub[PATH_MAX_LEN];
+    join(sub, path, key);
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!it) {
+        if (required)
+            return fail(c, sub, "missing (required)");
+        *out = def ? xstrdup(def) : NULL;
+        return SL_OK;
+    }
+    if (!cJSON_IsString(it))
+        return fail(c, sub, "must be a string");
+    if (!allow_empty && it->valuestring[0] == '\0')
+        return fail(c, sub, "must not be empty");
+    *out = xstrdup(it->valuestring);
+    return SL_OK;
+}
+
+static int get_string(struct pctx *c, const cJSON *obj, const char *path,
+                      const char *key, int required, const char *def,
+                      char **out)
+{
+    return get_string_ex(c, obj, path, key, required, def, false, out);
+}
+
+static int check_int(struct pctx *c, const cJSON *it, const char *sub,
+                     int64_t min, int64_t max, int64_t *out)
+{
+    if (!cJSON_IsNumber(it))
+        return fail(c, sub, "must be an integer");
+    double d = it->valuedouble;
+    if (d != floor(d))
+        return fail(c, sub, "must be an integer");
+    if (d < (double)min || d > (double)max)
+        return fail(c, sub, "must be in [%lld, %lld]", (long long)min,
+                    (long long)max);
+    *out = (int64_t)d;
+    return SL_OK;
+}
+
+static int get_int(struct pctx *c, const cJSON *obj, const char *path,
+                   const char *key, int64_t min, int64_t max, int64_t def,
+                   int64_t *out)
+{
+    char sub[PATH_MAX_LEN];
+    join(sub, path, key);
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!it) {
+        *out = def;
+        return SL_OK;
+    }
+    return check_int(c, it, sub, min, max, out);
+}
+
+/* isnan(def) marks the key as required. */
+static int get_number(struct pctx *c, const cJSON *obj, const char *path,
+                      const char *key, double min, double max, double def,
+                      double *out)
+{
+    char sub[PATH_MAX_LEN];
+    join(sub, path, key);
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!it) {
+        if (isnan(def))
+            return fail(c, sub, "missing (required)");
+        *out = def;
+        return SL_OK;
+    }
+    if (!cJSON_IsNumber(it))
+        return fail(c, sub, "must be a number");
+    if (!(it->valuedouble >= min && it->valuedouble <= max))
+        return fail(c, sub, "must be in [%g, %g]", min, max);
+    *out = it->valuedouble;
+    return SL_OK;
+}
+
+/* Bounded int settings of one struct, set through their offsets. */
+struct int_field {
+    const char *key;
+    size_t offset;
+    int min, max, def;
+};
+
+static int get_int_fields(struct pctx *c, const cJSON *obj, const char *path,
+                          const struct int_field *fields, size_t n, void *base)
+{
+    for (size_t i = 0; i < n; i++) {
+        int64_t v;
+        int rc = get_int(c, obj, path, fields[i].key, fields[i].min,
+                         fields[i].max, fields[i].def, &v);
+        if (rc != SL_OK)
+            return rc;
+        *(int *)((char *)base + fields[i].offset) = (int)v;
+    }
+    return SL_OK;
+}
+
+/* ---- sections ---- */
+
+static int parse_log_level(struct pctx *c, const cJSON *root,
+                           struct config *cfg)
+{
+    (void)cfg;
+    char *name = NULL;
+    enum log_level level;
+    int rc = get_string(c, root, "", "log_level", OPTIONAL, "info", &name);
+    if (rc == SL_OK && log_level_parse(name, &level) != SL_OK)
+        rc = fail(c, "log_level", "must be one of debug, info, warn, error");
+    free(name);
+    return rc;
+}
+
+static int parse_kafka_properties(struct pctx *c, const cJSON *kafka,
+                                  struct kafka_conf *k)
+{
+    const cJSON *props;
+    int rc = get_object(c, kafka, "kafka", "properties", OPTIONAL, &props);
+    if (rc != SL_OK || !props)
+        return rc;
+    if ((rc = check_duplicates(c, props, "kafka.properties")) != SL_OK)
+        return rc;
+    k->properties = xcalloc((size_t)cJSON_GetArraySize(props),
+                            sizeof(*k->properties));
+    for (const cJSON *it = props->child; it; it = it->next) {
+        if (!cJSON_IsString(it)) {
+            char sub[PATH_MAX_LEN];
+            join(sub, "kafka.properties", it->string);
+            return fail(c, sub, "must be a string (librdkafka takes strings)");
+        }
+        struct kv_pair *kv = &k->properties[k->n_properties++];
+        kv->key = xstrdup(it->string);
+        kv->value = xstrdup(it->valuestring);
+    }
+    return SL_OK;
+}
+
+static int parse_kafka(struct pctx *c, const cJSON *root, struct config *cfg)
+{
+    const cJSON *obj;
+    struct kafka_conf *k = &cfg->kafka;
+    int rc = get_object(c, root, "", "kafka", REQUIRED, &obj);
+    if (rc == SL_OK)
+        rc = check_keys(c, obj, "kafka", "kafka");
+    if (rc == SL_OK)
+        rc = get_string(c, obj, "kafka", "bootstrap_servers", REQUIRED, NULL,
+                        &k->bootstrap_servers);
+    if (rc == SL_OK)
+        rc = get_string(c, obj, "kafka", "topic", OPTIONAL, "sluice.jobs",
+                        &k->topic);
+    if (rc == SL_OK)
+        rc = get_string(c, obj, "kafka", "dlq_topic", OPTIONAL,
+                        "sluice.jobs.dlq", &k->dlq_topic);
+    if (rc == SL_OK)
+        rc = get_string(c, obj, "kafka", "group_id", OPTIONAL,
+                        "sluice-workers", &k->group_id);
+    if (rc == SL_OK)
+        rc = parse_kafka_properties(c, obj, k);
+    return rc;
+}
+
+static int parse_postgres(struct pctx *c, const cJSON *root,
+                          struct config *cfg)
+{
+    const cJSON *obj;
+    int rc = get_object(c, root, "", "postgres", REQUIRED, &obj);
+    if (rc == SL_OK)
+        rc = check_keys(c, obj, "postgres", "postgres");
+    if (rc == SL_OK)
+        rc = get_string(c, obj, "postgres", "conninfo", REQUIRED, NULL,
+                        &cfg->pg_conninfo);
+    return rc;
+}
+
+static const struct int_field worker_ints[] = {
+    {"max_in_flight", offsetof(struct worker_conf, max_in_flight), 1, 1000000, 512},
+    {"batch_max_jobs", offsetof(struct worker_conf, batch_max_jobs), 1, 100000, 500},
+    {"batch_flush_ms", offsetof(struct worker_conf, batch_flush_ms), 1, 60000, 50},
+};
+
+static int parse_worker(struct pctx *c, const cJSON *root, struct config *cfg)
+{
+    const cJSON *obj; /* NULL when absent: every getter then takes defaults */
+    int64_t max_input;
+    int rc = get_object(c, root, "", "worker", OPTIONAL, &obj);
+    if (rc == SL_OK && obj)
+        rc = check_keys(c, obj, "worker", "worker");
+    if (rc == SL_OK)
+        rc = get_int_fields(c, obj, "worker", worker_ints,
+                            SL_ARRAY_LEN(worker_ints), &cfg->worker);
+    if (rc == SL_OK)
+        rc = get_int(c, obj, "worker", "max_input_bytes", 1, 16 << 20, 32768,
+                     &max_input);
+    if (rc == SL_OK)
+        cfg->worker.max_input_bytes = (size_t)max_input;
+    return rc;
+}
+
+/* Walks a map section (an object of named entries), parsing each entry into
+ * the next element of an array; *n counts entries as they start so that
+ * config_free releases a half-parsed one. */
+typedef int (*entry_fn)(struct pctx *c, const cJSON *item, const char *path,
+                        void *elem, struct config *cfg);
+
+static int parse_map(struct pctx *c, const cJSON *root, const char *key,
+                     size_t elem_size, void **arr, size_t *n, entry_fn fn,
+                     struct config *cfg)
+{
+    const cJSON *obj;
+    char sub[PATH_MAX_LEN];
+    int rc = get_object(c, root, "", key, REQUIRED, &obj);
+    if (rc == SL_OK)
+        rc = check_duplicates(c, obj, key);
+    if (rc != SL_OK)
+        return rc;
+    if (!obj->child)
+        return fail(c, key, "must define at least one entry");
+    *arr = xcalloc((size_t)cJSON_GetArraySize(obj), elem_size);
+    for (const cJSON *it = obj->child; it && rc == SL_OK; it = it->next) {
+        join(sub, key, it->string);
+        if (!cJSON_IsObject(it))
+            return fail(c, sub, "must be an object");
+        char section[PATH_MAX_LEN];
+        join(section, key, "*");
+        if ((rc = check_keys(c, it, sub, section)) != SL_OK)
+            return rc;
+        void *elem = (char *)*arr + (*n)++ * elem_size;
+        rc = fn(c, it, sub, elem, cfg);
+    }
+    return rc;
+}
+
+/* Names become parts of environment variable names and SQL labels. */
+static bool name_ok(const char *s)
+{
+    if (*s == '\0')
+        return false;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && !strchr("-_.", *s))
+            return false;
+    return true;
+}
+
+static const struct int_field provider_ints[] = {
+    {"timeout_ms", offsetof(struct provider_conf, timeout_ms), 1, 3600000, 30000},
+    {"connect_timeout_ms", offsetof(struct provider_conf, connect_timeout_ms), 1, 600000, 3000},
+    {"max_concurrency", offsetof(struct provider_conf, max_concurrency), 1, 100000, 256},
+    {"max_retries", offsetof(struct provider_conf, max_retries), 0, 10, 2},
+    {"retry_base_ms", offsetof(struct provider_conf, retry_base_ms), 1, 600000, 500},
+    {"retry_cap_ms", offsetof(struct provider_conf, retry_cap_ms), 1, 3600000, 8000},
+    {"retry_after_cap_ms", offsetof(struct provider_conf, retry_after_cap_ms), 0, 86400000, 120000},
+};
+
+static int parse_provider_kind(struct pctx *c, const cJSON *item,
+                               const char *path, struct provider_conf *p)
+{
+    char *kind = NULL;
+    int rc = get_string(c, item, path, "kind", REQUIRED, NULL, &kind);
+    if (rc == SL_OK) {
+        if (strcmp(kind, "openai") == 0)
+            p->kind = PROVIDER_OPENAI;
+        else if (strcmp(kind, "anthropic") == 0)
+            p->kind = PROVIDER_ANTHROPIC;
+        else {
+            char sub[PATH_MAX_LEN];
+            join(sub, path, "kind");
+            rc = fail(c, sub, "must be \"openai\" or \"anthropic\"");
+        }
+    }
+    free(kind);
+    return rc;
+}
+
+static int parse_provider(struct pctx *c, const cJSON *item, const char *path,
+                          void *elem, struct config *cfg)
+{
+    (void)cfg;
+    struct provider_conf *p = elem;
+    char sub[PATH_MAX_LEN];
+    p->name = xstrdup(item->string);
+    if (!name_ok(p->name))
+        return fail(c, path, "provider names may use only letters, digits, "
+                             "'-', '_' and '.'");
+    int rc = parse_provider_kind(c, item, path, p);
+    if (rc == SL_OK)
+        rc = get_string(c, item, path, "base_url", REQUIRED, NULL, &p->base_url);
+    join(sub, path, "base_url");
+    if (rc == SL_OK && strncmp(p->base_url, "http://", 7) != 0 &&
+        strncmp(p->base_url, "https://", 8) != 0)
+        rc = fail(c, sub, "must start with http:// or https://");
+    if (rc == SL_OK)
+        rc = get_string(c, item, path, "api_key_env", OPTIONAL, NULL,
+                        &p->api_key_env);
+    if (rc == SL_OK)
+        rc = get_int_fields(c, item, path, provider_ints,
+                            SL_ARRAY_LEN(provider_ints), p);
+    join(sub, path, "retry_cap_ms");
+    if (rc == SL_OK && p->retry_cap_ms < p->retry_base_ms)
+        rc = fail(c, sub, "must be >= retry_base_ms");
+    return rc;
+}
+
+static int64_t usd_to_nano(double usd)
+{
+    return (int64_t)llround(usd * 1e9);
+}
+
+static int parse_price(struct pctx *c, const cJSON *item, const char *path,
+                       void *elem, struct config *cfg)
+{
+    (void)cfg;
+    struct price *p = elem;
+    double in, cached, write, out, discount;
+    p->model = xstrdup(item->string);
+    int rc = get_number(c, item, path, "input", 0, PRICE_USD_MAX, NAN, &in);
+    if (rc == SL_OK)
+        rc = get_number(c, item, path, "output", 0, PRICE_USD_MAX, NAN, &out);
+    /* Without a separate figure, cached input and cache writes cost what
+     * plain input costs: never cheaper than the truth. */
+    if (rc == SL_OK)
+        rc = get_number(c, item, path, "cached_input", 0, PRICE_USD_MAX, in,
+                        &cached);
+    if (rc == SL_OK)
+        rc = get_number(c, item, path, "cache_write", 0, PRICE_USD_MAX, in,
+                        &write);
+    if (rc == SL_OK)
+        rc = get_number(c, item, path, "batch_discount", 0, 1, 0, &discount);
+    if (rc != SL_OK)
+        return rc;
+    p->input = usd_to_nano(in);
+    p->cached_input = usd_to_nano(cached);
+    p->cache_write = usd_to_nano(write);
+    p->output = usd_to_nano(out);
+    p->batch_discount_pct = (int)lround(discount * 100);
+    return SL_OK;
+}
+
+/* Tier keys are "1".."CONFIG_MAX_TIERS", without signs or leading zeros. */
+static int tier_number(const char *key)
+{
+    if (key[0] < '1' || key[0] > '9' || key[1] != '\0')
+        return 0;
+    int t = key[0] - '0';
+    return t <= CONFIG_MAX_TIERS ? t : 0;
+}
+
+static int parse_tier(struct pctx *c, const cJSON *item, const char *path,
+                      void *elem, struct config *cfg)
+{
+    struct tier_conf *t = elem;
+    char *provider = NULL;
+    char sub[PATH_MAX_LEN];
+    t->tier = tier_number(item->string);
+    if (t->tier == 0)
+        return fail(c, path, "tier keys must be numbers 1..%d",
+                    CONFIG_MAX_TIERS);
+    int rc = get_string(c, item, path, "provider", REQUIRED, NULL, &provider);
+    if (rc == SL_OK) {
+        t->provider = config_provider(cfg, provider);
+        join(sub, path, "provider");
+        if (!t->provider)
+            rc = fail(c, sub, "provider \"%s\" is not defined in providers",
+                      provider);
+    }
+    free(provider);
+    if (rc == SL_OK)
+        rc = get_string(c, item, path, "model", REQUIRED, NULL, &t->model);
+    if (rc == SL_OK) {
+        t->price = config_price(cfg, t->model);
+        join(sub, path, "model");
+        if (!t->price)
+            rc = fail(c, sub, "model \"%s\" has no entry in prices", t->model);
+    }
+    return rc;
+}
+
+static int tier_cmp(const void *a, const void *b)
+{
+    const struct tier_conf *x = a, *y = b;
+    return (x->tier > y->tier) - (x->tier < y->tier);
+}
+
+static int parse_tiers(struct pctx *c, const cJSON *root, struct config *cfg)
+{
+    int rc = parse_map(c, root, "tiers", sizeof(struct tier_conf),
+                       (void **)&cfg->tiers, &cfg->n_tiers, parse_tier, cfg);
+    if (rc != SL_OK)
+        return rc;
+    qsort(cfg->tiers, cfg->n_tiers, sizeof(*cfg->tiers), tier_cmp);
+    cfg->top_tier = cfg->tiers[cfg->n_tiers - 1].tier;
+    return SL_OK;
+}
+
+static int parse_providers(struct pctx *c, const cJSON *root,
+                           struct config *cfg)
+{
+    return parse_map(c, root, "providers", sizeof(struct provider_conf),
+                     (void **)&cfg->providers, &cfg->n_providers,
+                     parse_provider, cfg);
+}
+
+static int parse_prices(struct pctx *c, const cJSON *root, struct config *cfg)
+{
+    return parse_map(c, root, "prices", sizeof(struct price),
+                     (void **)&cfg->prices, &cfg->n_prices, parse_price, cfg);
+}
+
+/* ---- tasks ---- */
+
+static int parse_output(struct pctx *c, const cJSON *item, const char *path,
+                        struct task_conf *t)
+{
+    static const char *const names[] = {"label", "json", "text"};
+    char *out = NULL;
+    int rc = get_string(c, item, path, "output", REQUIRED, NULL, &out);
+    if (rc != SL_OK)
+        return rc;
+    for (size_t i = 0; i < SL_ARRAY_LEN(names); i++) {
+        if (strcmp(out, names[i]) == 0) {
+            t->output = (enum output_type)i;
+            free(out);
+            return SL_OK;
+        }
+    }
+    free(out);
+    char sub[PATH_MAX_LEN];
+    join(sub, path, "output");
+    return fail(c, sub, "must be \"label\", \"json\" or \"text\"");
+}
+
+static int parse_label_list(struct pctx *c, const cJSON *arr, const char *sub,
+                            struct task_conf *t)
+{
+    char el[PATH_MAX_LEN];
+    t->labels = xcalloc((size_t)cJSON_GetArraySize(arr), sizeof(char *));
+    for (const cJSON *it = arr->child; it; it = it->next) {
+        join_index(el, sub, t->n_labels);
+        if (!cJSON_IsString(it) || it->valuestring[0] == '\0')
+            return fail(c, el, "must be a non-empty string");
+        for (size_t i = 0; i < t->n_labels; i++)
+            if (strcmp(t->labels[i], it->valuestring) == 0)
+                return fail(c, el, "duplicate label \"%s\"", it->valuestring);
+        t->labels[t->n_labels++] = xstrdup(it->valuestring);
+    }
+    return SL_OK;
+}
+
+static int parse_labels(struct pctx *c, const cJSON *item, const char *path,
+                        struct task_conf *t)
+{
+    char sub[PATH_MAX_LEN];
+    join(sub, path, "labels");
+    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(item, "labels");
+    if (t->output != OUTPUT_LABEL)
+        return arr ? fail(c, sub, "only label tasks take labels") : SL_OK;
+    if (!arr)
+        return fail(c, sub, "missing (required for label tasks)");
+    if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) == 0)
+        return fail(c, sub, "must be a non-empty array of strings");
+    return parse_label_list(c, arr, sub, t);
+}
+
+static int parse_schema(struct pctx *c, const cJSON *item, const char *path,
+                        struct task_conf *t)
+{
+    char sub[PATH_MAX_LEN];
+    join(sub, path, "schema");
+    const cJSON *schema = cJSON_GetObjectItemCaseSensitive(item, "schema");
+    if (t->output != OUTPUT_JSON)
+        return schema ? fail(c, sub, "only json tasks take a schema") : SL_OK;
+    if (!schema)
+        return fail(c, sub, "missing (required for json tasks)");
+    if (!cJSON_IsObject(schema))
+        return fail(c, sub, "must be an object (a JSON schema)");
+    t->schema = cJSON_Duplicate(schema, 1);
+    t->schema_text = cJSON_PrintUnformatted(schema);
+    if (!t->schema || !t->schema_text)
+        return fail(c, sub, "cannot copy the schema");
+    return SL_OK;
+}
+
+static int parse_prompt(struct pctx *c, const cJSON *item, const char *path,
+                        struct task_conf *t)
+{
+    char sub[PATH_MAX_LEN];
+    join(sub, path, "prompt");
+    int rc = get_string_ex(c, item, path, "system", OPTIONAL, "", true,
+                           &t->system);
+    if (rc == SL_OK)
+        rc = get_string(c, item, path, "prompt", REQUIRED, NULL, &t->prompt);
+    if (rc != SL_OK)
+        return rc;
+    if (!strstr(t->prompt, "{{input}}"))
+        return fail(c, sub, "must contain {{input}}");
+    if (t->output == OUTPUT_LABEL && !strstr(t->prompt, "{{labels}}"))
+        return fail(c, sub, "label tasks must contain {{labels}}");
+    if (t->output == OUTPUT_JSON && !strstr(t->prompt, "{{schema}}"))
+        return fail(c, sub, "json tasks must contain {{schema}}");
+    return SL_OK;
+}
+
+static int parse_ladder_list(struct pctx *c, const cJSON *arr, const char *sub,
+                             const struct config *cfg, struct task_conf *t)
+{
+    char el[PATH_MAX_LEN];
+    for (const cJSON *it = arr->child; it; it = it->next) {
+        int64_t tier;
+        join_index(el, sub, t->n_ladder);
+        int rc = check_int(c, it, el, 1, CONFIG_MAX_TIERS, &tier);
+        if (rc != SL_OK)
+            return rc;
+        if (!config_tier(cfg, (int)tier))
+            return fail(c, el, "tier %d is not defined in tiers", (int)tier);
+        if (t->n_ladder > 0 && tier <= t->ladder[t->n_ladder - 1])
+            return fail(c, el, "tiers must be strictly increasing");
+        t->ladder[t->n_ladder++] = (int)tier;
+    }
+    return SL_OK;
+}
+
+/* Without a ladder a task climbs every tier. */
+static int parse_ladder(struct pctx *c, const cJSON *item, const char *path,
+                        const struct config *cfg, struct task_conf *t)
+{
+    char sub[PATH_MAX_LEN];
+    join(sub, path, "ladder");
+    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(item, "ladder");
+    if (!arr) {
+        for (size_t i = 0; i < cfg->n_tiers; i++)
+            t->ladder[t->n_ladder++] = cfg->tiers[i].tier;
+        return SL_OK;
+    }
+    if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) == 0 ||
+        cJSON_GetArraySize(arr) > CONFIG_MAX_TIERS)
+        return fail(c, sub, "must be an array of 1..%d tier numbers",
+                    CONFIG_MAX_TIERS);
+    return parse_ladder_list(c, arr, sub, cfg, t);
+}
+
+static int parse_task(struct pctx *c, const cJSON *item, const char *path,
+                      void *elem, struct config *cfg)
+{
+    struct task_conf *t = elem;
+    int64_t max_out;
+    t->name = xstrdup(item->string);
+    if (t->name[0] == '\0')
+        return fail(c, path, "task names must not be empty");
+    int rc = parse_output(c, item, path, t);
+    if (rc == SL_OK)
+        rc = parse_labels(c, item, path, t);
+    if (rc == SL_OK)
+        rc = parse_schema(c, item, path, t);
+    if (rc == SL_OK)
+        rc = parse_prompt(c, item, path, t);
+    if (rc == SL_OK)
+        rc = parse_ladder(c, item, path, cfg, t);
+    if (rc == SL_OK)
+        rc = get_number(c, item, path, "confidence_threshold", 0, 1, 0.8,
+                        &t->confidence_threshold);
+    if (rc == SL_OK)
+        rc = get_int(c, item, path, "max_output_tokens", 1, 1000000, 256,
+                     &max_out);
+    if (rc == SL_OK)
+        t->max_output_tokens = (int)max_out;
+    return rc;
+}
+
+static int parse_tasks(struct pctx *c, const cJSON *root, struct config *cfg)
+{
+    return parse_map(c, root, "tasks", sizeof(struct task_conf),
+                     (void **)&cfg->tasks, &cfg->n_tasks, parse_task, cfg);
+}
+
+/* ---- routing ---- */
+
+static int get_tier_ref(struct pctx *c, const cJSON *obj, const char *path,
+                        const char *key, const struct config *cfg, int *out)
+{
+    int64_t v;
+    int rc = get_int(c, obj, path, key, 1, CONFIG_MAX_TIERS, 0, &v);
+    if (rc != SL_OK)
+        return rc;
+    char sub[PATH_MAX_LEN];
+    join(sub, path, key);
+    if (v != 0 && !config_tier(cfg, (int)v))
+        return fail(c, sub, "tier %d is not defined in tiers", (int)v);
+    *out = (int)v;
+    return SL_OK;
+}
+
+static int check_when_refs(struct pctx *c, const char *wpath,
+                           const struct config *cfg, const struct route_rule *r)
+{
+    char sub[PATH_MAX_LEN];
+    enum job_mode mode;
+    join(sub, wpath, "task");
+    if (r->task && !config_task(cfg, r->task))
+        return fail(c, sub, "task \"%s\" is not defined in tasks", r->task);
+    join(sub, wpath, "mode");
+    if (r->mode && job_mode_parse(r->mode, &mode) != SL_OK)
+        return fail(c, sub, "must be \"interactive\", \"async\" or \"offpeak\"");
+    join(sub, wpath, "max_input_tokens");
+    if (r->min_input_tokens >= 0 && r->max_input_tokens >= 0 &&
+        r->max_input_tokens < r->min_input_tokens)
+        return fail(c, sub, "must be >= min_input_tokens");
+    return SL_OK;
+}
+
+static int parse_when(struct pctx *c, const cJSON *rule, const char *path,
+                      const struct config *cfg, struct route_rule *r)
+{
+    const cJSON *w;
+    char wpath[PATH_MAX_LEN];
+    join(wpath, path, "when");
+    r->min_input_tokens = r->max_input_tokens = -1;
+    int rc = get_object(c, rule, path, "when", OPTIONAL, &w);
+    if (rc != SL_OK || !w)
+        return rc;
+    rc = check_keys(c, w, wpath, "routing[].when");
+    if (rc == SL_OK)
+        rc = get_string(c, w, wpath, "task", OPTIONAL, NULL, &r->task);
+    if (rc == SL_OK)
+        rc = get_string(c, w, wpath, "mode", OPTIONAL, NULL, &r->mode);
+    if (rc == SL_OK)
+        rc = get_string(c, w, wpath, "user_tier", OPTIONAL, NULL, &r->user_tier);
+    if (rc == SL_OK)
+        rc = get_int(c, w, wpath, "min_input_tokens", 0, TOKENS_MAX, -1,
+                     &r->min_input_tokens);
+    if (rc == SL_OK)
+        rc = get_int(c, w, wpath, "max_input_tokens", 0, TOKENS_MAX, -1,
+                     &r->max_input_tokens);
+    return rc == SL_OK ? check_when_refs(c, wpath, cfg, r) : rc;
+}
+
+static bool only_user_tier(const struct route_rule *r)
+{
+    return r->user_tier && !r->task && !r->mode && r->min_input_tokens < 0 &&
+           r->max_input_tokens < 0;
+}
+
+static int check_actions(struct pctx *c, const char *path,
+                         const struct route_rule *r)
+{
+    if (r->start_tier == 0 && r->max_tier == 0)
+        return fail(c, path, "a rule needs start_tier or max_tier");
+    /* The user tier only ever caps a job's spend; it never sends a job to a
+     * dearer tier (DESIGN.md, "Routing and escalation"). */
+    if (only_user_tier(r) && r->start_tier)
+        return fail(c, path, "a rule on user_tier alone may set only max_tier");
+    if (r->start_tier && r->max_tier && r->start_tier > r->max_tier)
+        return fail(c, path, "start_tier %d is above max_tier %d",
+                    r->start_tier, r->max_tier);
+    return SL_OK;
+}
+
+static int parse_rule(struct pctx *c, const cJSON *rule, const char *path,
+                      struct config *cfg, struct route_rule *r)
+{
+    if (!cJSON_IsObject(rule))
+        return fail(c, path, "must be an object");
+    int rc = check_keys(c, rule, path, "routing[]");
+    if (rc == SL_OK)
+        rc = parse_when(c, rule, path, cfg, r);
+    if (rc == SL_OK)
+        rc = get_tier_ref(c, rule, path, "start_tier", cfg, &r->start_tier);
+    if (rc == SL_OK)
+        rc = get_tier_ref(c, rule, path, "max_tier", cfg, &r->max_tier);
+    return rc == SL_OK ? check_actions(c, path, r) : rc;
+}
+
+static int parse_routing(struct pctx *c, const cJSON *root, struct config *cfg)
+{
+    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, "routing");
+    char path[PATH_MAX_LEN];
+    if (!arr)
+        return SL_OK;
+    if (!cJSON_IsArray(arr))
+        return fail(c, "routing", "must be an array of rules");
+    cfg->rules = xcalloc((size_t)cJSON_GetArraySize(arr), sizeof(*cfg->rules));
+    for (const cJSON *it = arr->child; it; it = it->next) {
+        join_index(path, "routing", cfg->n_rules);
+        struct route_rule *r = &cfg->rules[cfg->n_rules++];
+        int rc = parse_rule(c, it, path, cfg, r);
+        if (rc != SL_OK)
+            return rc;
+    }
+    return SL_OK;
+}
+
+/* ---- top level ---- */
+
+typedef int (*section_fn)(struct pctx *c, const cJSON *root, struct config *cfg);
+
+/* Order matters: each section may refer only to those before it. */
+static const section_fn sections[] = {
+    parse_log_level, parse_kafka, parse_postgres, parse_worker, parse_prices,
+    parse_providers, parse_tiers, parse_tasks, parse_routing,
+};
+
+static int parse_root(struct pctx *c, const cJSON *root, struct config *cfg)
+{
+    if (!cJSON_IsObject(root))
+        return fail(c, "(top level)", "must be a JSON object");
+    int rc = check_keys(c, root, "", "");
+    for (size_t i = 0; rc == SL_OK && i < SL_ARRAY_LEN(sections); i++)
+        rc = sections[i](c, root, cfg);
+    return rc;
+}
+
+static int syntax_error(struct pctx *c, const char *json, const char *at)
+{
+    int line = 1, col = 1;
+    for (const char *p = json; at && p < at && *p; p++) {
+        if (*p == '\n') {
+            line++;
+            col = 1;
+        } else {
+            col++;
+        }
+    }
+    snprintf(c->err, c->err_size, "%s:%d:%d: invalid JSON", c->source, line,
+             col);
+    return SL_ECONFIG;
+}
+
+int config_parse(const char *json, const char *source_name,
+                 struct config **out, char *errstr, size_t errstr_size)
+{
+    struct pctx c = {source_name, errstr, errstr_size};
+    struct config *cfg = xcalloc(1, sizeof(*cfg));
+    const char *end = NULL;
+    int rc;
+    cfg->source = xstrdup(source_name);
+    *out = NULL;
+    cJSON *root = cJSON_ParseWithOpts(json, &end, 1);
+    if (!root)
+        rc = syntax_error(&c, json, end);
+    else
+        rc = parse_root(&c, root, cfg);
+    cJSON_Delete(root);
+    if (rc != SL_OK) {
+        config_free(cfg);
+        return rc;
+    }
+    *out = cfg;
+    return SL_OK;
+}
+
+/* ---- loading and environment overrides ---- */
+
+static int read_file(const char *path, char **out, char *errstr,
+                     size_t errstr_size)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(errstr, errstr_size, "%s: cannot open: %s", path,
+                 strerror(errno));
+        return SL_ECONFIG;
+    }
+    char *buf = xmalloc(CONFIG_FILE_MAX + 1);
+    size_t n = fread(buf, 1, CONFIG_FILE_MAX + 1, f);
+    int rc = SL_OK;
+    if (ferror(f)) {
+        snprintf(errstr, errstr_size, "%s: cannot read: %s", path,
+                 strerror(errno));
+        rc = SL_ECONFIG;
+    } else if (n > CONFIG_FILE_MAX) {
+        snprintf(errstr, errstr_size, "%s: larger than %u bytes", path,
+                 CONFIG_FILE_MAX);
+        rc = SL_ECONFIG;
+    }
+    fclose(f);
+    buf[n < CONFIG_FILE_MAX ? n : CONFIG_FILE_MAX] = '\0';
+    if (rc != SL_OK)
+        free(buf);
+    else
+        *out = buf;
+    return rc;
+}
+
+/* An empty variable counts as unset, so `VAR= sluice …` cannot blank a
+ * connection string. */
+static void override(char **field, const char *env_name)
+{
+    const char *v = getenv(env_name);
+    if (v && v[0] != '\0') {
+        free(*field);
+        *field = xstrdup(v);
+    }
+}
+
+static void provider_env_name(const char *name, char *buf, size_t size)
+{
+    int n = snprintf(buf, size, "SLUICE_PROVIDER_%s_BASE_URL", name);
+    size_t end = n > 0 && (size_t)n < size ? strlen(buf) - strlen("_BASE_URL")
+                                           : 0;
+    for (size_t i = strlen("SLUICE_PROVIDER_"); i < end; i++) {
+        unsigned char ch = (unsigned char)buf[i];
+        buf[i] = (ch == '-' || ch == '.') ? '_' : (char)toupper(ch);
+    }
+}
+
+static void apply_env(struct config *cfg)
+{
+    char name[PATH_MAX_LEN];
+    override(&cfg->kafka.bootstrap_servers, "SLUICE_KAFKA_BOOTSTRAP");
+    override(&cfg->pg_conninfo, "SLUICE_PG_CONNINFO");
+    for (size_t i = 0; i < cfg->n_providers; i++) {
+        provider_env_name(cfg->providers[i].name, name, sizeof(name));
+        override(&cfg->providers[i].base_url, name);
+    }
+}
+
+int config_load(const char *path, struct config **out, char *errstr,
+                size_t errstr_size)
+{
+    char *text = NULL;
+    *out = NULL;
+    int rc = read_file(path, &text, errstr, errstr_size);
+    if (rc != SL_OK)
+        return rc;
+    rc = config_parse(text, path, out, errstr, errstr_size);
+    free(text);
+    if (rc == SL_OK)
+        apply_env(*out);
+    return rc;
+}
+
+/* ---- freeing and lookups ---- */
+
+static void free_task(struct task_conf *t)
+{
+    free(t->name);
+    for (size_t i = 0; i < t->n_labels; i++)
+        free(t->labels[i]);
+    free(t->labels);
+    cJSON_Delete(t->schema);
+    free(t->schema_text);
+    free(t->system);
+    free(t->prompt);
+}
+
+static void free_kafka(struct kafka_conf *k)
+{
+    free(k->bootstrap_servers);
+    free(k->topic);
+    free(k->dlq_topic);
+    free(k->group_id);
+    for (size_t i = 0; i < k->n_properties; i++) {
+        free(k->properties[i].key);
+        free(k->properties[i].value);
+    }
+    free(k->properties);
+}
+
+static void free_routing(struct config *cfg)
+{
+    for (size_t i = 0; i < cfg->n_rules; i++) {
+        free(cfg->rules[i].task);
+        free(cfg->rules[i].mode);
+        free(cfg->rules[i].user_tier);
+    }
+    free(cfg->rules);
+}
+
+void config_free(struct config *cfg)
+{
+    if (!cfg)
+        return;
+    free(cfg->source);
+    free_kafka(&cfg->kafka);
+    free(cfg->pg_conninfo);
+    for (size_t i = 0; i < cfg->n_providers; i++) {
+        free(cfg->providers[i].name);
+        free(cfg->providers[i].base_url);
+        free(cfg->providers[i].api_key_env);
+    }
+    free(cfg->providers);
+    for (size_t i = 0; i < cfg->n_prices; i++)
+        free(cfg->prices[i].model);
+    free(cfg->prices);
+    for (size_t i = 0; i < cfg->n_tiers; i++)
+        free(cfg->tiers[i].model);
+    free(cfg->tiers);
+    for (size_t i = 0; i < cfg->n_tasks; i++)
+        free_task(&cfg->tasks[i]);
+    free(cfg->tasks);
+    free_routing(cfg);
+    free(cfg);
+}
+
+const struct task_conf *config_task(const struct config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->n_tasks; i++)
+        if (cfg->tasks[i].name && strcmp(cfg->tasks[i].name, name) == 0)
+            return &cfg->tasks[i];
+    return NULL;
+}
+
+const struct tier_conf *config_tier(const struct config *cfg, int tier)
+{
+    for (size_t i = 0; i < cfg->n_tiers; i++)
+        if (cfg->tiers[i].tier == tier)
+            return &cfg->tiers[i];
+    return NULL;
+}
+
+const struct price *config_price(const struct config *cfg, const char *model)
+{
+    for (size_t i = 0; i < cfg->n_prices; i++)
+        if (cfg->prices[i].model && strcmp(cfg->prices[i].model, model) == 0)
+            return &cfg->prices[i];
+    return NULL;
+}
+
+const struct provider_conf *config_provider(const struct config *cfg,
+                                            const char *name)
+{
+    for (size_t i = 0; i < cfg->n_providers; i++)
+        if (cfg->providers[i].name &&
+            strcmp(cfg->providers[i].name, name) == 0)
+            return &cfg->providers[i];
+    return NULL;
+}
+
+static const char *const mode_names[] = {"interactive", "async", "offpeak"};
+
+const char *job_mode_name(enum job_mode mode)
+{
+    if ((size_t)mode < SL_ARRAY_LEN(mode_names))
+        return mode_names[mode];
+    return "unknown";
+}
+
+int job_mode_parse(const char *name, enum job_mode *out)
+{
+    for (size_t i = 0; i < SL_ARRAY_LEN(mode_names); i++) {
+        if (strcmp(name, mode_names[i]) == 0) {
+            *out = (enum job_mode)i;
+            return SL_OK;
+        }
+    }
+    return SL_EINVAL;
+}
