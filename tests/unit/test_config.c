@@ -240,7 +240,9 @@ static void test_example_services(void **state)
     assert_string_equal(oa->api_key_env, "OPENAI_API_KEY");
     assert_int_equal(oa->retry_after_cap_ms, 120000);
 
-    static const char *const models[] = {"gpt-6-luna", "gpt-6.2-sol",
+    /* Tier 2 runs on the Anthropic client, so both wire formats are in
+     * every end-to-end run. */
+    static const char *const models[] = {"gpt-6-luna", "claude-sonnet-5-5",
                                          "gpt-6-astra"};
     assert_int_equal(cfg->n_tiers, 3);
     assert_int_equal(cfg->top_tier, 3);
@@ -248,7 +250,7 @@ static void test_example_services(void **state)
         const struct tier_conf *tier = config_tier(cfg, t);
         assert_non_null(tier);
         assert_string_equal(tier->model, models[t - 1]);
-        assert_ptr_equal(tier->provider, oa);
+        assert_ptr_equal(tier->provider, t == 2 ? an : oa);
         assert_ptr_equal(tier->price, config_price(cfg, models[t - 1]));
     }
     assert_null(config_tier(cfg, 4));

@@ -1,0 +1,154 @@
+# lib.sh — shared set-up for the integration tests (sourced, not run).
+#
+# Each test gets its own run directory with its own PostgreSQL, dev broker
+# and provider emulator on 127.0.0.1, and tears everything down on exit.
+# Helpers here never hide a failure: `fail` exits non-zero with the reason.
+set -euo pipefail
+
+: "${SLUICE_BUILD_DIR:?run me from ctest (SLUICE_BUILD_DIR unset)}"
+: "${SLUICE_SOURCE_DIR:?run me from ctest (SLUICE_SOURCE_DIR unset)}"
+# shellcheck source=../../ops/lib/services.sh
+source "$SLUICE_SOURCE_DIR/ops/lib/services.sh"
+
+SLUICE="$SLUICE_BUILD_DIR/sluice"
+WORKLOAD="$SLUICE_BUILD_DIR/ops/workload/sluice-workload"
+RUN=$(mktemp -d /tmp/sluice-it.XXXXXX)
+chmod 755 "$RUN"
+export SLUICE_CONFIG="$RUN/sluice.json"
+export SLUICE_SCHEMA_DIR="$SLUICE_SOURCE_DIR/schema"
+export PGOPTIONS="-c client_min_messages=warning"
+
+fail() {
+    echo "FAIL: $*" >&2
+    exit 1
+}
+
+pass() {
+    echo "ok: $*"
+}
+
+it_cleanup() {
+    local rc=$?
+    for pidfile in "$RUN"/worker-*.pid; do
+        [ -f "$pidfile" ] && kill -9 "$(cat "$pidfile")" 2>/dev/null || true
+    done
+    if [ $rc -ne 0 ]; then
+        for log in "$RUN"/*.log; do
+            [ -f "$log" ] || continue
+            echo "---- tail of $log" >&2
+            tail -n 30 "$log" >&2
+        done
+    fi
+    svc_stop_all "$RUN" || true
+    [ -n "${KEEP_RUN:-}" ] || rm -rf "$RUN"
+    exit $rc
+}
+trap it_cleanup EXIT
+
+psql_val() {
+    psql -X -q -t -A -v ON_ERROR_STOP=1 -c "$1"
+}
+
+# Writes the emulator's model file for the tiers of $SLUICE_CONFIG:
+# accuracy rises with the tier. Extra jq filter ($1) may adjust models.
+it_write_models() {
+    local latency_ms=$1 faults=$2
+    jq --argjson lat "$latency_ms" --argjson faults "$faults" --arg gold "$RUN/gold.jsonl" '
+      { gold: $gold,
+        models: ([.tiers | to_entries[] | {key: .value.model, value: {
+            accuracy: ([0.78, 0.90, 0.97, 0.99][(.key | tonumber) - 1] // 0.99),
+            confidence_correct: [0.80, 0.99],
+            confidence_wrong: [0.30, 0.85],
+            latency_ms: {median: $lat, sigma: 0.3},
+            cache_hit_rate: 0.5,
+            faults: $faults }}] | from_entries) }' "$SLUICE_CONFIG" > "$RUN/models.json"
+}
+
+# Starts PostgreSQL, the broker and the emulator, writes $SLUICE_CONFIG from
+# the example config with test-sized settings, and migrates.
+# usage: it_start_services LATENCY_MS FAULTS_JSON [JQ_CONFIG_FILTER]
+it_start_services() {
+    local latency=$1 faults=$2 filter=${3:-.}
+    jq '.kafka.properties += {"session.timeout.ms": "6000", "heartbeat.interval.ms": "500"}
+        | .worker.batch_flush_ms = 20' \
+        "$SLUICE_SOURCE_DIR/config/sluice.example.json" | jq "$filter" > "$SLUICE_CONFIG"
+    it_write_models "$latency" "$faults"
+    svc_pg_start "$RUN"
+    svc_broker_start "$RUN" "$SLUICE_BUILD_DIR" 8
+    svc_emulator_start "$RUN" "$SLUICE_BUILD_DIR" "$RUN/models.json" "$RUN/usage.csv"
+    it_point_providers_at_emulator
+    "$SLUICE" migrate >/dev/null || fail "sluice migrate"
+}
+
+# Every provider of the config talks to the emulator (env overrides).
+it_point_providers_at_emulator() {
+    local name kind var
+    while IFS=$'\t' read -r name kind; do
+        var="SLUICE_PROVIDER_$(echo "$name" | tr 'a-z.-' 'A-Z__')_BASE_URL"
+        if [ "$kind" = openai ]; then
+            export "$var=$SLUICE_EMULATOR_URL/v1"
+        else
+            export "$var=$SLUICE_EMULATOR_URL"
+        fi
+    done < <(jq -r '.providers | to_entries[] | [.key, .value.kind] | @tsv' "$SLUICE_CONFIG")
+}
+
+# usage: it_start_worker NAME — logs to $RUN/worker-NAME.log
+it_start_worker() {
+    "$SLUICE" worker >"$RUN/worker-$1.log" 2>&1 &
+    echo $! >"$RUN/worker-$1.pid"
+}
+
+# Sends SIGTERM and requires a clean exit 0 (drain, commit).
+it_stop_worker() {
+    local pid
+    pid=$(cat "$RUN/worker-$1.pid")
+    kill -TERM "$pid"
+    wait "$pid" || fail "worker $1 exited with $? after SIGTERM"
+    rm -f "$RUN/worker-$1.pid"
+}
+
+it_kill9_worker() {
+    local pid
+    pid=$(cat "$RUN/worker-$1.pid")
+    kill -9 "$pid"
+    wait "$pid" 2>/dev/null || true
+    rm -f "$RUN/worker-$1.pid"
+}
+
+# usage: it_wait_sql "SQL returning a number" TARGET TIMEOUT_S
+it_wait_sql() {
+    local sql=$1 target=$2 timeout=$3 start now value
+    start=$(date +%s)
+    while :; do
+        value=$(psql_val "$sql")
+        [ "$value" -ge "$target" ] && return 0
+        now=$(date +%s)
+        [ $((now - start)) -lt "$timeout" ] || fail "timed out: '$sql' = $value, wanted $target"
+        sleep 0.2
+    done
+}
+
+# Number of messages in a topic, read to its end with kcat.
+it_topic_count() {
+    kcat -C -b "$SLUICE_KAFKA_BOOTSTRAP" -t "$1" -o beginning -e -q -f 'x\n' 2>/dev/null | wc -l
+}
+
+# Loads the emulator's usage log into table usage_log.
+it_load_usage_log() {
+    psql_val "DROP TABLE IF EXISTS usage_log;
+      CREATE TABLE usage_log(request_id text, api text, model text, input_tokens bigint,
+                             cached_tokens bigint, output_tokens bigint, status text)" >/dev/null
+    psql -X -q -v ON_ERROR_STOP=1 -c "\\copy usage_log FROM '$RUN/usage.csv' WITH (FORMAT csv, HEADER true)"
+}
+
+# Loads the price table of $SLUICE_CONFIG into table prices (USD per 1M).
+it_load_prices() {
+    psql_val "DROP TABLE IF EXISTS prices;
+      CREATE TABLE prices(model text primary key, input numeric, cached_input numeric,
+                          cache_write numeric, output numeric)" >/dev/null
+    jq -r '.prices | to_entries[] | [.key, .value.input, .value.cached_input,
+            (.value.cache_write // .value.input), .value.output] | @csv' "$SLUICE_CONFIG" \
+        > "$RUN/prices.csv"
+    psql -X -q -v ON_ERROR_STOP=1 -c "\\copy prices FROM '$RUN/prices.csv' WITH (FORMAT csv)"
+}

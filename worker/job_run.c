@@ -1,0 +1,294 @@
+/* job_run.c — one job's climb up its tier ladder.
+ *
+ * A run calls the cheapest tier of its route plan; a transport error or a
+ * retryable status is retried on the same tier (retry.h); an answer is judged
+ * (escalate.h) and either accepted or the run climbs to the next tier. Every
+ * tier attempt leaves one cost line. When the run ends it hands itself to the
+ * worker, which writes it in the next ledger batch and frees it after. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "escalate.h"
+#include "log.h"
+#include "pricing.h"
+#include "provider.h"
+#include "retry.h"
+#include "worker_internal.h"
+
+/* Responses larger than this are treated as failures: no real answer of a
+ * routed task comes near it. */
+#define MAX_RESPONSE_BYTES (4u << 20)
+
+
+static void call_tier(struct job_run *run);
+
+static const struct tier_conf *current_tier(const struct job_run *run)
+{
+    return config_tier(run->w->cfg, run->plan.tiers[run->step]);
+}
+
+static bool on_last_tier(const struct job_run *run)
+{
+    return run->step + 1 >= run->plan.n;
+}
+
+/* What the same call would have cost on the top tier, realtime. */
+static int64_t baseline_cost(const struct job_run *run,
+                             const struct llm_usage *usage)
+{
+    const struct tier_conf *top = config_tier(run->w->cfg, run->w->cfg->top_tier);
+    return top ? pricing_cost_nano(top->price, usage, false) : 0;
+}
+
+static void add_line(struct job_run *run, const struct llm_response *resp,
+                     const char *outcome, const char *reason,
+                     int64_t latency_us)
+{
+    const struct tier_conf *tier = current_tier(run);
+    struct run_line *rl = &run->lines[run->n_lines++];
+    struct ledger_cost_line *l = &rl->line;
+    const struct job *job = run->job;
+    struct llm_usage usage = {0};
+
+    if (resp && resp->has_usage) {
+        usage = resp->usage;
+        run->last_usage = usage;
+    }
+    memset(rl, 0, sizeof(*rl));
+    rl->request_id = resp && resp->response_id ? xstrdup(resp->response_id) : NULL;
+    l->job_id = job->id;
+    l->attempt = (int)run->n_lines;
+    l->tier = tier->tier;
+    l->provider = tier->provider->name;
+    l->model = tier->model;
+    l->mode = "realtime";
+    l->tokens_in = usage.input_tokens;
+    l->tokens_cached_in = usage.cached_tokens;
+    l->tokens_cache_write = usage.cache_write_tokens;
+    l->tokens_out = usage.output_tokens;
+    l->cost_nanousd = pricing_cost_nano(tier->price, &usage, false);
+    l->latency_ms = (int)(latency_us / 1000);
+    l->outcome = outcome;
+    l->reason = reason;
+    l->task = job->task->name;
+    l->feature = job->feature;
+    l->tenant = job->tenant;
+    l->cohort = job->cohort;
+    l->provider_request_id = rl->request_id;
+}
+
+/* The baseline is carried by the line that concludes the job, so that
+ * SUM(baseline_nanousd) over a job is the job's baseline, not a multiple. */
+static void finish(struct job_run *run, const char *status, const char *error)
+{
+    struct ledger_result *r = &run->result;
+    const struct tier_conf *tier = current_tier(run);
+
+    if (run->n_lines > 0) {
+        struct ledger_cost_line *last = &run->lines[run->n_lines - 1].line;
+        last->baseline_nanousd = baseline_cost(run, &run->last_usage);
+    }
+    r->job_id = run->job->id;
+    r->status = status;
+    r->source = "llm";
+    r->tier = tier->tier;
+    r->provider = tier->provider->name;
+    r->model = tier->model;
+    r->attempts = (int)run->n_lines;
+    if (error) {
+        run->error = xstrdup(error);
+        r->error = run->error;
+    }
+    worker_job_finished(run->w, run);
+}
+
+static void accept_answer(struct job_run *run)
+{
+    struct ledger_result *r = &run->result;
+    struct llm_answer *a = &run->answer;
+
+    r->label = a->label;
+    r->text_output = a->text;
+    if (a->data) {
+        run->data_json = cJSON_PrintUnformatted(a->data);
+        r->data_json = run->data_json;
+    }
+    r->confidence = a->confidence;
+    r->has_confidence = a->has_confidence;
+    finish(run, "answered", NULL);
+}
+
+/* Moves to the next tier, or ends the job as failed with the last reason. */
+static void climb_or_fail(struct job_run *run, const char *reason)
+{
+    if (on_last_tier(run)) {
+        finish(run, "failed", reason);
+        return;
+    }
+    log_job(SL_LOG_DEBUG, run->job->id, run->job->tenant,
+            "escalating from tier %d: %s", current_tier(run)->tier, reason);
+    run->step++;
+    run->retries = 0;
+    if (run->w->draining) {
+        worker_job_released(run->w, run);
+        return;
+    }
+    call_tier(run);
+}
+
+static void judge_answer(struct job_run *run, const struct llm_response *resp,
+                         int64_t latency_us)
+{
+    char detail[256];
+    llm_answer_clear(&run->answer);
+    enum verdict v = escalate_judge(run->job->task, resp, &run->answer, detail,
+                                    sizeof(detail));
+    bool climb = escalate_should_climb(v, on_last_tier(run));
+
+    if (!climb && (v == VERDICT_ACCEPT || v == VERDICT_LOW_CONFIDENCE)) {
+        add_line(run, resp, "accepted", NULL, latency_us);
+        accept_answer(run);
+        return;
+    }
+    add_line(run, resp, on_last_tier(run) ? "failed" : "escalated",
+             verdict_name(v), latency_us);
+    llm_answer_clear(&run->answer);
+    climb_or_fail(run, verdict_name(v));
+}
+
+static void on_retry_timer_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static void on_retry_timer(uv_timer_t *t)
+{
+    struct retry_wait *wait = t->data;
+    struct job_run *run = wait->run;
+    worker_wait_unlink(run->w, wait);
+    uv_close((uv_handle_t *)t, on_retry_timer_closed);
+    call_tier(run);
+}
+
+/* Returns true when a retry was scheduled. */
+static bool schedule_retry(struct job_run *run,
+                           const struct http_response *http,
+                           const struct llm_response *resp)
+{
+    struct retry_policy pol;
+    retry_policy_from_provider(current_tier(run)->provider, &pol);
+    bool no_retry = resp && resp->no_retry;
+    if (retry_decide(&pol, run->retries, http->transport_error, http->status,
+                     http->x_should_retry, no_retry) == RETRY_GIVE_UP)
+        return false;
+    int64_t hint = retry_parse_hint(http->retry_after_ms, http->retry_after,
+                                    sl_now_ms() / 1000);
+    int64_t delay = retry_delay_ms(&pol, run->retries, hint,
+                                   (double)random() / ((double)RAND_MAX + 1.0));
+    if (delay < 0)
+        return false;
+    run->retries++;
+    struct retry_wait *wait = xcalloc(1, sizeof(*wait));
+    wait->run = run;
+    uv_timer_init(&run->w->loop, &wait->timer);
+    wait->timer.data = wait;
+    uv_timer_start(&wait->timer, on_retry_timer, (uint64_t)delay, 0);
+    worker_wait_link(run->w, wait);
+    return true;
+}
+
+static void on_http_done(const struct http_response *http, void *arg)
+{
+    struct job_run *run = arg;
+    struct llm_response resp = {0};
+    char err[256] = "";
+    int64_t latency_us = sl_monotonic_us() - run->tier_started_us;
+    int parsed = SL_EINVAL;
+
+    if (!http->transport_error && !http->body_truncated)
+        parsed = provider_parse_response(current_tier(run)->provider->kind,
+                                         http->status, http->body,
+                                         http->body_len, &resp, err,
+                                         sizeof(err));
+    if (parsed == SL_OK && http->status == 200) {
+        judge_answer(run, &resp, latency_us);
+    } else if (run->w->draining) {
+        worker_job_released(run->w, run);
+    } else if (!schedule_retry(run, http, parsed == SL_OK ? &resp : NULL)) {
+        log_job(SL_LOG_WARN, run->job->id, run->job->tenant,
+                "tier %d provider failed: status=%ld %s%s",
+                current_tier(run)->tier, http->status,
+                http->transport_error ? http->error : "",
+                resp.error_type ? resp.error_type : err);
+        add_line(run, &resp, on_last_tier(run) ? "failed" : "escalated",
+                 "provider_failed", latency_us);
+        climb_or_fail(run, "provider_failed");
+    }
+    llm_response_clear(&resp);
+}
+
+static void call_tier(struct job_run *run)
+{
+    if (run->w->draining && run->retries > 0) {
+        worker_job_released(run->w, run);
+        return;
+    }
+    const struct tier_conf *tier = current_tier(run);
+    const struct provider_conf *p = tier->provider;
+    const struct job *job = run->job;
+    struct http_request req = {
+        .method = "POST",
+        .url = NULL,
+        .headers = provider_headers(p),
+        .body = provider_request_body(p, job->task, tier->model, job->input,
+                                      job->input_len),
+        .timeout_ms = p->timeout_ms,
+        .connect_timeout_ms = p->connect_timeout_ms,
+        .max_body = MAX_RESPONSE_BYTES,
+        .done = on_http_done,
+        .arg = run,
+    };
+    char *url = provider_url(p);
+    req.url = url;
+    req.body_len = strlen(req.body);
+    if (run->retries == 0)
+        run->tier_started_us = sl_monotonic_us();
+    if (http_multi_submit(run->w->http, &req) != SL_OK) {
+        add_line(run, NULL, on_last_tier(run) ? "failed" : "escalated",
+                 "provider_failed", 0);
+        climb_or_fail(run, "request could not be submitted");
+    }
+    free(url);
+}
+
+struct job_run *job_run_start(struct worker *w, struct job *job,
+                              int32_t partition, int64_t offset,
+                              uint32_t generation)
+{
+    struct job_run *run = xcalloc(1, sizeof(*run));
+    run->w = w;
+    run->job = job;
+    run->partition = partition;
+    run->offset = offset;
+    run->generation = generation;
+    run->received_ms = sl_now_ms();
+    route_plan(w->cfg, job, &run->plan);
+    call_tier(run);
+    return run;
+}
+
+void job_run_free(struct job_run *run)
+{
+    if (!run)
+        return;
+    for (size_t i = 0; i < run->n_lines; i++)
+        free(run->lines[i].request_id);
+    llm_answer_clear(&run->answer);
+    free(run->data_json);
+    free(run->error);
+    job_free(run->job);
+    free(run);
+}

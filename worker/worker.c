@@ -1,0 +1,490 @@
+/* worker.c — the worker's loop: intake from Kafka, rejects to the DLQ, the
+ * ledger batch, offsets committed after the batch commits, drain on SIGTERM.
+ *
+ * Order of durability for a job: its result and cost lines commit in one
+ * PostgreSQL transaction, and only then is its offset marked done and the
+ * partition's contiguous watermark stored for Kafka's auto-commit. A crash
+ * anywhere before that redelivers the job; the jobs primary key makes the
+ * second write a no-op, and the intake skips jobs already in the ledger. */
+#include <signal.h>
+#include <unistd.h>
+#include <stdlib.h>
+#include <string.h>
+
+
+#include "db.h"
+#include "log.h"
+#include "worker.h"
+#include "worker_internal.h"
+
+#define TICK_MS 10
+#define INTAKE_CHUNK 256           /* messages per dedupe query */
+#define WRITE_RETRY_MS 1000
+#define DLQ_MAX_ATTEMPTS 5
+#define HDR_REASON "sluice-reject-reason"
+#define HDR_CODE "sluice-reject-code"
+
+static void drain_consumer(struct worker *w);
+static void flush_batch(struct worker *w);
+
+/* ---- bookkeeping of runs and rejects ------------------------------------ */
+
+static void push_ptr(void ***arr, size_t *n, size_t *cap, void *p)
+{
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 64;
+        *arr = xrealloc(*arr, *cap * sizeof(void *));
+    }
+    (*arr)[(*n)++] = p;
+}
+
+static struct ledger_job ledger_job_of(const struct job_run *run)
+{
+    const struct job *job = run->job;
+    return (struct ledger_job){
+        .job_id = job->id,
+        .task = job->task->name,
+        .mode = job_mode_name(job->mode),
+        .feature = job->feature,
+        .tenant = job->tenant,
+        .cohort = job->cohort,
+        .user_tier = job->user_tier,
+        .input_chars = (int)job->input_len,
+        .deadline_ms = job->deadline_ms,
+        .metadata_json = job->metadata_json,
+        .kafka_partition = run->partition,
+        .kafka_offset = run->offset,
+        .received_ms = run->received_ms,
+    };
+}
+
+void worker_job_finished(struct worker *w, struct job_run *run)
+{
+    struct ledger_job lj = ledger_job_of(run);
+    struct ledger_cost_line lines[CONFIG_MAX_TIERS];
+    for (size_t i = 0; i < run->n_lines; i++)
+        lines[i] = run->lines[i].line;
+    ledger_batch_add_job(w->batch, &lj, &run->result, lines, run->n_lines);
+    push_ptr((void ***)&w->done_runs, &w->n_done_runs, &w->cap_done_runs, run);
+    w->in_flight--;
+    if (strcmp(run->result.status, "answered") == 0)
+        w->jobs_answered++;
+    else
+        w->jobs_failed++;
+}
+
+void worker_job_released(struct worker *w, struct job_run *run)
+{
+    log_job(SL_LOG_INFO, run->job->id, run->job->tenant, "%s",
+            "released unfinished at shutdown; it will be redelivered");
+    w->in_flight--;
+    job_run_free(run);
+}
+
+void worker_wait_link(struct worker *w, struct retry_wait *wait)
+{
+    wait->next = w->waits;
+    if (w->waits)
+        w->waits->prev = wait;
+    w->waits = wait;
+}
+
+void worker_wait_unlink(struct worker *w, struct retry_wait *wait)
+{
+    if (wait->prev)
+        wait->prev->next = wait->next;
+    else
+        w->waits = wait->next;
+    if (wait->next)
+        wait->next->prev = wait->prev;
+    wait->prev = wait->next = NULL;
+}
+
+static void reject_free(struct reject_item *r)
+{
+    free(r->payload);
+    free(r->job_id);
+    free(r);
+}
+
+/* ---- rejects: DLQ first (awaited), then the rejected row ---------------- */
+
+static void send_to_dlq(struct reject_item *r);
+
+static void on_dlq_delivered(int err, const char *errmsg, void *opaque)
+{
+    struct reject_item *r = opaque;
+    struct worker *w = r->w;
+    if (err && ++r->dlq_attempts < DLQ_MAX_ATTEMPTS) {
+        log_warn("dlq delivery failed (%s), retrying", errmsg);
+        send_to_dlq(r);
+        return;
+    }
+    if (err)
+        log_error("dlq delivery failed %d times (%s); keeping only the "
+                  "rejected row", r->dlq_attempts, errmsg);
+    w->awaiting_dlq--;
+    struct ledger_rejected row = {
+        .job_id = r->job_id,
+        .reason_code = r->reason_code,
+        .reason = r->reason,
+        .kafka_topic = w->cfg->kafka.topic,
+        .kafka_partition = r->partition,
+        .kafka_offset = r->offset,
+        .payload = r->payload,
+        .payload_len = r->payload_len,
+    };
+    ledger_batch_add_rejected(w->batch, &row);
+    push_ptr((void ***)&w->rejects, &w->n_rejects, &w->cap_rejects, r);
+}
+
+static void send_to_dlq(struct reject_item *r)
+{
+    const struct kafka_conf *k = &r->w->cfg->kafka;
+    const char *names[] = {HDR_CODE, HDR_REASON};
+    const char *values[] = {r->reason_code, r->reason};
+    size_t key_len = r->job_id ? strlen(r->job_id) : 0;
+    if (kproducer_send(r->w->dlq, k->dlq_topic, r->job_id, key_len,
+                       r->payload, r->payload_len, names, values, 2,
+                       on_dlq_delivered, r) != SL_OK)
+        on_dlq_delivered(SL_EKAFKA, "local produce failed", r);
+}
+
+/* Best effort: the id of a message that failed validation for another
+ * reason, so the rejected row can be found by job id. */
+static char *salvage_job_id(const char *payload, size_t len)
+{
+    cJSON *root = cJSON_ParseWithLength(payload, len);
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(root, "id");
+    char *out = cJSON_IsString(id) && id->valuestring[0] &&
+                        strlen(id->valuestring) <= 200
+                    ? xstrdup(id->valuestring)
+                    : NULL;
+    cJSON_Delete(root);
+    return out;
+}
+
+static void reject_message(struct worker *w, const rd_kafka_message_t *m,
+                           uint32_t gen, enum job_reject code,
+                           const char *reason)
+{
+    struct reject_item *r = xcalloc(1, sizeof(*r));
+    r->w = w;
+    r->partition = m->partition;
+    r->offset = m->offset;
+    r->generation = gen;
+    r->payload = xstrndup(m->payload ? m->payload : "", m->len);
+    r->payload_len = m->len;
+    if (code != JOB_MALFORMED_JSON && code != JOB_INVALID_UTF8)
+        r->job_id = salvage_job_id(r->payload, r->payload_len);
+    r->reason_code = job_reject_name(code);
+    sl_strlcpy(r->reason, reason, sizeof(r->reason));
+    log_warn("rejected message %s[%d]@%lld: %s", w->cfg->kafka.topic,
+             (int)m->partition, (long long)m->offset, reason);
+    w->jobs_rejected++;
+    w->awaiting_dlq++;
+    send_to_dlq(r);
+}
+
+/* ---- intake -------------------------------------------------------------- */
+
+struct intake {
+    struct job *jobs[INTAKE_CHUNK];
+    int32_t partitions[INTAKE_CHUNK];
+    int64_t offsets[INTAKE_CHUNK];
+    uint32_t gens[INTAKE_CHUNK];
+    size_t n;
+};
+
+/* Starts the jobs of a chunk that the ledger does not know yet; the known
+ * ones were answered before a crash or a replay and are only acknowledged. */
+static void start_intake(struct worker *w, struct intake *in)
+{
+    const char *ids[INTAKE_CHUNK];
+    bool known[INTAKE_CHUNK];
+    char err[256];
+    for (size_t i = 0; i < in->n; i++)
+        ids[i] = in->jobs[i]->id;
+    if (ledger_jobs_known(w->db, ids, in->n, known, err, sizeof(err)) != SL_OK) {
+        log_warn("dedupe lookup failed (%s); the ledger write will dedupe", err);
+        memset(known, 0, sizeof(known));
+    }
+    for (size_t i = 0; i < in->n; i++) {
+        if (known[i]) {
+            w->jobs_skipped++;
+            kconsumer_done(w->consumer, in->partitions[i], in->offsets[i],
+                           in->gens[i]);
+            job_free(in->jobs[i]);
+            continue;
+        }
+        w->in_flight++;
+        job_run_start(w, in->jobs[i], in->partitions[i], in->offsets[i],
+                      in->gens[i]);
+    }
+    in->n = 0;
+}
+
+static void take_message(struct worker *w, struct intake *in,
+                         rd_kafka_message_t *m)
+{
+    uint32_t gen = kconsumer_track(w->consumer, m);
+    char reason[256];
+    struct job *job = NULL;
+    enum job_reject code = job_parse(w->cfg, m->payload ? m->payload : "",
+                                     m->len, &job, reason, sizeof(reason));
+    if (code != JOB_OK) {
+        reject_message(w, m, gen, code, reason);
+        return;
+    }
+    in->jobs[in->n] = job;
+    in->partitions[in->n] = m->partition;
+    in->offsets[in->n] = m->offset;
+    in->gens[in->n] = gen;
+    in->n++;
+}
+
+static size_t load(const struct worker *w)
+{
+    return w->in_flight + w->n_done_runs + w->awaiting_dlq;
+}
+
+static void apply_backpressure(struct worker *w)
+{
+    size_t max = (size_t)w->cfg->worker.max_in_flight;
+    if (!w->paused && load(w) >= max) {
+        kconsumer_pause(w->consumer);
+        w->paused = true;
+        log_debug("paused consumption at %zu jobs in flight", load(w));
+    } else if (w->paused && load(w) < max / 2) {
+        kconsumer_resume(w->consumer);
+        w->paused = false;
+    }
+}
+
+static void drain_consumer(struct worker *w)
+{
+    struct intake in;
+    in.n = 0;
+    /* Polling goes on while paused: rebalances are served from here. */
+    for (;;) {
+        if (w->draining)
+            break;
+        if (load(w) + in.n >= (size_t)w->cfg->worker.max_in_flight && !w->paused)
+            break;
+        rd_kafka_message_t *m = kconsumer_poll(w->consumer);
+        if (!m)
+            break;
+        take_message(w, &in, m);
+        rd_kafka_message_destroy(m);
+        if (in.n == INTAKE_CHUNK)
+            start_intake(w, &in);
+    }
+    if (in.n)
+        start_intake(w, &in);
+    apply_backpressure(w);
+}
+
+/* ---- the ledger batch ---------------------------------------------------- */
+
+static void batch_clear(struct worker *w)
+{
+    for (size_t i = 0; i < w->n_done_runs; i++)
+        job_run_free(w->done_runs[i]);
+    for (size_t i = 0; i < w->n_rejects; i++)
+        reject_free(w->rejects[i]);
+    w->n_done_runs = w->n_rejects = 0;
+    ledger_batch_reset(w->batch);
+}
+
+static void acknowledge_batch(struct worker *w)
+{
+    for (size_t i = 0; i < w->n_done_runs; i++) {
+        struct job_run *r = w->done_runs[i];
+        kconsumer_done(w->consumer, r->partition, r->offset, r->generation);
+    }
+    for (size_t i = 0; i < w->n_rejects; i++) {
+        struct reject_item *r = w->rejects[i];
+        kconsumer_done(w->consumer, r->partition, r->offset, r->generation);
+    }
+}
+
+static void flush_batch(struct worker *w)
+{
+    char err[512];
+    size_t n = w->n_done_runs + w->n_rejects;
+    w->last_flush_ms = sl_now_ms();
+    if (n == 0 || w->write_retry_at_ms > w->last_flush_ms)
+        return;
+    if (db_ensure_connected(w->db, err, sizeof(err)) != SL_OK ||
+        ledger_write(w->db, w->batch, NULL, err, sizeof(err)) != SL_OK) {
+        /* Keep the batch; nothing is acknowledged, so nothing is lost. */
+        log_error("ledger write of %zu entries failed, retrying in %d ms: %s",
+                  n, WRITE_RETRY_MS, err);
+        w->write_retry_at_ms = w->last_flush_ms + WRITE_RETRY_MS;
+        return;
+    }
+    w->write_retry_at_ms = 0;
+    acknowledge_batch(w);
+    batch_clear(w);
+}
+
+static bool batch_due(const struct worker *w)
+{
+    size_t n = w->n_done_runs + w->n_rejects;
+    if (n == 0)
+        return false;
+    return n >= (size_t)w->cfg->worker.batch_max_jobs ||
+           sl_now_ms() - w->last_flush_ms >= w->cfg->worker.batch_flush_ms ||
+           w->draining;
+}
+
+/* ---- loop callbacks ------------------------------------------------------ */
+
+static void on_revoke(void *arg)
+{
+    struct worker *w = arg;
+    /* Whatever is finished becomes durable before the partitions go, so the
+     * revoke commit covers it and the next owner does not redo it. */
+    w->write_retry_at_ms = 0;
+    flush_batch(w);
+}
+
+static bool drained(const struct worker *w)
+{
+    return w->in_flight == 0 && w->awaiting_dlq == 0 &&
+           w->n_done_runs + w->n_rejects == 0;
+}
+
+static void stop_loop(struct worker *w)
+{
+    uv_timer_stop(&w->tick);
+    uv_poll_stop(&w->kafka_poll);
+    uv_close((uv_handle_t *)&w->tick, NULL);
+    uv_close((uv_handle_t *)&w->kafka_poll, NULL);
+    uv_close((uv_handle_t *)&w->sigterm, NULL);
+    uv_close((uv_handle_t *)&w->sigint, NULL);
+    http_multi_close(w->http);
+    w->http = NULL;
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    struct worker *w = t->data;
+    kproducer_poll(w->dlq);
+    if (!w->draining)
+        drain_consumer(w);
+    if (batch_due(w))
+        flush_batch(w);
+    if (w->draining && drained(w))
+        stop_loop(w);
+}
+
+static void on_kafka_readable(uv_poll_t *p, int status, int events)
+{
+    (void)status;
+    (void)events;
+    drain_consumer(p->data);
+}
+
+static void start_drain(struct worker *w)
+{
+    w->draining = true;
+    log_info("draining: %zu jobs in flight, %zu waiting to be written",
+             w->in_flight, w->n_done_runs + w->n_rejects);
+    /* Cut retry waits short: a draining run takes no new call. */
+    for (struct retry_wait *wait = w->waits; wait; wait = wait->next)
+        uv_timer_start(&wait->timer, wait->timer.timer_cb, 0, 0);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    struct worker *w = s->data;
+    if (w->draining) {
+        log_warn("second signal %d: exiting without draining", signum);
+        _exit(1);
+    }
+    log_info("signal %d: stopping consumption", signum);
+    start_drain(w);
+}
+
+/* ---- setup and teardown -------------------------------------------------- */
+
+static int open_services(struct worker *w, char *err, size_t err_size)
+{
+    const struct config *cfg = w->cfg;
+    long max_conn = 1;
+    for (size_t i = 0; i < cfg->n_providers; i++)
+        if (cfg->providers[i].max_concurrency > max_conn)
+            max_conn = cfg->providers[i].max_concurrency;
+
+    w->db = db_open(cfg->pg_conninfo, "sluice-worker", err, err_size);
+    if (!w->db)
+        return SL_EDB;
+    w->dlq = kproducer_new(&cfg->kafka, err, err_size);
+    if (!w->dlq)
+        return SL_EKAFKA;
+    w->consumer = kconsumer_new(&cfg->kafka, err, err_size);
+    if (!w->consumer)
+        return SL_EKAFKA;
+    kconsumer_set_revoke_hook(w->consumer, on_revoke, w);
+    w->http = http_multi_new(&w->loop, max_conn);
+    w->batch = ledger_batch_new();
+    return SL_OK;
+}
+
+static void init_handles(struct worker *w)
+{
+    uv_timer_init(&w->loop, &w->tick);
+    w->tick.data = w;
+    uv_timer_start(&w->tick, on_tick, TICK_MS, TICK_MS);
+    uv_poll_init(&w->loop, &w->kafka_poll, kconsumer_fd(w->consumer));
+    w->kafka_poll.data = w;
+    uv_poll_start(&w->kafka_poll, UV_READABLE, on_kafka_readable);
+    uv_signal_init(&w->loop, &w->sigterm);
+    uv_signal_init(&w->loop, &w->sigint);
+    w->sigterm.data = w->sigint.data = w;
+    uv_signal_start(&w->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&w->sigint, on_signal, SIGINT);
+}
+
+static void close_services(struct worker *w)
+{
+    kconsumer_close(w->consumer);
+    kproducer_free(w->dlq);
+    db_close(w->db);
+    ledger_batch_free(w->batch);
+    free(w->done_runs);
+    free(w->rejects);
+}
+
+int worker_run(const struct config *cfg)
+{
+    struct worker w;
+    char err[512] = "";
+    memset(&w, 0, sizeof(w));
+    w.cfg = cfg;
+    uv_loop_init(&w.loop);
+    if (open_services(&w, err, sizeof(err)) != SL_OK) {
+        log_error("worker start failed: %s", err);
+        http_multi_close(w.http);
+        uv_run(&w.loop, UV_RUN_DEFAULT);
+        close_services(&w);
+        uv_loop_close(&w.loop);
+        return 1;
+    }
+    init_handles(&w);
+    log_info("worker consuming %s as group %s", cfg->kafka.topic,
+             cfg->kafka.group_id);
+    uv_run(&w.loop, UV_RUN_DEFAULT);
+    log_info("worker stopped: %llu answered, %llu failed, %llu rejected, "
+             "%llu already done",
+             (unsigned long long)w.jobs_answered,
+             (unsigned long long)w.jobs_failed,
+             (unsigned long long)w.jobs_rejected,
+             (unsigned long long)w.jobs_skipped);
+    close_services(&w);
+    int rc = uv_loop_close(&w.loop);
+    if (rc != 0)
+        log_warn("event loop closed with handles open: %s", uv_strerror(rc));
+    return w.exit_code;
+}

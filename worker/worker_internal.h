@@ -1,0 +1,120 @@
+/* worker_internal.h — state shared by worker.c (loop, intake, ledger) and
+ * job_run.c (one job's climb up the ladder). Not for use outside worker/. */
+#ifndef SL_WORKER_INTERNAL_H
+#define SL_WORKER_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "config.h"
+#include "http_multi.h"
+#include "job.h"
+#include "kafka.h"
+#include "ledger.h"
+#include "llm.h"
+#include "route.h"
+
+struct job_run;
+
+/* A run waiting to retry a provider call; listed so that a drain can cut
+ * the wait short. Freed in the timer's close callback. */
+struct retry_wait {
+    uv_timer_t timer;
+    struct job_run *run;
+    struct retry_wait *prev, *next;
+};
+
+struct worker {
+    uv_loop_t loop;
+    const struct config *cfg;
+    struct db *db;
+    struct kconsumer *consumer;
+    struct kproducer *dlq;
+    struct http_multi *http;
+    uv_poll_t kafka_poll;
+    uv_timer_t tick;
+    uv_signal_t sigterm;
+    uv_signal_t sigint;
+
+    /* Finished work waiting for the next ledger transaction. The batch
+     * borrows from runs[] and rejects[], which live until it is written. */
+    struct ledger_batch *batch;
+    struct job_run **done_runs;
+    size_t n_done_runs, cap_done_runs;
+    struct reject_item **rejects;
+    size_t n_rejects, cap_rejects;
+    int64_t last_flush_ms;
+    int64_t write_retry_at_ms;
+
+    struct retry_wait *waits;
+
+    size_t in_flight;   /* jobs taken from Kafka and not yet in the batch */
+    size_t awaiting_dlq; /* rejects waiting for their DLQ delivery report */
+    bool paused;
+    bool draining;
+    int exit_code;
+
+    uint64_t jobs_answered, jobs_failed, jobs_rejected, jobs_skipped;
+};
+
+/* A job's cost line, with the strings it owns. */
+struct run_line {
+    struct ledger_cost_line line;
+    char *request_id;
+};
+
+struct job_run {
+    struct worker *w;
+    struct job *job;
+    int32_t partition;
+    int64_t offset;
+    uint32_t generation;
+    int64_t received_ms;
+
+    struct route_plan plan;
+    size_t step;        /* index into plan.tiers */
+    int retries;        /* retries spent on the current tier */
+    int64_t tier_started_us;
+
+    struct run_line lines[CONFIG_MAX_TIERS];
+    size_t n_lines;
+    struct llm_usage last_usage; /* for the baseline of a failed job */
+
+    struct ledger_result result;
+    struct llm_answer answer;
+    char *data_json;
+    char *error;
+};
+
+/* A malformed message: its DLQ copy, then its rejected row. */
+struct reject_item {
+    struct worker *w;
+    int32_t partition;
+    int64_t offset;
+    uint32_t generation;
+    char *payload;
+    size_t payload_len;
+    char *job_id;
+    const char *reason_code;
+    char reason[256];
+    int dlq_attempts;
+};
+
+/* job_run.c */
+struct job_run *job_run_start(struct worker *w, struct job *job,
+                              int32_t partition, int64_t offset,
+                              uint32_t generation);
+void job_run_free(struct job_run *run);
+
+/* worker.c: called by job_run.c once a run has its result and lines; the
+ * worker owns the run from then on. */
+void worker_job_finished(struct worker *w, struct job_run *run);
+/* worker.c: a draining worker drops a run that would need another call; its
+ * offset stays uncommitted, so the job is redelivered. Frees the run. */
+void worker_job_released(struct worker *w, struct job_run *run);
+void worker_wait_link(struct worker *w, struct retry_wait *wait);
+void worker_wait_unlink(struct worker *w, struct retry_wait *wait);
+
+#endif
