@@ -22,8 +22,16 @@
  *     topics that are consumed before anything is produced must be listed.
  *   - The CreateTopics admin API is not supported.
  *   - A consumer group's rebalance waits session.timeout.ms - 1 s for a
- *     joining member (3 s for the first member of an empty group): consumers
- *     should set a short session.timeout.ms (e.g. 6000) in tests. */
+ *     joining member (3 s for the first member of an empty group), also
+ *     after a member leaves: consumers should set a short
+ *     session.timeout.ms (e.g. 6000) in tests.
+ *   - OffsetCommit is refused (REBALANCE_IN_PROGRESS) as soon as a rebalance
+ *     is pending, where a real broker still accepts the current generation's
+ *     commits; so the commit a client makes on revoke fails and offsets
+ *     stored since the last successful commit are delivered again. And a
+ *     follower whose SyncGroup arrives after the leader's gets
+ *     INVALID_REQUEST and rejoins (a second rebalance, seen under load).
+ *     Both mean at-least-once delivery around rebalances. */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -73,7 +81,9 @@ static void usage(FILE *out)
             "    every topic that is consumed before it is produced to;\n"
             "  - no CreateTopics admin API;\n"
             "  - group rebalances wait up to session.timeout.ms - 1 s for joining\n"
-            "    members: use a short session.timeout.ms (e.g. 6000) in tests.\n",
+            "    members: use a short session.timeout.ms (e.g. 6000) in tests;\n"
+            "  - offset commits are refused while a rebalance is pending, so\n"
+            "    uncommitted messages are redelivered after each rebalance.\n",
             BROKER_MAX_BROKERS, BROKER_MAX_PARTITIONS);
 }
 
