@@ -20,6 +20,9 @@
 #define TICK_MS 10
 #define INTAKE_CHUNK 256           /* messages per dedupe query */
 #define WRITE_RETRY_MS 1000
+/* Parked jobs per slot: enough to hide a partition refetch after resume. */
+#define PARKED_PER_SLOT 4
+#define PARKED_MIN 1024
 #define DLQ_MAX_ATTEMPTS 5
 #define HDR_REASON "sluice-reject-reason"
 #define HDR_CODE "sluice-reject-code"
@@ -58,6 +61,8 @@ static struct ledger_job ledger_job_of(const struct job_run *run)
     };
 }
 
+static void start_parked(struct worker *w);
+
 void worker_job_finished(struct worker *w, struct job_run *run)
 {
     struct ledger_job lj = ledger_job_of(run);
@@ -71,6 +76,7 @@ void worker_job_finished(struct worker *w, struct job_run *run)
         w->jobs_answered++;
     else
         w->jobs_failed++;
+    start_parked(w);
 }
 
 void worker_job_released(struct worker *w, struct job_run *run)
@@ -196,6 +202,24 @@ struct intake {
     size_t n;
 };
 
+/* Appends to the parked ring. The ring is sized so that intake pauses
+ * before it fills; it still grows if a paused consumer hands over a
+ * message, because a job must never be dropped. */
+static void park_job(struct worker *w, const struct parked_job *job)
+{
+    if (w->parked_len == w->parked_cap) {
+        size_t cap = w->parked_cap * 2;
+        struct parked_job *ring = xcalloc(cap, sizeof(*ring));
+        for (size_t i = 0; i < w->parked_len; i++)
+            ring[i] = w->parked[(w->parked_head + i) % w->parked_cap];
+        free(w->parked);
+        w->parked = ring;
+        w->parked_head = 0;
+        w->parked_cap = cap;
+    }
+    w->parked[(w->parked_head + w->parked_len++) % w->parked_cap] = *job;
+}
+
 /* Starts the jobs of a chunk that the ledger does not know yet; the known
  * ones were answered before a crash or a replay and are only acknowledged. */
 static void start_intake(struct worker *w, struct intake *in)
@@ -217,11 +241,40 @@ static void start_intake(struct worker *w, struct intake *in)
             job_free(in->jobs[i]);
             continue;
         }
-        w->in_flight++;
-        job_run_start(w, in->jobs[i], in->partitions[i], in->offsets[i],
-                      in->gens[i]);
+        park_job(w, &(struct parked_job){in->jobs[i], in->partitions[i],
+                                         in->offsets[i], in->gens[i]});
     }
     in->n = 0;
+    start_parked(w);
+}
+
+/* Gives free slots to parked jobs, oldest first. Re-entry (a run that ends
+ * inside job_run_start) is left to the outer loop. */
+static void start_parked(struct worker *w)
+{
+    if (w->starting)
+        return;
+    w->starting = true;
+    while (!w->draining && w->parked_len > 0 &&
+           w->in_flight < (size_t)w->cfg->worker.max_in_flight) {
+        struct parked_job p = w->parked[w->parked_head];
+        w->parked_head = (w->parked_head + 1) % w->parked_cap;
+        w->parked_len--;
+        w->in_flight++;
+        job_run_start(w, p.job, p.partition, p.offset, p.generation);
+    }
+    w->starting = false;
+}
+
+/* A draining worker answers no parked job: they stay uncommitted and are
+ * redelivered to whoever owns their partitions next. */
+static void release_parked(struct worker *w)
+{
+    while (w->parked_len > 0) {
+        job_free(w->parked[w->parked_head].job);
+        w->parked_head = (w->parked_head + 1) % w->parked_cap;
+        w->parked_len--;
+    }
 }
 
 static void take_message(struct worker *w, struct intake *in,
@@ -243,19 +296,20 @@ static void take_message(struct worker *w, struct intake *in,
     in->n++;
 }
 
-static size_t load(const struct worker *w)
+/* Parked jobs plus rejects waiting for the DLQ: what intake has taken and
+ * not yet handed to a run or the batch. */
+static size_t backlog(const struct worker *w)
 {
-    return w->in_flight + w->n_done_runs + w->awaiting_dlq;
+    return w->parked_len + w->awaiting_dlq;
 }
 
 static void apply_backpressure(struct worker *w)
 {
-    size_t max = (size_t)w->cfg->worker.max_in_flight;
-    if (!w->paused && load(w) >= max) {
+    if (!w->paused && backlog(w) >= w->parked_cap) {
         kconsumer_pause(w->consumer);
         w->paused = true;
-        log_debug("paused consumption at %zu jobs in flight", load(w));
-    } else if (w->paused && load(w) < max / 2) {
+        log_debug("paused consumption: %zu jobs parked", backlog(w));
+    } else if (w->paused && backlog(w) < w->parked_cap / 2) {
         kconsumer_resume(w->consumer);
         w->paused = false;
     }
@@ -269,7 +323,7 @@ static void drain_consumer(struct worker *w)
     for (;;) {
         if (w->draining)
             break;
-        if (load(w) + in.n >= (size_t)w->cfg->worker.max_in_flight && !w->paused)
+        if (backlog(w) + in.n >= w->parked_cap && !w->paused)
             break;
         rd_kafka_message_t *m = kconsumer_poll(w->consumer);
         if (!m)
@@ -351,7 +405,7 @@ static void on_revoke(void *arg)
 
 static bool drained(const struct worker *w)
 {
-    return w->in_flight == 0 && w->awaiting_dlq == 0 &&
+    return w->in_flight == 0 && w->parked_len == 0 && w->awaiting_dlq == 0 &&
            w->n_done_runs + w->n_rejects == 0;
 }
 
@@ -389,8 +443,10 @@ static void on_kafka_readable(uv_poll_t *p, int status, int events)
 static void start_drain(struct worker *w)
 {
     w->draining = true;
-    log_info("draining: %zu jobs in flight, %zu waiting to be written",
-             w->in_flight, w->n_done_runs + w->n_rejects);
+    log_info("draining: %zu jobs in flight, %zu parked, %zu waiting to be "
+             "written", w->in_flight, w->parked_len,
+             w->n_done_runs + w->n_rejects);
+    release_parked(w);
     /* Cut retry waits short: a draining run takes no new call. */
     for (struct retry_wait *wait = w->waits; wait; wait = wait->next)
         uv_timer_start(&wait->timer, wait->timer.timer_cb, 0, 0);
@@ -429,6 +485,10 @@ static int open_services(struct worker *w, char *err, size_t err_size)
     kconsumer_set_revoke_hook(w->consumer, on_revoke, w);
     w->http = http_multi_new(&w->loop, max_conn);
     w->batch = ledger_batch_new();
+    w->parked_cap = PARKED_PER_SLOT * (size_t)cfg->worker.max_in_flight;
+    if (w->parked_cap < PARKED_MIN)
+        w->parked_cap = PARKED_MIN;
+    w->parked = xcalloc(w->parked_cap, sizeof(*w->parked));
     return SL_OK;
 }
 
@@ -455,6 +515,7 @@ static void close_services(struct worker *w)
     ledger_batch_free(w->batch);
     free(w->done_runs);
     free(w->rejects);
+    free(w->parked);
 }
 
 int worker_run(const struct config *cfg)

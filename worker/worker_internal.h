@@ -50,13 +50,28 @@ struct worker {
 
     struct retry_wait *waits;
 
-    size_t in_flight;   /* jobs taken from Kafka and not yet in the batch */
+    /* Valid, not yet answered jobs taken from Kafka, waiting for a slot.
+     * Keeping this buffer (rather than pausing partitions as soon as all
+     * slots are busy) matters: a paused partition drops its prefetched
+     * messages and a resume refetches them, which cut throughput tenfold. */
+    struct parked_job *parked;
+    size_t parked_head, parked_len, parked_cap;
+    bool starting;
+
+    size_t in_flight;   /* jobs climbing their ladder, not yet in the batch */
     size_t awaiting_dlq; /* rejects waiting for their DLQ delivery report */
     bool paused;
     bool draining;
     int exit_code;
 
     uint64_t jobs_answered, jobs_failed, jobs_rejected, jobs_skipped;
+};
+
+struct parked_job {
+    struct job *job;
+    int32_t partition;
+    int64_t offset;
+    uint32_t generation;
 };
 
 /* A job's cost line, with the strings it owns. */
