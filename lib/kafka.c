@@ -51,11 +51,29 @@ static int conf_set(rd_kafka_conf_t *conf, const char *key, const char *value,
     return SL_OK;
 }
 
+/* kafka.properties serve both the consumer and the producers; librdkafka
+ * warns at every start when a producer is given a consumer's property, so
+ * the producer skips these. */
+static bool consumer_only(const char *key)
+{
+    static const char *const prefixes[] = {
+        "group.", "session.timeout.ms", "heartbeat.interval.ms",
+        "auto.offset.reset", "auto.commit.", "enable.auto.", "fetch.",
+        "max.poll.interval.ms", "partition.assignment.strategy",
+        "isolation.level", "queued.", "check.crcs", "max.partition.fetch.bytes",
+        "enable.partition.eof", "allow.auto.create.topics",
+    };
+    for (size_t i = 0; i < SL_ARRAY_LEN(prefixes); i++)
+        if (strncmp(key, prefixes[i], strlen(prefixes[i])) == 0)
+            return true;
+    return false;
+}
+
 /* Sets defaults, then the bootstrap servers and the pass-through properties,
  * which win over the defaults. */
 static int conf_apply(rd_kafka_conf_t *conf, const char *const (*defaults)[2],
                       size_t n_defaults, const struct kafka_conf *cfg,
-                      char *errstr, size_t errstr_size)
+                      bool producer, char *errstr, size_t errstr_size)
 {
     for (size_t i = 0; i < n_defaults; i++)
         if (conf_set(conf, defaults[i][0], defaults[i][1], errstr, errstr_size))
@@ -64,10 +82,13 @@ static int conf_apply(rd_kafka_conf_t *conf, const char *const (*defaults)[2],
         conf_set(conf, "bootstrap.servers", cfg->bootstrap_servers, errstr,
                  errstr_size))
         return SL_ECONFIG;
-    for (size_t i = 0; i < cfg->n_properties; i++)
+    for (size_t i = 0; i < cfg->n_properties; i++) {
+        if (producer && consumer_only(cfg->properties[i].key))
+            continue;
         if (conf_set(conf, cfg->properties[i].key, cfg->properties[i].value,
                      errstr, errstr_size))
             return SL_ECONFIG;
+    }
     return SL_OK;
 }
 
@@ -228,7 +249,7 @@ static rd_kafka_conf_t *consumer_conf(struct kconsumer *c,
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     if (conf_set(conf, "group.id", cfg->group_id, errstr, errstr_size) ||
         conf_apply(conf, consumer_defaults, SL_ARRAY_LEN(consumer_defaults),
-                   cfg, errstr, errstr_size)) {
+                   cfg, false, errstr, errstr_size)) {
         rd_kafka_conf_destroy(conf);
         return NULL;
     }
@@ -435,7 +456,7 @@ struct kproducer *kproducer_new(const struct kafka_conf *cfg, char *errstr,
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     if (conf_apply(conf, producer_defaults, SL_ARRAY_LEN(producer_defaults),
-                   cfg, errstr, errstr_size)) {
+                   cfg, true, errstr, errstr_size)) {
         rd_kafka_conf_destroy(conf);
         return NULL;
     }

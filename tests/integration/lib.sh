@@ -50,7 +50,7 @@ psql_val() {
 }
 
 # Writes the emulator's model file for the tiers of $SLUICE_CONFIG:
-# accuracy rises with the tier. Extra jq filter ($1) may adjust models.
+# accuracy rises with the tier. $MODELS_FILTER (a jq filter) may adjust it.
 it_write_models() {
     local latency_ms=$1 faults=$2
     jq --argjson lat "$latency_ms" --argjson faults "$faults" --arg gold "$RUN/gold.jsonl" '
@@ -61,7 +61,8 @@ it_write_models() {
             confidence_wrong: [0.30, 0.85],
             latency_ms: {median: $lat, sigma: 0.3},
             cache_hit_rate: 0.5,
-            faults: $faults }}] | from_entries) }' "$SLUICE_CONFIG" > "$RUN/models.json"
+            faults: $faults }}] | from_entries) }' "$SLUICE_CONFIG" \
+        | jq "${MODELS_FILTER:-.}" > "$RUN/models.json"
 }
 
 # Starts PostgreSQL, the broker and the emulator, writes $SLUICE_CONFIG from

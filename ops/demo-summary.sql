@@ -1,0 +1,35 @@
+-- The demo's summary. Expects a temp table x(job_id, task, expected) with
+-- the generator's gold answers for label tasks.
+\pset footer off
+\echo
+\echo '== summary'
+SELECT count(*) FILTER (WHERE status = 'answered') AS answered,
+       count(*) FILTER (WHERE status = 'failed') AS failed,
+       (SELECT count(*) FROM rejected) AS rejected,
+       round(avg((attempts > 1)::int) * 100, 1) AS "escalation %"
+FROM results;
+
+\echo '== share of jobs by the tier that answered'
+SELECT tier, model, count(*) AS jobs,
+       round(count(*) * 100.0 / sum(count(*)) OVER (), 1) AS "share %"
+FROM results WHERE status = 'answered'
+GROUP BY tier, model ORDER BY tier;
+
+\echo '== accuracy against the gold labels (label tasks)'
+SELECT j.task, count(*) AS jobs,
+       round(avg((r.label = x.expected)::int) * 100, 1) AS "accuracy %"
+FROM results r JOIN jobs j USING (job_id) JOIN x USING (job_id)
+WHERE x.expected <> '' AND r.status = 'answered'
+GROUP BY j.task ORDER BY j.task;
+
+\echo '== cost against sending every job to the top tier, realtime'
+SELECT round(sum(cost_nanousd) / 1e9, 4) AS "cost $",
+       round(sum(baseline_nanousd) / 1e9, 4) AS "all-top-tier baseline $",
+       round(sum(baseline_nanousd)::numeric / nullif(sum(cost_nanousd), 0), 2) AS "baseline / cost",
+       round((1 - sum(cost_nanousd)::numeric / nullif(sum(baseline_nanousd), 0)) * 100, 1) AS "saved %"
+FROM cost_lines;
+
+\echo '== cost by feature'
+SELECT feature, count(DISTINCT job_id) AS jobs, round(sum(cost_nanousd) / 1e9, 4) AS "cost $",
+       round(sum(cost_nanousd) / 1e6 / count(DISTINCT job_id), 3) AS "$ per 1k jobs"
+FROM cost_lines GROUP BY feature ORDER BY feature;

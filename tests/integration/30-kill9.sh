@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# kill -9 one of two workers halfway, let the other go on, restart it: still
+# exactly one result per job and one set of cost lines per job, although
+# the killed worker's uncommitted jobs are redelivered and answered again.
+source "$(dirname "$0")/lib.sh"
+
+JOBS=2000
+"$WORKLOAD" --out "$RUN" --jobs $JOBS --seed 23 >/dev/null
+# Slow enough (40 ms a call, 16 jobs in flight per worker) to kill mid-run.
+it_start_services 40 '{}' '.worker.max_in_flight = 16'
+kcat -P -b "$SLUICE_KAFKA_BOOTSTRAP" -t sluice.jobs -l "$RUN/jobs.jsonl" || fail "kcat"
+
+it_start_worker a
+it_start_worker b
+it_wait_sql "SELECT count(*) FROM results" 400 120
+it_kill9_worker a
+killed_at=$(psql_val "SELECT count(*) FROM results")
+[ "$killed_at" -lt $JOBS ] || fail "the run ended before the kill"
+echo "killed worker a at $killed_at results"
+it_wait_sql "SELECT count(*) FROM results" $((killed_at + 300)) 120
+it_start_worker a
+it_wait_sql "SELECT count(*) FROM results" $JOBS 180
+sleep 1   # anything still in flight would land now if it were duplicated
+it_stop_worker a
+it_stop_worker b
+
+[ "$(psql_val "SELECT count(*) FROM results")" -eq $JOBS ] || fail "result count"
+[ "$(psql_val "SELECT count(*) FROM jobs")" -eq $JOBS ] || fail "job count"
+lines=$(psql_val "SELECT count(*) FROM cost_lines")
+attempts=$(psql_val "SELECT sum(attempts) FROM results")
+[ "$lines" -eq "$attempts" ] || fail "$lines cost lines for $attempts attempts"
+dup_requests=$(psql_val "SELECT count(*) - count(DISTINCT provider_request_id) FROM cost_lines")
+[ "$dup_requests" -eq 0 ] || fail "$dup_requests provider answers booked twice"
+orphans=$(psql_val "SELECT count(*) FROM cost_lines c WHERE NOT EXISTS
+    (SELECT 1 FROM results r WHERE r.job_id = c.job_id AND c.attempt <= r.attempts)")
+[ "$orphans" -eq 0 ] || fail "$orphans cost lines outside their job's attempts"
+calls=$(($(wc -l <"$RUN/usage.csv") - 1))
+echo "provider calls $calls for $lines booked attempts (the difference is the killed worker's lost work)"
+[ "$calls" -ge "$lines" ] || fail "fewer provider calls than booked lines"
+pass "after kill -9 and restart: $JOBS results, $lines cost lines, no duplicate"
