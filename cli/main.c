@@ -17,6 +17,7 @@ static const struct command commands[] = {
     {"worker", cmd_worker, "consume jobs, route them through the tiers, write results and costs"},
     {"migrate", cmd_migrate, "apply the SQL migrations in schema/ (safe to run concurrently)"},
     {"publish", cmd_publish, "publish a JSONL file of jobs to the jobs topic"},
+    {"report", cmd_report, "cost tables, CSV or an HTML page with charts from the ledger views"},
 };
 
 const char *cli_default_config(void)

@@ -1,0 +1,505 @@
+/* report.c — the report's queries over the 003 views, re-pricing, and the
+ * text and CSV formatters; see report.h. HTML is in report_html.c. */
+#include "report.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pricing.h"
+
+/* Every view has day, feature and tenant columns; the report's filter is
+ * the same four parameters everywhere. Unnamed statements are planned with
+ * the bound values, so an unused "$1 IS NULL OR" folds away and the day
+ * range reaches the expression index. */
+#define FILTER                                                                 \
+    " WHERE ($1::date IS NULL OR day >= $1::date)"                             \
+    " AND ($2::date IS NULL OR day <= $2::date)"                               \
+    " AND ($3::text IS NULL OR feature = $3::text)"                            \
+    " AND ($4::text IS NULL OR tenant = $4::text) "
+
+#define PER_JOB_COLS                                                           \
+    " sum(jobs) AS jobs, sum(calls) AS calls, sum(cost_nanousd) AS cost_nanousd," \
+    " round(sum(cost_nanousd) / nullif(sum(jobs), 0)) AS cost_per_job_nanousd," \
+    " round(sum(cost_nanousd) * 1000 / nullif(sum(jobs), 0))"                  \
+    " AS cost_per_1000_jobs_nanousd "
+
+#define SHARE(col) " (sum(" col ") / nullif(sum(sum(" col ")) OVER (), 0))::float8 "
+
+/* types: t text, i integer, u nano-dollars, f fraction; one per column. */
+struct report_spec {
+    const char *section, *title, *types;
+    size_t n_keys;
+    const char *sql;
+};
+
+static const struct report_spec specs[] = {
+    {"cost_by_feature", "Cost by feature (all finished jobs)", "tiiuuu", 1,
+     "SELECT CASE WHEN grouping(feature) = 1 THEN '(total)' ELSE feature END"
+     " AS feature," PER_JOB_COLS "FROM v_cost_per_job" FILTER
+     "GROUP BY ROLLUP (feature) ORDER BY grouping(feature), cost_nanousd DESC, 1"},
+    {"cost_by_tenant", "Cost by tenant", "tiiuuu", 1,
+     "SELECT CASE WHEN grouping(tenant) = 1 THEN '(total)' ELSE tenant END"
+     " AS tenant," PER_JOB_COLS "FROM v_cost_per_job" FILTER
+     "GROUP BY ROLLUP (tenant) ORDER BY grouping(tenant), cost_nanousd DESC, 1"},
+    {"cost_by_month", "Cost by month", "tiiuuu", 1,
+     "SELECT to_char(day, 'YYYY-MM') AS month," PER_JOB_COLS
+     "FROM v_cost_per_job" FILTER "GROUP BY 1 ORDER BY 1"},
+    {"cost_by_cohort", "Cost by cohort (provider calls)", "tiiuf", 1,
+     "SELECT cohort, sum(calls) AS calls, sum(jobs) AS llm_jobs,"
+     " sum(cost_nanousd) AS cost_nanousd," SHARE("cost_nanousd") "AS cost_share"
+     " FROM v_cost_daily" FILTER "GROUP BY 1 ORDER BY 4 DESC, 1"},
+    {"cost_by_tier", "Cost by tier", "tiiuf", 1,
+     "SELECT tier::text AS tier, sum(calls) AS calls, sum(jobs) AS concluded,"
+     " sum(cost_nanousd) AS cost_nanousd," SHARE("cost_nanousd") "AS cost_share"
+     " FROM v_cost_daily" FILTER "GROUP BY tier ORDER BY v_cost_daily.tier"},
+    {"cost_by_model", "Cost by provider / model / mode", "tttiiiiiu", 3,
+     "SELECT provider, model, mode, sum(calls) AS calls, sum(tokens_in) AS tokens_in,"
+     " sum(tokens_cached_in) AS tokens_cached_in,"
+     " sum(tokens_cache_write) AS tokens_cache_write, sum(tokens_out) AS tokens_out,"
+     " sum(cost_nanousd) AS cost_nanousd FROM v_cost_daily" FILTER
+     "GROUP BY 1, 2, 3 ORDER BY 9 DESC, 1, 2, 3"},
+    {"cost_by_day", "Cost per day", "tiiuu", 1,
+     "SELECT day::text AS day, sum(jobs) AS jobs, sum(calls) AS calls,"
+     " sum(cost_nanousd) AS cost_nanousd,"
+     " round(sum(cost_nanousd) / nullif(sum(calls), 0)) AS cost_per_call_nanousd"
+     " FROM v_cost_per_job" FILTER "GROUP BY day ORDER BY day"},
+    {"cost_by_day_tier", "Cost per day and tier", "ttiu", 2,
+     "SELECT day::text AS day, tier::text AS tier, sum(calls) AS calls,"
+     " sum(cost_nanousd) AS cost_nanousd FROM v_cost_daily" FILTER
+     "GROUP BY day, tier ORDER BY 1, v_cost_daily.tier"},
+    {"escalation", "Escalation rate per task and tier", "ttiiif", 2,
+     "SELECT task, tier::text AS tier, sum(calls) AS calls,"
+     " sum(escalated) AS escalated, sum(failed) AS failed,"
+     " (sum(escalated) / nullif(sum(calls), 0))::float8 AS escalation_rate"
+     " FROM v_escalation_rate" FILTER "GROUP BY task, v_escalation_rate.tier"
+     " ORDER BY task, v_escalation_rate.tier"},
+    {"answer_source", "Who answered (finished jobs)", "tif", 1,
+     "SELECT answered_by, sum(jobs) AS jobs," SHARE("jobs") "AS share"
+     " FROM v_answer_source" FILTER "GROUP BY 1 ORDER BY 2 DESC, 1"},
+    {"savings", "Savings against the baseline (top tier, realtime)", "tuuuf", 1,
+     "SELECT CASE WHEN grouping(feature) = 1 THEN '(total)' ELSE feature END"
+     " AS feature, sum(cost_nanousd) AS cost_nanousd,"
+     " sum(baseline_nanousd) AS baseline_nanousd, sum(saved_nanousd) AS saved_nanousd,"
+     " (sum(saved_nanousd) / nullif(sum(baseline_nanousd), 0))::float8 AS saved_share"
+     " FROM v_savings" FILTER
+     "GROUP BY ROLLUP (feature) ORDER BY grouping(feature), 4 DESC, 1"},
+    {"token_histogram", "Input tokens per job (input_chars / 4)", "tiif", 1,
+     "SELECT tokens_from::text AS tokens_from, tokens_below, sum(jobs) AS jobs,"
+     SHARE("jobs") "AS share FROM v_input_token_histogram" FILTER
+     "GROUP BY tokens_from, tokens_below ORDER BY v_input_token_histogram.tokens_from"},
+    {"task_mix", "Task mix", "tif", 1,
+     "SELECT task, sum(jobs) AS jobs," SHARE("jobs") "AS share"
+     " FROM v_task_mix" FILTER "GROUP BY 1 ORDER BY 2 DESC, 1"},
+    {"top_shapes", "Top request shapes per feature (task, mode, input tokens)",
+     "tttttif", 2,
+     "SELECT feature, rank::text AS rank, task, mode, tokens_from::text AS tokens_from,"
+     " jobs, share FROM (SELECT feature, task, mode, tokens_from, sum(jobs) AS jobs,"
+     " (sum(jobs) / sum(sum(jobs)) OVER (PARTITION BY feature))::float8 AS share,"
+     " row_number() OVER (PARTITION BY feature ORDER BY sum(jobs) DESC, task,"
+     " mode, tokens_from) AS rank FROM v_request_shapes" FILTER
+     "GROUP BY 1, 2, 3, 4) s WHERE rank <= 5 ORDER BY feature, s.rank"},
+};
+
+static enum report_type type_of(char c)
+{
+    switch (c) {
+    case 'i': return REPORT_INT;
+    case 'u': return REPORT_NANOUSD;
+    case 'f': return REPORT_FRACTION;
+    default: return REPORT_TEXT;
+    }
+}
+
+static struct report_table *add_table(struct report *rep, const char *section,
+                                      const char *title, const char *types,
+                                      size_t n_keys)
+{
+    rep->tables = xrealloc(rep->tables, (rep->n_tables + 1) * sizeof(*rep->tables));
+    struct report_table *t = &rep->tables[rep->n_tables++];
+    memset(t, 0, sizeof(*t));
+    t->section = xstrdup(section);
+    t->title = xstrdup(title);
+    t->n_cols = strlen(types);
+    t->n_keys = n_keys;
+    t->cols = xcalloc(t->n_cols, sizeof(*t->cols));
+    t->types = xcalloc(t->n_cols, sizeof(*t->types));
+    for (size_t c = 0; c < t->n_cols; c++)
+        t->types[c] = type_of(types[c]);
+    return t;
+}
+
+/* Appends one row of n_cols cells (copied; NULL stays NULL). */
+static void add_row(struct report_table *t, const char *const *cells)
+{
+    t->cells = xrealloc(t->cells, (t->n_rows + 1) * t->n_cols * sizeof(*t->cells));
+    for (size_t c = 0; c < t->n_cols; c++)
+        t->cells[t->n_rows * t->n_cols + c] = cells[c] ? xstrdup(cells[c]) : NULL;
+    t->n_rows++;
+}
+
+static void filter_params(const struct report_filter *f, const char *params[4])
+{
+    params[0] = f->from;
+    params[1] = f->to;
+    params[2] = f->feature;
+    params[3] = f->tenant;
+}
+
+static int run_spec(PGconn *conn, const struct report_spec *spec,
+                    const struct report_filter *f, struct report *rep,
+                    char *errstr, size_t errstr_size)
+{
+    const char *params[4];
+    filter_params(f, params);
+    PGresult *res = PQexecParams(conn, spec->sql, 4, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        snprintf(errstr, errstr_size, "%s: %s", spec->section, PQerrorMessage(conn));
+        PQclear(res);
+        return SL_EDB;
+    }
+    struct report_table *t = add_table(rep, spec->section, spec->title,
+                                       spec->types, spec->n_keys);
+    if ((size_t)PQnfields(res) != t->n_cols) {
+        snprintf(errstr, errstr_size, "%s: %d columns, spec says %zu",
+                 spec->section, PQnfields(res), t->n_cols);
+        PQclear(res);
+        return SL_EDB;
+    }
+    for (size_t c = 0; c < t->n_cols; c++)
+        t->cols[c] = xstrdup(PQfname(res, (int)c));
+    const char *row[16];
+    for (int r = 0; r < PQntuples(res); r++) {
+        for (size_t c = 0; c < t->n_cols && c < SL_ARRAY_LEN(row); c++)
+            row[c] = PQgetisnull(res, r, (int)c) ? NULL : PQgetvalue(res, r, (int)c);
+        add_row(t, row);
+    }
+    PQclear(res);
+    return SL_OK;
+}
+
+int report_query(PGconn *conn, const struct report_filter *filter,
+                 struct report **out, char *errstr, size_t errstr_size)
+{
+    struct report *rep = xcalloc(1, sizeof(*rep));
+    for (size_t i = 0; i < SL_ARRAY_LEN(specs); i++) {
+        int rc = run_spec(conn, &specs[i], filter, rep, errstr, errstr_size);
+        if (rc != SL_OK) {
+            report_free(rep);
+            return rc;
+        }
+    }
+    *out = rep;
+    return SL_OK;
+}
+
+/* ---- re-pricing ---------------------------------------------------------- */
+
+/* Identical usage prices identically, so the calls are fetched grouped by
+ * their exact token counts: exact per-call rounding, far fewer rows. */
+static const char reprice_sql[] =
+    "SELECT provider, model, mode, tokens_in, tokens_cached_in,"
+    " tokens_cache_write, tokens_out, count(*), sum(cost_nanousd)"
+    " FROM (SELECT *, (created_at AT TIME ZONE 'UTC')::date AS day"
+    "       FROM cost_lines) c" FILTER "GROUP BY 1, 2, 3, 4, 5, 6, 7";
+
+struct reprice_acc {
+    char *provider, *model, *mode;
+    int64_t calls, old_cost, new_cost;
+    bool priced;
+};
+
+struct reprice_set {
+    struct reprice_acc *acc;
+    size_t n;
+};
+
+static struct reprice_acc *reprice_slot(struct reprice_set *set, PGresult *res,
+                                        const struct config *prices)
+{
+    const char *provider = PQgetvalue(res, 0, 0), *model = PQgetvalue(res, 0, 1);
+    const char *mode = PQgetvalue(res, 0, 2);
+    for (size_t i = 0; i < set->n; i++) {
+        struct reprice_acc *a = &set->acc[i];
+        if (!strcmp(a->provider, provider) && !strcmp(a->model, model) &&
+            !strcmp(a->mode, mode))
+            return a;
+    }
+    set->acc = xrealloc(set->acc, (set->n + 1) * sizeof(*set->acc));
+    struct reprice_acc *a = &set->acc[set->n++];
+    memset(a, 0, sizeof(*a));
+    a->provider = xstrdup(provider);
+    a->model = xstrdup(model);
+    a->mode = xstrdup(mode);
+    a->priced = config_price(prices, model) != NULL;
+    return a;
+}
+
+static void reprice_row(struct reprice_set *set, PGresult *res,
+                        const struct config *prices)
+{
+    struct reprice_acc *a = reprice_slot(set, res, prices);
+    struct llm_usage usage = {
+        .input_tokens = strtoll(PQgetvalue(res, 0, 3), NULL, 10),
+        .cached_tokens = strtoll(PQgetvalue(res, 0, 4), NULL, 10),
+        .cache_write_tokens = strtoll(PQgetvalue(res, 0, 5), NULL, 10),
+        .output_tokens = strtoll(PQgetvalue(res, 0, 6), NULL, 10),
+    };
+    int64_t calls = strtoll(PQgetvalue(res, 0, 7), NULL, 10);
+    a->calls += calls;
+    a->old_cost += strtoll(PQgetvalue(res, 0, 8), NULL, 10);
+    const struct price *p = config_price(prices, a->model);
+    if (p)
+        a->new_cost += calls * pricing_cost_nano(p, &usage, !strcmp(a->mode, "batch"));
+}
+
+static void reprice_emit(struct report_table *t, const struct reprice_acc *a)
+{
+    char calls[24], old_cost[24], new_cost[24], change[24];
+    snprintf(calls, sizeof(calls), "%" PRId64, a->calls);
+    snprintf(old_cost, sizeof(old_cost), "%" PRId64, a->old_cost);
+    snprintf(new_cost, sizeof(new_cost), "%" PRId64, a->new_cost);
+    snprintf(change, sizeof(change), "%" PRId64, a->new_cost - a->old_cost);
+    const char *row[] = {a->provider, a->model, a->mode, calls, old_cost,
+                         a->priced ? new_cost : NULL, a->priced ? change : NULL};
+    add_row(t, row);
+}
+
+static void reprice_table(struct report *rep, struct reprice_set *set)
+{
+    struct report_table *t = add_table(rep, "reprice",
+                                       "Re-priced with the new price table",
+                                       "tttiuuu", 3);
+    static const char *cols[] = {"provider", "model", "mode", "calls",
+                                 "old_cost_nanousd", "new_cost_nanousd",
+                                 "change_nanousd"};
+    for (size_t c = 0; c < t->n_cols; c++)
+        t->cols[c] = xstrdup(cols[c]);
+    struct reprice_acc total = {.provider = "(total)", .model = "", .mode = "",
+                                .priced = true};
+    for (size_t i = 0; i < set->n; i++) {
+        const struct reprice_acc *a = &set->acc[i];
+        reprice_emit(t, a);
+        total.calls += a->calls;
+        total.old_cost += a->old_cost;
+        /* An unpriced model keeps its old cost in the total. */
+        total.new_cost += a->priced ? a->new_cost : a->old_cost;
+        if (!a->priced && !t->note)
+            t->note = xstrdup("models without a price in the new table keep "
+                              "their old cost in the total");
+    }
+    reprice_emit(t, &total);
+}
+
+static void reprice_set_free(struct reprice_set *set)
+{
+    for (size_t i = 0; i < set->n; i++) {
+        free(set->acc[i].provider);
+        free(set->acc[i].model);
+        free(set->acc[i].mode);
+    }
+    free(set->acc);
+}
+
+int report_add_reprice(struct report *rep, PGconn *conn,
+                       const struct report_filter *filter,
+                       const struct config *prices, char *errstr,
+                       size_t errstr_size)
+{
+    const char *params[4];
+    struct reprice_set set = {0};
+    int rc = SL_OK;
+    filter_params(filter, params);
+    /* Single-row mode: a year of distinct usage may be millions of rows. */
+    if (!PQsendQueryParams(conn, reprice_sql, 4, NULL, params, NULL, NULL, 0) ||
+        !PQsetSingleRowMode(conn)) {
+        snprintf(errstr, errstr_size, "reprice: %s", PQerrorMessage(conn));
+        return SL_EDB;
+    }
+    PGresult *res;
+    while ((res = PQgetResult(conn)) != NULL) {
+        ExecStatusType st = PQresultStatus(res);
+        if (st == PGRES_SINGLE_TUPLE)
+            reprice_row(&set, res, prices);
+        else if (st != PGRES_TUPLES_OK && rc == SL_OK) {
+            snprintf(errstr, errstr_size, "reprice: %s", PQresultErrorMessage(res));
+            rc = SL_EDB;
+        }
+        PQclear(res);
+    }
+    if (rc == SL_OK)
+        reprice_table(rep, &set);
+    reprice_set_free(&set);
+    return rc;
+}
+
+/* ---- access and freeing ---------------------------------------------------- */
+
+void report_free(struct report *rep)
+{
+    if (!rep)
+        return;
+    for (size_t i = 0; i < rep->n_tables; i++) {
+        struct report_table *t = &rep->tables[i];
+        for (size_t c = 0; c < t->n_cols; c++)
+            free(t->cols[c]);
+        for (size_t k = 0; k < t->n_rows * t->n_cols; k++)
+            free(t->cells[k]);
+        free(t->cols);
+        free(t->types);
+        free(t->cells);
+        free(t->section);
+        free(t->title);
+        free(t->note);
+    }
+    free(rep->tables);
+    free(rep);
+}
+
+const struct report_table *report_find(const struct report *rep,
+                                       const char *section)
+{
+    for (size_t i = 0; i < rep->n_tables; i++)
+        if (!strcmp(rep->tables[i].section, section))
+            return &rep->tables[i];
+    return NULL;
+}
+
+const char *report_cell(const struct report_table *t, size_t row, size_t col)
+{
+    return row < t->n_rows && col < t->n_cols ? t->cells[row * t->n_cols + col]
+                                              : NULL;
+}
+
+/* ---- text ------------------------------------------------------------------------ */
+
+/* Display form of a cell into buf. */
+static void display_cell(enum report_type type, const char *v, char *buf,
+                         size_t size)
+{
+    if (!v)
+        sl_strlcpy(buf, "-", size);
+    else if (type == REPORT_NANOUSD)
+        pricing_format_usd(strtoll(v, NULL, 10), buf, size);
+    else if (type == REPORT_FRACTION)
+        snprintf(buf, size, "%.1f%%", strtod(v, NULL) * 100);
+    else if (type == REPORT_TEXT && !*v)
+        sl_strlcpy(buf, "(none)", size);
+    else
+        sl_strlcpy(buf, v, size);
+}
+
+/* Header name shown for a column: money in USD, not nano-dollars. */
+static void display_name(const struct report_table *t, size_t c, char *buf,
+                         size_t size)
+{
+    const char *name = t->cols[c];
+    size_t n = strlen(name);
+    if (t->types[c] == REPORT_NANOUSD && n > 8 && !strcmp(name + n - 8, "_nanousd"))
+        snprintf(buf, size, "%.*s_usd", (int)(n - 8), name);
+    else
+        sl_strlcpy(buf, name, size);
+}
+
+static void text_widths(const struct report_table *t, size_t *w)
+{
+    char buf[128];
+    for (size_t c = 0; c < t->n_cols; c++) {
+        display_name(t, c, buf, sizeof(buf));
+        w[c] = strlen(buf);
+        for (size_t r = 0; r < t->n_rows; r++) {
+            display_cell(t->types[c], report_cell(t, r, c), buf, sizeof(buf));
+            w[c] = strlen(buf) > w[c] ? strlen(buf) : w[c];
+        }
+    }
+}
+
+static void text_line(const struct report_table *t, const size_t *w, size_t row,
+                      FILE *out)
+{
+    char buf[128];
+    for (size_t c = 0; c < t->n_cols; c++) {
+        if (row == SIZE_MAX)
+            display_name(t, c, buf, sizeof(buf));
+        else
+            display_cell(t->types[c], report_cell(t, row, c), buf, sizeof(buf));
+        int left = t->types[c] == REPORT_TEXT;
+        fprintf(out, "%s%*s", c ? "  " : "  ", left ? -(int)w[c] : (int)w[c], buf);
+    }
+    fputc('\n', out);
+}
+
+void report_write_text(const struct report *rep, FILE *out)
+{
+    for (size_t i = 0; i < rep->n_tables; i++) {
+        const struct report_table *t = &rep->tables[i];
+        size_t *w = xcalloc(t->n_cols, sizeof(*w));
+        text_widths(t, w);
+        fprintf(out, "%s%s\n", i ? "\n" : "", t->title);
+        text_line(t, w, SIZE_MAX, out);
+        for (size_t r = 0; r < t->n_rows; r++)
+            text_line(t, w, r, out);
+        if (!t->n_rows)
+            fprintf(out, "  (no data)\n");
+        if (t->note)
+            fprintf(out, "  note: %s\n", t->note);
+        free(w);
+    }
+}
+
+/* ---- CSV ------------------------------------------------------------------------- */
+
+void report_csv_field(FILE *out, const char *s)
+{
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, out);
+        return;
+    }
+    fputc('"', out);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', out);
+        fputc(*s, out);
+    }
+    fputc('"', out);
+}
+
+static char *row_key(const struct report_table *t, size_t r)
+{
+    size_t len = 1;
+    for (size_t c = 0; c < t->n_keys; c++) {
+        const char *v = report_cell(t, r, c);
+        len += (v ? strlen(v) : 0) + 1;
+    }
+    char *key = xcalloc(1, len);
+    for (size_t c = 0; c < t->n_keys; c++) {
+        const char *v = report_cell(t, r, c);
+        if (c)
+            strcat(key, "/");
+        strcat(key, v ? v : "");
+    }
+    return key;
+}
+
+void report_write_csv(const struct report *rep, FILE *out)
+{
+    fputs("section,key,metric,value\r\n", out);
+    for (size_t i = 0; i < rep->n_tables; i++) {
+        const struct report_table *t = &rep->tables[i];
+        for (size_t r = 0; r < t->n_rows; r++) {
+            char *key = row_key(t, r);
+            for (size_t c = t->n_keys; c < t->n_cols; c++) {
+                const char *v = report_cell(t, r, c);
+                report_csv_field(out, t->section);
+                fputc(',', out);
+                report_csv_field(out, key);
+                fputc(',', out);
+                report_csv_field(out, t->cols[c]);
+                fputc(',', out);
+                report_csv_field(out, v ? v : "");
+                fputs("\r\n", out);
+            }
+            free(key);
+        }
+    }
+}

@@ -1,0 +1,214 @@
+#!/usr/bin/env bash
+# The cost views and `sluice report` on a synthetic ledger with known rows:
+# every view equals the figures awk computes from the same generated rows,
+# --prices equals an independent SQL re-pricing with pricing.h's rounding,
+# --csv parses, --html holds one <svg per chart and fetches nothing.
+# Only PostgreSQL is started; the rows are loaded with \copy.
+source "$(dirname "$0")/lib.sh"
+
+cp "$SLUICE_SOURCE_DIR/config/sluice.example.json" "$SLUICE_CONFIG"
+svc_pg_start "$RUN"
+"$SLUICE" migrate >/dev/null || fail "sluice migrate"
+
+# ---- the synthetic ledger ---------------------------------------------------
+# jobs.csv / results.csv / lines.csv are loaded; lines_x.csv and jobs_x.csv
+# add the derived columns awk needs (day, month, flags, answered_by, bucket).
+awk -v run="$RUN" 'BEGIN {
+    OFS = ","
+    split("2025-03-30,2025-03-31,2025-04-01,2025-04-02", days, ",")
+    split("search,support,summaries", features, ",")
+    split("intent,extract,summarize", tasks, ",")
+    split("gpt-6-luna,claude-sonnet-5-5,gpt-6-astra", models, ",")
+    split("emu-openai,emu-anthropic,emu-openai", providers, ",")
+    split("0,64,128,256,512,1024,2048,4096,8192", bounds, ",")
+    for (i = 1; i <= 300; i++) {
+        day = days[i % 4 + 1]; month = substr(day, 1, 7) "-01"
+        ts = sprintf("%s %02d:%02d:00+00", day, i % 24, i % 60)
+        feature = features[i % 3 + 1]; tenant = "t" (i % 5); cohort = (i % 2) ? "2025Q1" : "2024Q4"
+        task = tasks[int(i / 2) % 3 + 1]; utier = (i % 2) ? "paid" : "free"
+        mode = (i % 7 == 0) ? "batch" : "realtime"
+        chars = (i % 50 == 0) ? 40000 : (i * 137) % 9000 + 10
+        tok = int(chars / 4); b = 1
+        for (k = 2; k <= 9; k++) if (tok >= bounds[k]) b = k
+        if (i % 11 == 0) source = "cache"; else if (i % 13 == 0) source = "tier0";
+        else if (mode == "batch") source = "batch"; else source = "llm"
+        n = 0
+        if (source == "llm") n = 1 + (i % 4 == 0) + (i % 12 == 0)
+        if (source == "batch") n = 1
+        status = (n > 0 && i % 17 == 0) ? "failed" : "answered"
+        by = (status == "failed") ? "failed" : (source == "llm") ? "realtime" : source
+        id = sprintf("job-%04d", i)
+        print id, task, mode, feature, tenant, cohort, utier, chars, ts, ts > (run "/jobs.csv")
+        print id, status, source, (n ? n : ""), n, ts > (run "/results.csv")
+        print day, month, feature, tenant, cohort, task, utier, mode, by, chars, bounds[b] > (run "/jobs_x.csv")
+        for (a = 1; a <= n; a++) {
+            lmode = (source == "batch") ? "batch" : "realtime"
+            tin = tok + 50 * a; cached = (i % 3 == 0) ? 20 : 0
+            cw = (i % 5 == 0 && a == 2) ? 10 : 0; tout = 5 + i % 20
+            cost = (tin * 7 + tout * 31) * a * 10
+            outcome = (a < n) ? "escalated" : (status == "failed") ? "failed" : "accepted"
+            base = (a == n) ? tin * 100 + tout * 500 : 0
+            print id, a, a, providers[a], models[a], lmode, tin, cached, cw, tout, cost, base, \
+                  10 * a, outcome, task, feature, tenant, cohort, ts > (run "/lines.csv")
+            print day, month, feature, tenant, cohort, task, a, providers[a], models[a], lmode, \
+                  (outcome != "escalated"), (outcome == "escalated"), (outcome == "failed"), \
+                  tin, cached, cw, tout, cost, base > (run "/lines_x.csv")
+        }
+    }
+}'
+psql -X -q -v ON_ERROR_STOP=1 <<SQL || fail "loading the synthetic ledger"
+\copy jobs (job_id, task, mode, feature, tenant, cohort, user_tier, input_chars, received_at, finished_at) FROM '$RUN/jobs.csv' WITH (FORMAT csv)
+\copy results (job_id, status, source, tier, attempts, created_at) FROM '$RUN/results.csv' WITH (FORMAT csv)
+\copy cost_lines (job_id, attempt, tier, provider, model, mode, tokens_in, tokens_cached_in, tokens_cache_write, tokens_out, cost_nanousd, baseline_nanousd, latency_ms, outcome, task, feature, tenant, cohort, created_at) FROM '$RUN/lines.csv' WITH (FORMAT csv)
+SQL
+[ "$(psql_val "SELECT count(*) FROM cost_lines")" -eq "$(wc -l <"$RUN/lines.csv")" ] || fail "cost lines not loaded"
+
+# usage: agg FILE KEYCOLS SUMCOLS — key columns, row count, then the sums.
+agg() {
+    awk -F, -v k="$2" -v s="$3" '
+        BEGIN { nk = split(k, K, ","); ns = split(s, S, ",") }
+        { key = $K[1]; for (i = 2; i <= nk; i++) key = key "," $K[i]
+          n[key]++; for (j = 1; j <= ns; j++) v[key, j] += $S[j] }
+        END { for (key in n) { line = key "," n[key]
+                for (j = 1; j <= ns; j++) line = line "," sprintf("%.0f", v[key, j])
+                print line } }' "$1" | LC_ALL=C sort
+}
+view() {
+    psql -X -q -t -A -F, -v ON_ERROR_STOP=1 -c "$1" | LC_ALL=C sort
+}
+# usage: check NAME EXPECTED_FILE SQL
+check() {
+    view "$3" >"$RUN/got.$1"
+    [ -s "$2" ] || fail "$1: nothing expected (generator broken)"
+    diff "$2" "$RUN/got.$1" >"$RUN/diff.$1" || { head -n 20 "$RUN/diff.$1" >&2; fail "view $1 differs"; }
+    pass "$1 ($(wc -l <"$2") rows) equals the independent figures"
+}
+L=$RUN/lines_x.csv
+J=$RUN/jobs_x.csv
+MONEY="calls, jobs, cost_nanousd, baseline_nanousd"
+
+agg "$L" 1,3,4,5,6,7,8,9,10 11,12,13,14,15,16,17,18,19 >"$RUN/exp.daily"
+check v_cost_daily "$RUN/exp.daily" "SELECT day, feature, tenant, cohort, task, tier, provider,
+    model, mode, calls, jobs, escalated, failed, tokens_in, tokens_cached_in,
+    tokens_cache_write, tokens_out, cost_nanousd, baseline_nanousd FROM v_cost_daily"
+agg "$L" 1,3 11,18,19 >"$RUN/exp.fday"
+check v_cost_by_feature_day "$RUN/exp.fday" "SELECT day, feature, $MONEY FROM v_cost_by_feature_day"
+agg "$L" 2,3 11,18,19 >"$RUN/exp.fmonth"
+check v_cost_by_feature_month "$RUN/exp.fmonth" "SELECT month, feature, $MONEY FROM v_cost_by_feature_month"
+agg "$L" 2,3,4 11,18 >"$RUN/exp.ftmonth"
+check v_cost_by_feature_tenant_month "$RUN/exp.ftmonth" \
+    "SELECT month, feature, tenant, calls, jobs, cost_nanousd FROM v_cost_by_feature_tenant_month"
+agg "$L" 2,4 11,18,19 >"$RUN/exp.tmonth"
+check v_cost_by_tenant_month "$RUN/exp.tmonth" "SELECT month, tenant, $MONEY FROM v_cost_by_tenant_month"
+agg "$L" 2,5 11,18,19 >"$RUN/exp.cmonth"
+check v_cost_by_cohort_month "$RUN/exp.cmonth" "SELECT month, cohort, $MONEY FROM v_cost_by_cohort_month"
+agg "$L" 1,7 11,18 >"$RUN/exp.tier"
+check v_cost_by_tier_day "$RUN/exp.tier" "SELECT day, tier, calls, jobs, cost_nanousd FROM v_cost_by_tier_day"
+agg "$L" 2,8,9,10 14,15,16,17,18 >"$RUN/exp.model"
+check v_cost_by_model_month "$RUN/exp.model" "SELECT month, provider, model, mode, calls, tokens_in,
+    tokens_cached_in, tokens_cache_write, tokens_out, cost_nanousd FROM v_cost_by_model_month"
+agg "$L" 1,3,4,6,7 12,13 | awk -F, -v OFS=, '{ printf "%s,%s,%s,%s,%s,%s,%s,%s,%.6f\n", $1, $2, $3, $4, $5, $6, $7, $8, $7 / $6 }' \
+    >"$RUN/exp.esc"
+check v_escalation_rate "$RUN/exp.esc" "SELECT day, feature, tenant, task, tier, calls, escalated,
+    failed, to_char(escalation_rate, 'FM0.000000') FROM v_escalation_rate"
+agg "$L" 1,3,4 18,19 | awk -F, -v OFS=, '{ printf "%s,%s,%s,%s,%s,%.0f,%.6f\n", $1, $2, $3, $5, $6, $6 - $5, ($6 - $5) / $6 }' \
+    >"$RUN/exp.sav"
+check v_savings "$RUN/exp.sav" "SELECT day, feature, tenant, cost_nanousd, baseline_nanousd,
+    saved_nanousd, to_char(saved_share, 'FM0.000000') FROM v_savings"
+agg "$J" 1,3,4,5,6,7,8,9 10 >"$RUN/exp.jobs"
+check v_jobs_daily "$RUN/exp.jobs" "SELECT day, feature, tenant, cohort, task, user_tier, mode,
+    answered_by, jobs, input_chars FROM v_jobs_daily"
+agg "$J" 1,3,4,9 "" >"$RUN/exp.src"
+check v_answer_source "$RUN/exp.src" "SELECT day, feature, tenant, answered_by, jobs FROM v_answer_source"
+agg "$J" 1,3,4 "" >"$RUN/exp.pj_jobs"
+agg "$L" 1,3,4 18 >"$RUN/exp.pj_cost"
+awk -F, -v OFS=, 'NR == FNR { calls[$1 "," $2 "," $3] = $4; cost[$1 "," $2 "," $3] = $5; next }
+    { k = $1 "," $2 "," $3; c = cost[k] + 0
+      printf "%s,%d,%d,%d,%d,%d\n", k, $4, calls[k] + 0, c, int(c / $4 + 0.5), int(c * 1000 / $4 + 0.5) }' \
+    "$RUN/exp.pj_cost" "$RUN/exp.pj_jobs" | LC_ALL=C sort >"$RUN/exp.pj"
+check v_cost_per_job "$RUN/exp.pj" "SELECT day, feature, tenant, jobs, calls, cost_nanousd,
+    cost_per_job_nanousd, cost_per_1000_jobs_nanousd FROM v_cost_per_job"
+agg "$J" 1,3,4,11 "" | awk -F, -v OFS=, '{ b = $4 == 0 ? 64 : $4 < 8192 ? $4 * 2 : ""; print $1, $2, $3, $4, b, $5 }' \
+    >"$RUN/exp.hist"
+check v_input_token_histogram "$RUN/exp.hist" "SELECT day, feature, tenant, tokens_from,
+    tokens_below, jobs FROM v_input_token_histogram"
+agg "$J" 1,3,4,6 "" >"$RUN/exp.mix"
+check v_task_mix "$RUN/exp.mix" "SELECT day, feature, tenant, task, jobs FROM v_task_mix"
+agg "$J" 1,3,4,6,8,11 "" >"$RUN/exp.shapes"
+check v_request_shapes "$RUN/exp.shapes" "SELECT day, feature, tenant, task, mode, tokens_from, jobs FROM v_request_shapes"
+agg "$J" 3,6,8,11 "" | LC_ALL=C sort -t, -k1,1 -k5,5nr -k2,2 -k3,3 -k4,4n \
+    | awk -F, -v OFS=, '{ r = ($1 == f) ? r + 1 : 1; f = $1; if (r <= 5) print $1, r, $2, $3, $4, $5 }' \
+    | LC_ALL=C sort >"$RUN/exp.top"
+check v_top_request_shapes "$RUN/exp.top" "SELECT feature, rank, task, mode, tokens_from, jobs FROM v_top_request_shapes"
+
+# ---- sluice report: text, filters in CSV, CSV syntax --------------------------
+"$SLUICE" report >"$RUN/report.txt" || fail "sluice report"
+grep -q '^Cost by feature' "$RUN/report.txt" || fail "text report has no cost-by-feature table"
+grep -q '^  (total) *300 ' "$RUN/report.txt" || fail "text report total is not 300 jobs"
+pass "text report ($(wc -l <"$RUN/report.txt") lines)"
+
+"$SLUICE" report --csv --from 2025-03-31 --to 2025-04-01 --feature support >"$RUN/f.csv" \
+    || fail "sluice report --csv with filters"
+python3 - "$RUN/f.csv" <<'PY' || fail "--csv does not parse as 4-field CSV"
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1], newline="")))
+assert rows[0] == ["section", "key", "metric", "value"], rows[0]
+assert len(rows) > 50 and all(len(r) == 4 for r in rows), "ragged rows"
+PY
+csv_val() { # FILE SECTION KEY METRIC
+    awk -F, -v s="$2" -v k="$3" -v m="$4" '$1 == s && $2 == k && $3 == m { sub(/\r$/, "", $4); print $4 }' "$1"
+}
+want_cost=$(awk -F, '($1 == "2025-03-31" || $1 == "2025-04-01") && $3 == "support" { s += $18 } END { printf "%.0f", s }' "$L")
+want_jobs=$(awk -F, '($1 == "2025-03-31" || $1 == "2025-04-01") && $3 == "support"' "$J" | wc -l)
+got_cost=$(csv_val "$RUN/f.csv" cost_by_feature '(total)' cost_nanousd)
+got_jobs=$(csv_val "$RUN/f.csv" cost_by_feature '(total)' jobs)
+[ "$got_cost" = "$want_cost" ] && [ "$got_jobs" = "$want_jobs" ] \
+    || fail "filtered report: cost $got_cost jobs $got_jobs, wanted $want_cost / $want_jobs"
+[ -z "$(awk -F, '$1 == "cost_by_feature" && $2 != "support" && $2 != "(total)"' "$RUN/f.csv")" ] \
+    || fail "--feature support shows other features"
+"$SLUICE" report --csv --tenant t3 >"$RUN/t.csv" || fail "sluice report --tenant"
+want_t3=$(awk -F, '$4 == "t3" { s += $18 } END { printf "%.0f", s }' "$L")
+[ "$(csv_val "$RUN/t.csv" cost_by_tenant '(total)' cost_nanousd)" = "$want_t3" ] || fail "--tenant t3 total"
+want_saved=$(awk -F, '$4 == "t3" { s += $19 - $18 } END { printf "%.0f", s }' "$L")
+[ "$(csv_val "$RUN/t.csv" savings '(total)' saved_nanousd)" = "$want_saved" ] || fail "--tenant t3 savings"
+pass "--csv parses; --from/--to/--feature/--tenant totals equal awk's ($got_cost nano-USD, $got_jobs jobs)"
+
+# ---- --prices: re-pricing equals an independent computation ---------------------
+jq '.prices."gpt-6-luna" = {input: 0.137, cached_input: 0.0123, cache_write: 0.2, output: 0.61, batch_discount: 0.4}
+    | .prices."claude-sonnet-5-5" = {input: 3.3, cached_input: 0.33, cache_write: 4.1, output: 15.5, batch_discount: 0.5}
+    | .prices."gpt-6-astra".output = 47.77' "$SLUICE_CONFIG" >"$RUN/new-prices.json"
+"$SLUICE" report --csv --prices "$RUN/new-prices.json" >"$RUN/p.csv" || fail "sluice report --prices"
+values=$(jq -r '.prices | to_entries | map("(\(.key | @json | sub("^\""; "'"'"'") | sub("\"$"; "'"'"'")),
+    \(.value.input * 1e9 | round), \(.value.cached_input * 1e9 | round),
+    \((.value.cache_write // .value.input) * 1e9 | round), \(.value.output * 1e9 | round),
+    \((.value.batch_discount // 0) * 100 | round))") | join(", ")' "$RUN/new-prices.json")
+view "WITH p(model, pin, pcached, pwrite, pout, pct) AS (VALUES $values),
+      priced AS (SELECT c.provider, c.model, c.mode,
+          floor((greatest(tokens_in - tokens_cached_in - tokens_cache_write, 0) * pin
+                 + tokens_cached_in * pcached + tokens_cache_write * pwrite
+                 + tokens_out * pout + 500000) / 1000000) AS full_price, pct
+          FROM cost_lines c JOIN p USING (model))
+    SELECT provider || '/' || model || '/' || mode,
+           sum(CASE WHEN mode = 'batch' THEN floor((full_price * (100 - pct) + 50) / 100)
+                    ELSE full_price END)
+    FROM priced GROUP BY 1
+    UNION ALL
+    SELECT '(total)//', sum(CASE WHEN mode = 'batch' THEN floor((full_price * (100 - pct) + 50) / 100)
+                                 ELSE full_price END) FROM priced" >"$RUN/exp.reprice"
+awk -F, -v OFS=, '$1 == "reprice" && $3 == "new_cost_nanousd" { sub(/\r$/, "", $4); print $2, $4 }' "$RUN/p.csv" \
+    | LC_ALL=C sort >"$RUN/got.reprice"
+[ "$(wc -l <"$RUN/got.reprice")" -eq 5 ] || fail "reprice rows: $(cat "$RUN/got.reprice")"
+diff "$RUN/exp.reprice" "$RUN/got.reprice" || fail "--prices differs from the independent re-pricing"
+old_total=$(csv_val "$RUN/p.csv" reprice '(total)//' old_cost_nanousd)
+[ "$old_total" = "$(psql_val "SELECT sum(cost_nanousd) FROM cost_lines")" ] || fail "reprice old total"
+pass "--prices: new cost per model/mode and total ($(grep '^(total)' "$RUN/got.reprice")) equal SQL's"
+
+# ---- --html: one self-contained page, one <svg per chart --------------------------
+"$SLUICE" report --html "$RUN/report.html" >/dev/null || fail "sluice report --html"
+svgs=$(grep -o '<svg' "$RUN/report.html" | wc -l)
+[ "$svgs" -eq 5 ] || fail "HTML has $svgs <svg elements, wanted 5"
+! grep -Eqi 'https?://' "$RUN/report.html" || fail "HTML references http(s)://"
+! grep -Eqi '<script|<link|<img|url\(' "$RUN/report.html" || fail "HTML loads something"
+[ "$(grep -o '<rect' "$RUN/report.html" | wc -l)" -gt 20 ] || fail "charts have no bars"
+grep -q '<polyline' "$RUN/report.html" || fail "cost-per-call chart has no line"
+pass "--html: 5 SVG charts, no external references ($(wc -c <"$RUN/report.html") bytes)"
