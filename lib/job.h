@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "utf8.h"
 
 /* Why a message was rejected; JOB_OK when it was not. */
 enum job_reject {
@@ -57,9 +58,6 @@ void job_free(struct job *job);
 /* Stable machine name of a reject code, e.g. "missing_field". */
 const char *job_reject_name(enum job_reject code);
 
-/* Returns 1 when buf[0..len) is valid UTF-8 (no overlongs, no surrogates,
- * no NUL bytes), else 0. */
-int utf8_valid(const char *buf, size_t len);
 
 /* Parses RFC 3339 ("2026-11-23T10:00:00Z", offsets and fractions allowed)
  * into unix ms. Returns 0 or SL_EINVAL. */

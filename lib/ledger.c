@@ -1,4 +1,5 @@
 #include "ledger.h"
+#include "utf8.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -326,38 +327,6 @@ static cJSON *rejected_row(const struct ledger_rejected *r)
 
 /* ---- UTF-8 ---- */
 
-/* Length of the well-formed UTF-8 sequence at p (Unicode table 3-7: no
- * overlongs, no surrogates, nothing above U+10FFFF), 0 if ill-formed. */
-static size_t utf8_len(const unsigned char *p, size_t left)
-{
-    unsigned char c = p[0];
-    size_t n;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        n = 2;
-    else if (c >= 0xE0 && c <= 0xEF)
-        n = 3;
-    else if (c >= 0xF0 && c <= 0xF4)
-        n = 4;
-    else
-        return 0;
-    if (c == 0xE0)
-        lo = 0xA0;
-    else if (c == 0xED)
-        hi = 0x9F;
-    else if (c == 0xF0)
-        lo = 0x90;
-    else if (c == 0xF4)
-        hi = 0x8F;
-    if (left < n || p[1] < lo || p[1] > hi)
-        return 0;
-    for (size_t i = 2; i < n; i++)
-        if (p[i] < 0x80 || p[i] > 0xBF)
-            return 0;
-    return n;
-}
 
 /* PostgreSQL refuses a parameter with invalid UTF-8, which would fail the
  * batch on every retry. cJSON copies string bytes verbatim and emits only
@@ -367,14 +336,14 @@ static char *utf8_sanitize(const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;
     size_t len = strlen(s), i = 0, k;
-    while (i < len && (k = utf8_len(p + i, len - i)) != 0)
+    while (i < len && (k = utf8_seq_len(p + i, len - i)) != 0)
         i += k;
     if (i == len)
         return NULL;
     char *out = xmalloc(3 * len + 1);
     size_t o = 0;
     for (i = 0; i < len; i += k ? k : 1) {
-        k = utf8_len(p + i, len - i);
+        k = utf8_seq_len(p + i, len - i);
         if (k) {
             memcpy(out + o, p + i, k);
             o += k;
