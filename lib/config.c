@@ -42,6 +42,8 @@ static const char *const known_keys[] = {
     "tasks", "tasks.*.output", "tasks.*.labels", "tasks.*.schema",
     "tasks.*.system", "tasks.*.prompt", "tasks.*.ladder",
     "tasks.*.confidence_threshold", "tasks.*.max_output_tokens",
+    "tasks.*.tier0", "tasks.*.tier0.enabled", "tasks.*.tier0.target",
+    "tasks.*.tier0.shadow_share",
     "routing", "routing[].when", "routing[].when.task", "routing[].when.mode",
     "routing[].when.user_tier", "routing[].when.min_input_tokens",
     "routing[].when.max_input_tokens", "routing[].start_tier",
@@ -251,6 +253,22 @@ static int get_number(struct pctx *c, const cJSON *obj, const char *path,
     if (!(it->valuedouble >= min && it->valuedouble <= max))
         return fail(c, sub, "must be in [%g, %g]", min, max);
     *out = it->valuedouble;
+    return SL_OK;
+}
+
+static int get_bool(struct pctx *c, const cJSON *obj, const char *path,
+                    const char *key, bool def, bool *out)
+{
+    char sub[PATH_MAX_LEN];
+    join(sub, path, key);
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!it) {
+        *out = def;
+        return SL_OK;
+    }
+    if (!cJSON_IsBool(it))
+        return fail(c, sub, "must be true or false");
+    *out = cJSON_IsTrue(it);
     return SL_OK;
 }
 
@@ -716,6 +734,32 @@ static int parse_ladder(struct pctx *c, const cJSON *item, const char *path,
     return parse_ladder_list(c, arr, sub, cfg, t);
 }
 
+/* Tier-0 settings; present or not, only label tasks use them. */
+static int parse_tier0(struct pctx *c, const cJSON *item, const char *path,
+                       struct task_conf *t)
+{
+    char sub[PATH_MAX_LEN];
+    const cJSON *obj;
+    join(sub, path, "tier0");
+    int rc = get_object(c, item, path, "tier0", OPTIONAL, &obj);
+    t->tier0_enabled = t->output == OUTPUT_LABEL;
+    t->tier0_target = 0.98;
+    t->tier0_shadow_share = 0.02;
+    if (rc != SL_OK || !obj)
+        return rc;
+    rc = check_keys(c, obj, sub, "tasks.*.tier0");
+    if (rc == SL_OK)
+        rc = get_bool(c, obj, sub, "enabled", t->tier0_enabled, &t->tier0_enabled);
+    if (rc == SL_OK)
+        rc = get_number(c, obj, sub, "target", 0.5, 0.9999, 0.98, &t->tier0_target);
+    if (rc == SL_OK)
+        rc = get_number(c, obj, sub, "shadow_share", 0, 1, 0.02,
+                        &t->tier0_shadow_share);
+    if (rc == SL_OK && t->tier0_enabled && t->output != OUTPUT_LABEL)
+        return fail(c, sub, "tier 0 serves label tasks only");
+    return rc;
+}
+
 static int parse_task(struct pctx *c, const cJSON *item, const char *path,
                       void *elem, struct config *cfg)
 {
@@ -741,6 +785,8 @@ static int parse_task(struct pctx *c, const cJSON *item, const char *path,
                      &max_out);
     if (rc == SL_OK)
         t->max_output_tokens = (int)max_out;
+    if (rc == SL_OK)
+        rc = parse_tier0(c, item, path, t);
     return rc;
 }
 

@@ -98,6 +98,10 @@ struct task_conf {
     size_t n_ladder;
     double confidence_threshold; /* escalate when confidence < this */
     int max_output_tokens;
+    /* Tier 0 (label tasks): answer locally what a certified model covers. */
+    bool tier0_enabled;       /* default true for label tasks */
+    double tier0_target;      /* agreement to guarantee (0.98) */
+    double tier0_shadow_share; /* tier-0 answers re-checked by the LLM (0.02) */
 };
 
 /* A routing rule: every set condition must hold; the first matching rule's
