@@ -1,0 +1,182 @@
+/* tier0_store.c — see tier0_store.h. */
+#include "tier0_store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tier0_features.h"
+
+int tier0_store_add_trace(struct db *db, const struct tier0_trace *t,
+                          char *errstr, size_t errstr_size)
+{
+    char norm[TIER0_MAX_TEXT + 1], tier[16], conf[32];
+    tier0_feat_normalize(t->input, norm, sizeof norm);
+    snprintf(tier, sizeof tier, "%d", t->tier);
+    snprintf(conf, sizeof conf, "%.17g", t->confidence);
+    const char *v[6] = {t->task, norm, t->label, t->tier > 0 ? tier : NULL,
+                        t->model, t->confidence >= 0 ? conf : NULL};
+    PGresult *res = PQexecParams(db_conn(db),
+        "INSERT INTO traces (task, input_norm, label, tier, model, confidence) "
+        "VALUES ($1, $2, $3, $4::int, $5, $6::float8)",
+        6, NULL, v, NULL, NULL, 0);
+    int rc = PQresultStatus(res) == PGRES_COMMAND_OK
+                 ? SL_OK : db_error(db, res, "insert trace", errstr, errstr_size);
+    PQclear(res);
+    return rc;
+}
+
+int tier0_store_load_traces(struct db *db, const char *task, size_t limit,
+                            struct tier0_trace_set *out, char *errstr,
+                            size_t errstr_size)
+{
+    memset(out, 0, sizeof *out);
+    char lim[32];
+    snprintf(lim, sizeof lim, "%zu", limit);
+    const char *v[2] = {task, lim};
+    PGresult *res = PQexecParams(db_conn(db),
+        "SELECT input_norm, label FROM traces WHERE task = $1 "
+        "ORDER BY created_at DESC, id DESC LIMIT $2::bigint",
+        2, NULL, v, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        int rc = db_error(db, res, "load traces", errstr, errstr_size);
+        PQclear(res);
+        return rc;
+    }
+    out->n = (size_t)PQntuples(res);
+    out->texts = xmalloc((out->n ? out->n : 1) * sizeof *out->texts);
+    out->labels = xmalloc((out->n ? out->n : 1) * sizeof *out->labels);
+    for (size_t i = 0; i < out->n; i++) {
+        out->texts[i] = xstrdup(PQgetvalue(res, (int)i, 0));
+        out->labels[i] = xstrdup(PQgetvalue(res, (int)i, 1));
+    }
+    PQclear(res);
+    return SL_OK;
+}
+
+void tier0_trace_set_clear(struct tier0_trace_set *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        free(s->texts[i]);
+        free(s->labels[i]);
+    }
+    free(s->texts);
+    free(s->labels);
+    memset(s, 0, sizeof *s);
+}
+
+int tier0_store_save(struct db *db, const char *task,
+                     const struct tier0_model *m, const struct tier0_cert *c,
+                     int64_t *version, char *errstr, size_t errstr_size)
+{
+    size_t size;
+    uint8_t *blob = tier0_model_serialize(m, &size);
+    char *thr = tier0_cert_thresholds_json(c, m);
+    char *met = tier0_cert_metrics_json(c, m);
+    const char *v[4] = {task, (const char *)blob, thr, met};
+    int len[4] = {0, (int)size, 0, 0}, fmt[4] = {0, 1, 0, 0};
+    /* The certified labels are the keys of thresholds.labels, so the array
+     * is derived in SQL rather than quoted by hand. */
+    PGresult *res = PQexecParams(db_conn(db),
+        "INSERT INTO tier0_models (task, version, model, thresholds, metrics, "
+        "certified_labels) SELECT $1, COALESCE(max(version), 0) + 1, $2, "
+        "$3::jsonb, $4::jsonb, ARRAY(SELECT jsonb_object_keys($3::jsonb->'labels') "
+        "ORDER BY 1) FROM tier0_models WHERE task = $1 RETURNING version",
+        4, NULL, v, len, fmt, 0);
+    int rc = SL_OK;
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        rc = db_error(db, res, "save tier0 model", errstr, errstr_size);
+    else if (version)
+        *version = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    free(blob);
+    free(thr);
+    free(met);
+    return rc;
+}
+
+static int served_from_row(PGresult *res, const char *task,
+                           struct tier0_served **out, char *errstr,
+                           size_t errstr_size)
+{
+    struct tier0_served *s = xcalloc(1, sizeof *s);
+    s->task = xstrdup(task);
+    s->version = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    size_t blob_len = 0;
+    unsigned char *blob = PQunescapeBytea((const unsigned char *)PQgetvalue(res, 0, 1),
+                                          &blob_len);
+    int rc = blob ? tier0_model_deserialize(blob, blob_len, &s->model, errstr,
+                                            errstr_size)
+                  : SL_EINVAL;
+    if (!blob)
+        snprintf(errstr, errstr_size, "tier0 model: bad bytea");
+    PQfreemem(blob);
+    if (rc == SL_OK)
+        rc = tier0_cert_from_json(PQgetvalue(res, 0, 2), s->model, &s->cert,
+                                  errstr, errstr_size);
+    if (rc != SL_OK) {
+        tier0_served_free(s);
+        s = NULL;
+    }
+    *out = s;
+    return rc;
+}
+
+int tier0_store_load_latest(struct db *db, const char *task,
+                            struct tier0_served **out, char *errstr,
+                            size_t errstr_size)
+{
+    *out = NULL;
+    const char *v[1] = {task};
+    PGresult *res = PQexecParams(db_conn(db),
+        "SELECT version, model, thresholds::text FROM tier0_models "
+        "WHERE task = $1 ORDER BY version DESC LIMIT 1",
+        1, NULL, v, NULL, NULL, 0);
+    int rc;
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        rc = db_error(db, res, "load tier0 model", errstr, errstr_size);
+    } else if (PQntuples(res) == 0) {
+        snprintf(errstr, errstr_size, "no tier0 model for task %s", task);
+        rc = SL_ENOTFOUND;
+    } else {
+        rc = served_from_row(res, task, out, errstr, errstr_size);
+    }
+    PQclear(res);
+    return rc;
+}
+
+int tier0_store_latest_version(struct db *db, const char *task,
+                               int64_t *version, char *errstr,
+                               size_t errstr_size)
+{
+    const char *v[1] = {task};
+    PGresult *res = PQexecParams(db_conn(db),
+        "SELECT COALESCE(max(version), 0) FROM tier0_models WHERE task = $1",
+        1, NULL, v, NULL, NULL, 0);
+    int rc = SL_OK;
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        rc = db_error(db, res, "tier0 model version", errstr, errstr_size);
+    else
+        *version = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    return rc;
+}
+
+void tier0_served_free(struct tier0_served *s)
+{
+    if (!s)
+        return;
+    free(s->task);
+    tier0_model_free(s->model);
+    tier0_cert_clear(&s->cert);
+    free(s);
+}
+
+bool tier0_served_decide(const struct tier0_served *s, const char *text,
+                         const char **label, double *score)
+{
+    int k;
+    tier0_model_predict(s->model, text, &k, score);
+    *label = tier0_model_label(s->model, (size_t)k);
+    return tier0_cert_answers(&s->cert, k, *score);
+}
