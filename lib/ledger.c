@@ -76,6 +76,19 @@ static const char SQL_COST_LINES[] =
     "  latency_ms int, outcome text, reason text, task text, feature text,"
     "  tenant text, cohort text, provider_request_id text)";
 
+static const char SQL_TRACES[] =
+    "INSERT INTO traces (task, input_norm, label, tier, model, confidence)"
+    " SELECT * FROM json_to_recordset($1::json) AS r(task text,"
+    "  input_norm text, label text, tier int, model text, confidence float8)";
+
+static const char SQL_SHADOW[] =
+    "INSERT INTO tier0_shadow (job_id, task, version, tier0_label, llm_label,"
+    " agreed, cohort)"
+    " SELECT r.job_id, r.task, r.version, r.tier0_label, r.llm_label,"
+    "  r.tier0_label = r.llm_label, r.cohort"
+    " FROM json_to_recordset($1::json) AS r(job_id text, task text,"
+    "  version bigint, tier0_label text, llm_label text, cohort text)";
+
 static const char SQL_REJECTED[] =
     "INSERT INTO rejected (payload_sha256, job_id, reason_code, reason,"
     " kafka_topic, kafka_partition, kafka_offset, payload)"
@@ -413,41 +426,75 @@ static int write_jobs(struct db *db, const struct ledger_batch *b, bool *fresh,
     return 0;
 }
 
-/* Results and cost lines of the fresh entries only. */
+static cJSON *trace_row(const struct ledger_job *j)
+{
+    const struct ledger_trace *t = j->trace;
+    cJSON *o = cJSON_CreateObject();
+    put_text(o, "task", j->task);
+    put_text(o, "input_norm", t->input_norm);
+    put_text(o, "label", t->label);
+    if (t->tier > 0)
+        put_int(o, "tier", t->tier);
+    put_text_or_null(o, "model", t->model);
+    if (t->has_confidence)
+        put(o, "confidence", cJSON_CreateNumber(t->confidence));
+    return o;
+}
+
+static cJSON *shadow_row(const struct ledger_job *j)
+{
+    const struct ledger_shadow *s = j->shadow;
+    cJSON *o = cJSON_CreateObject();
+    put_text(o, "job_id", j->job_id);
+    put_text(o, "task", j->task);
+    put_int(o, "version", s->version);
+    put_text(o, "tier0_label", s->tier0_label);
+    put_text(o, "llm_label", s->llm_label);
+    put_text(o, "cohort", j->cohort);
+    return o;
+}
+
+/* Results, cost lines, traces and shadow checks of the fresh entries only. */
 static int write_details(struct db *db, const struct ledger_batch *b,
                          const bool *fresh, char *errstr, size_t errstr_size)
 {
-    cJSON *results = cJSON_CreateArray(), *costs = cJSON_CreateArray();
+    struct {
+        const char *sql, *what;
+        cJSON *rows;
+    } tables[] = {{SQL_RESULTS, "results", cJSON_CreateArray()},
+                  {SQL_COST_LINES, "cost_lines", cJSON_CreateArray()},
+                  {SQL_TRACES, "traces", cJSON_CreateArray()},
+                  {SQL_SHADOW, "tier0_shadow", cJSON_CreateArray()}};
     for (size_t i = 0; i < b->n_jobs; i++) {
         const struct ledger_entry *e = &b->jobs[i];
         if (!fresh[i])
             continue;
         if (e->has_result)
-            cJSON_AddItemToArray(results, result_row(&e->result, e->job.job_id));
+            cJSON_AddItemToArray(tables[0].rows,
+                                 result_row(&e->result, e->job.job_id));
         for (size_t k = 0; k < e->n_lines; k++)
-            cJSON_AddItemToArray(
-                costs, cost_row(&b->lines[e->first_line + k], e->job.job_id));
+            cJSON_AddItemToArray(tables[1].rows,
+                                 cost_row(&b->lines[e->first_line + k],
+                                          e->job.job_id));
+        if (e->job.trace)
+            cJSON_AddItemToArray(tables[2].rows, trace_row(&e->job));
+        if (e->job.shadow)
+            cJSON_AddItemToArray(tables[3].rows, shadow_row(&e->job));
     }
-    PGresult *res = NULL;
     int rc = 0;
-    if (cJSON_GetArraySize(results) > 0) {
-        res = exec_rows(db, SQL_RESULTS, results, PGRES_COMMAND_OK, "results",
-                        errstr, errstr_size);
-        results = NULL;
+    for (size_t t = 0; t < SL_ARRAY_LEN(tables); t++) {
+        if (rc != 0 || cJSON_GetArraySize(tables[t].rows) == 0) {
+            cJSON_Delete(tables[t].rows);
+            continue;
+        }
+        /* exec_rows takes the rows. */
+        PGresult *res = exec_rows(db, tables[t].sql, tables[t].rows,
+                                  PGRES_COMMAND_OK, tables[t].what, errstr,
+                                  errstr_size);
         if (!res)
             rc = SL_EDB;
         PQclear(res);
     }
-    if (rc == 0 && cJSON_GetArraySize(costs) > 0) {
-        res = exec_rows(db, SQL_COST_LINES, costs, PGRES_COMMAND_OK,
-                        "cost_lines", errstr, errstr_size);
-        costs = NULL;
-        if (!res)
-            rc = SL_EDB;
-        PQclear(res);
-    }
-    cJSON_Delete(results);
-    cJSON_Delete(costs);
     return rc;
 }
 

@@ -23,6 +23,20 @@
  * (until the batch is reset or freed, if it may be retried). NULL strings are
  * written as '' for not-null text columns and NULL otherwise. Times are
  * milliseconds since the Unix epoch. Money is in nano-dollars (1e-9 USD). */
+/* An LLM label answer kept as tier-0 training data (table traces). */
+struct ledger_trace {
+    const char *input_norm; /* tier0_feat_normalize()d input */
+    const char *label;
+    int tier;
+    const char *model;
+    double confidence;
+    bool has_confidence;
+};
+/* A tier-0 answer re-checked by the LLM (table tier0_shadow). */
+struct ledger_shadow {
+    int64_t version;
+    const char *tier0_label, *llm_label;
+};
 struct ledger_job {
     const char *job_id, *task, *mode, *feature, *tenant, *cohort, *user_tier;
     int input_chars;
@@ -31,6 +45,8 @@ struct ledger_job {
     int32_t kafka_partition;   /* < 0: not from Kafka, both stored NULL */
     int64_t kafka_offset;
     int64_t received_ms;
+    const struct ledger_trace *trace;   /* NULL: no tier-0 trace */
+    const struct ledger_shadow *shadow; /* NULL: not a shadow check */
 };
 struct ledger_result {
     const char *job_id, *status, *source; /* job_id NULL: the job's */

@@ -16,6 +16,7 @@
 #include "pricing.h"
 #include "provider.h"
 #include "retry.h"
+#include "tier0_features.h"
 #include "worker_internal.h"
 
 /* Responses larger than this are treated as failures: no real answer of a
@@ -80,12 +81,85 @@ static void add_line(struct job_run *run, const struct llm_response *resp,
     l->provider_request_id = rl->request_id;
 }
 
+/* An accepted LLM label becomes tier-0 training data. */
+static void keep_trace(struct job_run *run)
+{
+    const struct task_conf *task = run->job->task;
+    const struct llm_answer *a = &run->answer;
+    if (!task->tier0_enabled || !a->label)
+        return;
+    run->trace_input = xmalloc(TIER0_MAX_TEXT + 1);
+    tier0_feat_normalize(run->job->input, run->trace_input, TIER0_MAX_TEXT + 1);
+    run->trace = (struct ledger_trace){
+        .input_norm = run->trace_input,
+        .label = a->label,
+        .tier = current_tier(run)->tier,
+        .model = current_tier(run)->model,
+        .confidence = a->confidence,
+        .has_confidence = a->has_confidence,
+    };
+    run->has_trace = true;
+}
+
+/* What the top tier would have been billed for a tier-0 answer: the
+ * rendered prompt in, a label answer out (chars / 4, the usual estimate). */
+static int64_t tier0_baseline(const struct job_run *run)
+{
+    const struct task_conf *task = run->job->task;
+    char *prompt = provider_render_prompt(task, run->job->input,
+                                          run->job->input_len);
+    struct llm_usage usage = {
+        .input_tokens = (int64_t)(strlen(prompt) + strlen(task->system) + 3) / 4,
+        .output_tokens = (int64_t)(strlen(run->t0_label) + 32 + 3) / 4,
+    };
+    free(prompt);
+    return baseline_cost(run, &usage);
+}
+
+/* The job's answer is tier 0's. A shadow ladder, if one ran, left its cost
+ * lines and (when it answered) the label to compare with. */
+static void finish_tier0(struct job_run *run, const char *llm_status)
+{
+    struct ledger_result *r = &run->result;
+    for (size_t i = 0; i < run->n_lines; i++)
+        run->lines[i].line.reason = "shadow_check";
+    if (llm_status && strcmp(llm_status, "answered") == 0 && run->answer.label) {
+        keep_trace(run);
+        run->shadow = (struct ledger_shadow){run->t0.version, run->t0_label,
+                                             run->answer.label};
+        run->has_shadow = true;
+    }
+    struct run_line *rl = &run->lines[run->n_lines++];
+    memset(rl, 0, sizeof(*rl));
+    rl->line = (struct ledger_cost_line){
+        .job_id = run->job->id, .attempt = (int)run->n_lines, .tier = 0,
+        .provider = "local", .model = run->t0_model, .mode = "realtime",
+        .baseline_nanousd = tier0_baseline(run), .outcome = "accepted",
+        .task = run->job->task->name, .feature = run->job->feature,
+        .tenant = run->job->tenant, .cohort = run->job->cohort,
+    };
+    *r = (struct ledger_result){
+        .job_id = run->job->id, .status = "answered", .source = "tier0",
+        .provider = "local", .model = run->t0_model, .label = run->t0_label,
+        .confidence = run->t0.score, .has_confidence = true,
+        .attempts = (int)run->n_lines,
+    };
+    worker_job_finished(run->w, run);
+}
+
 /* The baseline is carried by the line that concludes the job, so that
  * SUM(baseline_nanousd) over a job is the job's baseline, not a multiple. */
 static void finish(struct job_run *run, const char *status, const char *error)
 {
     struct ledger_result *r = &run->result;
     const struct tier_conf *tier = current_tier(run);
+
+    if (run->by_tier0) {
+        finish_tier0(run, status);
+        return;
+    }
+    if (strcmp(status, "answered") == 0)
+        keep_trace(run);
 
     if (run->n_lines > 0) {
         struct ledger_cost_line *last = &run->lines[run->n_lines - 1].line;
@@ -276,6 +350,16 @@ struct job_run *job_run_start(struct worker *w, struct job *job,
     run->generation = generation;
     run->received_ms = sl_now_ms();
     route_plan(w->cfg, job, &run->plan);
+    if (w->tier0 && tier0_live_answer(w->tier0, job, &run->t0)) {
+        run->by_tier0 = true;
+        run->t0_label = xstrdup(run->t0.label);
+        run->t0_model = xasprintf("tier0-v%lld", (long long)run->t0.version);
+        if (!run->t0.shadow) {
+            finish_tier0(run, NULL);
+            return run;
+        }
+        w->tier0_shadowed++;
+    }
     call_tier(run);
     return run;
 }
@@ -289,6 +373,9 @@ void job_run_free(struct job_run *run)
     llm_answer_clear(&run->answer);
     free(run->data_json);
     free(run->error);
+    free(run->t0_label);
+    free(run->t0_model);
+    free(run->trace_input);
     job_free(run->job);
     free(run);
 }

@@ -45,6 +45,8 @@ static struct ledger_job ledger_job_of(const struct job_run *run)
 {
     const struct job *job = run->job;
     return (struct ledger_job){
+        .trace = run->has_trace ? &run->trace : NULL,
+        .shadow = run->has_shadow ? &run->shadow : NULL,
         .job_id = job->id,
         .task = job->task->name,
         .mode = job_mode_name(job->mode),
@@ -76,6 +78,8 @@ void worker_job_finished(struct worker *w, struct job_run *run)
         w->jobs_answered++;
     else
         w->jobs_failed++;
+    if (run->by_tier0)
+        w->jobs_tier0++;
     start_parked(w);
 }
 
@@ -213,6 +217,7 @@ static void park_job(struct worker *w, const struct parked_job *job)
         for (size_t i = 0; i < w->parked_len; i++)
             ring[i] = w->parked[(w->parked_head + i) % w->parked_cap];
         free(w->parked);
+    tier0_live_free(w->tier0);
         w->parked = ring;
         w->parked_head = 0;
         w->parked_cap = cap;
@@ -421,10 +426,26 @@ static void stop_loop(struct worker *w)
     w->http = NULL;
 }
 
+/* New tier-0 models, and withdrawals by the live guarantee, reach every
+ * worker within this period. */
+#define TIER0_REFRESH_MS 2000
+
+static void refresh_tier0(struct worker *w)
+{
+    char err[512];
+    int withdrawn = 0;
+    w->tier0_refresh_at_ms = sl_now_ms() + TIER0_REFRESH_MS;
+    if (tier0_live_refresh(w->tier0, w->db, &withdrawn, err, sizeof(err)) != SL_OK)
+        log_warn("tier0 refresh failed, serving what was loaded: %s", err);
+    w->tier0_withdrawals += (uint64_t)withdrawn;
+}
+
 static void on_tick(uv_timer_t *t)
 {
     struct worker *w = t->data;
     kproducer_poll(w->dlq);
+    if (sl_now_ms() >= w->tier0_refresh_at_ms && !w->draining)
+        refresh_tier0(w);
     if (!w->draining)
         drain_consumer(w);
     if (batch_due(w))
@@ -489,6 +510,8 @@ static int open_services(struct worker *w, char *err, size_t err_size)
     if (w->parked_cap < PARKED_MIN)
         w->parked_cap = PARKED_MIN;
     w->parked = xcalloc(w->parked_cap, sizeof(*w->parked));
+    w->tier0 = tier0_live_new(cfg);
+    refresh_tier0(w);
     return SL_OK;
 }
 
@@ -516,6 +539,7 @@ static void close_services(struct worker *w)
     free(w->done_runs);
     free(w->rejects);
     free(w->parked);
+    tier0_live_free(w->tier0);
 }
 
 int worker_run(const struct config *cfg)
@@ -537,11 +561,15 @@ int worker_run(const struct config *cfg)
     log_info("worker consuming %s as group %s", cfg->kafka.topic,
              cfg->kafka.group_id);
     uv_run(&w.loop, UV_RUN_DEFAULT);
-    log_info("worker stopped: %llu answered, %llu failed, %llu rejected, "
-             "%llu already done",
+    log_info("worker stopped: %llu answered (%llu at tier 0, %llu of them "
+             "shadow-checked), %llu failed, %llu rejected, %llu tier-0 "
+             "withdrawals, %llu already done",
              (unsigned long long)w.jobs_answered,
+             (unsigned long long)w.jobs_tier0,
+             (unsigned long long)w.tier0_shadowed,
              (unsigned long long)w.jobs_failed,
              (unsigned long long)w.jobs_rejected,
+             (unsigned long long)w.tier0_withdrawals,
              (unsigned long long)w.jobs_skipped);
     close_services(&w);
     int rc = uv_loop_close(&w.loop);

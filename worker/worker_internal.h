@@ -15,6 +15,7 @@
 #include "ledger.h"
 #include "llm.h"
 #include "route.h"
+#include "tier0_live.h"
 
 struct job_run;
 
@@ -40,6 +41,9 @@ struct worker {
 
     /* Finished work waiting for the next ledger transaction. The batch
      * borrows from runs[] and rejects[], which live until it is written. */
+    struct tier0_live *tier0;
+    int64_t tier0_refresh_at_ms;
+
     struct ledger_batch *batch;
     struct job_run **done_runs;
     size_t n_done_runs, cap_done_runs;
@@ -65,6 +69,7 @@ struct worker {
     int exit_code;
 
     uint64_t jobs_answered, jobs_failed, jobs_rejected, jobs_skipped;
+    uint64_t jobs_tier0, tier0_shadowed, tier0_withdrawals;
 };
 
 struct parked_job {
@@ -101,6 +106,17 @@ struct job_run {
     struct llm_answer answer;
     char *data_json;
     char *error;
+
+    /* Tier 0 answered; with shadow, the ladder runs only to re-check it. */
+    bool by_tier0;
+    struct tier0_answer t0;
+    char *t0_label;      /* t0.label copied: a refresh may unload the model */
+    char *t0_model;      /* "tier0-v<version>" */
+    struct ledger_trace trace;
+    bool has_trace;
+    char *trace_input;
+    struct ledger_shadow shadow;
+    bool has_shadow;
 };
 
 /* A malformed message: its DLQ copy, then its rejected row. */

@@ -64,6 +64,13 @@ baseline_lines=$(psql_val "SELECT count(*) FROM cost_lines WHERE baseline_nanous
 [ "$baseline_lines" -ge $((JOBS * 9 / 10)) ] || fail "only $baseline_lines lines carry a baseline"
 pass "$escalated escalated jobs, one cost line per attempt, climbing"
 
+# --- accepted label answers are kept as tier-0 traces ----------------------
+traces=$(psql_val "SELECT count(*) FROM traces")
+labelled=$(psql_val "SELECT count(*) FROM results r JOIN jobs j USING (job_id)
+    WHERE j.task IN ('intent', 'priority') AND r.status = 'answered'")
+[ "$traces" -eq "$labelled" ] || fail "$traces traces for $labelled answered label jobs"
+pass "$traces tier-0 traces kept"
+
 # --- malformed messages: DLQ and rejected rows ----------------------------
 dlq=$(it_topic_count sluice.jobs.dlq)
 [ "$dlq" -eq $BAD ] || fail "DLQ has $dlq messages, wanted $BAD"

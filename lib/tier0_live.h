@@ -1,0 +1,50 @@
+/* tier0_live.h — tier 0 in a running worker: the newest certified model of
+ * each label task, hot reload, shadow sampling, and the live guarantee.
+ *
+ * The live guarantee pools the model's certification evidence (answered and
+ * agreeing out-of-fold traces, per label) with the shadow checks recorded
+ * since (table tier0_shadow): when the 95 % Clopper-Pearson upper bound of
+ * disagreement of a label — or of the whole answer set — rises above
+ * 1 − target, the label (or '*', the model) is written to tier0_withdrawals
+ * and no worker answers it any more. Pooling is what lets a handful of
+ * shadow checks count: on their own, ten agreeing checks still bound the
+ * disagreement only below 26 %.
+ *
+ * Ownership: tier0_live_new() returns a new state; free with
+ * tier0_live_free(). The config is borrowed and must outlive it. Answers
+ * borrow label strings from the loaded model until the next refresh. */
+#ifndef SL_TIER0_LIVE_H
+#define SL_TIER0_LIVE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "db.h"
+#include "job.h"
+
+struct tier0_live;
+
+struct tier0_answer {
+    const char *label; /* borrowed until the next tier0_live_refresh */
+    double score;
+    int64_t version;
+    bool shadow;       /* also send to the LLM ladder to re-check */
+};
+
+struct tier0_live *tier0_live_new(const struct config *cfg);
+void tier0_live_free(struct tier0_live *t);
+
+/* Loads newer model versions, withdraws labels whose live bound crossed,
+ * and reads the withdrawals of the served versions. Blocking (PostgreSQL);
+ * call it at start and then every few seconds. *withdrawn_now (may be
+ * NULL) counts the withdrawals this call made. Returns 0 or SL_EDB with
+ * errstr; on error the state served so far stays in use. */
+int tier0_live_refresh(struct tier0_live *t, struct db *db, int *withdrawn_now,
+                       char *errstr, size_t errstr_size);
+
+/* Whether tier 0 answers this job, and if so with what. */
+bool tier0_live_answer(const struct tier0_live *t, const struct job *job,
+                       struct tier0_answer *out);
+
+#endif
