@@ -107,17 +107,8 @@ static const char SQL_WITHDRAW[] =
 static const char SQL_WITHDRAWN[] =
     "SELECT label FROM tier0_withdrawals WHERE task = $1 AND version = $2";
 
-struct evidence {
-    uint64_t cert_n, cert_x, live_n, live_x;
-};
-
-/* A label (or the model) goes when the shadow checks push its pooled upper
- * bound across 1 - target, or when even the lower bound of its
- * disagreement is above 1 - target (clearly worse: the test certification
- * itself excludes labels with, and the one that catches a drifted label
- * whose certification evidence was too thin to have a bound below). */
-static bool should_withdraw(const struct evidence *e, double target,
-                            double *bound)
+bool tier0_live_breach(const struct tier0_evidence *e, double target,
+                       double *bound)
 {
     uint64_t n = e->cert_n + e->live_n, x = e->cert_x + e->live_x;
     double limit = 1.0 - target;
@@ -130,7 +121,7 @@ static bool should_withdraw(const struct evidence *e, double target,
 }
 
 static int withdraw(struct db *db, const struct served_task *s,
-                    const char *label, double bound, const struct evidence *e,
+                    const char *label, double bound, const struct tier0_evidence *e,
                     char *errstr, size_t errstr_size)
 {
     char version[32], bound_s[32], checks[32], dis[32];
@@ -169,24 +160,24 @@ static int check_live_bounds(struct served_task *s, struct db *db, int *made,
         PQclear(res);
         return rc;
     }
-    struct evidence all = {0, 0, 0, 0};
+    struct tier0_evidence all = {0, 0, 0, 0};
     double bound;
     int rc = SL_OK;
     for (int r = 0; r < PQntuples(res) && rc == SL_OK; r++) {
-        struct evidence e = {strtoull(PQgetvalue(res, r, 1), NULL, 10),
+        struct tier0_evidence e = {strtoull(PQgetvalue(res, r, 1), NULL, 10),
                              strtoull(PQgetvalue(res, r, 2), NULL, 10),
                              strtoull(PQgetvalue(res, r, 3), NULL, 10),
                              strtoull(PQgetvalue(res, r, 4), NULL, 10)};
         all.cert_n += e.cert_n, all.cert_x += e.cert_x;
         all.live_n += e.live_n, all.live_x += e.live_x;
-        if (should_withdraw(&e, s->task->tier0_target, &bound)) {
+        if (tier0_live_breach(&e, s->task->tier0_target, &bound)) {
             rc = withdraw(db, s, PQgetvalue(res, r, 0), bound, &e, errstr,
                           errstr_size);
             (*made)++;
         }
     }
     PQclear(res);
-    if (rc == SL_OK && should_withdraw(&all, s->task->tier0_target, &bound)) {
+    if (rc == SL_OK && tier0_live_breach(&all, s->task->tier0_target, &bound)) {
         rc = withdraw(db, s, WITHDRAW_ALL, bound, &all, errstr, errstr_size);
         (*made)++;
     }

@@ -43,6 +43,21 @@ void tier0_live_free(struct tier0_live *t);
 int tier0_live_refresh(struct tier0_live *t, struct db *db, int *withdrawn_now,
                        char *errstr, size_t errstr_size);
 
+/* Evidence about one label (or the whole answer set) of a served version:
+ * certification answers and disagreements, shadow checks and disagreements. */
+struct tier0_evidence {
+    uint64_t cert_n, cert_x, live_n, live_x;
+};
+
+/* The withdrawal rule. True when shadow checks exist and either they push
+ * the pooled 95 % upper bound of disagreement across 1 − target (from a
+ * certification bound at or below it), or even the pooled lower bound is
+ * above 1 − target (clearly worse than the target: this catches a label
+ * whose certification evidence alone was too thin to bound it). *bound
+ * gets the pooled upper bound. */
+bool tier0_live_breach(const struct tier0_evidence *e, double target,
+                       double *bound);
+
 /* Whether tier 0 answers this job, and if so with what. */
 bool tier0_live_answer(const struct tier0_live *t, const struct job *job,
                        struct tier0_answer *out);
