@@ -158,6 +158,33 @@ static int parse_models(struct ctx *c, const cJSON *models, struct emu_config *c
     return 0;
 }
 
+static int get_bool(struct ctx *c, const cJSON *obj, const char *path, const char *name, bool *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+    char key[512];
+    snprintf(key, sizeof(key), "%s.%s", path, name);
+    if (v == NULL)
+        return 0;
+    if (!cJSON_IsBool(v))
+        return fail(c, key, "must be true or false");
+    *out = cJSON_IsTrue(v);
+    return 0;
+}
+
+static int parse_batch(struct ctx *c, const cJSON *obj, struct emu_batch_cfg *b)
+{
+    static const char *const keys[] = {"turnaround_s", "errored_share", "expire", "fail", NULL};
+    *b = (struct emu_batch_cfg){.turnaround_s = 2.0};
+    if (obj == NULL)
+        return 0;
+    if (need_object(c, obj, "batch") || check_keys(c, obj, "batch", keys) ||
+        get_num(c, obj, "batch", "turnaround_s", 0, 86400, &b->turnaround_s) ||
+        get_num(c, obj, "batch", "errored_share", 0, 1, &b->errored_share) ||
+        get_bool(c, obj, "batch", "expire", &b->expire) || get_bool(c, obj, "batch", "fail", &b->fail))
+        return -1;
+    return 0;
+}
+
 /* The gold path is relative to the config file's folder, so a config and
  * its gold file can move together. */
 static char *gold_path(const char *config_path, const char *gold)
@@ -174,12 +201,13 @@ static char *gold_path(const char *config_path, const char *gold)
 
 static int parse_root(struct ctx *c, const char *config_path, const cJSON *root, struct emu_config *cfg)
 {
-    static const char *const keys[] = {"gold", "models", NULL};
+    static const char *const keys[] = {"gold", "models", "batch", NULL};
     const cJSON *gold = cJSON_GetObjectItemCaseSensitive(root, "gold");
     if (!cJSON_IsObject(root))
         return fail(c, "(top level)", "must be a JSON object");
     if (check_keys(c, root, "", keys) ||
-        parse_models(c, cJSON_GetObjectItemCaseSensitive(root, "models"), cfg))
+        parse_models(c, cJSON_GetObjectItemCaseSensitive(root, "models"), cfg) ||
+        parse_batch(c, cJSON_GetObjectItemCaseSensitive(root, "batch"), &cfg->batch))
         return -1;
     if (gold == NULL || cJSON_IsNull(gold))
         return 0;

@@ -50,7 +50,16 @@ struct emu_gold {
     size_t n_slots; /* power of two */
 };
 
+/* How the batch endpoints behave (top-level key "batch"). */
+struct emu_batch_cfg {
+    double turnaround_s;  /* create → ended/completed */
+    double errored_share; /* share of lines errored, chosen by hash */
+    bool expire;          /* the batch ends expired, half done */
+    bool fail;            /* the batch fails as a whole */
+};
+
 struct emu_config {
+    struct emu_batch_cfg batch;
     struct emu_model *models;
     size_t n_models;
     struct emu_gold gold;

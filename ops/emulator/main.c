@@ -14,14 +14,16 @@
 
 struct options {
     const char *config, *usage_log;
-    long port;
+    long port, max_upload_mib;
     bool verbose;
 };
 
 static void usage(FILE *out)
 {
-    fputs("usage: sluice-emulator --config models.json [--port N] [--usage-log FILE] [--verbose]\n"
-          "Serves POST /v1/chat/completions, POST /v1/messages and GET /healthz on 127.0.0.1.\n"
+    fputs("usage: sluice-emulator --config models.json [--port N] [--usage-log FILE] [--max-upload-mib N]\n"
+          "       [--verbose]\n"
+          "Serves OpenAI chat completions, files and batches, Anthropic messages and message batches,\n"
+          "and GET /healthz on 127.0.0.1.\n"
           "Prints EMULATOR=http://127.0.0.1:<port> once listening; stops on SIGTERM/SIGINT.\n",
           out);
 }
@@ -31,11 +33,12 @@ static int parse_options(int argc, char **argv, struct options *o)
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'}, {"port", required_argument, NULL, 'p'},
         {"usage-log", required_argument, NULL, 'u'}, {"verbose", no_argument, NULL, 'v'},
+        {"max-upload-mib", required_argument, NULL, 'm'},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     int ch;
     char *end;
-    *o = (struct options){0};
-    while ((ch = getopt_long(argc, argv, "c:p:u:vh", opts, NULL)) != -1) {
+    *o = (struct options){.max_upload_mib = 256};
+    while ((ch = getopt_long(argc, argv, "c:p:u:m:vh", opts, NULL)) != -1) {
         switch (ch) {
         case 'c': o->config = optarg; break;
         case 'u': o->usage_log = optarg; break;
@@ -45,6 +48,13 @@ static int parse_options(int argc, char **argv, struct options *o)
             o->port = strtol(optarg, &end, 10);
             if (*optarg == '\0' || *end != '\0' || o->port < 0 || o->port > 65535) {
                 fprintf(stderr, "sluice-emulator: --port must be 0..65535\n");
+                return -1;
+            }
+            break;
+        case 'm':
+            o->max_upload_mib = strtol(optarg, &end, 10);
+            if (*optarg == '\0' || *end != '\0' || o->max_upload_mib < 1 || o->max_upload_mib > 4096) {
+                fprintf(stderr, "sluice-emulator: --max-upload-mib must be 1..4096\n");
                 return -1;
             }
             break;
@@ -94,7 +104,9 @@ int main(int argc, char **argv)
     }
     raise_fd_limit();
     block_signals(&set);
-    struct emu_server *s = emu_server_start(&cfg, (uint16_t)o.port, o.usage_log, o.verbose, err, sizeof(err));
+    struct emu_server_options so = {.port = (uint16_t)o.port, .usage_log_path = o.usage_log,
+                                    .max_upload = (size_t)o.max_upload_mib << 20, .verbose = o.verbose};
+    struct emu_server *s = emu_server_start(&cfg, &so, err, sizeof(err));
     if (s == NULL) {
         fprintf(stderr, "sluice-emulator: %s\n", err);
         emu_config_free(&cfg);

@@ -15,8 +15,9 @@
 
 #include <microhttpd.h>
 
+#include "batch.h"
+#include "reply.h"
 #include "server.h"
-#include "sim.h"
 #include "util.h"
 #include "wire.h"
 
@@ -24,12 +25,15 @@
 #define MAX_LATENCY_MS 120000.0
 #define CONNECTION_LIMIT 4096u
 #define IDLE_TIMEOUT_S 600u
+#define FORM_BUFFER 65536
+#define PURPOSE_MAX 64
 
 struct emu_server {
     const struct emu_config *cfg;
     struct MHD_Daemon *daemon;
-    FILE *usage_log;
-    pthread_mutex_t log_lock;
+    struct emu_usage_log *usage_log;
+    struct emu_batches *batches;
+    size_t max_upload; /* body cap of uploads and batch creation */
     bool verbose;
     atomic_bool stopping;
 };
@@ -37,9 +41,15 @@ struct emu_server {
 /* State of one request while its body arrives. */
 struct conn {
     enum emu_api api;
-    char *body;
+    enum emu_batch_route route;
+    size_t max;    /* body cap */
+    size_t seen;   /* raw body bytes received */
+    char *body;    /* the JSON body, or the uploaded file */
     size_t len;
     bool too_large;
+    struct MHD_PostProcessor *form; /* POST /v1/files */
+    char *filename;
+    char purpose[PURPOSE_MAX + 1];
 };
 
 enum fault { FAULT_NONE, FAULT_500, FAULT_429, FAULT_OVERLOAD, FAULT_TIMEOUT, FAULT_MALFORMED };
@@ -58,27 +68,19 @@ struct exchange {
     int status; /* the status sent, for the verbose log */
 };
 
-static void random_chars(char *out, size_t n, const char *alphabet)
-{
-    size_t k = strlen(alphabet);
-    for (size_t i = 0; i < n; i++)
-        out[i] = alphabet[emu_rng_next() % k];
-    out[n] = '\0';
-}
-
 static void make_ids(struct exchange *x)
 {
-    static const char b62[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    const char *b62 = emu_b62;
     char tail[33];
     if (x->api == EMU_API_OPENAI) {
-        random_chars(tail, 29, b62);
+        emu_random_chars(tail, 29, b62);
         snprintf(x->id, sizeof(x->id), "chatcmpl-%s", tail);
-        random_chars(tail, 32, "0123456789abcdef");
+        emu_random_chars(tail, 32, "0123456789abcdef");
         snprintf(x->request_id, sizeof(x->request_id), "req_%s", tail);
     } else {
-        random_chars(tail, 22, b62);
+        emu_random_chars(tail, 22, b62);
         snprintf(x->id, sizeof(x->id), "msg_01%s", tail);
-        random_chars(tail, 22, b62);
+        emu_random_chars(tail, 22, b62);
         snprintf(x->request_id, sizeof(x->request_id), "req_01%s", tail);
     }
 }
@@ -156,63 +158,14 @@ static enum fault draw_fault(const struct emu_faults *f)
     return FAULT_NONE;
 }
 
-static void csv_field(FILE *f, const char *s)
-{
-    if (strpbrk(s, ",\"\r\n") == NULL) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
-static void usage_log(struct emu_server *s, const struct exchange *x, const struct emu_reply *r)
-{
-    if (s->usage_log == NULL)
-        return;
-    pthread_mutex_lock(&s->log_lock);
-    fprintf(s->usage_log, "%s,%s,", x->id, x->api == EMU_API_OPENAI ? "openai" : "anthropic");
-    csv_field(s->usage_log, x->model);
-    fprintf(s->usage_log, ",%ld,%ld,%ld,%s\n", r->input_tokens, r->cached_tokens, r->output_tokens,
-            x->fault == FAULT_MALFORMED ? "malformed" : "ok");
-    fflush(s->usage_log);
-    pthread_mutex_unlock(&s->log_lock);
-}
-
-/* A stable fingerprint per model, like a deployment's build id. */
-static void fingerprint(const char *model, char *out, size_t out_size)
-{
-    uint32_t h = 2166136261u;
-    for (; *model; model++)
-        h = (h ^ (unsigned char)*model) * 16777619u;
-    snprintf(out, out_size, "fp_%08x", h);
-}
-
 static enum MHD_Result answer(struct exchange *x, const struct emu_model *m, const struct emu_request *req)
 {
-    struct emu_task task;
-    struct emu_draws d;
-    char fp[16];
-    emu_task_parse(req->user_text, &task);
-    emu_task_draws(m->name, &task, &d);
-    char *content = emu_answer(m, &x->s->cfg->gold, &task, &d);
-    emu_task_free(&task);
-    fingerprint(m->name, fp, sizeof(fp));
-    struct emu_reply r = {.id = x->id, .model = m->name, .content = content, .fingerprint = fp,
-                          .input_tokens = emu_tokens(req->prompt_chars)};
-    r.output_tokens = emu_limit_output(content, req->max_tokens, &r.truncated);
-    if (d.cache < m->cache_hit_rate)
-        r.cached_tokens = emu_tokens(req->system_chars);
-    char *body = emu_render_reply(x->api, &r);
-    free(content);
+    struct emu_reply r;
+    char *body = emu_reply_render(x->s->cfg, x->api, m, req, x->id, NULL, &r);
     if (x->fault == FAULT_MALFORMED)
         body[strlen(body) / 2] = '\0'; /* half an object never parses */
-    usage_log(x->s, x, &r);
+    emu_usage_write(x->s->usage_log, x->id, x->api == EMU_API_OPENAI ? "openai" : "anthropic", m->name, &r,
+                    x->fault == FAULT_MALFORMED ? "malformed" : "ok");
     return respond(x, 200, body, -1);
 }
 
@@ -238,12 +191,19 @@ static bool is_json(struct MHD_Connection *c)
     return ct && strncasecmp(ct, "application/json", strlen("application/json")) == 0;
 }
 
+static enum MHD_Result respond_too_large(struct exchange *x, size_t max)
+{
+    char msg[128];
+    snprintf(msg, sizeof(msg), "Request exceeds the maximum allowed size (%zu bytes).", max);
+    return respond_error(x, EMU_ERR_TOO_LARGE, msg, -1);
+}
+
 static enum MHD_Result process(struct exchange *x, struct conn *st)
 {
     struct emu_request req;
     char why[256], msg[400];
     if (st->too_large)
-        return respond_error(x, EMU_ERR_TOO_LARGE, "Request exceeds the maximum allowed size (1 MiB).", -1);
+        return respond_too_large(x, st->max);
     if (!is_json(x->c))
         return respond_error(x, EMU_ERR_INVALID, "Content-Type must be application/json.", -1);
     if (emu_request_parse(x->api, st->body ? st->body : "", st->len, &req, why, sizeof(why)) != 0)
@@ -271,9 +231,50 @@ static enum MHD_Result process(struct exchange *x, struct conn *st)
     return rc;
 }
 
+static const char *query_arg(void *ctx, const char *name)
+{
+    return MHD_lookup_connection_value(ctx, MHD_GET_ARGUMENT_KIND, name);
+}
+
+static enum MHD_Result send_answer(struct exchange *x, struct emu_answer *a)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(a->len, a->body, MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, a->content_type);
+    MHD_add_response_header(r, x->api == EMU_API_OPENAI ? "x-request-id" : "request-id", x->request_id);
+    enum MHD_Result rc = MHD_queue_response(x->c, (unsigned)a->status, r);
+    MHD_destroy_response(r);
+    x->status = a->status;
+    return rc;
+}
+
+/* Hands a finished batch-endpoint request to batch.c. */
+static enum MHD_Result process_batch(struct exchange *x, struct conn *st, const char *method, const char *url)
+{
+    struct emu_answer a;
+    char base[300];
+    const char *host = MHD_lookup_connection_value(x->c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+    if (st->too_large)
+        return respond_too_large(x, st->max);
+    if (st->route != EMU_BATCH_UPLOAD && st->len > 0 && !is_json(x->c))
+        return respond_error(x, EMU_ERR_INVALID, "Content-Type must be application/json.", -1);
+    if (host && strlen(host) < 256 && strpbrk(host, "\"\\/ ") == NULL)
+        snprintf(base, sizeof(base), "http://%s", host);
+    else
+        snprintf(base, sizeof(base), "http://127.0.0.1:%u", (unsigned)emu_server_port(x->s));
+    struct emu_call call = {.method = method, .path = url, .body = st->body, .len = st->len,
+                            .request_id = x->request_id, .base_url = base, .query = query_arg,
+                            .query_ctx = x->c, .filename = st->filename,
+                            .purpose = st->purpose[0] ? st->purpose : NULL};
+    if (st->route == EMU_BATCH_ANTHROPIC)
+        emu_batches_anthropic(x->s->batches, &call, &a);
+    else
+        emu_batches_openai(x->s->batches, &call, &a);
+    return send_answer(x, &a);
+}
+
 static void append(struct conn *st, const char *data, size_t n)
 {
-    if (st->too_large || st->len + n > EMU_MAX_BODY) {
+    if (st->too_large || st->len + n > st->max) {
         st->too_large = true; /* keep draining so the connection stays usable */
         return;
     }
@@ -283,10 +284,43 @@ static void append(struct conn *st, const char *data, size_t n)
     st->body[st->len] = '\0';
 }
 
-static bool declared_too_large(struct MHD_Connection *c)
+/* Multipart fields of POST /v1/files: the file's bytes go to st->body. */
+static enum MHD_Result form_field(void *cls, enum MHD_ValueKind kind, const char *key, const char *filename,
+                                  const char *content_type, const char *transfer_encoding, const char *data,
+                                  uint64_t off, size_t size)
+{
+    struct conn *st = cls;
+    (void)kind;
+    (void)content_type;
+    (void)transfer_encoding;
+    if (strcmp(key, "file") == 0) {
+        if (st->filename == NULL)
+            st->filename = emu_xstrdup(filename ? filename : "");
+        append(st, data, size);
+    } else if (strcmp(key, "purpose") == 0 && off + size <= PURPOSE_MAX) {
+        memcpy(st->purpose + off, data, size);
+        st->purpose[off + size] = '\0';
+    }
+    return MHD_YES;
+}
+
+static void receive(struct conn *st, const char *data, size_t n)
+{
+    st->seen += n;
+    if (st->form == NULL) {
+        append(st, data, n);
+        return;
+    }
+    if (st->seen > st->max)
+        st->too_large = true;
+    if (!st->too_large && MHD_post_process(st->form, data, n) != MHD_YES)
+        st->too_large = st->too_large || st->len >= st->max;
+}
+
+static size_t declared_length(struct MHD_Connection *c)
 {
     const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    return cl && strtoull(cl, NULL, 10) > EMU_MAX_BODY;
+    return cl ? (size_t)strtoull(cl, NULL, 10) : 0;
 }
 
 static enum MHD_Result refuse(struct exchange *x, const char *method, const char *url, enum emu_err e,
@@ -297,6 +331,21 @@ static enum MHD_Result refuse(struct exchange *x, const char *method, const char
     return rc;
 }
 
+/* Checks the route before any body arrives; NULL = go on reading. */
+static const char *refusal(struct exchange *x, const char *url, const char *method, enum emu_batch_route route,
+                           enum emu_err *e)
+{
+    bool realtime = strcmp(url, "/v1/chat/completions") == 0 || strcmp(url, "/v1/messages") == 0;
+    *e = EMU_ERR_ROUTE;
+    if (!realtime && route == EMU_BATCH_NONE)
+        return "Invalid URL";
+    *e = EMU_ERR_METHOD;
+    if (realtime && strcmp(method, "POST") != 0)
+        return "Only POST is supported here.";
+    (void)x;
+    return NULL;
+}
+
 static enum MHD_Result first_call(struct emu_server *s, struct MHD_Connection *c, const char *url,
                                   const char *method, void **con_cls)
 {
@@ -304,21 +353,31 @@ static enum MHD_Result first_call(struct emu_server *s, struct MHD_Connection *c
         return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 ? respond_text(c, 200, "ok")
                                                                           : respond_text(c, 405, "method not allowed");
     struct exchange x = {.s = s, .c = c};
-    bool openai = strcmp(url, "/v1/chat/completions") == 0, anthropic = strcmp(url, "/v1/messages") == 0;
+    enum emu_batch_route route = emu_batch_route(method, url);
+    enum emu_err e;
     x.api = strncmp(url, "/v1/messages", strlen("/v1/messages")) == 0 ? EMU_API_ANTHROPIC : EMU_API_OPENAI;
     make_ids(&x);
-    if (!openai && !anthropic) {
+    const char *why = refusal(&x, url, method, route, &e);
+    if (why) {
         char msg[160];
-        snprintf(msg, sizeof(msg), "Invalid URL (%.20s %.100s)", method, url);
-        return refuse(&x, method, url, EMU_ERR_ROUTE, msg);
+        snprintf(msg, sizeof(msg), "%s (%.20s %.100s)", why, method, url);
+        return refuse(&x, method, url, e, msg);
     }
-    if (strcmp(method, "POST") != 0)
-        return refuse(&x, method, url, EMU_ERR_METHOD, "Only POST is supported here.");
+    size_t max = route == EMU_BATCH_UPLOAD || route == EMU_BATCH_ANTHROPIC ? s->max_upload : EMU_MAX_BODY;
     /* Refuse before reading: a huge declared body is never worth receiving. */
-    if (declared_too_large(c))
-        return refuse(&x, method, url, EMU_ERR_TOO_LARGE, "Request exceeds the maximum allowed size (1 MiB).");
+    if (declared_length(c) > max) {
+        enum MHD_Result rc = respond_too_large(&x, max);
+        verbose_log(&x, method, url);
+        return rc;
+    }
     struct conn *st = emu_xcalloc(1, sizeof(*st));
     st->api = x.api;
+    st->route = route;
+    st->max = max;
+    if (route == EMU_BATCH_UPLOAD && (st->form = MHD_create_post_processor(c, FORM_BUFFER, form_field, st)) == NULL) {
+        free(st);
+        return refuse(&x, method, url, EMU_ERR_INVALID, "Content-Type must be multipart/form-data.");
+    }
     *con_cls = st;
     return MHD_YES;
 }
@@ -332,13 +391,13 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     if (st == NULL)
         return first_call(s, c, url, method, con_cls);
     if (*upload_size > 0) {
-        append(st, upload_data, *upload_size);
+        receive(st, upload_data, *upload_size);
         *upload_size = 0;
         return MHD_YES;
     }
     struct exchange x = {.s = s, .c = c, .api = st->api};
     make_ids(&x);
-    enum MHD_Result rc = process(&x, st);
+    enum MHD_Result rc = st->route == EMU_BATCH_NONE ? process(&x, st) : process_batch(&x, st, method, url);
     verbose_log(&x, method, url);
     return rc;
 }
@@ -350,25 +409,13 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
     (void)c;
     (void)toe;
     if (st) {
+        if (st->form)
+            MHD_destroy_post_processor(st->form);
+        free(st->filename);
         free(st->body);
         free(st);
         *con_cls = NULL;
     }
-}
-
-static FILE *open_usage_log(const char *path, char *err, size_t err_size)
-{
-    FILE *f = fopen(path, "a");
-    if (f == NULL) {
-        snprintf(err, err_size, "--usage-log %s: cannot open for appending", path);
-        return NULL;
-    }
-    /* A restarted emulator appends to the same log: one header only. */
-    if (ftell(f) == 0) {
-        fputs("request_id,api,model,input_tokens,cached_tokens,output_tokens,status\n", f);
-        fflush(f);
-    }
-    return f;
 }
 
 static struct MHD_Daemon *start_daemon(struct emu_server *s, uint16_t port)
@@ -388,21 +435,22 @@ static struct MHD_Daemon *start_daemon(struct emu_server *s, uint16_t port)
                             MHD_OPTION_END);
 }
 
-struct emu_server *emu_server_start(const struct emu_config *cfg, uint16_t port, const char *usage_log_path,
-                                    bool verbose, char *err, size_t err_size)
+struct emu_server *emu_server_start(const struct emu_config *cfg, const struct emu_server_options *o, char *err,
+                                    size_t err_size)
 {
     struct emu_server *s = emu_xcalloc(1, sizeof(*s));
     s->cfg = cfg;
-    s->verbose = verbose;
+    s->verbose = o->verbose;
+    s->max_upload = o->max_upload;
     atomic_init(&s->stopping, false);
-    pthread_mutex_init(&s->log_lock, NULL);
-    if (usage_log_path && (s->usage_log = open_usage_log(usage_log_path, err, err_size)) == NULL) {
+    if (emu_usage_open(o->usage_log_path, &s->usage_log, err, err_size) != 0) {
         emu_server_stop(s);
         return NULL;
     }
-    s->daemon = start_daemon(s, port);
+    s->batches = emu_batches_new(cfg, s->usage_log);
+    s->daemon = start_daemon(s, o->port);
     if (s->daemon == NULL) {
-        snprintf(err, err_size, "cannot listen on 127.0.0.1:%u", (unsigned)port);
+        snprintf(err, err_size, "cannot listen on 127.0.0.1:%u", (unsigned)o->port);
         emu_server_stop(s);
         return NULL;
     }
@@ -422,8 +470,7 @@ void emu_server_stop(struct emu_server *s)
     atomic_store(&s->stopping, true);
     if (s->daemon)
         MHD_stop_daemon(s->daemon);
-    if (s->usage_log)
-        fclose(s->usage_log);
-    pthread_mutex_destroy(&s->log_lock);
+    emu_batches_free(s->batches);
+    emu_usage_close(s->usage_log);
     free(s);
 }

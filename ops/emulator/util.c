@@ -1,6 +1,9 @@
 /* util.c — allocation and bounded input helpers of the emulator. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
 
 #include "util.h"
 
@@ -109,4 +112,37 @@ size_t emu_utf8_prefix(const char *s, size_t n)
             break;
     }
     return i;
+}
+
+void emu_buf_add(struct emu_buf *b, const char *s, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        b->cap = (b->len + n + 1) * 2;
+        b->p = emu_xrealloc(b->p, b->cap);
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+void emu_buf_puts(struct emu_buf *b, const char *s)
+{
+    emu_buf_add(b, s, strlen(s));
+}
+
+void emu_buf_json_str(struct emu_buf *b, const char *s)
+{
+    cJSON *str = cJSON_CreateString(s);
+    char *text = str ? cJSON_PrintUnformatted(str) : NULL;
+    cJSON_Delete(str);
+    check(text);
+    emu_buf_puts(b, text);
+    free(text);
+}
+
+double emu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }

@@ -27,4 +27,18 @@ size_t emu_utf8_chars(const char *s);
 /* Byte offset just after the first n code points of s. */
 size_t emu_utf8_prefix(const char *s, size_t n);
 
+/* A growable string; abort on OOM like the x* helpers. p is NUL-terminated
+ * once anything was appended; the owner frees p. */
+struct emu_buf {
+    char *p;
+    size_t len, cap;
+};
+void emu_buf_add(struct emu_buf *b, const char *s, size_t n);
+void emu_buf_puts(struct emu_buf *b, const char *s);
+/* Appends s as a JSON string literal, quotes and escapes included. */
+void emu_buf_json_str(struct emu_buf *b, const char *s);
+
+/* Wall-clock time in seconds, with fractions. */
+double emu_now(void);
+
 #endif

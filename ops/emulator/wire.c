@@ -157,6 +157,15 @@ int emu_request_parse(enum emu_api api, const char *body, size_t len, struct emu
     return rc;
 }
 
+int emu_request_from_json(enum emu_api api, const cJSON *root, struct emu_request *r, char *why, size_t why_size)
+{
+    *r = (struct emu_request){.max_tokens = -1};
+    int rc = parse_root(api, root, r, why, why_size);
+    if (rc != 0)
+        emu_request_free(r);
+    return rc;
+}
+
 void emu_request_free(struct emu_request *r)
 {
     free(r->model);
@@ -224,7 +233,7 @@ static void anthropic_usage(cJSON *root, const struct emu_reply *r)
     cJSON_AddNumberToObject(cc, "ephemeral_5m_input_tokens", 0);
     cJSON_AddNumberToObject(cc, "ephemeral_1h_input_tokens", 0);
     cJSON_AddNullToObject(u, "server_tool_use");
-    cJSON_AddStringToObject(u, "service_tier", "standard");
+    cJSON_AddStringToObject(u, "service_tier", r->service_tier ? r->service_tier : "standard");
     cJSON_AddStringToObject(u, "inference_geo", "us");
     cJSON_AddNullToObject(u, "output_tokens_details");
 }
@@ -266,6 +275,8 @@ static const struct err_shape openai_errors[] = {
     [EMU_ERR_SERVER] = {500, "server_error", NULL},
     [EMU_ERR_RATE_LIMIT] = {429, "requests", "rate_limit_exceeded"},
     [EMU_ERR_OVERLOAD] = {503, "service_unavailable_error", "server_is_overloaded"},
+    [EMU_ERR_NOT_FOUND] = {404, "invalid_request_error", NULL},
+    [EMU_ERR_CONFLICT] = {409, "invalid_request_error", NULL},
 };
 
 static const struct err_shape anthropic_errors[] = {
@@ -277,6 +288,8 @@ static const struct err_shape anthropic_errors[] = {
     [EMU_ERR_SERVER] = {500, "api_error", NULL},
     [EMU_ERR_RATE_LIMIT] = {429, "rate_limit_error", NULL},
     [EMU_ERR_OVERLOAD] = {529, "overloaded_error", NULL},
+    [EMU_ERR_NOT_FOUND] = {404, "not_found_error", NULL},
+    [EMU_ERR_CONFLICT] = {409, "conflict_error", NULL},
 };
 
 int emu_error_status(enum emu_api api, enum emu_err e)

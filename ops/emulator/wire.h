@@ -24,11 +24,14 @@ enum emu_err {
     EMU_ERR_TOO_LARGE,  /* 413 */
     EMU_ERR_SERVER,     /* 500 */
     EMU_ERR_RATE_LIMIT, /* 429 */
-    EMU_ERR_OVERLOAD    /* 503 (OpenAI) / 529 (Anthropic) */
+    EMU_ERR_OVERLOAD,   /* 503 (OpenAI) / 529 (Anthropic) */
+    EMU_ERR_NOT_FOUND,  /* 404 unknown object (file, batch) */
+    EMU_ERR_CONFLICT    /* 409 the object is not in a state for this call */
 };
 
 struct emu_reply {
     const char *id, *model, *content, *fingerprint;
+    const char *service_tier; /* Anthropic usage.service_tier; NULL = "standard" */
     long input_tokens;  /* all prompt tokens, cached ones included */
     long cached_tokens; /* the part of input_tokens read from the cache */
     long output_tokens;
@@ -38,6 +41,8 @@ struct emu_reply {
 /* Returns 0, or -1 with a provider-style message in why. */
 int emu_request_parse(enum emu_api api, const char *body, size_t len, struct emu_request *r,
                       char *why, size_t why_size);
+/* The same for a request already parsed (a batch line's body or params). */
+int emu_request_from_json(enum emu_api api, const cJSON *root, struct emu_request *r, char *why, size_t why_size);
 void emu_request_free(struct emu_request *r);
 
 char *emu_render_reply(enum emu_api api, const struct emu_reply *r);

@@ -1,0 +1,115 @@
+/* reply.c — answers, ids and the usage log shared by every endpoint. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "reply.h"
+#include "sim.h"
+#include "util.h"
+
+const char emu_b62[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+void emu_random_chars(char *out, size_t n, const char *alphabet)
+{
+    size_t k = strlen(alphabet);
+    for (size_t i = 0; i < n; i++)
+        out[i] = alphabet[emu_rng_next() % k];
+    out[n] = '\0';
+}
+
+/* A stable fingerprint per model, like a deployment's build id. */
+static void fingerprint(const char *model, char *out, size_t out_size)
+{
+    uint32_t h = 2166136261u;
+    for (; *model; model++)
+        h = (h ^ (unsigned char)*model) * 16777619u;
+    snprintf(out, out_size, "fp_%08x", h);
+}
+
+char *emu_reply_render(const struct emu_config *cfg, enum emu_api api, const struct emu_model *m,
+                       const struct emu_request *req, const char *id, const char *service_tier,
+                       struct emu_reply *r)
+{
+    struct emu_task task;
+    struct emu_draws d;
+    char fp[16];
+    emu_task_parse(req->user_text, &task);
+    emu_task_draws(m->name, &task, &d);
+    char *content = emu_answer(m, &cfg->gold, &task, &d);
+    emu_task_free(&task);
+    fingerprint(m->name, fp, sizeof(fp));
+    *r = (struct emu_reply){.id = id, .model = m->name, .content = content, .fingerprint = fp,
+                            .service_tier = service_tier, .input_tokens = emu_tokens(req->prompt_chars)};
+    r->output_tokens = emu_limit_output(content, req->max_tokens, &r->truncated);
+    if (d.cache < m->cache_hit_rate)
+        r->cached_tokens = emu_tokens(req->system_chars);
+    char *body = emu_render_reply(api, r);
+    free(content);
+    r->content = NULL;
+    r->fingerprint = NULL;
+    return body;
+}
+
+struct emu_usage_log {
+    FILE *f;
+    pthread_mutex_t lock;
+};
+
+int emu_usage_open(const char *path, struct emu_usage_log **out, char *err, size_t err_size)
+{
+    *out = NULL;
+    if (path == NULL)
+        return 0;
+    FILE *f = fopen(path, "a");
+    if (f == NULL) {
+        snprintf(err, err_size, "--usage-log %s: cannot open for appending", path);
+        return -1;
+    }
+    /* A restarted emulator appends to the same log: one header only. */
+    if (ftell(f) == 0) {
+        fputs("request_id,api,model,input_tokens,cached_tokens,output_tokens,status\n", f);
+        fflush(f);
+    }
+    struct emu_usage_log *u = emu_xcalloc(1, sizeof(*u));
+    u->f = f;
+    pthread_mutex_init(&u->lock, NULL);
+    *out = u;
+    return 0;
+}
+
+static void csv_field(FILE *f, const char *s)
+{
+    if (strpbrk(s, ",\"\r\n") == NULL) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+void emu_usage_write(struct emu_usage_log *u, const char *id, const char *api, const char *model,
+                     const struct emu_reply *r, const char *status)
+{
+    if (u == NULL)
+        return;
+    pthread_mutex_lock(&u->lock);
+    fprintf(u->f, "%s,%s,", id, api);
+    csv_field(u->f, model);
+    fprintf(u->f, ",%ld,%ld,%ld,%s\n", r->input_tokens, r->cached_tokens, r->output_tokens, status);
+    fflush(u->f);
+    pthread_mutex_unlock(&u->lock);
+}
+
+void emu_usage_close(struct emu_usage_log *u)
+{
+    if (u == NULL)
+        return;
+    fclose(u->f);
+    pthread_mutex_destroy(&u->lock);
+    free(u);
+}
