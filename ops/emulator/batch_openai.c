@@ -209,6 +209,8 @@ static size_t processed_at(const struct oa_batch *ob, double now)
 static void tally_at(const struct oa_batch *ob, double now, struct tally *t)
 {
     *t = (struct tally){.processed = processed_at(ob, now)};
+    if (ob->end == END_FAILED)
+        return; /* a failed batch ran nothing */
     for (size_t i = 0; i < t->processed; i++) {
         const struct emu_line *l = &ob->lines[i];
         if (l->status != 200) {
@@ -437,7 +439,8 @@ static void check_unique(struct oa_batch *ob)
     free(sorted);
 }
 
-/* Answers one well-formed line (appended to ob->lines). */
+/* Appends one well-formed line; it is answered only while the file is
+ * still valid (after an error only the custom_id matters, for duplicates). */
 static void take_line(const struct emu_batches *b, struct oa_batch *ob, const cJSON *root, const cJSON *body)
 {
     struct emu_line *l = &ob->lines[ob->n++];
@@ -445,7 +448,8 @@ static void take_line(const struct emu_batches *b, struct oa_batch *ob, const cJ
     l->custom_id = emu_xstrdup(cJSON_GetObjectItemCaseSensitive(root, "custom_id")->valuestring);
     if (ob->model == NULL && cJSON_IsString(model))
         ob->model = emu_xstrdup(model->valuestring);
-    emu_line_answer(b, EMU_API_OPENAI, ob->id, body, l);
+    if (ob->errors == NULL)
+        emu_line_answer(b, EMU_API_OPENAI, ob->id, body, l);
 }
 
 /* Reads the input file. Problems make the batch fail after validating,
@@ -468,7 +472,7 @@ static void read_input(const struct emu_batches *b, struct oa_batch *ob, const s
         }
         cJSON *root = cJSON_ParseWithLength(at, n);
         const cJSON *body = check_line(root, line + 1, &ob->errors);
-        if (body && ob->errors == NULL) {
+        if (body) {
             if (ob->n == cap) {
                 cap = cap ? cap * 2 : 64;
                 ob->lines = emu_xrealloc(ob->lines, cap * sizeof(*ob->lines));
@@ -480,8 +484,7 @@ static void read_input(const struct emu_batches *b, struct oa_batch *ob, const s
     }
     if (ob->n == 0 && ob->errors == NULL)
         add_error(&ob->errors, "empty_file", "The batch input file is empty.", NULL, 0);
-    if (ob->errors == NULL)
-        check_unique(ob);
+    check_unique(ob);
 }
 
 static void plan(const struct emu_config *cfg, struct oa_batch *ob, double now)
