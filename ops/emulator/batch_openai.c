@@ -149,11 +149,12 @@ static void file_get(struct emu_batches *b, const struct emu_call *c, const char
     const char *slash = strchr(tail, '/');
     bool content = slash && strcmp(slash, "/content") == 0;
     char id[40];
-    if ((slash && !content) || strcmp(c->method, "GET") != 0 || (size_t)(slash ? slash - tail : (long)strlen(tail)) >= sizeof(id)) {
+    size_t n = slash ? (size_t)(slash - tail) : strlen(tail);
+    if ((slash && !content) || strcmp(c->method, "GET") != 0 || n >= sizeof(id)) {
         emu_answer_error(a, EMU_API_OPENAI, EMU_ERR_ROUTE, "Invalid URL", c->request_id);
         return;
     }
-    snprintf(id, sizeof(id), "%.*s", (int)(slash ? slash - tail : (long)strlen(tail)), tail);
+    snprintf(id, sizeof(id), "%.*s", (int)n, tail);
     pthread_mutex_lock(&b->lock);
     struct oa_file *f = file_find(b, id);
     pthread_mutex_unlock(&b->lock);
