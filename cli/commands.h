@@ -7,6 +7,7 @@ int cmd_worker(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);
 int cmd_publish(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_train(int argc, char **argv);
 
 /* --config default: $SLUICE_CONFIG, else config/sluice.json. */
 const char *cli_default_config(void);
