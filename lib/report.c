@@ -181,6 +181,9 @@ static int run_spec(PGconn *conn, const struct report_spec *spec,
 int report_query(PGconn *conn, const struct report_filter *filter,
                  struct report **out, char *errstr, size_t errstr_size)
 {
+    /* Whole-range reports group about a million rows: in memory, not on disk. */
+    PGresult *set = PQexec(conn, "SET work_mem = '64MB'");
+    PQclear(set);
     struct report *rep = xcalloc(1, sizeof(*rep));
     for (size_t i = 0; i < SL_ARRAY_LEN(specs); i++) {
         int rc = run_spec(conn, &specs[i], filter, rep, errstr, errstr_size);

@@ -46,7 +46,8 @@ struct report {
     size_t n_tables;
 };
 
-/* Runs the report's queries on conn (blocking). Returns 0 and *out, or
+/* Runs the report's queries on conn (blocking); sets the session's
+ * work_mem to 64MB. Returns 0 and *out, or
  * SL_EDB with errstr. */
 int report_query(PGconn *conn, const struct report_filter *filter,
                  struct report **out, char *errstr,

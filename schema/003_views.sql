@@ -100,19 +100,23 @@ SELECT day, feature, tenant, answered_by, sum(jobs) AS jobs
 FROM v_jobs_daily GROUP BY 1, 2, 3, 4;
 
 -- Cost per job counts every finished job, also those answered for free.
+-- UNION ALL rather than a join of two aggregates: a day/feature/tenant filter
+-- on this view is pushed into both branches (it cannot pass a FULL JOIN).
 CREATE VIEW v_cost_per_job AS
-WITH j AS (SELECT day, feature, tenant, sum(jobs) AS jobs
-           FROM v_jobs_daily GROUP BY 1, 2, 3),
-     c AS (SELECT day, feature, tenant, sum(calls) AS calls,
-                  sum(cost_nanousd) AS cost_nanousd
-           FROM v_cost_daily GROUP BY 1, 2, 3)
 SELECT day, feature, tenant,
-       coalesce(j.jobs, 0)          AS jobs,
-       coalesce(c.calls, 0)         AS calls,
-       coalesce(c.cost_nanousd, 0)  AS cost_nanousd,
-       round(coalesce(c.cost_nanousd, 0) / nullif(j.jobs, 0))        AS cost_per_job_nanousd,
-       round(coalesce(c.cost_nanousd, 0) * 1000 / nullif(j.jobs, 0)) AS cost_per_1000_jobs_nanousd
-FROM j FULL JOIN c USING (day, feature, tenant);
+       sum(jobs)          AS jobs,
+       sum(calls)         AS calls,
+       sum(cost_nanousd)  AS cost_nanousd,
+       round(sum(cost_nanousd) / nullif(sum(jobs), 0))        AS cost_per_job_nanousd,
+       round(sum(cost_nanousd) * 1000 / nullif(sum(jobs), 0)) AS cost_per_1000_jobs_nanousd
+FROM (SELECT (finished_at AT TIME ZONE 'UTC')::date AS day, feature, tenant,
+             1::bigint AS jobs, 0::bigint AS calls, 0::numeric AS cost_nanousd
+      FROM jobs
+      UNION ALL
+      SELECT (created_at AT TIME ZONE 'UTC')::date, feature, tenant,
+             0, 1, cost_nanousd
+      FROM cost_lines) u
+GROUP BY 1, 2, 3;
 
 -- ---- escalation and savings -------------------------------------------------
 
