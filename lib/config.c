@@ -31,6 +31,11 @@ static const char *const known_keys[] = {
     "postgres", "postgres.conninfo",
     "worker", "worker.max_in_flight", "worker.batch_max_jobs",
     "worker.batch_flush_ms", "worker.max_input_bytes",
+    "scheduler", "scheduler.batch_max_requests", "scheduler.max_wait_s",
+    "scheduler.turnaround_s", "scheduler.poll_min_ms", "scheduler.poll_max_ms",
+    "scheduler.tick_ms", "scheduler.max_line_retries", "scheduler.lease_s",
+    "scheduler.offpeak", "scheduler.offpeak.timezone",
+    "scheduler.offpeak.windows",
     "providers", "providers.*.kind", "providers.*.base_url",
     "providers.*.api_key_env", "providers.*.timeout_ms",
     "providers.*.connect_timeout_ms", "providers.*.max_concurrency",
@@ -390,6 +395,76 @@ static int parse_worker(struct pctx *c, const cJSON *root, struct config *cfg)
                      &max_input);
     if (rc == SL_OK)
         cfg->worker.max_input_bytes = (size_t)max_input;
+    return rc;
+}
+
+static const struct int_field scheduler_ints[] = {
+    {"batch_max_requests", offsetof(struct scheduler_conf, batch_max_requests), 1, 100000, 1000},
+    {"max_wait_s", offsetof(struct scheduler_conf, max_wait_s), 0, 7 * 86400, 300},
+    {"turnaround_s", offsetof(struct scheduler_conf, turnaround_s), 0, 7 * 86400, 86400},
+    {"poll_min_ms", offsetof(struct scheduler_conf, poll_min_ms), 10, 3600000, 5000},
+    {"poll_max_ms", offsetof(struct scheduler_conf, poll_max_ms), 10, 3600000, 300000},
+    {"tick_ms", offsetof(struct scheduler_conf, tick_ms), 10, 60000, 1000},
+    {"max_line_retries", offsetof(struct scheduler_conf, max_line_retries), 0, 100, 2},
+    {"lease_s", offsetof(struct scheduler_conf, lease_s), 1, 86400, 120},
+};
+
+/* "HH:MM-HH:MM", minutes of the local day; an empty window is an error. */
+static int parse_window(struct pctx *c, const cJSON *it, const char *path,
+                        struct offpeak_window *w)
+{
+    int h1, m1, h2, m2, used = 0;
+    if (!cJSON_IsString(it) ||
+        sscanf(it->valuestring, "%2d:%2d-%2d:%2d%n", &h1, &m1, &h2, &m2, &used) != 4 ||
+        it->valuestring[used] != '\0' || h1 > 23 || h2 > 24 || m1 > 59 ||
+        m2 > 59 || h1 < 0 || h2 < 0 || m1 < 0 || m2 < 0 || (h2 == 24 && m2))
+        return fail(c, path, "must be \"HH:MM-HH:MM\", e.g. \"01:00-06:00\"");
+    w->start_min = h1 * 60 + m1;
+    w->end_min = h2 * 60 + m2;
+    if (w->start_min == w->end_min)
+        return fail(c, path, "start and end are equal");
+    return SL_OK;
+}
+
+static int parse_offpeak(struct pctx *c, const cJSON *sched,
+                         struct scheduler_conf *s)
+{
+    const cJSON *obj = NULL, *arr;
+    char path[PATH_MAX_LEN];
+    int rc = sched ? get_object(c, sched, "scheduler", "offpeak", OPTIONAL, &obj)
+                   : SL_OK;
+    if (rc == SL_OK && obj)
+        rc = check_keys(c, obj, "scheduler.offpeak", "scheduler.offpeak");
+    if (rc == SL_OK)
+        rc = get_string(c, obj, "scheduler.offpeak", "timezone", OPTIONAL,
+                        "UTC", &s->timezone);
+    arr = obj ? cJSON_GetObjectItemCaseSensitive(obj, "windows") : NULL;
+    if (rc != SL_OK || !arr)
+        return rc;
+    if (!cJSON_IsArray(arr))
+        return fail(c, "scheduler.offpeak.windows", "must be an array of \"HH:MM-HH:MM\"");
+    s->windows = xcalloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof(*s->windows));
+    for (const cJSON *it = arr->child; rc == SL_OK && it; it = it->next) {
+        join_index(path, "scheduler.offpeak.windows", s->n_windows);
+        rc = parse_window(c, it, path, &s->windows[s->n_windows++]);
+    }
+    return rc;
+}
+
+static int parse_scheduler(struct pctx *c, const cJSON *root, struct config *cfg)
+{
+    const cJSON *obj;
+    struct scheduler_conf *s = &cfg->scheduler;
+    int rc = get_object(c, root, "", "scheduler", OPTIONAL, &obj);
+    if (rc == SL_OK && obj)
+        rc = check_keys(c, obj, "scheduler", "scheduler");
+    if (rc == SL_OK)
+        rc = get_int_fields(c, obj, "scheduler", scheduler_ints,
+                            SL_ARRAY_LEN(scheduler_ints), s);
+    if (rc == SL_OK && s->poll_max_ms < s->poll_min_ms)
+        rc = fail(c, "scheduler.poll_max_ms", "must be >= poll_min_ms");
+    if (rc == SL_OK)
+        rc = parse_offpeak(c, obj, s);
     return rc;
 }
 
@@ -918,7 +993,8 @@ typedef int (*section_fn)(struct pctx *c, const cJSON *root, struct config *cfg)
 
 /* Order matters: each section may refer only to those before it. */
 static const section_fn sections[] = {
-    parse_log_level, parse_kafka, parse_postgres, parse_worker, parse_prices,
+    parse_log_level, parse_kafka, parse_postgres, parse_worker, parse_scheduler,
+    parse_prices,
     parse_providers, parse_tiers, parse_tasks, parse_routing,
 };
 
@@ -1095,6 +1171,8 @@ void config_free(struct config *cfg)
     free(cfg->source);
     free_kafka(&cfg->kafka);
     free(cfg->pg_conninfo);
+    free(cfg->scheduler.timezone);
+    free(cfg->scheduler.windows);
     for (size_t i = 0; i < cfg->n_providers; i++) {
         free(cfg->providers[i].name);
         free(cfg->providers[i].base_url);

@@ -54,6 +54,27 @@ struct worker_conf {
     size_t max_input_bytes; /* larger job inputs are rejected (32768) */
 };
 
+/* An off-peak window in local minutes of the day; end < start crosses
+ * midnight ("22:00-02:00"). */
+struct offpeak_window {
+    int start_min, end_min;
+};
+
+/* The batch scheduler (`sluice scheduler`) and the worker's hand-off to it. */
+struct scheduler_conf {
+    int batch_max_requests; /* per batch, also capped by the provider (1000) */
+    int max_wait_s;         /* an async row waits at most this long (300) */
+    int turnaround_s;       /* batch turnaround assumed for deadlines (86400) */
+    int poll_min_ms;        /* first poll of a batch after this (5000) */
+    int poll_max_ms;        /* poll backoff ceiling (300000) */
+    int tick_ms;            /* scheduler loop period (1000) */
+    int max_line_retries;   /* errored/expired lines re-batched (2) */
+    int lease_s;            /* a claimed batch is another's after this (120) */
+    char *timezone;         /* IANA name for windows ("UTC") */
+    struct offpeak_window *windows; /* none: offpeak behaves like async */
+    size_t n_windows;
+};
+
 struct provider_conf {
     char *name;
     enum provider_kind kind;
@@ -122,6 +143,7 @@ struct config {
     struct kafka_conf kafka;
     char *pg_conninfo;
     struct worker_conf worker;
+    struct scheduler_conf scheduler;
     struct provider_conf *providers;
     size_t n_providers;
     struct price *prices;

@@ -89,6 +89,16 @@ static const char SQL_SHADOW[] =
     " FROM json_to_recordset($1::json) AS r(job_id text, task text,"
     "  version bigint, tier0_label text, llm_label text, cohort text)";
 
+static const char SQL_PENDING[] =
+    "INSERT INTO pending (job_id, task, mode, input, feature, tenant, cohort,"
+    " ladder, tier, provider, model, deadline)"
+    " SELECT r.job_id, r.task, r.mode, r.input, r.feature, r.tenant, r.cohort,"
+    "  ARRAY(SELECT json_array_elements_text(r.ladder)::int), r.tier,"
+    "  r.provider, r.model, 'epoch'::timestamptz + r.deadline_ms * interval '1 ms'"
+    " FROM json_to_recordset($1::json) AS r(job_id text, task text, mode text,"
+    "  input text, feature text, tenant text, cohort text, ladder json,"
+    "  tier int, provider text, model text, deadline_ms bigint)";
+
 static const char SQL_REJECTED[] =
     "INSERT INTO rejected (payload_sha256, job_id, reason_code, reason,"
     " kafka_topic, kafka_partition, kafka_offset, payload)"
@@ -411,8 +421,16 @@ static int write_jobs(struct db *db, const struct ledger_batch *b, bool *fresh,
                      char *errstr, size_t errstr_size)
 {
     cJSON *rows = cJSON_CreateArray();
-    for (size_t i = 0; i < b->n_jobs; i++)
-        cJSON_AddItemToArray(rows, job_row(&b->jobs[i].job, i));
+    for (size_t i = 0; i < b->n_jobs; i++) {
+        if (b->jobs[i].job.recorded)
+            fresh[i] = true;
+        else
+            cJSON_AddItemToArray(rows, job_row(&b->jobs[i].job, i));
+    }
+    if (cJSON_GetArraySize(rows) == 0) {
+        cJSON_Delete(rows);
+        return 0;
+    }
     PGresult *res = exec_rows(db, SQL_JOBS, rows, PGRES_TUPLES_OK, "jobs",
                               errstr, errstr_size);
     if (!res)
@@ -454,7 +472,30 @@ static cJSON *shadow_row(const struct ledger_job *j)
     return o;
 }
 
-/* Results, cost lines, traces and shadow checks of the fresh entries only. */
+static cJSON *pending_row(const struct ledger_job *j)
+{
+    const struct ledger_pending *p = j->pending;
+    cJSON *o = cJSON_CreateObject();
+    put_text(o, "job_id", j->job_id);
+    put_text(o, "task", j->task);
+    put_text(o, "mode", j->mode);
+    char *input = xstrndup(p->input, p->input_len);
+    put_text(o, "input", input);
+    free(input);
+    put_text(o, "feature", j->feature);
+    put_text(o, "tenant", j->tenant);
+    put_text(o, "cohort", j->cohort);
+    put(o, "ladder", cJSON_CreateIntArray(p->ladder, (int)p->n_ladder));
+    put_int(o, "tier", p->tier);
+    put_text(o, "provider", p->provider);
+    put_text(o, "model", p->model);
+    if (j->deadline_ms)
+        put_int(o, "deadline_ms", j->deadline_ms);
+    return o;
+}
+
+/* Results, cost lines, traces, shadow checks and pending rows of the fresh
+ * entries only. */
 static int write_details(struct db *db, const struct ledger_batch *b,
                          const bool *fresh, char *errstr, size_t errstr_size)
 {
@@ -464,7 +505,8 @@ static int write_details(struct db *db, const struct ledger_batch *b,
     } tables[] = {{SQL_RESULTS, "results", cJSON_CreateArray()},
                   {SQL_COST_LINES, "cost_lines", cJSON_CreateArray()},
                   {SQL_TRACES, "traces", cJSON_CreateArray()},
-                  {SQL_SHADOW, "tier0_shadow", cJSON_CreateArray()}};
+                  {SQL_SHADOW, "tier0_shadow", cJSON_CreateArray()},
+                  {SQL_PENDING, "pending", cJSON_CreateArray()}};
     for (size_t i = 0; i < b->n_jobs; i++) {
         const struct ledger_entry *e = &b->jobs[i];
         if (!fresh[i])
@@ -480,6 +522,8 @@ static int write_details(struct db *db, const struct ledger_batch *b,
             cJSON_AddItemToArray(tables[2].rows, trace_row(&e->job));
         if (e->job.shadow)
             cJSON_AddItemToArray(tables[3].rows, shadow_row(&e->job));
+        if (e->job.pending)
+            cJSON_AddItemToArray(tables[4].rows, pending_row(&e->job));
     }
     int rc = 0;
     for (size_t t = 0; t < SL_ARRAY_LEN(tables); t++) {
@@ -517,14 +561,9 @@ int ledger_write(struct db *db, const struct ledger_batch *b, bool *fresh,
 {
     if (b->n_jobs == 0 && b->n_rejected == 0)
         return 0;
-    bool *marks = xcalloc(b->n_jobs ? b->n_jobs : 1, sizeof *marks);
     int rc = exec_cmd(db, "BEGIN", "begin", errstr, errstr_size);
-    if (rc == 0 && b->n_jobs > 0)
-        rc = write_jobs(db, b, marks, errstr, errstr_size);
-    if (rc == 0 && b->n_jobs > 0)
-        rc = write_details(db, b, marks, errstr, errstr_size);
-    if (rc == 0 && b->n_rejected > 0)
-        rc = write_rejected(db, b, errstr, errstr_size);
+    if (rc == 0)
+        rc = ledger_write_in_tx(db, b, fresh, errstr, errstr_size);
     if (rc == 0)
         rc = exec_cmd(db, "COMMIT", "commit", errstr, errstr_size);
     if (rc != 0) {
@@ -532,9 +571,23 @@ int ledger_write(struct db *db, const struct ledger_batch *b, bool *fresh,
         PGTransactionStatusType ts = PQtransactionStatus(db_conn(db));
         if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR)
             PQclear(PQexec(db_conn(db), "ROLLBACK"));
-    } else if (fresh) {
-        memcpy(fresh, marks, b->n_jobs * sizeof *fresh);
     }
+    return rc;
+}
+
+int ledger_write_in_tx(struct db *db, const struct ledger_batch *b,
+                       bool *fresh, char *errstr, size_t errstr_size)
+{
+    bool *marks = xcalloc(b->n_jobs ? b->n_jobs : 1, sizeof *marks);
+    int rc = 0;
+    if (b->n_jobs > 0)
+        rc = write_jobs(db, b, marks, errstr, errstr_size);
+    if (rc == 0 && b->n_jobs > 0)
+        rc = write_details(db, b, marks, errstr, errstr_size);
+    if (rc == 0 && b->n_rejected > 0)
+        rc = write_rejected(db, b, errstr, errstr_size);
+    if (rc == 0 && fresh)
+        memcpy(fresh, marks, b->n_jobs * sizeof *fresh);
     free(marks);
     return rc;
 }

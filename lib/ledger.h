@@ -37,6 +37,14 @@ struct ledger_shadow {
     int64_t version;
     const char *tier0_label, *llm_label;
 };
+/* An async/offpeak job handed to the scheduler (table pending). */
+struct ledger_pending {
+    const int *ladder; /* the route plan's tier numbers, n_ladder of them */
+    size_t n_ladder;
+    int tier;          /* ladder[0]: the first tier the batch goes to */
+    const char *provider, *model, *input;
+    size_t input_len;
+};
 struct ledger_job {
     const char *job_id, *task, *mode, *feature, *tenant, *cohort, *user_tier;
     int input_chars;
@@ -47,6 +55,10 @@ struct ledger_job {
     int64_t received_ms;
     const struct ledger_trace *trace;   /* NULL: no tier-0 trace */
     const struct ledger_shadow *shadow; /* NULL: not a shadow check */
+    const struct ledger_pending *pending; /* NULL: not deferred */
+    /* The jobs row exists already (the scheduler finishing a deferred
+     * job): only the result, cost lines and trace are written, always. */
+    bool recorded;
 };
 struct ledger_result {
     const char *job_id, *status, *source; /* job_id NULL: the job's */
@@ -108,6 +120,11 @@ void ledger_batch_add_rejected(struct ledger_batch *b,
  * db_ensure_connected first. */
 int ledger_write(struct db *db, const struct ledger_batch *b, bool *fresh,
                  char *errstr, size_t errstr_size) SL_MUSTCHECK;
+/* The same statements inside the caller's open transaction (no BEGIN,
+ * COMMIT or ROLLBACK), so that they commit with the caller's own. */
+int ledger_write_in_tx(struct db *db, const struct ledger_batch *b,
+                       bool *fresh, char *errstr,
+                       size_t errstr_size) SL_MUSTCHECK;
 
 /* Looks up which of ids[0..n) already have a jobs row (one query).
  * known[i] set accordingly. Returns 0 or SL_EDB. */

@@ -338,6 +338,32 @@ static void call_tier(struct job_run *run)
     free(url);
 }
 
+/* Work nobody waits for goes to the scheduler's provider batches (half
+ * price), unless the job's deadline is nearer than a batch's turnaround. */
+static bool defer_to_scheduler(struct job_run *run)
+{
+    const struct job *job = run->job;
+    const struct config *cfg = run->w->cfg;
+    if (job->mode == MODE_INTERACTIVE)
+        return false;
+    if (job->deadline_ms &&
+        job->deadline_ms - sl_now_ms() < (int64_t)cfg->scheduler.turnaround_s * 1000) {
+        log_job(SL_LOG_DEBUG, job->id, job->tenant, "%s",
+                "deadline nearer than a batch turnaround: answered realtime");
+        return false;
+    }
+    const struct tier_conf *first = current_tier(run);
+    run->pending = (struct ledger_pending){
+        .ladder = run->plan.tiers, .n_ladder = run->plan.n,
+        .tier = first->tier, .provider = first->provider->name,
+        .model = first->model, .input = job->input,
+        .input_len = job->input_len,
+    };
+    run->deferred = true;
+    worker_job_finished(run->w, run);
+    return true;
+}
+
 struct job_run *job_run_start(struct worker *w, struct job *job,
                               int32_t partition, int64_t offset,
                               uint32_t generation)
@@ -359,6 +385,8 @@ struct job_run *job_run_start(struct worker *w, struct job *job,
             return run;
         }
         w->tier0_shadowed++;
+    } else if (defer_to_scheduler(run)) {
+        return run;
     }
     call_tier(run);
     return run;

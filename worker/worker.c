@@ -47,6 +47,7 @@ static struct ledger_job ledger_job_of(const struct job_run *run)
     return (struct ledger_job){
         .trace = run->has_trace ? &run->trace : NULL,
         .shadow = run->has_shadow ? &run->shadow : NULL,
+        .pending = run->deferred ? &run->pending : NULL,
         .job_id = job->id,
         .task = job->task->name,
         .mode = job_mode_name(job->mode),
@@ -71,10 +72,13 @@ void worker_job_finished(struct worker *w, struct job_run *run)
     struct ledger_cost_line lines[CONFIG_MAX_TIERS];
     for (size_t i = 0; i < run->n_lines; i++)
         lines[i] = run->lines[i].line;
-    ledger_batch_add_job(w->batch, &lj, &run->result, lines, run->n_lines);
+    ledger_batch_add_job(w->batch, &lj, run->deferred ? NULL : &run->result,
+                         lines, run->n_lines);
     push_ptr((void ***)&w->done_runs, &w->n_done_runs, &w->cap_done_runs, run);
     w->in_flight--;
-    if (strcmp(run->result.status, "answered") == 0)
+    if (run->deferred)
+        w->jobs_deferred++;
+    else if (strcmp(run->result.status, "answered") == 0)
         w->jobs_answered++;
     else
         w->jobs_failed++;
@@ -217,7 +221,6 @@ static void park_job(struct worker *w, const struct parked_job *job)
         for (size_t i = 0; i < w->parked_len; i++)
             ring[i] = w->parked[(w->parked_head + i) % w->parked_cap];
         free(w->parked);
-    tier0_live_free(w->tier0);
         w->parked = ring;
         w->parked_head = 0;
         w->parked_cap = cap;
@@ -563,13 +566,14 @@ int worker_run(const struct config *cfg)
     uv_run(&w.loop, UV_RUN_DEFAULT);
     log_info("worker stopped: %llu answered (%llu at tier 0, %llu of them "
              "shadow-checked), %llu failed, %llu rejected, %llu tier-0 "
-             "withdrawals, %llu already done",
+             "withdrawals, %llu deferred to the scheduler, %llu already done",
              (unsigned long long)w.jobs_answered,
              (unsigned long long)w.jobs_tier0,
              (unsigned long long)w.tier0_shadowed,
              (unsigned long long)w.jobs_failed,
              (unsigned long long)w.jobs_rejected,
              (unsigned long long)w.tier0_withdrawals,
+             (unsigned long long)w.jobs_deferred,
              (unsigned long long)w.jobs_skipped);
     close_services(&w);
     int rc = uv_loop_close(&w.loop);

@@ -69,7 +69,7 @@ struct worker {
     int exit_code;
 
     uint64_t jobs_answered, jobs_failed, jobs_rejected, jobs_skipped;
-    uint64_t jobs_tier0, tier0_shadowed, tier0_withdrawals;
+    uint64_t jobs_tier0, tier0_shadowed, tier0_withdrawals, jobs_deferred;
 };
 
 struct parked_job {
@@ -117,6 +117,10 @@ struct job_run {
     char *trace_input;
     struct ledger_shadow shadow;
     bool has_shadow;
+
+    /* Async/offpeak: handed to the scheduler as a pending row, no result. */
+    struct ledger_pending pending;
+    bool deferred;
 };
 
 /* A malformed message: its DLQ copy, then its rejected row. */

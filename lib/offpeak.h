@@ -1,0 +1,28 @@
+/* offpeak.h — when the configured off-peak windows are open.
+ *
+ * Windows are local times of day in scheduler.offpeak.timezone (an IANA
+ * name from the system tz database); daylight-saving shifts are handled by
+ * the C library's mktime. Not thread-safe: it sets TZ for the duration of
+ * the call (the scheduler is single-threaded; the worker never calls it). */
+#ifndef SL_OFFPEAK_H
+#define SL_OFFPEAK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+
+struct offpeak_state {
+    bool open;           /* now is inside a window */
+    int64_t opens_ms;    /* open: when the current window opened; else when
+                            the next one opens */
+    int64_t closes_ms;   /* when that window closes */
+};
+
+/* Fills *out for now_ms (Unix ms). Returns SL_ENOTFOUND when no window is
+ * configured, SL_ECONFIG with errstr when the time zone is unknown. */
+int offpeak_at(const struct scheduler_conf *s, int64_t now_ms,
+               struct offpeak_state *out, char *errstr,
+               size_t errstr_size) SL_MUSTCHECK;
+
+#endif
