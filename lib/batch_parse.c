@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cjson/cJSON.h>
 
@@ -141,42 +142,143 @@ static void anthropic_status(const cJSON *root, struct batch_status *out)
     out->total = jcount(c, "processing") + out->completed + failed;
 }
 
-int batch_parse_status(enum provider_kind kind, const char *body, size_t len,
-                       struct batch_status *out, char *errstr,
-                       size_t errstr_size)
+/* RFC 3339 "2026-11-24T18:37:24.100435Z" (fraction and offset optional,
+ * "+hh:mm" / "-hh:mm" accepted) → ms since the epoch; 0 when unreadable. */
+static int64_t rfc3339_ms(const char *s)
 {
-    memset(out, 0, sizeof(*out));
+    struct tm tm = {0};
+    int used = 0;
+    if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon,
+                     &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec,
+                     &used) != 6 || used != 19)
+        return 0;
+    const char *p = s + used;
+    int64_t ms = 0, scale = 100;
+    if (*p == '.') {
+        for (p++; *p >= '0' && *p <= '9'; p++) {
+            ms += (*p - '0') * scale;
+            scale /= 10;
+        }
+    }
+    int64_t offset_s = 0;
+    int oh, om;
+    if ((*p == '+' || *p == '-') && sscanf(p + 1, "%2d:%2d", &oh, &om) == 2)
+        offset_s = (*p == '+' ? 1 : -1) * (int64_t)(oh * 3600 + om * 60);
+    else if (*p != 'Z' && *p != 'z')
+        return 0;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    time_t t = timegm(&tm);
+    if (t == (time_t)-1)
+        return 0;
+    return ((int64_t)t - offset_s) * 1000 + ms;
+}
+
+/* openai created_at is unix seconds. */
+static int64_t unix_s_ms(const cJSON *item)
+{
+    if (!cJSON_IsNumber(item) || !isfinite(item->valuedouble) ||
+        item->valuedouble <= 0 || item->valuedouble >= 9e12)
+        return 0;
+    return (int64_t)(item->valuedouble * 1000.0);
+}
+
+static int parse_status_obj(enum provider_kind kind, const cJSON *root,
+                            struct batch_status *out, char *errstr,
+                            size_t errstr_size)
+{
     const char *what = kind == PROVIDER_ANTHROPIC ? "anthropic batch"
                                                   : "openai batch";
     const char *status_key = kind == PROVIDER_ANTHROPIC ? "processing_status"
                                                         : "status";
-    cJSON *root = body ? cJSON_ParseWithLength(body, len) : NULL;
-    int rc = SL_EINVAL;
     if (!cJSON_IsObject(root)) {
         snprintf(errstr, errstr_size, "%s: malformed JSON", what);
-        goto out;
+        return SL_EINVAL;
     }
     const char *id = jstr(root, "id");
     if (!id) {
         if (!describe_error(root, what, errstr, errstr_size))
             snprintf(errstr, errstr_size, "%s: no id", what);
-        goto out;
+        return SL_EINVAL;
     }
     const char *status = jstr(root, status_key);
     if (!lookup_state(kind, status, &out->state)) {
         snprintf(errstr, errstr_size, "%s %s: unknown %s %.40s", what, id,
                  status_key, status ? status : "(none)");
-        goto out;
+        return SL_EINVAL;
     }
     out->id = xstrdup(id);
-    if (kind == PROVIDER_ANTHROPIC)
+    if (kind == PROVIDER_ANTHROPIC) {
         anthropic_status(root, out);
-    else
+        out->created_ms = rfc3339_ms(jstr(root, "created_at"));
+    } else {
         openai_status(root, out);
+        out->created_ms = unix_s_ms(jget(root, "created_at"));
+    }
+    return SL_OK;
+}
+
+int batch_parse_status(enum provider_kind kind, const char *body, size_t len,
+                       struct batch_status *out, char *errstr,
+                       size_t errstr_size)
+{
+    memset(out, 0, sizeof(*out));
+    cJSON *root = body ? cJSON_ParseWithLength(body, len) : NULL;
+    int rc = parse_status_obj(kind, root, out, errstr, errstr_size);
+    cJSON_Delete(root);
+    return rc;
+}
+
+int batch_parse_list(enum provider_kind kind, const char *body, size_t len,
+                     struct batch_list *out, char *errstr,
+                     size_t errstr_size)
+{
+    memset(out, 0, sizeof(*out));
+    const char *what = kind == PROVIDER_ANTHROPIC ? "anthropic batch list"
+                                                  : "openai batch list";
+    cJSON *root = body ? cJSON_ParseWithLength(body, len) : NULL;
+    const cJSON *data = jget(root, "data");
+    int rc = SL_EINVAL;
+    if (!cJSON_IsObject(root)) {
+        snprintf(errstr, errstr_size, "%s: malformed JSON", what);
+        goto out;
+    }
+    if (!cJSON_IsArray(data)) {
+        if (!describe_error(root, what, errstr, errstr_size))
+            snprintf(errstr, errstr_size, "%s: no data array", what);
+        goto out;
+    }
+    size_t n = (size_t)cJSON_GetArraySize(data);
+    out->items = xcalloc(n ? n : 1, sizeof(*out->items));
+    const cJSON *entry;
+    cJSON_ArrayForEach(entry, data) {
+        char why[128];
+        struct batch_status *st = &out->items[out->n];
+        memset(st, 0, sizeof(*st));
+        if (parse_status_obj(kind, entry, st, why, sizeof(why)) == SL_OK)
+            out->n++;
+        else
+            out->skipped++;
+    }
+    out->has_more = cJSON_IsTrue(jget(root, "has_more"));
+    out->last_id = jdup(root, "last_id");
+    if (!out->last_id && n > 0)
+        out->last_id = jdup(cJSON_GetArrayItem(data, (int)n - 1), "id");
     rc = SL_OK;
 out:
     cJSON_Delete(root);
     return rc;
+}
+
+void batch_list_clear(struct batch_list *l)
+{
+    if (!l)
+        return;
+    for (size_t i = 0; i < l->n; i++)
+        batch_status_clear(&l->items[i]);
+    free(l->items);
+    free(l->last_id);
+    memset(l, 0, sizeof(*l));
 }
 
 void batch_status_clear(struct batch_status *s)

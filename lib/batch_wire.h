@@ -140,6 +140,9 @@ struct batch_status {
      * counts, completed = succeeded, failed = errored + canceled + expired */
     int64_t total, completed, failed;
     char *error;            /* BATCH_FAILED: "code: message" */
+    /* created_at in ms since the epoch (openai unix s; anthropic RFC 3339
+     * with optional fraction and offset); 0 when absent or unreadable */
+    int64_t created_ms;
 };
 
 /* Parses a batch object (create or GET response body). Returns 0 and *out
@@ -150,6 +153,27 @@ int batch_parse_status(enum provider_kind kind, const char *body, size_t len,
                        struct batch_status *out, char *errstr,
                        size_t errstr_size) SL_MUSTCHECK;
 void batch_status_clear(struct batch_status *s);
+
+/* One page of a batch list (GET on the CREATE url: openai
+ * {object:"list", data, first_id, last_id, has_more}, paged with
+ * ?after=<last_id>; anthropic {data, has_more, first_id, last_id}, paged
+ * with ?after_id=<last_id>). Both list newest first. */
+struct batch_list {
+    struct batch_status *items; /* each parsed like batch_parse_status */
+    size_t n;
+    size_t skipped;   /* entries that did not parse (not in items) */
+    bool has_more;
+    char *last_id;    /* the cursor for the next page; NULL when absent */
+};
+
+/* Parses a list page. Entries that batch_parse_status would reject are
+ * skipped and counted, so one odd batch cannot hide the others. Returns 0
+ * and *out (zeroed first; free with batch_list_clear), or SL_EINVAL with
+ * errstr for malformed JSON, an error object or a missing data array. */
+int batch_parse_list(enum provider_kind kind, const char *body, size_t len,
+                     struct batch_list *out, char *errstr,
+                     size_t errstr_size) SL_MUSTCHECK;
+void batch_list_clear(struct batch_list *l);
 
 /* The uploaded file's id from the POST /v1/files response. Returns 0 and
  * *id_out (new), or SL_EINVAL with errstr. */

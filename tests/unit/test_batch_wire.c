@@ -472,6 +472,10 @@ static void test_status_fixtures(void **state)
         assert_true(st.total == c->total);
         assert_true(st.completed == c->completed);
         assert_true(st.failed == c->failed);
+        /* fixtures: openai 1764000000 (unix s), anthropic
+         * 2026-11-24T18:37:24.100435Z (fraction kept to the ms) */
+        assert_true(st.created_ms == (ant ? INT64_C(1795545444100)
+                                          : INT64_C(1764000000000)));
         batch_status_clear(&st);
         batch_status_clear(&st); /* cleared twice is harmless */
         free(body);
@@ -512,6 +516,127 @@ static void test_status_errors(void **state)
                                             sizeof(err)), SL_EINVAL);
         assert_non_null(strstr(err, cases[i].why));
         assert_null(st.id);
+    }
+}
+
+/* --- batch lists --- */
+
+static void test_created_times(void **state)
+{
+    (void)state;
+    static const struct {
+        enum provider_kind kind;
+        const char *created;
+        int64_t want;
+    } cases[] = {
+        {PROVIDER_ANTHROPIC, "\"2026-11-24T18:37:24Z\"", 1795545444000},
+        {PROVIDER_ANTHROPIC, "\"2026-11-24T18:37:24.5Z\"", 1795545444500},
+        {PROVIDER_ANTHROPIC, "\"2026-11-24T20:37:24+02:00\"", 1795545444000},
+        {PROVIDER_ANTHROPIC, "\"2026-11-24T16:37:24.25-02:00\"",
+         1795545444250},
+        {PROVIDER_ANTHROPIC, "\"2026-11-24 18:37:24Z\"", 0},
+        {PROVIDER_ANTHROPIC, "\"2026-11-24T18:37:24\"", 0},
+        {PROVIDER_ANTHROPIC, "1764000000", 0},
+        {PROVIDER_ANTHROPIC, "null", 0},
+        {PROVIDER_OPENAI, "1764000000", 1764000000000},
+        {PROVIDER_OPENAI, "\"2026-11-24T18:37:24Z\"", 0},
+        {PROVIDER_OPENAI, "-5", 0},
+    };
+    for (size_t i = 0; i < SL_ARRAY_LEN(cases); i++) {
+        bool ant = cases[i].kind == PROVIDER_ANTHROPIC;
+        char body[256], err[256] = "";
+        snprintf(body, sizeof(body), "{\"id\":\"b1\",\"%s\":\"%s\","
+                 "\"created_at\":%s}", ant ? "processing_status" : "status",
+                 ant ? "ended" : "completed", cases[i].created);
+        struct batch_status st;
+        assert_int_equal(batch_parse_status(cases[i].kind, body, strlen(body),
+                                            &st, err, sizeof(err)), SL_OK);
+        if (st.created_ms != cases[i].want)
+            fail_msg("case %zu: %s -> %lld", i, cases[i].created,
+                     (long long)st.created_ms);
+        batch_status_clear(&st);
+    }
+}
+
+/* The shapes of the two list answers (newest first), with an entry that
+ * does not parse in the middle: it is skipped, the others kept. */
+static void test_list(void **state)
+{
+    (void)state;
+    static const char openai_page[] =
+        "{\"object\":\"list\",\"data\":["
+        "{\"id\":\"batch_b\",\"object\":\"batch\",\"status\":\"completed\","
+        "\"created_at\":1764000100,\"output_file_id\":\"file-o\","
+        "\"metadata\":{\"sluice_batch_id\":\"sb-2\"},"
+        "\"request_counts\":{\"total\":3,\"completed\":3,\"failed\":0}},"
+        "{\"id\":\"batch_x\",\"status\":\"exploded\"},"
+        "{\"id\":\"batch_a\",\"object\":\"batch\",\"status\":\"in_progress\","
+        "\"created_at\":1764000000,\"metadata\":null}],"
+        "\"first_id\":\"batch_b\",\"last_id\":\"batch_a\",\"has_more\":true}";
+    static const char anthropic_page[] =
+        "{\"data\":[{\"id\":\"msgbatch_2\",\"type\":\"message_batch\","
+        "\"processing_status\":\"in_progress\","
+        "\"created_at\":\"2026-11-24T18:37:24Z\",\"results_url\":null},"
+        "{\"id\":\"msgbatch_1\",\"processing_status\":\"ended\","
+        "\"created_at\":\"2026-11-24T18:00:00Z\","
+        "\"results_url\":\"http://h/v1/messages/batches/msgbatch_1/results\"}],"
+        "\"has_more\":false}";
+    struct batch_list l;
+    char err[256] = "";
+    assert_int_equal(batch_parse_list(PROVIDER_OPENAI, openai_page,
+                                      strlen(openai_page), &l, err,
+                                      sizeof(err)), SL_OK);
+    assert_int_equal(l.n, 2);
+    assert_int_equal(l.skipped, 1);
+    assert_true(l.has_more);
+    assert_string_equal(l.last_id, "batch_a");
+    assert_string_equal(l.items[0].id, "batch_b");
+    assert_string_equal(l.items[0].sluice_batch_id, "sb-2");
+    assert_int_equal(l.items[0].state, BATCH_ENDED);
+    assert_true(l.items[0].created_ms == INT64_C(1764000100000));
+    assert_string_equal(l.items[1].id, "batch_a");
+    assert_null(l.items[1].sluice_batch_id);
+    assert_int_equal(l.items[1].state, BATCH_IN_PROGRESS);
+    batch_list_clear(&l);
+    batch_list_clear(&l);
+
+    /* no last_id in the body: the last entry's id is the cursor */
+    assert_int_equal(batch_parse_list(PROVIDER_ANTHROPIC, anthropic_page,
+                                      strlen(anthropic_page), &l, err,
+                                      sizeof(err)), SL_OK);
+    assert_int_equal(l.n, 2);
+    assert_int_equal(l.skipped, 0);
+    assert_false(l.has_more);
+    assert_string_equal(l.last_id, "msgbatch_1");
+    assert_int_equal(l.items[0].state, BATCH_IN_PROGRESS);
+    assert_true(l.items[0].created_ms == INT64_C(1795545444000));
+    assert_int_equal(l.items[1].state, BATCH_ENDED);
+    assert_string_equal(l.items[1].results_url,
+                        "http://h/v1/messages/batches/msgbatch_1/results");
+    batch_list_clear(&l);
+    batch_list_clear(NULL);
+
+    static const struct {
+        enum provider_kind kind;
+        const char *body, *why;
+    } bad[] = {
+        {PROVIDER_OPENAI, "", "malformed"},
+        {PROVIDER_OPENAI, "[]", "malformed"},
+        {PROVIDER_OPENAI, "{\"object\":\"list\"}", "no data"},
+        {PROVIDER_OPENAI, "{\"data\":{}}", "no data"},
+        {PROVIDER_OPENAI, "{\"error\":{\"code\":\"invalid_api_key\","
+         "\"message\":\"bad key\"}}", "invalid_api_key: bad key"},
+        {PROVIDER_ANTHROPIC, "{\"type\":\"error\",\"error\":{\"type\":"
+         "\"authentication_error\",\"message\":\"no\"}}",
+         "authentication_error: no"},
+    };
+    for (size_t i = 0; i < SL_ARRAY_LEN(bad); i++) {
+        assert_int_equal(batch_parse_list(bad[i].kind, bad[i].body,
+                                          strlen(bad[i].body), &l, err,
+                                          sizeof(err)), SL_EINVAL);
+        assert_non_null(strstr(err, bad[i].why));
+        assert_int_equal(l.n, 0);
+        assert_null(l.items);
     }
 }
 
@@ -828,6 +953,8 @@ int main(void)
         cmocka_unit_test(test_urls),
         cmocka_unit_test(test_status_fixtures),
         cmocka_unit_test(test_status_errors),
+        cmocka_unit_test(test_created_times),
+        cmocka_unit_test(test_list),
         cmocka_unit_test(test_file_id),
         cmocka_unit_test(test_lines),
         cmocka_unit_test(test_garbage_lines),

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# 12-batch-client.sh — lib/batch_client against real emulators, for both
+# providers, through ops/batchcheck (sluice-batchcheck):
+#   normal  (50 items) submit, poll to the end, stream every line once with
+#           a parsed label; callback stop; find by sluice id / custom_id
+#           probe, unknown -> SL_ENOTFOUND, time window, in-progress ->
+#           SL_ETIMEOUT; realtime call; 404 and transport errors
+#   errored (errored_share 0.2) errored lines with reasons = failed count
+#   fail    OpenAI BATCH_FAILED; Anthropic every line errored
+#   large   3,000 items: results over the client's body cap, streamed
+#   paging  105 one-item batches: find() reads past the first list page
+# Standalone (no lib.sh): it needs no PostgreSQL or broker.
+set -euo pipefail
+
+: "${SLUICE_BUILD_DIR:?run me from ctest (SLUICE_BUILD_DIR unset)}"
+EMU="$SLUICE_BUILD_DIR/ops/emulator/sluice-emulator"
+CHECK="$SLUICE_BUILD_DIR/ops/batchcheck/sluice-batchcheck"
+DIR=$(mktemp -d /tmp/sluice-batch-client.XXXXXX)
+PIDS=()
+
+cleanup() {
+    local rc=$? pid
+    for pid in "${PIDS[@]}"; do
+        kill -TERM "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    if [ $rc -ne 0 ]; then
+        for f in "$DIR"/*.err; do
+            [ -s "$f" ] && { echo "---- tail of $f" >&2; tail -n 10 "$f" >&2; }
+        done
+    fi
+    [ -n "${KEEP_RUN:-}" ] || rm -rf "$DIR"
+    exit $rc
+}
+trap cleanup EXIT
+
+fail() {
+    echo "FAIL: $*" >&2
+    exit 1
+}
+
+[ -x "$EMU" ] || fail "no emulator binary at $EMU"
+[ -x "$CHECK" ] || fail "no sluice-batchcheck at $CHECK"
+
+echo '{"text": "I was charged twice.", "labels": {"intent": "billing"}}' > "$DIR/gold.jsonl"
+
+# usage: start NAME BATCH_JSON — sets URL_<NAME>.
+start() {
+    local name=$1 url=""
+    cat > "$DIR/$name.json" <<JSON
+{
+  "gold": "gold.jsonl",
+  "models": {"oracle": {"accuracy": 1.0, "cache_hit_rate": 0.5, "latency_ms": {"median": 5, "sigma": 0}}},
+  "batch": $2
+}
+JSON
+    "$EMU" --config "$DIR/$name.json" --port 0 --usage-log "$DIR/$name.csv" \
+        >"$DIR/$name.out" 2>"$DIR/$name.err" &
+    PIDS+=($!)
+    for _ in $(seq 1 100); do
+        url=$(sed -n 's/^EMULATOR=//p' "$DIR/$name.out")
+        [ -n "$url" ] && break
+        sleep 0.05
+    done
+    [[ "$url" =~ ^http://127\.0\.0\.1:[0-9]+$ ]] || fail "emulator $name did not start"
+    printf -v "URL_$name" '%s' "$url"
+}
+start normal '{"turnaround_s": 1.0}'
+start errored '{"turnaround_s": 1.0, "errored_share": 0.2}'
+start failing '{"turnaround_s": 1.0, "fail": true}'
+start big '{"turnaround_s": 1.0}'
+
+groups=0
+run() { # usage: run MODE URL N
+    "$CHECK" "$1" "$2" "$3" 2>"$DIR/check-$1.err" || {
+        cat "$DIR/check-$1.err" >&2
+        fail "sluice-batchcheck $1"
+    }
+    groups=$((groups + 1))
+}
+run normal "$URL_normal" 50
+run errored "$URL_errored" 50
+run fail "$URL_failing" 50
+run large "$URL_big" 3000
+run paging "$URL_big" 105
+
+# What the emulator billed for the normal run: each submitted line once
+# (OpenAI 50; Anthropic 50 + the 5 of the in-progress probe batch).
+n=$(grep -c ',openai-batch,' "$DIR/normal.csv" || true)
+[ "$n" = 50 ] || fail "normal: $n openai-batch usage lines, want 50"
+n=$(grep -c ',anthropic-batch,' "$DIR/normal.csv" || true)
+[ "$n" = 55 ] || fail "normal: $n anthropic-batch usage lines, want 55"
+groups=$((groups + 1))
+echo "$groups passed, 0 failed"
