@@ -8,6 +8,8 @@ int cmd_migrate(int argc, char **argv);
 int cmd_publish(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_train(int argc, char **argv);
+int cmd_scheduler(int argc, char **argv);
+int cmd_status(int argc, char **argv);
 
 /* --config default: $SLUICE_CONFIG, else config/sluice.json. */
 const char *cli_default_config(void);

@@ -19,6 +19,8 @@ static const struct command commands[] = {
     {"publish", cmd_publish, "publish a JSONL file of jobs to the jobs topic"},
     {"report", cmd_report, "cost tables, CSV or an HTML page with charts from the ledger views"},
     {"train", cmd_train, "train and certify the tier-0 classifier of a label task from its traces"},
+    {"scheduler", cmd_scheduler, "submit async/offpeak jobs as provider batches, poll and ingest them"},
+    {"status", cmd_status, "pending jobs, batches in flight and the next off-peak window"},
 };
 
 const char *cli_default_config(void)

@@ -409,19 +409,35 @@ static const struct int_field scheduler_ints[] = {
     {"lease_s", offsetof(struct scheduler_conf, lease_s), 1, 86400, 120},
 };
 
-/* "HH:MM-HH:MM", minutes of the local day; an empty window is an error. */
+/* "HH:MM[:SS]" into seconds of the day; 24:00 is the end of the day. */
+static bool parse_clock(const char *text, const char **end, int *out)
+{
+    int h, m, sec = 0, used = 0;
+    if (sscanf(text, "%2d:%2d%n", &h, &m, &used) != 2)
+        return false;
+    text += used;
+    if (*text == ':') {
+        used = 0;
+        if (sscanf(text + 1, "%2d%n", &sec, &used) != 1 || used != 2)
+            return false;
+        text += 3;
+    }
+    *end = text;
+    *out = h * 3600 + m * 60 + sec;
+    return h >= 0 && m >= 0 && m < 60 && sec >= 0 && sec < 60 &&
+           (h < 24 || (h == 24 && m == 0 && sec == 0));
+}
+
+/* "HH:MM[:SS]-HH:MM[:SS]" local time; an empty window is an error. */
 static int parse_window(struct pctx *c, const cJSON *it, const char *path,
                         struct offpeak_window *w)
 {
-    int h1, m1, h2, m2, used = 0;
-    if (!cJSON_IsString(it) ||
-        sscanf(it->valuestring, "%2d:%2d-%2d:%2d%n", &h1, &m1, &h2, &m2, &used) != 4 ||
-        it->valuestring[used] != '\0' || h1 > 23 || h2 > 24 || m1 > 59 ||
-        m2 > 59 || h1 < 0 || h2 < 0 || m1 < 0 || m2 < 0 || (h2 == 24 && m2))
+    const char *p = cJSON_IsString(it) ? it->valuestring : "";
+    bool ok = parse_clock(p, &p, &w->start_s) && w->start_s < 86400 &&
+              *p++ == '-' && parse_clock(p, &p, &w->end_s) && *p == '\0';
+    if (!ok)
         return fail(c, path, "must be \"HH:MM-HH:MM\", e.g. \"01:00-06:00\"");
-    w->start_min = h1 * 60 + m1;
-    w->end_min = h2 * 60 + m2;
-    if (w->start_min == w->end_min)
+    if (w->start_s == w->end_s % 86400)
         return fail(c, path, "start and end are equal");
     return SL_OK;
 }

@@ -54,10 +54,10 @@ struct worker_conf {
     size_t max_input_bytes; /* larger job inputs are rejected (32768) */
 };
 
-/* An off-peak window in local minutes of the day; end < start crosses
+/* An off-peak window in local seconds of the day; end < start crosses
  * midnight ("22:00-02:00"). */
 struct offpeak_window {
-    int start_min, end_min;
+    int start_s, end_s;
 };
 
 /* The batch scheduler (`sluice scheduler`) and the worker's hand-off to it. */

@@ -21,14 +21,14 @@ static bool zone_known(const char *tz)
     return access(path, R_OK) == 0;
 }
 
-/* Unix ms of local day `base` shifted by day_offset days, at minute m. */
-static int64_t local_ms(const struct tm *base, int day_offset, int minute)
+/* Unix ms of local day `base` shifted by day_offset days, at second sec. */
+static int64_t local_ms(const struct tm *base, int day_offset, int sec)
 {
     struct tm t = *base;
     t.tm_mday += day_offset;
-    t.tm_hour = minute / 60;
-    t.tm_min = minute % 60;
-    t.tm_sec = 0;
+    t.tm_hour = sec / 3600;
+    t.tm_min = sec / 60 % 60;
+    t.tm_sec = sec % 60;
     t.tm_isdst = -1;
     return (int64_t)mktime(&t) * 1000;
 }
@@ -42,9 +42,9 @@ static void scan(const struct scheduler_conf *s, const struct tm *today,
     for (int day = -1; day <= 1; day++)
         for (size_t i = 0; i < s->n_windows; i++) {
             const struct offpeak_window *w = &s->windows[i];
-            int64_t start = local_ms(today, day, w->start_min);
-            int64_t end = local_ms(today, day + (w->end_min <= w->start_min),
-                                   w->end_min);
+            int64_t start = local_ms(today, day, w->start_s);
+            int64_t end = local_ms(today, day + (w->end_s <= w->start_s),
+                                   w->end_s);
             if (start <= now_ms && now_ms < end) {
                 *out = (struct offpeak_state){true, start, end};
                 return;

@@ -29,7 +29,7 @@ pass() {
 
 it_cleanup() {
     local rc=$?
-    for pidfile in "$RUN"/worker-*.pid; do
+    for pidfile in "$RUN"/worker-*.pid "$RUN"/scheduler-*.pid; do
         [ -f "$pidfile" ] && kill -9 "$(cat "$pidfile")" 2>/dev/null || true
     done
     if [ $rc -ne 0 ]; then
@@ -115,6 +115,41 @@ it_kill9_worker() {
     kill -9 "$pid"
     wait "$pid" 2>/dev/null || true
     rm -f "$RUN/worker-$1.pid"
+}
+
+# usage: it_start_scheduler NAME [ARGS...] — logs to $RUN/scheduler-NAME.log
+it_start_scheduler() {
+    local name=$1
+    shift
+    "$SLUICE" scheduler "$@" >"$RUN/scheduler-$name.log" 2>&1 &
+    echo $! >"$RUN/scheduler-$name.pid"
+}
+
+it_stop_scheduler() {
+    local pid
+    pid=$(cat "$RUN/scheduler-$1.pid")
+    kill -TERM "$pid"
+    wait "$pid" || fail "scheduler $1 exited with $? after SIGTERM"
+    rm -f "$RUN/scheduler-$1.pid"
+}
+
+it_kill9_scheduler() {
+    local pid
+    pid=$(cat "$RUN/scheduler-$1.pid")
+    kill -9 "$pid"
+    wait "$pid" 2>/dev/null || true
+    rm -f "$RUN/scheduler-$1.pid"
+}
+
+# The exact batch price of every batch cost line, recomputed from its tokens
+# and the price table (pricing.h's rounding): prints the lines that differ.
+it_batch_price_mismatches() {
+    it_load_prices
+    psql_val "SELECT count(*) FROM cost_lines c JOIN prices p USING (model)
+      WHERE c.mode = 'batch' AND c.cost_nanousd <> floor((floor((
+        greatest(c.tokens_in - c.tokens_cached_in - c.tokens_cache_write, 0) * p.input
+        + c.tokens_cached_in * p.cached_input + c.tokens_cache_write * p.cache_write
+        + c.tokens_out * p.output) * 1000 + 0.5) * 50 + 50) / 100)"
 }
 
 # usage: it_wait_sql "SQL returning a number" TARGET TIMEOUT_S

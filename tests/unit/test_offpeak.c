@@ -30,23 +30,25 @@ struct window_case {
 };
 
 static const struct window_case cases[] = {
-    {"before the window", "UTC", {{60, 360}}, 1, DAY0 + 30 * MIN, false,
+    {"before the window", "UTC", {{60 * 60, 360 * 60}}, 1, DAY0 + 30 * MIN, false,
      DAY0 + HOUR, DAY0 + 6 * HOUR},
-    {"inside", "UTC", {{60, 360}}, 1, DAY0 + 2 * HOUR, true, DAY0 + HOUR,
+    {"inside", "UTC", {{60 * 60, 360 * 60}}, 1, DAY0 + 2 * HOUR, true, DAY0 + HOUR,
      DAY0 + 6 * HOUR},
-    {"at the close: next day", "UTC", {{60, 360}}, 1, DAY0 + 6 * HOUR, false,
+    {"at the close: next day", "UTC", {{60 * 60, 360 * 60}}, 1, DAY0 + 6 * HOUR, false,
      DAY0 + 25 * HOUR, DAY0 + 30 * HOUR},
-    {"crossing midnight, after it", "UTC", {{22 * 60, 120}}, 1,
+    {"crossing midnight, after it", "UTC", {{22 * 60 * 60, 120 * 60}}, 1,
      DAY0 + HOUR, true, DAY0 - 2 * HOUR, DAY0 + 2 * HOUR},
-    {"crossing midnight, before it", "UTC", {{22 * 60, 120}}, 1,
+    {"crossing midnight, before it", "UTC", {{22 * 60 * 60, 120 * 60}}, 1,
      DAY0 + 12 * HOUR, false, DAY0 + 22 * HOUR, DAY0 + 26 * HOUR},
-    {"two windows: the nearer", "UTC", {{13 * 60, 14 * 60}, {60, 360}}, 2,
+    {"two windows: the nearer", "UTC", {{13 * 3600, 14 * 3600}, {3600, 6 * 3600}}, 2,
      DAY0 + 7 * HOUR, false, DAY0 + 13 * HOUR, DAY0 + 14 * HOUR},
-    {"Berlin winter (UTC+1)", "Europe/Berlin", {{60, 360}}, 1, DAY0, true,
+    {"seconds: opens at 01:00:30", "UTC", {{3600 + 30, 7200}}, 1, DAY0 + HOUR,
+     false, DAY0 + HOUR + 30000, DAY0 + 2 * HOUR},
+    {"Berlin winter (UTC+1)", "Europe/Berlin", {{60 * 60, 360 * 60}}, 1, DAY0, true,
      DAY0, DAY0 + 5 * HOUR},
-    {"Berlin summer (UTC+2)", "Europe/Berlin", {{60, 360}}, 1, JULY1, true,
+    {"Berlin summer (UTC+2)", "Europe/Berlin", {{60 * 60, 360 * 60}}, 1, JULY1, true,
      JULY1 - HOUR, JULY1 + 4 * HOUR},
-    {"Berlin summer, after the close", "Europe/Berlin", {{60, 360}}, 1,
+    {"Berlin summer, after the close", "Europe/Berlin", {{60 * 60, 360 * 60}}, 1,
      JULY1 + 5 * HOUR, false, JULY1 + 23 * HOUR, JULY1 + 28 * HOUR},
 };
 
@@ -71,7 +73,7 @@ static void test_windows(void **state)
 static void test_no_window_and_bad_zone(void **state)
 {
     (void)state;
-    struct offpeak_window w = {60, 120};
+    struct offpeak_window w = {3600, 7200};
     struct scheduler_conf s = {.timezone = "UTC"};
     struct offpeak_state st;
     char err[128];
@@ -107,20 +109,23 @@ static void test_config(void **state)
     char err[256];
     assert_int_equal(parse_scheduler("{\"batch_max_requests\": 50, \"offpeak\":"
                                      " {\"timezone\": \"Europe/Berlin\","
-                                     " \"windows\": [\"22:30-02:00\", \"13:00-14:00\"]}}",
+                                     " \"windows\": [\"22:30-02:00\", \"13:00:15-14:00\"]}}",
                                      &cfg, err, sizeof(err)), SL_OK);
     assert_int_equal(cfg->scheduler.batch_max_requests, 50);
     assert_int_equal(cfg->scheduler.max_wait_s, 300);
     assert_string_equal(cfg->scheduler.timezone, "Europe/Berlin");
     assert_int_equal(cfg->scheduler.n_windows, 2);
-    assert_int_equal(cfg->scheduler.windows[0].start_min, 22 * 60 + 30);
-    assert_int_equal(cfg->scheduler.windows[0].end_min, 120);
+    assert_int_equal(cfg->scheduler.windows[0].start_s, 22 * 3600 + 1800);
+    assert_int_equal(cfg->scheduler.windows[0].end_s, 7200);
+    assert_int_equal(cfg->scheduler.windows[1].start_s, 13 * 3600 + 15);
     config_free(cfg);
 
     static const char *const bad[][2] = {
         {"{\"offpeak\": {\"windows\": [\"1:00-6\"]}}", "scheduler.offpeak.windows[0]"},
         {"{\"offpeak\": {\"windows\": [\"06:00-06:00\"]}}", "scheduler.offpeak.windows[0]"},
         {"{\"offpeak\": {\"windows\": [\"01:00-25:00\"]}}", "scheduler.offpeak.windows[0]"},
+        {"{\"offpeak\": {\"windows\": [\"01:00:7-02:00\"]}}", "scheduler.offpeak.windows[0]"},
+        {"{\"offpeak\": {\"windows\": [\"00:00-24:00\"]}}", "scheduler.offpeak.windows[0]"},
         {"{\"poll_min_ms\": 500, \"poll_max_ms\": 100}", "scheduler.poll_max_ms"},
         {"{\"batch_size\": 5}", "scheduler.batch_size"},
     };

@@ -1,0 +1,185 @@
+/* loop.c — the scheduler's loop, its SQL helpers and its pending-row reader. */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "sched.h"
+
+PGresult *sched_sql(struct sched *s, const char *what, const char *sql,
+                    int n_params, const char *const *params)
+{
+    PGresult *res = PQexecParams(db_conn(s->db), sql, n_params, NULL, params,
+                                 NULL, NULL, 0);
+    ExecStatusType st = PQresultStatus(res);
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+        return res;
+    char err[512];
+    db_error(s->db, res, what, err, sizeof(err));
+    log_error("scheduler: %s", err);
+    PQclear(res);
+    return NULL;
+}
+
+static bool exec_simple(struct sched *s, const char *sql)
+{
+    PGresult *res = sched_sql(s, sql, sql, 0, NULL);
+    PQclear(res);
+    return res != NULL;
+}
+
+bool sched_begin(struct sched *s) { return exec_simple(s, "BEGIN"); }
+bool sched_commit(struct sched *s) { return exec_simple(s, "COMMIT"); }
+
+void sched_rollback(struct sched *s)
+{
+    PGTransactionStatusType ts = PQtransactionStatus(db_conn(s->db));
+    if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR)
+        PQclear(PQexec(db_conn(s->db), "ROLLBACK"));
+}
+
+const char *sched_i64(char *buf, int64_t v)
+{
+    snprintf(buf, 24, "%" PRId64, v);
+    return buf;
+}
+
+/* "{1,2,3}" → ints; extra tiers beyond CONFIG_MAX_TIERS are ignored. */
+static size_t parse_ladder(const char *text, int *out)
+{
+    size_t n = 0;
+    for (const char *p = text; *p && n < CONFIG_MAX_TIERS;) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end != p)
+            out[n++] = (int)v;
+        p = *end ? end + 1 : end;
+    }
+    return n;
+}
+
+void pending_row_read(const struct sched *s, const PGresult *res, int r,
+                      struct pending_row *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->id = strtoll(PQgetvalue(res, r, 0), NULL, 10);
+    out->job_id = PQgetvalue(res, r, 1);
+    out->task_name = PQgetvalue(res, r, 2);
+    out->mode = PQgetvalue(res, r, 3);
+    out->input = PQgetvalue(res, r, 4);
+    out->feature = PQgetvalue(res, r, 5);
+    out->tenant = PQgetvalue(res, r, 6);
+    out->cohort = PQgetvalue(res, r, 7);
+    out->n_ladder = parse_ladder(PQgetvalue(res, r, 8), out->ladder);
+    out->step = (size_t)atoi(PQgetvalue(res, r, 9));
+    out->attempt = atoi(PQgetvalue(res, r, 10));
+    out->lines = atoi(PQgetvalue(res, r, 11));
+    out->retries = atoi(PQgetvalue(res, r, 12));
+    out->deadline_ms = strtoll(PQgetvalue(res, r, 13), NULL, 10);
+    out->task = config_task(s->cfg, out->task_name);
+}
+
+const struct tier_conf *pending_row_tier(const struct sched *s,
+                                         const struct pending_row *row)
+{
+    if (row->step >= row->n_ladder)
+        return NULL;
+    return config_tier(s->cfg, row->ladder[row->step]);
+}
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+static void install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+}
+
+/* Sleeps up to ms, waking early on a stop signal. */
+static void nap(int ms)
+{
+    for (int slept = 0; slept < ms && !stop_requested; slept += 10)
+        nanosleep(&(struct timespec){0, 10 * 1000000L}, NULL);
+}
+
+static void update_window(struct sched *s)
+{
+    char err[256];
+    int rc = offpeak_at(&s->cfg->scheduler, s->now_ms, &s->window, err, sizeof(err));
+    s->window_known = rc == SL_OK;
+    if (rc != SL_OK && rc != SL_ENOTFOUND)
+        log_error("scheduler: %s", err);
+}
+
+static void tick(struct sched *s)
+{
+    char err[512];
+    if (db_ensure_connected(s->db, err, sizeof(err)) != SL_OK) {
+        log_warn("scheduler: database unavailable: %s", err);
+        return;
+    }
+    s->now_ms = sl_now_ms();
+    update_window(s);
+    sched_reconcile(s);
+    sched_submit_due(s);
+    sched_poll_due(s);
+    sched_realtime_due(s);
+    sched_refresh_gauges(s);
+}
+
+static int open_sched(struct sched *s, const struct config *cfg)
+{
+    char err[512], host[64] = "host";
+    memset(s, 0, sizeof(*s));
+    s->cfg = cfg;
+    s->stop = &stop_requested;
+    gethostname(host, sizeof(host) - 1);
+    snprintf(s->owner, sizeof(s->owner), "%s:%d", host, (int)getpid());
+    s->db = db_open(cfg->pg_conninfo, "sluice-scheduler", err, sizeof(err));
+    if (!s->db) {
+        log_error("scheduler: %s", err);
+        return SL_EDB;
+    }
+    s->now_ms = sl_now_ms();
+    update_window(s);
+    if (!s->window_known && cfg->scheduler.n_windows > 0)
+        return SL_ECONFIG; /* unknown time zone, logged */
+    s->client = batch_client_new();
+    return SL_OK;
+}
+
+int scheduler_run(const struct config *cfg, bool once)
+{
+    struct sched s;
+    int rc = open_sched(&s, cfg);
+    if (rc == SL_OK) {
+        install_signals();
+        log_info("scheduler %s started (batch cap %d, max wait %d s, %zu off-peak "
+                 "windows in %s)", s.owner, cfg->scheduler.batch_max_requests,
+                 cfg->scheduler.max_wait_s, cfg->scheduler.n_windows,
+                 cfg->scheduler.timezone ? cfg->scheduler.timezone : "UTC");
+        do {
+            tick(&s);
+            if (!once)
+                nap(cfg->scheduler.tick_ms);
+        } while (!once && !stop_requested);
+        log_info("scheduler stopped: %" PRIu64 " batches submitted, %" PRIu64
+                 " lines ingested, %" PRIu64 " jobs answered, %" PRIu64
+                 " failed, %" PRIu64 " answered realtime", s.batches_submitted,
+                 s.lines_ingested, s.jobs_answered, s.jobs_failed, s.jobs_realtime);
+    }
+    batch_client_free(s.client);
+    db_close(s.db);
+    return rc == SL_OK ? 0 : 1;
+}

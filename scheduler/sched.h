@@ -1,0 +1,120 @@
+/* sched.h — state shared by the files of `sluice scheduler` (not for use
+ * outside scheduler/).
+ *
+ * One scheduler is one thread running a loop (loop.c): each tick it
+ * reconciles batches orphaned by a crashed scheduler (submit.c), submits the
+ * provider/model groups that are due (submit.c), polls and ingests batches
+ * that are due (ingest.c), answers realtime the rows a batch can no longer
+ * serve in time (realtime.c), and refreshes its gauges. Every row and batch
+ * it touches is claimed in PostgreSQL first (FOR UPDATE SKIP LOCKED, or a
+ * lease on the batch row), so any number of schedulers can share a
+ * database. All calls block; nothing here is thread-safe. */
+#ifndef SL_SCHED_H
+#define SL_SCHED_H
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "batch_client.h"
+#include "config.h"
+#include "db.h"
+#include "deferred_outcome.h"
+#include "ledger.h"
+#include "offpeak.h"
+
+struct sched {
+    const struct config *cfg;
+    struct db *db;
+    struct batch_client *client;
+    char owner[128];             /* "host:pid", recorded on the batches it leases */
+    volatile sig_atomic_t *stop; /* set by SIGTERM/SIGINT */
+
+    int64_t now_ms;              /* start of the current tick */
+    bool window_known;           /* windows configured */
+    struct offpeak_state window;
+
+    uint64_t batches_submitted, lines_ingested, jobs_answered, jobs_failed,
+        jobs_realtime;
+};
+
+/* A pending row as the scheduler reads it (strings owned by the PGresult
+ * it came from). */
+struct pending_row {
+    int64_t id;
+    const char *job_id, *task_name, *mode, *input, *feature, *tenant, *cohort;
+    const struct task_conf *task; /* NULL: the task left the config */
+    int ladder[CONFIG_MAX_TIERS];
+    size_t n_ladder, step;
+    int attempt, lines, retries;
+    int64_t deadline_ms;          /* 0: none */
+};
+
+/* The columns pending_row_read expects, in order, for SELECTs from pending. */
+#define PENDING_COLUMNS                                                       \
+    "p.id, p.job_id, p.task, p.mode, p.input, p.feature, p.tenant,"           \
+    " p.cohort, p.ladder, p.step, p.attempt, p.lines, p.retries,"             \
+    " COALESCE((extract(epoch FROM p.deadline) * 1000)::bigint, 0)"
+void pending_row_read(const struct sched *s, const PGresult *res, int r,
+                      struct pending_row *out);
+const struct tier_conf *pending_row_tier(const struct sched *s,
+                                         const struct pending_row *row);
+
+/* loop.c: runs sql with text params; returns the result (caller clears)
+ * or NULL after logging "<what>: <error>". */
+PGresult *sched_sql(struct sched *s, const char *what, const char *sql,
+                    int n_params, const char *const *params);
+bool sched_begin(struct sched *s);
+bool sched_commit(struct sched *s);
+void sched_rollback(struct sched *s);
+/* Formats an int64 into buf (>= 24 bytes) and returns buf. */
+const char *sched_i64(char *buf, int64_t v);
+
+/* Outcomes written per transaction (batch lines, realtime jobs). */
+#define SCHED_CHUNK 500
+
+/* finish.c: turning outcomes into ledger rows and pending changes. */
+struct finisher;
+struct finisher *finisher_new(struct sched *s);
+void finisher_free(struct finisher *f);
+/* Applies one outcome to its row: cost line (when billed), result (accept
+ * or fail), and the row's next state (deleted, re-queued one tier up or
+ * for a retry). mode is "batch" or "realtime"; resp may be NULL. */
+void finisher_apply(struct finisher *f, const struct pending_row *row,
+                    const struct deferred_outcome *o,
+                    const struct llm_response *resp, const char *mode,
+                    int latency_ms);
+/* Fails a row that has no answer to judge (submission kept failing). */
+void finisher_fail(struct finisher *f, const struct pending_row *row,
+                   const char *reason);
+/* Writes everything applied so far inside the caller's transaction.
+ * Returns false on a database error (the caller rolls back). */
+bool finisher_flush(struct finisher *f);
+
+/* submit.c */
+void sched_reconcile(struct sched *s);
+void sched_submit_due(struct sched *s);
+/* Re-queues the still-batched rows of a batch for another attempt (or
+ * fails those out of retries), inside the caller's transaction. */
+bool sched_requeue_batch(struct sched *s, int64_t batch_id, const char *reason);
+/* Closes a batch as state ("abandoned", "failed") and re-queues its rows,
+ * in its own transaction. */
+void sched_abandon(struct sched *s, int64_t batch_id, const char *state,
+                   const char *reason);
+
+/* ingest.c */
+void sched_poll_due(struct sched *s);
+
+/* realtime.c */
+void sched_realtime_due(struct sched *s);
+
+/* status.c */
+void sched_refresh_gauges(struct sched *s);
+int sched_print_status(struct db *db, const struct config *cfg, FILE *out);
+
+int scheduler_run(const struct config *cfg, bool once);
+
+#endif
