@@ -25,6 +25,7 @@
 struct batch_client {
     CURL *curl;
     char errbuf[CURL_ERROR_SIZE];
+    long connects; /* sum of CURLINFO_NUM_CONNECTS */
 };
 
 struct batch_client *batch_client_new(void)
@@ -36,6 +37,11 @@ struct batch_client *batch_client_new(void)
         abort();
     }
     return c;
+}
+
+long batch_client_connects(const struct batch_client *c)
+{
+    return c->connects;
 }
 
 void batch_client_free(struct batch_client *c)
@@ -207,6 +213,10 @@ static void perform(struct batch_client *c, const struct provider_conf *p,
     r->elapsed_us = sl_monotonic_us() - start;
     sl_strlcpy(r->curl_error, c->errbuf, sizeof(r->curl_error));
     curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &r->status);
+    long opened = 0;
+    if (curl_easy_getinfo(c->curl, CURLINFO_NUM_CONNECTS, &opened) ==
+        CURLE_OK)
+        c->connects += opened;
     struct curl_header *xs = NULL;
     if (curl_easy_header(c->curl, "x-should-retry", 0, CURLH_HEADER, -1,
                          &xs) == CURLHE_OK)

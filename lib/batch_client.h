@@ -66,6 +66,9 @@ struct batch_client;
 struct batch_client *batch_client_new(void);
 /* Closes the connections. NULL is a no-op. */
 void batch_client_free(struct batch_client *c);
+/* TCP connections the client has opened so far: with keep-alive, calls
+ * to one host in a row open one. For logs and tests. */
+long batch_client_connects(const struct batch_client *c);
 
 /* Submits items (1..batch_max_requests) as ONE provider batch.
  * OpenAI: batch_openai_input_jsonl -> POST /files (multipart,

@@ -285,6 +285,48 @@ static void normal_realtime(struct batch_client *c,
     llm_response_clear(&resp);
 }
 
+/* A model slower than the provider's timeout: a transport error,
+ * retryable. */
+static void normal_timeout(struct batch_client *c,
+                           const struct provider_conf *p)
+{
+    struct provider_conf hasty = *p;
+    hasty.timeout_ms = 300;
+    struct llm_response resp;
+    char err[512] = "";
+    bool retryable = false;
+    int latency = -1;
+    int64_t start = sl_monotonic_us();
+    int rc = batch_client_realtime(c, &hasty, &task, "slowpoke", "hi", 2,
+                                   &resp, &latency, &retryable, err,
+                                   sizeof(err));
+    int64_t took_ms = (sl_monotonic_us() - start) / 1000;
+    CHECK_RC(rc, SL_EHTTP, err);
+    CHECK(retryable && resp.http_status == 0, "timeout: retryable=%d "
+          "status %ld", retryable, resp.http_status);
+    CHECK(took_ms >= 250 && took_ms < 2500, "timeout took %lld ms",
+          (long long)took_ms);
+    llm_response_clear(&resp);
+}
+
+/* Calls in a row share one keep-alive connection. */
+static void normal_keepalive(struct batch_client *c,
+                             const struct provider_conf *p, const char *id)
+{
+    long before = batch_client_connects(c);
+    for (int i = 0; i < 20; i++) {
+        struct batch_status st;
+        char err[512] = "";
+        bool retryable;
+        int rc = batch_client_get(c, p, id, &st, &retryable, err,
+                                  sizeof(err));
+        CHECK_RC(rc, SL_OK, err);
+        batch_status_clear(&st);
+    }
+    long opened = batch_client_connects(c) - before;
+    CHECK(opened <= 1, "%s: 20 gets opened %ld connections", p->name, opened);
+}
+
 /* Nothing listens on port 1: a transport error, retryable. */
 static void normal_transport(struct batch_client *c,
                              const struct provider_conf *p)
@@ -380,10 +422,13 @@ static void normal_one(struct batch_client *c, const struct provider_conf *p,
     printf("ok: %s: stop from the callback; find by %s; unknown -> "
            "SL_ENOTFOUND\n", p->name, ant ? "custom_id probe" : "sluice id");
 
+    normal_keepalive(c, p, id);
     normal_realtime(c, p);
+    normal_timeout(c, p);
     normal_transport(c, p);
-    printf("ok: %s: realtime (label, 404 not retryable), transport error "
-           "retryable, get 404 -> SL_ENOTFOUND\n", p->name);
+    printf("ok: %s: 20 gets on one connection; realtime (label, 404 not "
+           "retryable); timeout and transport errors retryable; get 404 -> "
+           "SL_ENOTFOUND\n", p->name);
     batch_status_clear(&st);
     free(id);
     items_free(&it);

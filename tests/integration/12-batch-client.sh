@@ -3,8 +3,8 @@
 # providers, through ops/batchcheck (sluice-batchcheck):
 #   normal  (50 items) submit, poll to the end, stream every line once with
 #           a parsed label; callback stop; find by sluice id / custom_id
-#           probe, unknown -> SL_ENOTFOUND, time window; realtime call;
-#           404 and transport errors
+#           probe, unknown -> SL_ENOTFOUND, time window; keep-alive;
+#           realtime call; 404, timeout and transport errors
 #   pending (turnaround 4 s) Anthropic find() on a running batch ->
 #           SL_ETIMEOUT, then found once it ended
 #   errored (errored_share 0.2) errored lines with reasons = failed count
@@ -52,7 +52,8 @@ start() {
     cat > "$DIR/$name.json" <<JSON
 {
   "gold": "gold.jsonl",
-  "models": {"oracle": {"accuracy": 1.0, "cache_hit_rate": 0.5, "latency_ms": {"median": 5, "sigma": 0}}},
+  "models": {"oracle": {"accuracy": 1.0, "cache_hit_rate": 0.5, "latency_ms": {"median": 5, "sigma": 0}},
+             "slowpoke": {"latency_ms": {"median": 3000, "sigma": 0}}},
   "batch": $2
 }
 JSON
