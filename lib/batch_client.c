@@ -25,6 +25,7 @@
 struct batch_client {
     CURL *curl;
     char errbuf[CURL_ERROR_SIZE];
+    long connects; /* sum of CURLINFO_NUM_CONNECTS */
 };
 
 struct batch_client *batch_client_new(void)
@@ -36,6 +37,11 @@ struct batch_client *batch_client_new(void)
         abort();
     }
     return c;
+}
+
+long batch_client_connects(const struct batch_client *c)
+{
+    return c->connects;
 }
 
 void batch_client_free(struct batch_client *c)
@@ -65,7 +71,7 @@ struct reply {
     enum sink_mode mode;
     struct batch_splitter *split;
     int split_rc;          /* nonzero: the line callback stopped the stream */
-    char *body;            /* NUL-terminated; capped at BATCH_CLIENT_BODY_MAX */
+    char *body;            /* NUL-terminated, <= BATCH_CLIENT_BODY_MAX */
     size_t len, cap;
     bool truncated;
     CURLcode cc;
@@ -180,8 +186,8 @@ static CURLcode set_options(struct batch_client *c,
     SET(CURLOPT_WRITEFUNCTION, on_body);
     SET(CURLOPT_WRITEDATA, r);
     if (call->body) {
-        SET(CURLOPT_POSTFIELDS, call->body);
         SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->body_len);
+        SET(CURLOPT_POSTFIELDS, call->body);
     } else {
         SET(CURLOPT_HTTPGET, 1L);
     }
@@ -207,6 +213,10 @@ static void perform(struct batch_client *c, const struct provider_conf *p,
     r->elapsed_us = sl_monotonic_us() - start;
     sl_strlcpy(r->curl_error, c->errbuf, sizeof(r->curl_error));
     curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &r->status);
+    long opened = 0;
+    if (curl_easy_getinfo(c->curl, CURLINFO_NUM_CONNECTS, &opened) ==
+        CURLE_OK)
+        c->connects += opened;
     struct curl_header *xs = NULL;
     if (curl_easy_header(c->curl, "x-should-retry", 0, CURLH_HEADER, -1,
                          &xs) == CURLHE_OK)
@@ -508,7 +518,8 @@ static char *anthropic_results_url(const struct provider_conf *p,
     return batch_url(p, BATCH_CALL_RESULTS, st->id);
 }
 
-static int openai_results(struct batch_client *c, const struct provider_conf *p,
+static int openai_results(struct batch_client *c,
+                          const struct provider_conf *p,
                           const struct batch_status *st, struct stream_ctx *s,
                           char *err, size_t err_size)
 {
@@ -530,7 +541,8 @@ static int openai_results(struct batch_client *c, const struct provider_conf *p,
     return SL_OK;
 }
 
-static int stream_results(struct batch_client *c, const struct provider_conf *p,
+static int stream_results(struct batch_client *c,
+                          const struct provider_conf *p,
                           const struct batch_status *st, struct stream_ctx *s,
                           char *err, size_t err_size)
 {
@@ -601,11 +613,23 @@ struct probe {
 
 enum { PROBE_FOUND = 1 };
 
+static bool is_digit(char ch)
+{
+    return ch >= '0' && ch <= '9';
+}
+
+/* A prefix match that never ends inside a number of the custom_id, so
+ * that "r12-a1" finds "r12-a1" but not "r12-a10", and "r12" (or "r12-a")
+ * finds every attempt of row 12 but not row 120. */
 static int probe_line(const struct batch_line *line, void *arg)
 {
     const struct probe *pr = arg;
-    return strncmp(line->custom_id, pr->prefix, pr->len) == 0 ? PROBE_FOUND
-                                                               : 0;
+    const char *id = line->custom_id;
+    if (strncmp(id, pr->prefix, pr->len) != 0)
+        return 0;
+    bool inside_number = is_digit(id[pr->len]) &&
+                         is_digit(pr->prefix[pr->len - 1]);
+    return inside_number ? 0 : PROBE_FOUND;
 }
 
 struct find {
@@ -721,7 +745,8 @@ int batch_client_find(struct batch_client *c, const struct provider_conf *p,
 
 /* ---------------------------------------------------------------- realtime */
 
-int batch_client_realtime(struct batch_client *c, const struct provider_conf *p,
+int batch_client_realtime(struct batch_client *c,
+                          const struct provider_conf *p,
                           const struct task_conf *task, const char *model,
                           const char *input, size_t input_len,
                           struct llm_response *out, int *latency_ms,

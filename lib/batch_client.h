@@ -66,6 +66,9 @@ struct batch_client;
 struct batch_client *batch_client_new(void);
 /* Closes the connections. NULL is a no-op. */
 void batch_client_free(struct batch_client *c);
+/* TCP connections the client has opened so far: with keep-alive, calls
+ * to one host in a row open one. For logs and tests. */
+long batch_client_connects(const struct batch_client *c);
 
 /* Submits items (1..batch_max_requests) as ONE provider batch.
  * OpenAI: batch_openai_input_jsonl -> POST /files (multipart,
@@ -122,12 +125,14 @@ int batch_client_results(struct batch_client *c, const struct provider_conf *p,
  * are read newest first, page by page, and the newest match wins.
  * OpenAI: matches metadata.sluice_batch_id == sluice_batch_id
  *   (custom_id_probe is ignored and may be NULL).
- * Anthropic (no metadata): custom_id_probe must be a custom_id of the
- *   batch (batch_custom_id(row, attempt) of one of its items; a row's
- *   attempt is submitted once, so the id names one batch). Every ended
- *   candidate's results are streamed until a line whose custom_id starts
- *   with the probe (result lines come in any order); sluice_batch_id is
- *   ignored and may be NULL.
+ * Anthropic (no metadata): custom_id_probe names the batch by its
+ *   items: a full custom_id of one of them (batch_custom_id(row,
+ *   attempt); a row's attempt is submitted once, so it names one batch),
+ *   or a prefix that does not end inside a number ("r12" or "r12-a" =
+ *   any attempt of row 12, never row 120). Each ended candidate's
+ *   results are streamed until a line matches (lines come in any order,
+ *   so the first line alone proves nothing; a probe that every item
+ *   shares matches at once). sluice_batch_id is ignored and may be NULL.
  * Returns 0 and *provider_batch_id (new); SL_ENOTFOUND when no candidate
  * matches; SL_ETIMEOUT (Anthropic) when none matched but a candidate is
  * still in progress, so its results cannot be read yet: try later; or an
@@ -145,7 +150,8 @@ int batch_client_find(struct batch_client *c, const struct provider_conf *p,
  * does not (out holds http_status only); SL_EHTTP for any other status
  * (out holds http_status, error_type, error_message, no_retry) or for a
  * transport error (out->http_status 0). */
-int batch_client_realtime(struct batch_client *c, const struct provider_conf *p,
+int batch_client_realtime(struct batch_client *c,
+                          const struct provider_conf *p,
                           const struct task_conf *task, const char *model,
                           const char *input, size_t input_len,
                           struct llm_response *out, int *latency_ms,

@@ -10,6 +10,8 @@
  *                                      Anthropic every line errored
  *   sluice-batchcheck large   URL N   results larger than the body cap
  *   sluice-batchcheck paging  URL N   find() past the first list page
+ *   sluice-batchcheck pending URL N   Anthropic find() on a running batch:
+ *                                      SL_ETIMEOUT, then found
  *
  * Prints "ok: …" per check group and exits 0, or "FAIL: file:line: …" and
  * exits 1. The API key variable holds a marker that must never appear in
@@ -283,6 +285,48 @@ static void normal_realtime(struct batch_client *c,
     llm_response_clear(&resp);
 }
 
+/* A model slower than the provider's timeout: a transport error,
+ * retryable. */
+static void normal_timeout(struct batch_client *c,
+                           const struct provider_conf *p)
+{
+    struct provider_conf hasty = *p;
+    hasty.timeout_ms = 300;
+    struct llm_response resp;
+    char err[512] = "";
+    bool retryable = false;
+    int latency = -1;
+    int64_t start = sl_monotonic_us();
+    int rc = batch_client_realtime(c, &hasty, &task, "slowpoke", "hi", 2,
+                                   &resp, &latency, &retryable, err,
+                                   sizeof(err));
+    int64_t took_ms = (sl_monotonic_us() - start) / 1000;
+    CHECK_RC(rc, SL_EHTTP, err);
+    CHECK(retryable && resp.http_status == 0, "timeout: retryable=%d "
+          "status %ld", retryable, resp.http_status);
+    CHECK(took_ms >= 250 && took_ms < 2500, "timeout took %lld ms",
+          (long long)took_ms);
+    llm_response_clear(&resp);
+}
+
+/* Calls in a row share one keep-alive connection. */
+static void normal_keepalive(struct batch_client *c,
+                             const struct provider_conf *p, const char *id)
+{
+    long before = batch_client_connects(c);
+    for (int i = 0; i < 20; i++) {
+        struct batch_status st;
+        char err[512] = "";
+        bool retryable;
+        int rc = batch_client_get(c, p, id, &st, &retryable, err,
+                                  sizeof(err));
+        CHECK_RC(rc, SL_OK, err);
+        batch_status_clear(&st);
+    }
+    long opened = batch_client_connects(c) - before;
+    CHECK(opened <= 1, "%s: 20 gets opened %ld connections", p->name, opened);
+}
+
 /* Nothing listens on port 1: a transport error, retryable. */
 static void normal_transport(struct batch_client *c,
                              const struct provider_conf *p)
@@ -332,6 +376,16 @@ static void normal_one(struct batch_client *c, const struct provider_conf *p,
           n);
     printf("ok: %s: %zu items submitted, ended, every custom_id once with a "
            "label\n", p->name, n);
+    if (ant) {
+        /* a results_url off the provider's origin is not followed (the
+         * key would go with it): the client falls back to batch_url */
+        char *own = st.results_url;
+        st.results_url = (char *)"http://127.0.0.1:1/v1/messages/batches/x";
+        collect(c, p, &st, &it, &t);
+        st.results_url = own;
+        CHECK(t.succeeded == n, "fallback: %zu of %zu", t.succeeded, n);
+        printf("ok: anthropic: a foreign results_url is not used\n");
+    }
 
     /* a stop from the callback ends the stream with its value */
     memset(&t, 0, sizeof(t));
@@ -352,33 +406,55 @@ static void normal_one(struct batch_client *c, const struct provider_conf *p,
           found, id);
     free(found);
     find(c, p, "sb-unknown", "r999999-a0", 0, SL_ENOTFOUND);
+    if (ant) {
+        /* prefixes match at id boundaries only: rows 1000..1049 */
+        found = find(c, p, NULL, "r1025", t0, SL_OK);
+        CHECK(strcmp(found, id) == 0, "row prefix found %s", found);
+        free(found);
+        find(c, p, NULL, "r102", t0, SL_ENOTFOUND);
+        found = find(c, p, NULL, "r1025-a", t0, SL_OK);
+        CHECK(strcmp(found, id) == 0, "row-attempt prefix found %s", found);
+        free(found);
+        find(c, p, NULL, "r1025-a00", t0, SL_ENOTFOUND);
+    }
     /* the window excludes the batch */
     find(c, p, sluice_id, probe, sl_now_ms() + 600000, SL_ENOTFOUND);
     printf("ok: %s: stop from the callback; find by %s; unknown -> "
            "SL_ENOTFOUND\n", p->name, ant ? "custom_id probe" : "sluice id");
 
-    if (ant) {
-        /* a fresh batch cannot be read yet: "try later", then found */
-        struct items fresh;
-        items_make(&fresh, 5, 5000, 1);
-        char *fid = submit(c, p, &fresh, "sb-fresh");
-        find(c, p, NULL, "r999999-a0", t0, SL_ETIMEOUT);
-        struct batch_status fst;
-        wait_end(c, p, fid, &fst);
-        found = find(c, p, NULL, fresh.ids[4], t0, SL_OK);
-        CHECK(strcmp(found, fid) == 0, "fresh: found %s", found);
-        free(found);
-        find(c, p, NULL, "r999999-a0", t0, SL_ENOTFOUND);
-        batch_status_clear(&fst);
-        free(fid);
-        items_free(&fresh);
-        printf("ok: anthropic: in-progress candidate -> SL_ETIMEOUT, then "
-               "found once ended\n");
-    }
+    normal_keepalive(c, p, id);
     normal_realtime(c, p);
+    normal_timeout(c, p);
     normal_transport(c, p);
-    printf("ok: %s: realtime (label, 404 not retryable), transport error "
-           "retryable, get 404 -> SL_ENOTFOUND\n", p->name);
+    printf("ok: %s: 20 gets on one connection; realtime (label, 404 not "
+           "retryable); timeout and transport errors retryable; get 404 -> "
+           "SL_ENOTFOUND\n", p->name);
+    batch_status_clear(&st);
+    free(id);
+    items_free(&it);
+}
+
+/* Anthropic: a batch still running cannot be read, so find() says "try
+ * later" until it ends (run with a turnaround long enough to look). */
+static void pending_one(struct batch_client *c, const struct provider_conf *p,
+                        size_t n)
+{
+    if (p->kind != PROVIDER_ANTHROPIC)
+        return; /* OpenAI matches on metadata, whatever the state */
+    int64_t t0 = sl_now_ms() - 5000;
+    struct items it;
+    items_make(&it, n, 5000, 1);
+    char *id = submit(c, p, &it, "sb-pending");
+    find(c, p, NULL, "r999999-a0", t0, SL_ETIMEOUT);
+    find(c, p, NULL, it.ids[n - 1], t0, SL_ETIMEOUT);
+    struct batch_status st;
+    wait_end(c, p, id, &st);
+    char *found = find(c, p, NULL, it.ids[n - 1], t0, SL_OK);
+    CHECK(strcmp(found, id) == 0, "pending: found %s, want %s", found, id);
+    free(found);
+    find(c, p, NULL, "r999999-a0", t0, SL_ENOTFOUND);
+    printf("ok: anthropic: in-progress candidate -> SL_ETIMEOUT, found once "
+           "ended\n");
     batch_status_clear(&st);
     free(id);
     items_free(&it);
@@ -526,9 +602,9 @@ int main(int argc, char **argv)
                     size_t);
     } modes[] = {{"normal", normal_one}, {"errored", errored_one},
                  {"fail", fail_one},     {"large", large_one},
-                 {"paging", paging_one}};
+                 {"paging", paging_one}, {"pending", pending_one}};
     if (argc != 4) {
-        fprintf(stderr, "usage: %s normal|errored|fail|large|paging URL N\n",
+        fprintf(stderr, "usage: %s MODE URL N (see the top of batchcheck.c)\n",
                 argv[0]);
         return 2;
     }
