@@ -3,7 +3,7 @@
 # shared/provider-apis.md ("OpenAI Files + Batch", "Anthropic Message Batches").
 #
 # Four emulators with different "batch" settings (normal, errored share,
-# expire, fail; turnaround 1 s): upload, create, poll, download, every
+# expire, fail; turnaround 1 s, 4 s for the state walk): upload, create, poll, download, every
 # line's shape, custom_id coverage (order is shuffled, so sets are
 # compared), counts, usage summed, batch answers equal to realtime ones,
 # the usage log, cancel, list, validation errors and the end states.
@@ -86,7 +86,7 @@ models() {
 }
 JSON
 }
-models "$DIR/normal.json" '{"turnaround_s": 1.0}'
+models "$DIR/normal.json" '{"turnaround_s": 4.0}'
 models "$DIR/errored.json" '{"turnaround_s": 1.0, "errored_share": 0.5}'
 models "$DIR/expire.json" '{"turnaround_s": 1.0, "expire": true}'
 models "$DIR/fail.json" '{"turnaround_s": 1.0, "fail": true}'
@@ -206,7 +206,7 @@ check "batch usage shape" '.usage | (.input_tokens | type == "number") and (.inp
     and (.total_tokens | type == "number")' "$F"
 BATCH=$(jq -r .id "$F")
 STATES=$(mktemp "$DIR/states.XXXX")
-for _ in $(seq 1 60); do
+for _ in $(seq 1 300); do
     req GET "$URL/v1/batches/$BATCH" st >/dev/null
     jq -r .status "$DIR/st.json" >> "$STATES"
     [ "$(jq -r .status "$DIR/st.json")" = completed ] && break
