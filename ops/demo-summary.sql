@@ -33,3 +33,14 @@ FROM cost_lines;
 SELECT feature, count(DISTINCT job_id) AS jobs, round(sum(cost_nanousd) / 1e9, 4) AS "cost $",
        round(sum(cost_nanousd) / 1e6 / count(DISTINCT job_id), 3) AS "$ per 1k jobs"
 FROM cost_lines GROUP BY feature ORDER BY feature;
+
+\echo '== by source: realtime LLM calls, provider batches (half price), tier 0'
+SELECT r.source, count(*) AS jobs, round(sum(c.cost) / 1e9, 4) AS "cost $",
+       round(sum(c.cost) / 1e6 / count(*), 3) AS "$ per 1k jobs"
+FROM results r
+JOIN (SELECT job_id, sum(cost_nanousd) AS cost FROM cost_lines GROUP BY job_id) c USING (job_id)
+GROUP BY r.source ORDER BY r.source;
+
+\echo '== provider batches'
+SELECT provider, model, state, count(*) AS batches, sum(n_rows) AS requests
+FROM batches GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
