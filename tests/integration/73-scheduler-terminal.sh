@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Terminal batch states: a provider that fails every batch (OpenAI: batch
+# failed; Anthropic: every line errored) re-queues the rows until the retry
+# budget is spent, then each job fails with the reason and no cost line;
+# batches that expire half done are ingested for the done half and retried
+# for the expired half, and jobs out of retries fail as batch_expired.
+source "$(dirname "$0")/lib.sh"
+
+JOBS=120
+"$WORKLOAD" --out "$RUN" --jobs $JOBS --seed 51 >/dev/null
+jq -c '.mode = "async"' "$RUN/jobs.jsonl" >"$RUN/async.jsonl"
+jq -c '.mode = "async" | .id = "exp-" + .id' "$RUN/jobs.jsonl" >"$RUN/expire.jsonl"
+jq -c '.id = "exp-" + .id' "$RUN/gold.jsonl" >"$RUN/gold-exp.jsonl"
+cat "$RUN/gold-exp.jsonl" >>"$RUN/gold.jsonl"
+SCHED='.scheduler = {batch_max_requests: 1000, max_wait_s: 0, turnaround_s: 30,
+                     poll_min_ms: 100, poll_max_ms: 300, tick_ms: 50, max_line_retries: 2}'
+
+restart_emulator() {
+    _svc_stop_pid "$(cat "$RUN/emulator.pid")"
+    MODELS_FILTER=$1 it_write_models 0 '{}'
+    svc_emulator_start "$RUN" "$SLUICE_BUILD_DIR" "$RUN/models.json" "$RUN/usage.csv"
+    it_point_providers_at_emulator
+}
+
+# --- every batch fails ----------------------------------------------------
+MODELS_FILTER='.batch = {"turnaround_s": 0.2, "fail": true}' it_start_services 0 '{}' "$SCHED"
+it_start_worker a
+"$SLUICE" publish "$RUN/async.jsonl" >/dev/null || fail "publish"
+it_start_scheduler a
+it_wait_sql "SELECT count(*) FROM results" $JOBS 90
+it_stop_scheduler a
+[ "$(psql_val "SELECT count(*) FROM results WHERE status = 'failed'")" -eq $JOBS ] \
+    || fail "jobs answered although every batch failed"
+[ "$(psql_val "SELECT count(*) FROM cost_lines")" -eq 0 ] || fail "cost lines for unanswered jobs"
+[ "$(psql_val "SELECT count(*) FROM results WHERE error LIKE 'batch_not_answered: %batch_failed%'")" -eq $JOBS ] \
+    || fail "failed jobs do not carry the provider's reason: $(psql_val "SELECT error FROM results LIMIT 1")"
+[ "$(psql_val "SELECT count(*) FROM batches WHERE state = 'failed'")" -eq 3 ] \
+    || fail "expected 3 failed batches (1 + 2 retries)"
+pass "$JOBS jobs failed with the provider's reason after 3 failed batches, no cost line"
+
+# --- every batch expires half done ----------------------------------------
+restart_emulator '.batch = {"turnaround_s": 0.2, "expire": true}'
+it_start_scheduler b
+"$SLUICE" publish "$RUN/expire.jsonl" >/dev/null || fail "publish"
+it_wait_sql "SELECT count(*) FROM results WHERE job_id LIKE 'exp-%'" $JOBS 120
+it_stop_scheduler b
+it_stop_worker a
+answered=$(psql_val "SELECT count(*) FROM results WHERE job_id LIKE 'exp-%' AND status = 'answered'")
+expired=$(psql_val "SELECT count(*) FROM results WHERE job_id LIKE 'exp-%' AND status = 'failed' AND error LIKE 'batch_expired%'")
+[ $((answered + expired)) -eq $JOBS ] || fail "answered $answered + expired $expired != $JOBS"
+[ "$answered" -gt $((JOBS / 2)) ] || fail "only $answered answered: expired halves were not retried"
+[ "$expired" -gt 0 ] || fail "no job ran out of retries"
+bad=$(psql_val "SELECT count(*) FROM results r WHERE r.job_id LIKE 'exp-%'
+    AND r.attempts <> (SELECT count(*) FROM cost_lines c WHERE c.job_id = r.job_id)")
+[ "$bad" -eq 0 ] || fail "$bad results whose attempts differ from their cost lines"
+[ "$(it_batch_price_mismatches)" -eq 0 ] || fail "batch cost lines without the exact batch discount"
+pass "expiring batches: $answered answered over retries, $expired failed as batch_expired"
