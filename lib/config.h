@@ -12,6 +12,7 @@
  * deployment can keep one file and change connections):
  *   SLUICE_KAFKA_BOOTSTRAP → kafka.bootstrap_servers
  *   SLUICE_PG_CONNINFO     → postgres.conninfo
+ *   SLUICE_METRICS_LISTEN  → metrics.listen
  *   SLUICE_PROVIDER_<NAME>_BASE_URL → providers.<name>.base_url (NAME upper-
  *       cased, '-' and '.' as '_')
  * API keys are never in the file: a provider names the environment variable
@@ -52,6 +53,12 @@ struct worker_conf {
     int batch_max_jobs;     /* finished jobs per DB transaction (500) */
     int batch_flush_ms;     /* max wait before a partial batch is written (50) */
     size_t max_input_bytes; /* larger job inputs are rejected (32768) */
+};
+
+/* Prometheus endpoint (lib/metrics_serve.h). */
+#define CONFIG_METRICS_LISTEN_DEFAULT "127.0.0.1:9464"
+struct metrics_conf {
+    char *listen; /* "HOST:PORT" to bind, port 0 = any free port; "" = off */
 };
 
 struct provider_conf {
@@ -122,6 +129,7 @@ struct config {
     struct kafka_conf kafka;
     char *pg_conninfo;
     struct worker_conf worker;
+    struct metrics_conf metrics;
     struct provider_conf *providers;
     size_t n_providers;
     struct price *prices;
