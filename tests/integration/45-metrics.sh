@@ -6,7 +6,8 @@
 # lib/metrics.c), counters only grow between scrapes, and the counters
 # agree exactly with the ledger: sum(sluice_jobs_total) = results rows,
 # sum(sluice_cost_nanodollars_total) = SUM(cost_nanousd) of cost_lines,
-# sum(sluice_rejected_total) = rejected rows. /healthz answers 200.
+# sum(sluice_rejected_total) = rejected rows. /healthz answers 200, and
+# 503 once PostgreSQL is stopped.
 # Also: the checker rejects broken exposition text, and the Grafana
 # dashboard parses and uses only metric names registered in lib/telemetry.c.
 source "$(dirname "$0")/lib.sh"
@@ -172,7 +173,19 @@ for w in a b; do
 done
 pass "$calls_all provider calls ($calls_200 billed), $retries retries, latency histogram complete, in-flight and lag 0"
 
+# --- /healthz follows the database ---------------------------------------------
+_svc_pg_stop "$RUN" # services.sh's own stop; svc_stop_all copes with it later
+for addr in "$addr_a" "$addr_b"; do
+    code=""
+    for _ in $(seq 1 100); do # the tier-0 refresh queries every 2 s
+        code=$(curl -s -o /dev/null -w '%{http_code}' "http://$addr/healthz")
+        [ "$code" = 503 ] && break
+        sleep 0.1
+    done
+    [ "$code" = 503 ] || fail "/healthz on $addr still $code with PostgreSQL down"
+done
+pass "/healthz answers 503 once PostgreSQL is down"
+
 it_stop_worker a
 it_stop_worker b
-grep -q 'metrics listening on' "$RUN/worker-a.log" || fail "no metrics log line"
 pass "workers drained and stopped"
