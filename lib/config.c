@@ -36,6 +36,7 @@ static const char *const known_keys[] = {
     "scheduler.tick_ms", "scheduler.max_line_retries", "scheduler.lease_s",
     "scheduler.offpeak", "scheduler.offpeak.timezone",
     "scheduler.offpeak.windows",
+    "metrics", "metrics.listen",
     "providers", "providers.*.kind", "providers.*.base_url",
     "providers.*.api_key_env", "providers.*.timeout_ms",
     "providers.*.connect_timeout_ms", "providers.*.max_concurrency",
@@ -371,6 +372,37 @@ static int parse_postgres(struct pctx *c, const cJSON *root,
     if (rc == SL_OK)
         rc = get_string(c, obj, "postgres", "conninfo", REQUIRED, NULL,
                         &cfg->pg_conninfo);
+    return rc;
+}
+
+/* "" disables the server; otherwise a numeric "HOST:PORT" or "[IPv6]:PORT"
+ * (checked fully when the server binds it, see metrics_http.h). */
+static int check_listen(struct pctx *c, const char *v)
+{
+    const char *colon = strrchr(v, ':');
+    char *end = NULL;
+    if (v[0] == '\0')
+        return SL_OK;
+    long port = colon ? strtol(colon + 1, &end, 10) : -1;
+    if (!colon || colon == v || end == colon + 1 || *end != '\0' || port < 0 ||
+        port > 65535)
+        return fail(c, "metrics.listen",
+                    "must be \"HOST:PORT\" (port 0..65535) or \"\" to disable");
+    return SL_OK;
+}
+
+static int parse_metrics(struct pctx *c, const cJSON *root, struct config *cfg)
+{
+    const cJSON *obj; /* NULL when absent: defaults */
+    int rc = get_object(c, root, "", "metrics", OPTIONAL, &obj);
+    if (rc == SL_OK && obj)
+        rc = check_keys(c, obj, "metrics", "metrics");
+    if (rc == SL_OK)
+        rc = get_string_ex(c, obj, "metrics", "listen", OPTIONAL,
+                           CONFIG_METRICS_LISTEN_DEFAULT, true,
+                           &cfg->metrics.listen);
+    if (rc == SL_OK)
+        rc = check_listen(c, cfg->metrics.listen);
     return rc;
 }
 
@@ -1010,7 +1042,7 @@ typedef int (*section_fn)(struct pctx *c, const cJSON *root, struct config *cfg)
 /* Order matters: each section may refer only to those before it. */
 static const section_fn sections[] = {
     parse_log_level, parse_kafka, parse_postgres, parse_worker, parse_scheduler,
-    parse_prices,
+    parse_metrics, parse_prices,
     parse_providers, parse_tiers, parse_tasks, parse_routing,
 };
 
@@ -1122,6 +1154,7 @@ static void apply_env(struct config *cfg)
     char name[PATH_MAX_LEN];
     override(&cfg->kafka.bootstrap_servers, "SLUICE_KAFKA_BOOTSTRAP");
     override(&cfg->pg_conninfo, "SLUICE_PG_CONNINFO");
+    override(&cfg->metrics.listen, "SLUICE_METRICS_LISTEN");
     for (size_t i = 0; i < cfg->n_providers; i++) {
         provider_env_name(cfg->providers[i].name, name, sizeof(name));
         override(&cfg->providers[i].base_url, name);
@@ -1189,6 +1222,7 @@ void config_free(struct config *cfg)
     free(cfg->pg_conninfo);
     free(cfg->scheduler.timezone);
     free(cfg->scheduler.windows);
+    free(cfg->metrics.listen);
     for (size_t i = 0; i < cfg->n_providers; i++) {
         free(cfg->providers[i].name);
         free(cfg->providers[i].base_url);

@@ -12,6 +12,7 @@
  * deployment can keep one file and change connections):
  *   SLUICE_KAFKA_BOOTSTRAP → kafka.bootstrap_servers
  *   SLUICE_PG_CONNINFO     → postgres.conninfo
+ *   SLUICE_METRICS_LISTEN  → metrics.listen
  *   SLUICE_PROVIDER_<NAME>_BASE_URL → providers.<name>.base_url (NAME upper-
  *       cased, '-' and '.' as '_')
  * API keys are never in the file: a provider names the environment variable
@@ -73,6 +74,12 @@ struct scheduler_conf {
     char *timezone;         /* IANA name for windows ("UTC") */
     struct offpeak_window *windows; /* none: offpeak behaves like async */
     size_t n_windows;
+};
+
+/* Prometheus endpoint (lib/metrics_serve.h). */
+#define CONFIG_METRICS_LISTEN_DEFAULT "127.0.0.1:9464"
+struct metrics_conf {
+    char *listen; /* "HOST:PORT" to bind, port 0 = any free port; "" = off */
 };
 
 struct provider_conf {
@@ -144,6 +151,7 @@ struct config {
     char *pg_conninfo;
     struct worker_conf worker;
     struct scheduler_conf scheduler;
+    struct metrics_conf metrics;
     struct provider_conf *providers;
     size_t n_providers;
     struct price *prices;

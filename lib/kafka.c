@@ -27,6 +27,7 @@ struct kconsumer {
     bool paused;
     void (*revoke_hook)(void *arg);
     void *revoke_arg;
+    bool brokers_down; /* since the last __ALL_BROKERS_DOWN, until a fetch */
 };
 
 struct kproducer {
@@ -106,6 +107,17 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
      * operator that a broker is unreachable. */
     log_warn("kafka %s: %s: %s", rd_kafka_name(rk),
              rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+}
+
+/* Remembers "all brokers down" for kconsumer_healthy(); librdkafka reports
+ * no matching "up" event, so a later fetch result or rebalance clears it. */
+static void consumer_error_cb(rd_kafka_t *rk, int err, const char *reason,
+                              void *opaque)
+{
+    struct kconsumer *c = opaque;
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+        c->brokers_down = true;
+    error_cb(rk, err, reason, opaque);
 }
 
 /* ---- consumer: rebalances ---------------------------------------------- */
@@ -196,6 +208,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 {
     struct kconsumer *c = opaque;
     (void)rk;
+    c->brokers_down = false; /* a rebalance needs the group coordinator */
     switch (err) {
     case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
         on_assign(c, parts);
@@ -255,7 +268,7 @@ static rd_kafka_conf_t *consumer_conf(struct kconsumer *c,
     }
     rd_kafka_conf_set_opaque(conf, c);
     rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
-    rd_kafka_conf_set_error_cb(conf, error_cb);
+    rd_kafka_conf_set_error_cb(conf, consumer_error_cb);
     return conf;
 }
 
@@ -323,6 +336,8 @@ rd_kafka_message_t *kconsumer_poll(struct kconsumer *c)
     drain_pipe(c->pipe_rd);
     rd_kafka_message_t *m;
     while ((m = rd_kafka_consumer_poll(c->rk, 0)) != NULL) {
+        if (!m->err || m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            c->brokers_down = false;
         if (!m->err)
             return m;
         if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
@@ -401,6 +416,37 @@ size_t kconsumer_assigned(const struct kconsumer *c)
 size_t kconsumer_pending(const struct kconsumer *c)
 {
     return offsets_pending(c->offsets);
+}
+
+int64_t kconsumer_lag(const struct kconsumer *c)
+{
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    if (rd_kafka_assignment(c->rk, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return -1;
+    int64_t lag = 0;
+    bool known = false;
+    rd_kafka_position(c->rk, parts);
+    for (int i = 0; i < parts->cnt; i++) {
+        const rd_kafka_topic_partition_t *p = &parts->elems[i];
+        int64_t lo, hi;
+        if (rd_kafka_get_watermark_offsets(c->rk, p->topic, p->partition, &lo,
+                                           &hi) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+            hi < 0)
+            continue; /* nothing fetched from it yet */
+        int64_t pos = p->offset >= 0 ? p->offset : (lo >= 0 ? lo : hi);
+        lag += hi > pos ? hi - pos : 0;
+        known = true;
+    }
+    rd_kafka_topic_partition_list_destroy(parts);
+    return known ? lag : -1;
+}
+
+bool kconsumer_healthy(const struct kconsumer *c)
+{
+    char reason[16];
+    return !c->brokers_down &&
+           rd_kafka_fatal_error(c->rk, reason, sizeof(reason)) ==
+               RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 
 void kconsumer_close(struct kconsumer *c)

@@ -12,6 +12,7 @@
 #ifndef SL_KAFKA_H
 #define SL_KAFKA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -63,6 +64,15 @@ void kconsumer_resume(struct kconsumer *c);
 size_t kconsumer_assigned(const struct kconsumer *c);
 /* Messages tracked and not yet done. */
 size_t kconsumer_pending(const struct kconsumer *c);
+/* Messages in the assigned partitions past this consumer's fetch position,
+ * from the high watermarks librdkafka caches from fetch responses: no
+ * broker round trip, cheap enough for a timer. Partitions nothing was
+ * fetched from yet count 0. Returns -1 while no partition's watermark is
+ * known (no assignment, or before the first fetch). */
+int64_t kconsumer_lag(const struct kconsumer *c);
+/* False after a fatal error, and after librdkafka reported every broker
+ * down until the next fetch result or rebalance. */
+bool kconsumer_healthy(const struct kconsumer *c);
 /* Commits stored offsets synchronously, leaves the group
  * (rd_kafka_consumer_close) and frees everything. NULL is a no-op. */
 void kconsumer_close(struct kconsumer *c);

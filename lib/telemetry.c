@@ -76,3 +76,11 @@ const struct telemetry *telemetry(void)
 {
     return &families;
 }
+
+const char *telemetry_tier(int tier)
+{
+    static const char *const names[] = {"0", "1", "2", "3", "4",
+                                        "5", "6", "7", "8"};
+    return tier >= 0 && (size_t)tier < SL_ARRAY_LEN(names) ? names[tier]
+                                                           : METRICS_OTHER;
+}

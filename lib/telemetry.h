@@ -45,5 +45,8 @@ void telemetry_init(void);
 void telemetry_free(void);
 /* The families; never NULL. */
 const struct telemetry *telemetry(void);
+/* A tier number as a label value: "0" (local) .. "8", else "_other".
+ * Returns a static string. */
+const char *telemetry_tier(int tier);
 
 #endif

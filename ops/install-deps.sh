@@ -11,6 +11,7 @@ PACKAGES=(
     libcmocka-dev libmicrohttpd-dev liblinear-dev libssl-dev
     postgresql postgresql-contrib
     kcat jq curl iproute2 procps ca-certificates
+    chromium
 )
 
 # Installed packages, one name per line (dpkg-query complains about unknown

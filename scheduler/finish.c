@@ -9,6 +9,7 @@
 #include "log.h"
 #include "pricing.h"
 #include "sched.h"
+#include "telemetry.h"
 #include "tier0_features.h"
 
 /* Retries of errored lines wait a little so a provider hiccup can pass. */
@@ -154,6 +155,15 @@ static void add_entry(struct finisher *f, const struct pending_row *row,
         .trace = trace, .recorded = true,
     };
     ledger_batch_add_job(f->batch, &job, result, line, line ? 1 : 0);
+    /* Counted before the caller commits: a rolled-back chunk (database
+     * failure) is counted again when it is redone. */
+    const struct telemetry *t = telemetry();
+    if (result)
+        metrics_count(t->jobs, 1, result->status, result->source,
+                      telemetry_tier(result->tier));
+    if (line)
+        metrics_count(t->cost_nanodollars, (double)line->cost_nanousd,
+                      telemetry_tier(line->tier), row->feature, NULL);
     if (result)
         cJSON_AddItemToArray(f->deleted, cJSON_CreateNumber((double)row->id));
 }

@@ -125,7 +125,9 @@ static void update_window(struct sched *s)
 static void tick(struct sched *s)
 {
     char err[512];
-    if (db_ensure_connected(s->db, err, sizeof(err)) != SL_OK) {
+    bool db_ok = db_ensure_connected(s->db, err, sizeof(err)) == SL_OK;
+    metrics_serve_set_health(s->metrics, METRICS_CHECK_DB, db_ok);
+    if (!db_ok) {
         log_warn("scheduler: database unavailable: %s", err);
         return;
     }
@@ -146,6 +148,10 @@ static int open_sched(struct sched *s, const struct config *cfg)
     s->stop = &stop_requested;
     gethostname(host, sizeof(host) - 1);
     snprintf(s->owner, sizeof(s->owner), "%s:%d", host, (int)getpid());
+    if (metrics_serve_start(cfg, &s->metrics, err, sizeof(err)) != SL_OK) {
+        log_error("scheduler: metrics: %s", err);
+        return SL_EIO;
+    }
     s->db = db_open(cfg->pg_conninfo, "sluice-scheduler", err, sizeof(err));
     if (!s->db) {
         log_error("scheduler: %s", err);
@@ -181,5 +187,6 @@ int scheduler_run(const struct config *cfg, bool once)
     }
     batch_client_free(s.client);
     db_close(s.db);
+    metrics_serve_stop(s.metrics);
     return rc == SL_OK ? 0 : 1;
 }

@@ -24,12 +24,14 @@
 #include "db.h"
 #include "deferred_outcome.h"
 #include "ledger.h"
+#include "metrics_serve.h"
 #include "offpeak.h"
 
 struct sched {
     const struct config *cfg;
     struct db *db;
     struct batch_client *client;
+    struct metrics_serve *metrics; /* /metrics and /healthz */
     char owner[128];             /* "host:pid", recorded on the batches it leases */
     volatile sig_atomic_t *stop; /* set by SIGTERM/SIGINT */
 

@@ -6,6 +6,7 @@
  * tier attempt leaves one cost line. When the run ends it hands itself to the
  * worker, which writes it in the next ledger batch and frees it after. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -204,6 +205,8 @@ static void climb_or_fail(struct job_run *run, const char *reason)
     }
     log_job(SL_LOG_DEBUG, run->job->id, run->job->tenant,
             "escalating from tier %d: %s", current_tier(run)->tier, reason);
+    metrics_count(telemetry()->escalations, 1, run->job->task->name,
+                  telemetry_tier(current_tier(run)->tier), NULL);
     run->step++;
     run->retries = 0;
     if (run->w->draining) {
@@ -265,6 +268,8 @@ static bool schedule_retry(struct job_run *run,
     if (delay < 0)
         return false;
     run->retries++;
+    metrics_count(telemetry()->provider_retries, 1,
+                  current_tier(run)->provider->name, NULL, NULL);
     struct retry_wait *wait = xcalloc(1, sizeof(*wait));
     wait->run = run;
     uv_timer_init(&run->w->loop, &wait->timer);
@@ -272,6 +277,24 @@ static bool schedule_retry(struct job_run *run,
     uv_timer_start(&wait->timer, on_retry_timer, (uint64_t)delay, 0);
     worker_wait_link(run->w, wait);
     return true;
+}
+
+/* One provider call ended: by HTTP status, or "transport" when no complete
+ * response arrived. */
+static void count_call(const struct job_run *run,
+                       const struct http_response *http)
+{
+    const struct telemetry *t = telemetry();
+    const struct tier_conf *tier = current_tier(run);
+    char status[24];
+    if (http->transport_error)
+        sl_strlcpy(status, "transport", sizeof(status));
+    else
+        snprintf(status, sizeof(status), "%ld", http->status);
+    metrics_count(t->provider_calls, 1, tier->provider->name, tier->model, status);
+    metrics_observe(t->provider_call_seconds, (double)http->elapsed_us / 1e6,
+                    tier->provider->name, NULL, NULL);
+    metrics_count(t->inflight_calls, -1, NULL, NULL, NULL);
 }
 
 static void on_http_done(const struct http_response *http, void *arg)
@@ -282,6 +305,7 @@ static void on_http_done(const struct http_response *http, void *arg)
     int64_t latency_us = sl_monotonic_us() - run->tier_started_us;
     int parsed = SL_EINVAL;
 
+    count_call(run, http);
     if (!http->transport_error && !http->body_truncated)
         parsed = provider_parse_response(current_tier(run)->provider->kind,
                                          http->status, http->body,
@@ -334,6 +358,8 @@ static void call_tier(struct job_run *run)
         add_line(run, NULL, on_last_tier(run) ? "failed" : "escalated",
                  "provider_failed", 0);
         climb_or_fail(run, "request could not be submitted");
+    } else {
+        metrics_count(telemetry()->inflight_calls, 1, NULL, NULL, NULL);
     }
     free(url);
 }

@@ -196,6 +196,7 @@ static void reject_message(struct worker *w, const rd_kafka_message_t *m,
     log_warn("rejected message %s[%d]@%lld: %s", w->cfg->kafka.topic,
              (int)m->partition, (long long)m->offset, reason);
     w->jobs_rejected++;
+    metrics_count(telemetry()->rejected, 1, r->reason_code, NULL, NULL);
     w->awaiting_dlq++;
     send_to_dlq(r);
 }
@@ -370,6 +371,25 @@ static void acknowledge_batch(struct worker *w)
     }
 }
 
+/* Counted once durable and only when new (fresh[i]: not a redelivered job
+ * already in the ledger), so the metrics agree with the ledger's rows. */
+static void count_written(const struct worker *w, const bool *fresh)
+{
+    const struct telemetry *t = telemetry();
+    for (size_t i = 0; i < w->n_done_runs; i++) {
+        const struct job_run *run = w->done_runs[i];
+        if (!fresh[i] || run->deferred) /* the scheduler counts those */
+            continue;
+        const struct ledger_result *r = &run->result;
+        metrics_count(t->jobs, 1, r->status, r->source, telemetry_tier(r->tier));
+        for (size_t k = 0; k < run->n_lines; k++)
+            metrics_count(t->cost_nanodollars,
+                          (double)run->lines[k].line.cost_nanousd,
+                          telemetry_tier(run->lines[k].line.tier),
+                          run->job->feature, NULL);
+    }
+}
+
 static void flush_batch(struct worker *w)
 {
     char err[512];
@@ -377,15 +397,21 @@ static void flush_batch(struct worker *w)
     w->last_flush_ms = sl_now_ms();
     if (n == 0 || w->write_retry_at_ms > w->last_flush_ms)
         return;
+    bool *fresh = xcalloc(w->n_done_runs + 1, sizeof(bool));
     if (db_ensure_connected(w->db, err, sizeof(err)) != SL_OK ||
-        ledger_write(w->db, w->batch, NULL, err, sizeof(err)) != SL_OK) {
+        ledger_write(w->db, w->batch, fresh, err, sizeof(err)) != SL_OK) {
+        free(fresh);
         /* Keep the batch; nothing is acknowledged, so nothing is lost. */
         log_error("ledger write of %zu entries failed, retrying in %d ms: %s",
                   n, WRITE_RETRY_MS, err);
         w->write_retry_at_ms = w->last_flush_ms + WRITE_RETRY_MS;
+        metrics_serve_set_health(w->metrics, METRICS_CHECK_DB, false);
         return;
     }
     w->write_retry_at_ms = 0;
+    metrics_serve_set_health(w->metrics, METRICS_CHECK_DB, true);
+    count_written(w, fresh);
+    free(fresh);
     acknowledge_batch(w);
     batch_clear(w);
 }
@@ -438,15 +464,33 @@ static void refresh_tier0(struct worker *w)
     char err[512];
     int withdrawn = 0;
     w->tier0_refresh_at_ms = sl_now_ms() + TIER0_REFRESH_MS;
-    if (tier0_live_refresh(w->tier0, w->db, &withdrawn, err, sizeof(err)) != SL_OK)
+    bool ok = tier0_live_refresh(w->tier0, w->db, &withdrawn, err,
+                                 sizeof(err)) == SL_OK;
+    if (!ok)
         log_warn("tier0 refresh failed, serving what was loaded: %s", err);
+    metrics_serve_set_health(w->metrics, METRICS_CHECK_DB, ok);
     w->tier0_withdrawals += (uint64_t)withdrawn;
+}
+
+/* Lag and Kafka health for /metrics and /healthz, from cached state. */
+#define METRICS_SAMPLE_MS 1000
+
+static void sample_metrics(struct worker *w)
+{
+    w->metrics_at_ms = sl_now_ms() + METRICS_SAMPLE_MS;
+    int64_t lag = kconsumer_lag(w->consumer);
+    if (lag >= 0)
+        metrics_set(telemetry()->consumer_lag, (double)lag, NULL, NULL, NULL);
+    metrics_serve_set_health(w->metrics, METRICS_CHECK_KAFKA,
+                             kconsumer_healthy(w->consumer));
 }
 
 static void on_tick(uv_timer_t *t)
 {
     struct worker *w = t->data;
     kproducer_poll(w->dlq);
+    if (sl_now_ms() >= w->metrics_at_ms)
+        sample_metrics(w);
     if (sl_now_ms() >= w->tier0_refresh_at_ms && !w->draining)
         refresh_tier0(w);
     if (!w->draining)
@@ -551,6 +595,10 @@ int worker_run(const struct config *cfg)
     char err[512] = "";
     memset(&w, 0, sizeof(w));
     w.cfg = cfg;
+    if (metrics_serve_start(cfg, &w.metrics, err, sizeof(err)) != SL_OK) {
+        log_error("worker start failed: %s", err);
+        return 1;
+    }
     uv_loop_init(&w.loop);
     if (open_services(&w, err, sizeof(err)) != SL_OK) {
         log_error("worker start failed: %s", err);
@@ -558,6 +606,7 @@ int worker_run(const struct config *cfg)
         uv_run(&w.loop, UV_RUN_DEFAULT);
         close_services(&w);
         uv_loop_close(&w.loop);
+        metrics_serve_stop(w.metrics);
         return 1;
     }
     init_handles(&w);
@@ -576,6 +625,7 @@ int worker_run(const struct config *cfg)
              (unsigned long long)w.jobs_deferred,
              (unsigned long long)w.jobs_skipped);
     close_services(&w);
+    metrics_serve_stop(w.metrics);
     int rc = uv_loop_close(&w.loop);
     if (rc != 0)
         log_warn("event loop closed with handles open: %s", uv_strerror(rc));

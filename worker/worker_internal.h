@@ -14,6 +14,8 @@
 #include "kafka.h"
 #include "ledger.h"
 #include "llm.h"
+#include "metrics_serve.h"
+#include "telemetry.h"
 #include "route.h"
 #include "tier0_live.h"
 
@@ -61,6 +63,9 @@ struct worker {
     struct parked_job *parked;
     size_t parked_head, parked_len, parked_cap;
     bool starting;
+
+    struct metrics_serve *metrics; /* /metrics and /healthz */
+    int64_t metrics_at_ms;         /* next lag and health sample */
 
     size_t in_flight;   /* jobs climbing their ladder, not yet in the batch */
     size_t awaiting_dlq; /* rejects waiting for their DLQ delivery report */

@@ -71,7 +71,8 @@ it_write_models() {
 it_start_services() {
     local latency=$1 faults=$2 filter=${3:-.}
     jq '.kafka.properties += {"session.timeout.ms": "6000", "heartbeat.interval.ms": "500"}
-        | .worker.batch_flush_ms = 20' \
+        | .worker.batch_flush_ms = 20
+        | .metrics.listen = "127.0.0.1:0"' \
         "$SLUICE_SOURCE_DIR/config/sluice.example.json" | jq "$filter" > "$SLUICE_CONFIG"
     it_write_models "$latency" "$faults"
     svc_pg_start "$RUN"
