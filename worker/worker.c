@@ -12,6 +12,7 @@
 #include <string.h>
 
 
+#include "cost_drift.h"
 #include "db.h"
 #include "log.h"
 #include "worker.h"
@@ -72,6 +73,8 @@ void worker_job_finished(struct worker *w, struct job_run *run)
     for (size_t i = 0; i < run->n_lines; i++)
         lines[i] = run->lines[i].line;
     ledger_batch_add_job(w->batch, &lj, &run->result, lines, run->n_lines);
+    budget_add_job(w->budget, lj.feature, lj.tenant, lj.user_tier, lines,
+                   run->n_lines, sl_now_ms());
     push_ptr((void ***)&w->done_runs, &w->n_done_runs, &w->cap_done_runs, run);
     w->in_flight--;
     if (strcmp(run->result.status, "answered") == 0)
@@ -440,6 +443,32 @@ static void refresh_tier0(struct worker *w)
     w->tier0_withdrawals += (uint64_t)withdrawn;
 }
 
+/* Every finished job must be written before the spend is re-read, or its
+ * cost would drop out of this worker's view (budget_refresh). */
+static void refresh_budget(struct worker *w)
+{
+    char err[512];
+    int64_t now = sl_now_ms();
+    if (!budget_enabled(w->budget) || now < w->budget_refresh_at_ms ||
+        w->n_done_runs > 0)
+        return;
+    w->budget_refresh_at_ms = now + w->cfg->budgets.refresh_ms;
+    if (budget_refresh(w->budget, w->db, now, err, sizeof(err)) != SL_OK)
+        log_warn("budget refresh failed, keeping the last view: %s", err);
+}
+
+static void check_cost_drift(struct worker *w)
+{
+    char err[512];
+    int64_t now = sl_now_ms();
+    if (w->cfg->alerts.check_every_s == 0 || now < w->drift_check_at_ms)
+        return;
+    w->drift_check_at_ms = now + w->cfg->alerts.check_every_s * 1000LL;
+    if (cost_drift_check(w->db, &w->cfg->alerts, now, NULL, err,
+                         sizeof(err)) != SL_OK)
+        log_warn("cost drift check failed: %s", err);
+}
+
 static void on_tick(uv_timer_t *t)
 {
     struct worker *w = t->data;
@@ -450,6 +479,8 @@ static void on_tick(uv_timer_t *t)
         drain_consumer(w);
     if (batch_due(w))
         flush_batch(w);
+    refresh_budget(w);
+    check_cost_drift(w);
     if (w->draining && drained(w))
         stop_loop(w);
 }
@@ -512,6 +543,8 @@ static int open_services(struct worker *w, char *err, size_t err_size)
     w->parked = xcalloc(w->parked_cap, sizeof(*w->parked));
     w->tier0 = tier0_live_new(cfg);
     refresh_tier0(w);
+    w->budget = budget_new(cfg);
+    refresh_budget(w);
     return SL_OK;
 }
 
@@ -540,6 +573,7 @@ static void close_services(struct worker *w)
     free(w->rejects);
     free(w->parked);
     tier0_live_free(w->tier0);
+    budget_free(w->budget);
 }
 
 int worker_run(const struct config *cfg)

@@ -8,6 +8,7 @@
 
 #include <uv.h>
 
+#include "budget.h"
 #include "config.h"
 #include "http_multi.h"
 #include "job.h"
@@ -43,6 +44,9 @@ struct worker {
      * borrows from runs[] and rejects[], which live until it is written. */
     struct tier0_live *tier0;
     int64_t tier0_refresh_at_ms;
+    struct budget *budget;
+    int64_t budget_refresh_at_ms;
+    int64_t drift_check_at_ms;
 
     struct ledger_batch *batch;
     struct job_run **done_runs;
