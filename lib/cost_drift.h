@@ -9,8 +9,10 @@
  * both windows. Any process may run the check (worker tick, scheduler).
  *
  * cost_drift_judge is pure; cost_drift_load and cost_drift_check are
- * blocking and read cost_lines with one grouped query (an index-only scan
- * of the cost_lines_created_tier_cost index, schema/006_budgets.sql). */
+ * blocking and read cost_lines with one grouped query over the week's
+ * range (BRIN on created_at): one pass over a week of lines, so a process
+ * with an event loop runs them on another thread with its own db.
+ * cost_drift_check may run on any thread (log and telemetry are). */
 #ifndef SL_COST_DRIFT_H
 #define SL_COST_DRIFT_H
 

@@ -1,12 +1,13 @@
--- 006_budgets.sql — an index for the cost drift check (lib/cost_drift.c)
--- and the free-user escalation count of the budget refresh (lib/budget.c).
+-- 006_budgets.sql — an index for the free users' escalation count that
+-- every worker's budget refresh reads (lib/budget.c, docs/budgets.md).
 --
--- Both read a time range of cost_lines and need only tier, attempt and
--- cost: with those included, the drift query over the last 7 days is an
--- index-only scan instead of a heap scan of a week of lines (the BRIN index
--- finds the range but must visit every heap page). Budget spend per
+-- The count is of today's top-tier lines that followed a lower tier
+-- (attempt > 1), joined to jobs for the user tier. Escalated lines are a
+-- small share of the ledger, so a partial index on them keeps that branch
+-- a short range scan instead of a pass over the day's lines. Spend per
 -- feature and tenant uses the (feature, created_at) and (tenant,
--- created_at) indexes of 001.
+-- created_at) indexes of 001; the cost drift check reads a week's range
+-- through the BRIN index of 001 (one pass over the week, off the loop).
 
-CREATE INDEX cost_lines_created_tier_cost
-    ON cost_lines (created_at) INCLUDE (tier, attempt, cost_nanousd);
+CREATE INDEX cost_lines_escalated_tier_created
+    ON cost_lines (tier, created_at) WHERE attempt > 1;

@@ -457,16 +457,42 @@ static void refresh_budget(struct worker *w)
         log_warn("budget refresh failed, keeping the last view: %s", err);
 }
 
+/* The drift check reads a week of cost lines: it runs in libuv's thread
+ * pool on a connection of its own, never on the loop. */
+static void drift_work(uv_work_t *req)
+{
+    struct worker *w = req->data;
+    char err[512];
+    int rc = SL_OK;
+    if (!w->drift_db)
+        w->drift_db = db_open(w->cfg->pg_conninfo, "sluice-worker-drift", err,
+                              sizeof(err));
+    else
+        rc = db_ensure_connected(w->drift_db, err, sizeof(err));
+    if (w->drift_db && rc == SL_OK)
+        rc = cost_drift_check(w->drift_db, &w->cfg->alerts, sl_now_ms(), NULL,
+                              err, sizeof(err));
+    if (!w->drift_db || rc != SL_OK)
+        log_warn("cost drift check failed: %s", err);
+}
+
+static void drift_done(uv_work_t *req, int status)
+{
+    struct worker *w = req->data;
+    (void)status;
+    w->drift_running = false;
+}
+
 static void check_cost_drift(struct worker *w)
 {
-    char err[512];
     int64_t now = sl_now_ms();
-    if (w->cfg->alerts.check_every_s == 0 || now < w->drift_check_at_ms)
+    if (w->cfg->alerts.check_every_s == 0 || w->drift_running ||
+        w->draining || now < w->drift_check_at_ms)
         return;
     w->drift_check_at_ms = now + w->cfg->alerts.check_every_s * 1000LL;
-    if (cost_drift_check(w->db, &w->cfg->alerts, now, NULL, err,
-                         sizeof(err)) != SL_OK)
-        log_warn("cost drift check failed: %s", err);
+    w->drift_req.data = w;
+    if (uv_queue_work(&w->loop, &w->drift_req, drift_work, drift_done) == 0)
+        w->drift_running = true;
 }
 
 static void on_tick(uv_timer_t *t)
@@ -574,6 +600,7 @@ static void close_services(struct worker *w)
     free(w->parked);
     tier0_live_free(w->tier0);
     budget_free(w->budget);
+    db_close(w->drift_db);
 }
 
 int worker_run(const struct config *cfg)

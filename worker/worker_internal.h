@@ -46,6 +46,10 @@ struct worker {
     int64_t tier0_refresh_at_ms;
     struct budget *budget;
     int64_t budget_refresh_at_ms;
+    /* The cost drift check, run in the thread pool (worker.c). */
+    uv_work_t drift_req;
+    struct db *drift_db; /* used only by the pool thread while running */
+    bool drift_running;
     int64_t drift_check_at_ms;
 
     struct ledger_batch *batch;

@@ -93,7 +93,8 @@ static const char config_fmt[] =
     " \"budgets\": {\"features\": {"
     "   \"tag'ging\": {\"daily_usd\": 1, \"action\": \"cap_tier\", \"max_tier\": 1},"
     "   \"digest\": {\"daily_usd\": 1, \"action\": \"defer\"}},"
-    " \"tenants\": {\"acme\": {\"daily_usd\": 2, \"action\": \"reject\"}},"
+    " \"tenants\": {\"acme\": {\"daily_usd\": 2, \"action\": \"reject\"},"
+    "   \"q\\\"u\\\\o,{}\": {\"daily_usd\": 1, \"action\": \"reject\"}},"
     " \"free_top_tier_escalations_per_day\": 3}}";
 
 static bool hit(struct budget *b, const char *feature, const char *tenant,
@@ -144,6 +145,11 @@ static void test_budget_refresh(void **state)
     assert_false(hit(b, "digest", "", now));
     assert_false(hit(b, "", "acme", now));
     assert_false(hit(b, "other", "globex", now));
+    /* names with the characters a text[] literal must escape */
+    assert_false(hit(b, "", "q\"u\\o,{}", now));
+    add_lines(1, "q1", 1, 1, "", "q\"u\\o,{}", USD, first);
+    assert_int_equal(budget_refresh(b, db, now, errstr, sizeof errstr), SL_OK);
+    assert_true(hit(b, "", "q\"u\\o,{}", now));
     /* another worker's line arrives; the next refresh sees it */
     add_lines(1, "a2", 1, 1, "x", "acme", USD / 10, first);
     assert_int_equal(budget_refresh(b, db, now, errstr, sizeof errstr), SL_OK);
