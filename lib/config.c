@@ -54,6 +54,13 @@ static const char *const known_keys[] = {
     "routing[].when.user_tier", "routing[].when.min_input_tokens",
     "routing[].when.max_input_tokens", "routing[].start_tier",
     "routing[].max_tier",
+    "budgets", "budgets.features", "budgets.features.*.daily_usd",
+    "budgets.features.*.action", "budgets.features.*.max_tier",
+    "budgets.tenants", "budgets.tenants.*.daily_usd",
+    "budgets.tenants.*.action", "budgets.tenants.*.max_tier",
+    "budgets.free_top_tier_escalations_per_day", "budgets.refresh_ms",
+    "alerts", "alerts.cost_drift_factor", "alerts.cost_drift_min_calls",
+    "alerts.check_every_s",
 };
 
 const char *const *config_known_keys(size_t *n)
@@ -1035,6 +1042,134 @@ static int parse_routing(struct pctx *c, const cJSON *root, struct config *cfg)
     return SL_OK;
 }
 
+/* ---- budgets and alerts ---- */
+
+static const char *const budget_action_names[] = {"cap_tier", "defer", "reject"};
+
+const char *budget_action_name(enum budget_action action)
+{
+    if ((size_t)action < SL_ARRAY_LEN(budget_action_names))
+        return budget_action_names[action];
+    return "unknown";
+}
+
+static int parse_budget_action(struct pctx *c, const cJSON *item,
+                               const char *path, struct budget_conf *b)
+{
+    char *name = NULL;
+    char sub[PATH_MAX_LEN];
+    int rc = get_string(c, item, path, "action", REQUIRED, NULL, &name);
+    if (rc != SL_OK)
+        return rc;
+    for (size_t i = 0; i < SL_ARRAY_LEN(budget_action_names); i++) {
+        if (strcmp(name, budget_action_names[i]) == 0) {
+            b->action = (enum budget_action)i;
+            free(name);
+            return SL_OK;
+        }
+    }
+    free(name);
+    join(sub, path, "action");
+    return fail(c, sub, "must be \"cap_tier\", \"defer\" or \"reject\"");
+}
+
+static int parse_budget(struct pctx *c, const cJSON *item, const char *path,
+                        const struct config *cfg, struct budget_conf *b)
+{
+    double usd;
+    char sub[PATH_MAX_LEN];
+    int rc = get_number(c, item, path, "daily_usd", 0, PRICE_USD_MAX, NAN, &usd);
+    if (rc == SL_OK)
+        rc = parse_budget_action(c, item, path, b);
+    if (rc == SL_OK)
+        rc = get_tier_ref(c, item, path, "max_tier", cfg, &b->max_tier);
+    if (rc != SL_OK)
+        return rc;
+    b->daily_nanousd = usd_to_nano(usd);
+    join(sub, path, "max_tier");
+    if (b->action == BUDGET_CAP_TIER && b->max_tier == 0)
+        return fail(c, sub, "missing (required for action cap_tier)");
+    if (b->action != BUDGET_CAP_TIER && b->max_tier != 0)
+        return fail(c, sub, "only action cap_tier takes max_tier");
+    return SL_OK;
+}
+
+/* budgets.features / budgets.tenants: name -> budget. */
+static int parse_budget_map(struct pctx *c, const cJSON *budgets,
+                            const char *key, const struct config *cfg,
+                            struct budget_conf **arr, size_t *n)
+{
+    const cJSON *obj;
+    char path[PATH_MAX_LEN], sub[PATH_MAX_LEN], section[PATH_MAX_LEN];
+    join(path, "budgets", key);
+    join(section, path, "*");
+    int rc = get_object(c, budgets, "budgets", key, OPTIONAL, &obj);
+    if (rc == SL_OK && obj)
+        rc = check_duplicates(c, obj, path);
+    if (rc != SL_OK || !obj)
+        return rc;
+    *arr = xcalloc((size_t)cJSON_GetArraySize(obj) + 1, sizeof(**arr));
+    for (const cJSON *it = obj->child; it; it = it->next) {
+        join(sub, path, it->string);
+        if (it->string[0] == '\0')
+            return fail(c, sub, "names must not be empty");
+        if (!cJSON_IsObject(it))
+            return fail(c, sub, "must be an object");
+        struct budget_conf *b = &(*arr)[(*n)++];
+        b->name = xstrdup(it->string);
+        if ((rc = check_keys(c, it, sub, section)) != SL_OK ||
+            (rc = parse_budget(c, it, sub, cfg, b)) != SL_OK)
+            return rc;
+    }
+    return SL_OK;
+}
+
+static int parse_budgets(struct pctx *c, const cJSON *root, struct config *cfg)
+{
+    const cJSON *obj;
+    struct budgets_conf *b = &cfg->budgets;
+    int64_t refresh;
+    int rc = get_object(c, root, "", "budgets", OPTIONAL, &obj);
+    if (rc == SL_OK && obj)
+        rc = check_keys(c, obj, "budgets", "budgets");
+    if (rc == SL_OK && obj)
+        rc = parse_budget_map(c, obj, "features", cfg, &b->features,
+                              &b->n_features);
+    if (rc == SL_OK && obj)
+        rc = parse_budget_map(c, obj, "tenants", cfg, &b->tenants,
+                              &b->n_tenants);
+    if (rc == SL_OK)
+        rc = get_int(c, obj, "budgets", "free_top_tier_escalations_per_day", 0,
+                     1000000000, -1, &b->free_top_tier_escalations_per_day);
+    if (rc == SL_OK)
+        rc = get_int(c, obj, "budgets", "refresh_ms", 100, 3600000, 5000,
+                     &refresh);
+    if (rc == SL_OK)
+        b->refresh_ms = (int)refresh;
+    return rc;
+}
+
+static int parse_alerts(struct pctx *c, const cJSON *root, struct config *cfg)
+{
+    const cJSON *obj;
+    struct alerts_conf *a = &cfg->alerts;
+    int64_t every;
+    int rc = get_object(c, root, "", "alerts", OPTIONAL, &obj);
+    if (rc == SL_OK && obj)
+        rc = check_keys(c, obj, "alerts", "alerts");
+    if (rc == SL_OK)
+        rc = get_number(c, obj, "alerts", "cost_drift_factor", 1, 1000, 1.5,
+                        &a->cost_drift_factor);
+    if (rc == SL_OK)
+        rc = get_int(c, obj, "alerts", "cost_drift_min_calls", 1, 1000000000,
+                     50, &a->cost_drift_min_calls);
+    if (rc == SL_OK)
+        rc = get_int(c, obj, "alerts", "check_every_s", 0, 86400, 300, &every);
+    if (rc == SL_OK)
+        a->check_every_s = (int)every;
+    return rc;
+}
+
 /* ---- top level ---- */
 
 typedef int (*section_fn)(struct pctx *c, const cJSON *root, struct config *cfg);
@@ -1042,8 +1177,8 @@ typedef int (*section_fn)(struct pctx *c, const cJSON *root, struct config *cfg)
 /* Order matters: each section may refer only to those before it. */
 static const section_fn sections[] = {
     parse_log_level, parse_kafka, parse_postgres, parse_worker, parse_scheduler,
-    parse_metrics, parse_prices,
-    parse_providers, parse_tiers, parse_tasks, parse_routing,
+    parse_metrics, parse_prices, parse_providers, parse_tiers, parse_tasks,
+    parse_routing, parse_budgets, parse_alerts,
 };
 
 static int parse_root(struct pctx *c, const cJSON *root, struct config *cfg)
@@ -1213,6 +1348,16 @@ static void free_routing(struct config *cfg)
     free(cfg->rules);
 }
 
+static void free_budgets(struct budgets_conf *b)
+{
+    for (size_t i = 0; i < b->n_features; i++)
+        free(b->features[i].name);
+    for (size_t i = 0; i < b->n_tenants; i++)
+        free(b->tenants[i].name);
+    free(b->features);
+    free(b->tenants);
+}
+
 void config_free(struct config *cfg)
 {
     if (!cfg)
@@ -1239,6 +1384,7 @@ void config_free(struct config *cfg)
         free_task(&cfg->tasks[i]);
     free(cfg->tasks);
     free_routing(cfg);
+    free_budgets(&cfg->budgets);
     free(cfg);
 }
 

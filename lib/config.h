@@ -145,6 +145,35 @@ struct route_rule {
     int max_tier;            /* 0: unset; drop ladder tiers above this */
 };
 
+/* Budgets (docs/budgets.md): a daily UTC spend limit per feature or tenant
+ * and what happens to that feature's/tenant's later jobs once it is spent. */
+enum budget_action { BUDGET_CAP_TIER, BUDGET_DEFER, BUDGET_REJECT };
+
+struct budget_conf {
+    char *name;             /* the feature or tenant */
+    int64_t daily_nanousd;  /* budget per UTC day, nano-dollars */
+    enum budget_action action;
+    int max_tier;           /* cap_tier: highest tier used once reached */
+};
+
+struct budgets_conf {
+    struct budget_conf *features;
+    size_t n_features;
+    struct budget_conf *tenants;
+    size_t n_tenants;
+    /* Free users' (user_tier "free") escalations to the top tier per UTC
+     * day across all workers; -1: no cap. */
+    int64_t free_top_tier_escalations_per_day;
+    int refresh_ms;         /* spend re-read from PostgreSQL this often (5000) */
+};
+
+/* Cost drift alert (lib/cost_drift.h). */
+struct alerts_conf {
+    double cost_drift_factor;     /* last hour / trailing 7 days (1.5) */
+    int64_t cost_drift_min_calls; /* calls needed in both windows (50) */
+    int check_every_s;            /* 0: the worker never checks (300) */
+};
+
 struct config {
     char *source;           /* file path, for messages */
     struct kafka_conf kafka;
@@ -163,6 +192,8 @@ struct config {
     struct route_rule *rules;
     size_t n_rules;
     int top_tier;            /* highest tier number: the baseline tier */
+    struct budgets_conf budgets; /* none when the section is absent */
+    struct alerts_conf alerts;
 };
 
 /* Reads, parses and validates path, then applies the environment overrides.
@@ -183,6 +214,8 @@ const struct provider_conf *config_provider(const struct config *cfg,
                                             const char *name);
 
 const char *job_mode_name(enum job_mode mode);
+/* "cap_tier", "defer", "reject". */
+const char *budget_action_name(enum budget_action action);
 /* Returns 0 or SL_EINVAL. */
 int job_mode_parse(const char *name, enum job_mode *out);
 

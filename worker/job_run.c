@@ -180,6 +180,18 @@ static void finish(struct job_run *run, const char *status, const char *error)
     worker_job_finished(run->w, run);
 }
 
+/* A reached budget rejected the job: no provider call, no cost line. */
+static void finish_rejected_by_budget(struct job_run *run, const char *reason)
+{
+    log_job(SL_LOG_INFO, run->job->id, run->job->tenant, "%s", reason);
+    run->error = xstrdup(reason);
+    run->result = (struct ledger_result){
+        .job_id = run->job->id, .status = "failed", .source = "llm",
+        .error = run->error,
+    };
+    worker_job_finished(run->w, run);
+}
+
 static void accept_answer(struct job_run *run)
 {
     struct ledger_result *r = &run->result;
@@ -402,6 +414,12 @@ struct job_run *job_run_start(struct worker *w, struct job *job,
     run->generation = generation;
     run->received_ms = sl_now_ms();
     route_plan(w->cfg, job, &run->plan);
+    /* Budgets may cap the plan, defer the job to off-peak or reject it. */
+    struct budget_decision bd;
+    if (budget_check(w->budget, job, &run->plan, run->received_ms, &bd)) {
+        finish_rejected_by_budget(run, bd.reason);
+        return run;
+    }
     if (w->tier0 && tier0_live_answer(w->tier0, job, &run->t0)) {
         run->by_tier0 = true;
         run->t0_label = xstrdup(run->t0.label);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 
+#include "cost_drift.h"
 #include "db.h"
 #include "log.h"
 #include "worker.h"
@@ -74,6 +75,8 @@ void worker_job_finished(struct worker *w, struct job_run *run)
         lines[i] = run->lines[i].line;
     ledger_batch_add_job(w->batch, &lj, run->deferred ? NULL : &run->result,
                          lines, run->n_lines);
+    budget_add_job(w->budget, lj.feature, lj.tenant, lj.user_tier, lines,
+                   run->n_lines, sl_now_ms());
     push_ptr((void ***)&w->done_runs, &w->n_done_runs, &w->cap_done_runs, run);
     w->in_flight--;
     if (run->deferred)
@@ -485,6 +488,58 @@ static void sample_metrics(struct worker *w)
                              kconsumer_healthy(w->consumer));
 }
 
+/* Every finished job must be written before the spend is re-read, or its
+ * cost would drop out of this worker's view (budget_refresh). */
+static void refresh_budget(struct worker *w)
+{
+    char err[512];
+    int64_t now = sl_now_ms();
+    if (!budget_enabled(w->budget) || now < w->budget_refresh_at_ms ||
+        w->n_done_runs > 0)
+        return;
+    w->budget_refresh_at_ms = now + w->cfg->budgets.refresh_ms;
+    if (budget_refresh(w->budget, w->db, now, err, sizeof(err)) != SL_OK)
+        log_warn("budget refresh failed, keeping the last view: %s", err);
+}
+
+/* The drift check reads a week of cost lines: it runs in libuv's thread
+ * pool on a connection of its own, never on the loop. */
+static void drift_work(uv_work_t *req)
+{
+    struct worker *w = req->data;
+    char err[512];
+    int rc = SL_OK;
+    if (!w->drift_db)
+        w->drift_db = db_open(w->cfg->pg_conninfo, "sluice-worker-drift", err,
+                              sizeof(err));
+    else
+        rc = db_ensure_connected(w->drift_db, err, sizeof(err));
+    if (w->drift_db && rc == SL_OK)
+        rc = cost_drift_check(w->drift_db, &w->cfg->alerts, sl_now_ms(), NULL,
+                              err, sizeof(err));
+    if (!w->drift_db || rc != SL_OK)
+        log_warn("cost drift check failed: %s", err);
+}
+
+static void drift_done(uv_work_t *req, int status)
+{
+    struct worker *w = req->data;
+    (void)status;
+    w->drift_running = false;
+}
+
+static void check_cost_drift(struct worker *w)
+{
+    int64_t now = sl_now_ms();
+    if (w->cfg->alerts.check_every_s == 0 || w->drift_running ||
+        w->draining || now < w->drift_check_at_ms)
+        return;
+    w->drift_check_at_ms = now + w->cfg->alerts.check_every_s * 1000LL;
+    w->drift_req.data = w;
+    if (uv_queue_work(&w->loop, &w->drift_req, drift_work, drift_done) == 0)
+        w->drift_running = true;
+}
+
 static void on_tick(uv_timer_t *t)
 {
     struct worker *w = t->data;
@@ -497,6 +552,8 @@ static void on_tick(uv_timer_t *t)
         drain_consumer(w);
     if (batch_due(w))
         flush_batch(w);
+    refresh_budget(w);
+    check_cost_drift(w);
     if (w->draining && drained(w))
         stop_loop(w);
 }
@@ -559,6 +616,8 @@ static int open_services(struct worker *w, char *err, size_t err_size)
     w->parked = xcalloc(w->parked_cap, sizeof(*w->parked));
     w->tier0 = tier0_live_new(cfg);
     refresh_tier0(w);
+    w->budget = budget_new(cfg);
+    refresh_budget(w);
     return SL_OK;
 }
 
@@ -587,6 +646,8 @@ static void close_services(struct worker *w)
     free(w->rejects);
     free(w->parked);
     tier0_live_free(w->tier0);
+    budget_free(w->budget);
+    db_close(w->drift_db);
 }
 
 int worker_run(const struct config *cfg)

@@ -8,6 +8,7 @@
 
 #include <uv.h>
 
+#include "budget.h"
 #include "config.h"
 #include "http_multi.h"
 #include "job.h"
@@ -45,6 +46,13 @@ struct worker {
      * borrows from runs[] and rejects[], which live until it is written. */
     struct tier0_live *tier0;
     int64_t tier0_refresh_at_ms;
+    struct budget *budget;
+    int64_t budget_refresh_at_ms;
+    /* The cost drift check, run in the thread pool (worker.c). */
+    uv_work_t drift_req;
+    struct db *drift_db; /* used only by the pool thread while running */
+    bool drift_running;
+    int64_t drift_check_at_ms;
 
     struct ledger_batch *batch;
     struct job_run **done_runs;
