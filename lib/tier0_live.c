@@ -7,6 +7,7 @@
 #include <openssl/sha.h>
 
 #include "log.h"
+#include "telemetry.h"
 #include "tier0_certify.h"
 #include "tier0_store.h"
 
@@ -136,13 +137,16 @@ static int withdraw(struct db *db, const struct served_task *s,
     int rc = PQresultStatus(res) == PGRES_COMMAND_OK
                  ? SL_OK
                  : db_error(db, res, "tier0 withdraw", errstr, errstr_size);
-    if (rc == SL_OK && strcmp(PQcmdTuples(res), "1") == 0)
+    /* Counted and logged once, by the worker whose insert won. */
+    if (rc == SL_OK && strcmp(PQcmdTuples(res), "1") == 0) {
+        metrics_count(telemetry()->tier0_withdrawals, 1, s->task->name, NULL, NULL);
         log_warn("tier0: withdrew %s %s of task %s version %s: disagreement "
                  "bound %.4f > %.4f after %llu shadow checks (%llu disagreed)",
                  strcmp(label, WITHDRAW_ALL) == 0 ? "the model" : "label",
                  strcmp(label, WITHDRAW_ALL) == 0 ? "" : label, s->task->name,
                  version, bound, 1.0 - s->task->tier0_target,
                  (unsigned long long)e->live_n, (unsigned long long)e->live_x);
+    }
     PQclear(res);
     return rc;
 }
