@@ -39,3 +39,6 @@ SELECT day, feature, tenant, task, tier,
 FROM v_cost_daily GROUP BY 1, 2, 3, 4, 5;
 
 COMMENT ON VIEW v_escalation_rate IS 'Escalated calls over calls, per UTC day, feature, tenant, task and tier; tier-0 shadow checks count in calls but not in the rate.';
+
+-- 002's comment on traces said retention was not yet scheduled; it is now.
+COMMENT ON TABLE traces IS 'Accepted LLM answers of label tasks (also the LLM answers of tier-0 shadow checks), kept as tier-0 training data. Retention: tier0_train_task() (sluice train, scheduled retraining) first deletes the task''s rows older than tasks.<t>.tier0.trace_retention_days (default 90; 0 keeps them), in batches; training reads the newest rows of a task.';
