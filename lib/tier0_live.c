@@ -143,10 +143,10 @@ static int withdraw(struct db *db, const struct served_task *s,
     if (rc == SL_OK && strcmp(PQcmdTuples(res), "1") == 0) {
         (*made)++;
         metrics_count(telemetry()->tier0_withdrawals, 1, s->task->name, NULL, NULL);
-        log_warn("tier0: withdrew %s %s of task %s version %s: disagreement "
+        bool all = strcmp(label, WITHDRAW_ALL) == 0;
+        log_warn("tier0: withdrew %s%s of task %s version %s: disagreement "
                  "bound %.4f > %.4f after %llu shadow checks (%llu disagreed)",
-                 strcmp(label, WITHDRAW_ALL) == 0 ? "the model" : "label",
-                 strcmp(label, WITHDRAW_ALL) == 0 ? "" : label, s->task->name,
+                 all ? "the model" : "label ", all ? "" : label, s->task->name,
                  version, bound, 1.0 - s->task->tier0_target,
                  (unsigned long long)e->live_n, (unsigned long long)e->live_x);
     }
