@@ -1,5 +1,6 @@
-/* train.c — `sluice train`: fit tier 0 on a task's traces, certify it, and
- * store it as the task's next model version. */
+/* train.c — `sluice train`: the command-line face of tier0_train_task()
+ * (prune old traces, fit tier 0 on the task's traces, certify it, store it
+ * as the task's next model version). */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,24 +8,22 @@
 #include "commands.h"
 #include "config.h"
 #include "db.h"
-#include "tier0_certify.h"
-#include "tier0_store.h"
-
-#define TRAIN_MAX_TRACES 1000000
+#include "tier0_train.h"
 
 static void usage(FILE *out)
 {
     fprintf(out,
             "usage: sluice train --task T [--config FILE] [--target X] [--folds K]\n"
             "\n"
-            "Trains the tier-0 classifier of label task T on its newest traces\n"
+            "Deletes T's traces older than tier0.trace_retention_days, trains\n"
+            "the tier-0 classifier of label task T on its newest traces\n"
             "(at most %d), certifies it with K-fold (default 5) out-of-fold\n"
             "predictions so that the 95 %% Clopper-Pearson upper bound of\n"
             "disagreement over the answer set is <= 1 - X (default: the task's\n"
             "tier0.target), prints the table and stores the model as the task's\n"
             "next version, even when nothing is certified (it then answers\n"
             "nothing). Exit 0 when stored, 1 on failure, 2 on bad usage.\n",
-            TRAIN_MAX_TRACES);
+            TIER0_TRAIN_MAX_TRACES);
 }
 
 struct train_args {
@@ -68,49 +67,6 @@ static int parse_args(int argc, char **argv, struct train_args *a)
     return -1;
 }
 
-/* Trains, certifies, prints and stores; returns the exit code. */
-static int train_task(struct db *db, const struct train_args *a)
-{
-    char err[1024];
-    struct tier0_trace_set s = {0};
-    struct tier0_data *d = NULL;
-    struct tier0_oof *oof = NULL;
-    struct tier0_model *m = NULL;
-    struct tier0_cert c = {0};
-    struct tier0_train_params p;
-    tier0_train_params_default(&p);
-    int64_t version = 0, t0 = sl_monotonic_us();
-    int rc = tier0_store_load_traces(db, a->task, TRAIN_MAX_TRACES, &s, err, sizeof err);
-    if (rc == SL_OK)
-        rc = tier0_data_new(&p.feat, (const char *const *)s.texts,
-                            (const char *const *)s.labels, s.n, &d, err, sizeof err);
-    if (rc == SL_OK) {
-        oof = xcalloc(s.n, sizeof *oof);
-        rc = tier0_cert_kfold(d, &p, a->folds, 1, 2, oof, err, sizeof err);
-    }
-    if (rc == SL_OK && (rc = tier0_cert_select(oof, s.n, tier0_data_n_labels(d),
-                                               a->target, &c)) != SL_OK)
-        snprintf(err, sizeof err, "certification failed");
-    if (rc == SL_OK)
-        rc = tier0_model_train(d, &p, NULL, &m, err, sizeof err);
-    if (rc == SL_OK)
-        rc = tier0_store_save(db, a->task, m, &c, &version, err, sizeof err);
-    if (rc == SL_OK) {
-        printf("task=%s version=%lld traces=%zu labels=%zu folds=%d train_s=%.2f\n",
-               a->task, (long long)version, s.n, tier0_model_n_labels(m), a->folds,
-               (double)(sl_monotonic_us() - t0) / 1e6);
-        tier0_cert_print(stdout, &c, m);
-    } else {
-        fprintf(stderr, "sluice train: task %s: %s\n", a->task, err);
-    }
-    tier0_cert_clear(&c);
-    tier0_model_free(m);
-    free(oof);
-    tier0_data_free(d);
-    tier0_trace_set_clear(&s);
-    return rc == SL_OK ? 0 : 1;
-}
-
 int cmd_train(int argc, char **argv)
 {
     struct train_args a;
@@ -130,14 +86,20 @@ int cmd_train(int argc, char **argv)
         config_free(cfg);
         return 2;
     }
-    if (a.target < 0)
-        a.target = task->tier0_target;
     struct db *db = db_open(cfg->pg_conninfo, "sluice-train", err, sizeof err);
+    struct tier0_train_report r;
+    struct tier0_train_opts o = {a.target > 0 ? a.target : 0, a.folds, 2, 0};
     if (!db) {
         fprintf(stderr, "sluice train: %s\n", err);
         rc = 1;
+    } else if (tier0_train_task_opts(cfg, db, a.task, &o, &r, err, sizeof err) != SL_OK) {
+        fprintf(stderr, "sluice train: task %s: %s\n", a.task, err);
+        tier0_train_report_clear(&r);
+        rc = 1;
     } else {
-        rc = train_task(db, &a);
+        tier0_train_report_print(stdout, a.task, &r);
+        tier0_train_report_clear(&r);
+        rc = 0;
     }
     db_close(db);
     config_free(cfg);

@@ -49,7 +49,8 @@ static const char *const known_keys[] = {
     "tasks.*.system", "tasks.*.prompt", "tasks.*.ladder",
     "tasks.*.confidence_threshold", "tasks.*.max_output_tokens",
     "tasks.*.tier0", "tasks.*.tier0.enabled", "tasks.*.tier0.target",
-    "tasks.*.tier0.shadow_share",
+    "tasks.*.tier0.shadow_share", "tasks.*.tier0.trace_retention_days",
+    "tasks.*.tier0.retrain_every_s",
     "routing", "routing[].when", "routing[].when.task", "routing[].when.mode",
     "routing[].when.user_tier", "routing[].when.min_input_tokens",
     "routing[].when.max_input_tokens", "routing[].start_tier",
@@ -875,6 +876,8 @@ static int parse_tier0(struct pctx *c, const cJSON *item, const char *path,
     t->tier0_enabled = t->output == OUTPUT_LABEL;
     t->tier0_target = 0.98;
     t->tier0_shadow_share = 0.02;
+    t->tier0_trace_retention_days = 90;
+    t->tier0_retrain_every_s = 0;
     if (rc != SL_OK || !obj)
         return rc;
     rc = check_keys(c, obj, sub, "tasks.*.tier0");
@@ -885,6 +888,12 @@ static int parse_tier0(struct pctx *c, const cJSON *item, const char *path,
     if (rc == SL_OK)
         rc = get_number(c, obj, sub, "shadow_share", 0, 1, 0.02,
                         &t->tier0_shadow_share);
+    if (rc == SL_OK)
+        rc = get_int(c, obj, sub, "trace_retention_days", 0, 36500, 90,
+                     &t->tier0_trace_retention_days);
+    if (rc == SL_OK)
+        rc = get_int(c, obj, sub, "retrain_every_s", 0, 31536000, 0,
+                     &t->tier0_retrain_every_s);
     if (rc == SL_OK && t->tier0_enabled && t->output != OUTPUT_LABEL)
         return fail(c, sub, "tier 0 serves label tasks only");
     return rc;

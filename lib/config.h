@@ -130,6 +130,8 @@ struct task_conf {
     bool tier0_enabled;       /* default true for label tasks */
     double tier0_target;      /* agreement to guarantee (0.98) */
     double tier0_shadow_share; /* tier-0 answers re-checked by the LLM (0.02) */
+    int64_t tier0_trace_retention_days; /* traces older are pruned (90; 0 = keep) */
+    int64_t tier0_retrain_every_s; /* scheduled retraining period (0 = off) */
 };
 
 /* A routing rule: every set condition must hold; the first matching rule's

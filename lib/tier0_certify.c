@@ -92,22 +92,28 @@ static int cmp_score_desc(const void *a, const void *b)
     return x->i < y->i ? -1 : x->i > y->i;
 }
 
-/* The lowest threshold over admitted labels whose answer set meets the
- * bound; NEVER when none does. */
+/* A label's threshold: the pooled one, or its own floor when higher. */
+static double label_threshold(double pooled, double floor)
+{
+    return floor > pooled ? floor : pooled;
+}
+
+/* The lowest pooled threshold whose answer set (each label above its
+ * floor too) meets the bound; NEVER when none does. */
 static double scan_threshold(const struct tier0_oof *oof, const size_t *order,
-                             size_t n, const bool *allowed, double target)
+                             size_t n, const double *floor, double target)
 {
     double best = NEVER, risk = 1 - target;
     uint64_t k = 0, x = 0;
     for (size_t i = 0; i < n; i++) {
         const struct tier0_oof *o = &oof[order[i]];
-        if (!allowed[o->pred])
+        if (o->score < floor[o->pred])
             continue;
         k++;
         x += o->pred != o->y;
         /* A threshold cannot split tied scores: test only at a group end. */
         size_t j = i + 1;
-        while (j < n && !allowed[oof[order[j]].pred])
+        while (j < n && oof[order[j]].score < floor[oof[order[j]].pred])
             j++;
         if (j < n && oof[order[j]].score == o->score)
             continue;
@@ -118,14 +124,14 @@ static double scan_threshold(const struct tier0_oof *oof, const size_t *order,
 }
 
 static void count_labels(const struct tier0_oof *oof, size_t n,
-                         const bool *allowed, double t, struct tier0_cert *c)
+                         const double *floor, double t, struct tier0_cert *c)
 {
     memset(c->labels, 0, c->n_labels * sizeof *c->labels);
     c->n_answered = c->n_disagree = 0;
     for (size_t i = 0; i < n; i++) {
         struct tier0_label_cert *l = &c->labels[oof[i].pred];
         l->support++;
-        if (!allowed[oof[i].pred] || oof[i].score < t)
+        if (oof[i].score < label_threshold(t, floor[oof[i].pred]))
             continue;
         l->answered++;
         l->agreed += oof[i].pred == oof[i].y;
@@ -134,22 +140,57 @@ static void count_labels(const struct tier0_oof *oof, size_t n,
     }
 }
 
-/* Excludes labels clearly below target; returns whether any was. */
-static bool exclude_labels(struct tier0_cert *c, bool *allowed)
+/* The lowest score s >= from (at the end of a tie group) at which label k's
+ * own answer set {pred == k, score >= s} is not clearly below target (upper
+ * bound of its agreement >= target); NEVER when there is none. Always above
+ * `from` when the set at `from` itself is clearly below. */
+static double raised_floor(const struct tier0_oof *oof, const size_t *order,
+                           size_t n, int k, double from, double target)
+{
+    double best = NEVER;
+    uint64_t seen = 0, agreed = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct tier0_oof *o = &oof[order[i]];
+        if (o->pred != k)
+            continue;
+        if (o->score < from)
+            break;
+        seen++;
+        agreed += o->y == k;
+        size_t j = i + 1;
+        while (j < n && oof[order[j]].pred != k)
+            j++;
+        if (j < n && oof[order[j]].score == o->score)
+            continue;
+        if (tier0_cp_upper(agreed, seen, TIER0_ALPHA) >= target)
+            best = o->score;
+    }
+    return best;
+}
+
+/* Per-label refinement: a label clearly below target inside the answer set
+ * gets its own, higher threshold (its floor) where it is not, or is dropped
+ * when no score gets it there. Raising a threshold only removes answers;
+ * the pooled bound is then computed again over the union of every label's
+ * answers, so the guarantee is still the one of the whole answer set.
+ * Returns whether any floor rose. */
+static bool raise_floors(const struct tier0_oof *oof, const size_t *order,
+                         size_t n, double t, struct tier0_cert *c, double *floor)
 {
     bool changed = false;
     for (size_t k = 0; k < c->n_labels; k++) {
         const struct tier0_label_cert *l = &c->labels[k];
-        if (allowed[k] && l->answered > 0 &&
-            tier0_cp_upper(l->agreed, l->answered, TIER0_ALPHA) < c->target) {
-            allowed[k] = false;
-            changed = true;
-        }
+        if (floor[k] > 1 || l->answered == 0 ||
+            tier0_cp_upper(l->agreed, l->answered, TIER0_ALPHA) >= c->target)
+            continue;
+        floor[k] = raised_floor(oof, order, n, (int)k, label_threshold(t, floor[k]),
+                                c->target);
+        changed = true;
     }
     return changed;
 }
 
-static void finish_cert(struct tier0_cert *c, const bool *allowed)
+static void finish_cert(struct tier0_cert *c, const double *floor)
 {
     c->coverage = c->n_traces ? (double)c->n_answered / (double)c->n_traces : 0;
     c->agreement = c->n_answered ? 1 - (double)c->n_disagree / (double)c->n_answered : 0;
@@ -157,8 +198,8 @@ static void finish_cert(struct tier0_cert *c, const bool *allowed)
     bool any = false;
     for (size_t k = 0; k < c->n_labels; k++) {
         struct tier0_label_cert *l = &c->labels[k];
-        l->certified = allowed[k] && l->answered > 0 && c->threshold <= 1;
-        l->threshold = l->certified ? c->threshold : NEVER;
+        l->certified = floor[k] <= 1 && l->answered > 0 && c->threshold <= 1;
+        l->threshold = l->certified ? label_threshold(c->threshold, floor[k]) : NEVER;
         l->agreement = l->answered ? (double)l->agreed / (double)l->answered : 0;
         l->coverage = l->support ? (double)l->answered / (double)l->support : 0;
         any = any || l->certified;
@@ -171,6 +212,19 @@ static void finish_cert(struct tier0_cert *c, const bool *allowed)
         }
         c->threshold = NEVER;
     }
+}
+
+static size_t *order_by_score(const struct tier0_oof *oof, size_t n)
+{
+    struct ranked *r = xmalloc((n ? n : 1) * sizeof *r);
+    size_t *order = xmalloc((n ? n : 1) * sizeof *order);
+    for (size_t i = 0; i < n; i++)
+        r[i] = (struct ranked){oof[i].score, i};
+    qsort(r, n, sizeof *r, cmp_score_desc);
+    for (size_t i = 0; i < n; i++)
+        order[i] = r[i].i;
+    free(r);
+    return order;
 }
 
 int tier0_cert_select(const struct tier0_oof *oof, size_t n, size_t n_labels,
@@ -187,29 +241,23 @@ int tier0_cert_select(const struct tier0_oof *oof, size_t n, size_t n_labels,
     out->n_traces = n;
     out->n_labels = n_labels;
     out->labels = xcalloc(n_labels, sizeof *out->labels);
-    size_t *order = xmalloc((n ? n : 1) * sizeof *order);
-    bool *allowed = xmalloc(n_labels * sizeof *allowed);
-    for (size_t i = 0; i < n; i++)
-        order[i] = i;
+    size_t *order = order_by_score(oof, n);
+    double *floor = xmalloc(n_labels * sizeof *floor);
     for (size_t k = 0; k < n_labels; k++)
-        allowed[k] = true;
-    struct ranked *r = xmalloc((n ? n : 1) * sizeof *r);
-    for (size_t i = 0; i < n; i++)
-        r[i] = (struct ranked){oof[i].score, i};
-    qsort(r, n, sizeof *r, cmp_score_desc);
-    for (size_t i = 0; i < n; i++)
-        order[i] = r[i].i;
-    free(r);
-    /* When no threshold works yet, judge the labels over all their
-     * predictions: one bad label must not keep the others out. */
+        floor[k] = -1; /* no floor: scores are >= 0 */
+    /* Floors only rise, each to a higher score or out, so this ends. When
+     * no threshold works yet, labels are judged over all their predictions:
+     * one bad label must not keep the others out. */
+    double t;
     do {
-        out->threshold = scan_threshold(oof, order, n, allowed, target);
-        count_labels(oof, n, allowed, out->threshold <= 1 ? out->threshold : 0, out);
-    } while (exclude_labels(out, allowed));
-    count_labels(oof, n, allowed, out->threshold, out);
-    finish_cert(out, allowed);
+        out->threshold = scan_threshold(oof, order, n, floor, target);
+        t = out->threshold <= 1 ? out->threshold : 0;
+        count_labels(oof, n, floor, t, out);
+    } while (raise_floors(oof, order, n, t, out, floor));
+    count_labels(oof, n, floor, out->threshold, out);
+    finish_cert(out, floor);
     free(order);
-    free(allowed);
+    free(floor);
     return SL_OK;
 }
 

@@ -2,15 +2,23 @@
  * predictions may be answered without the LLM.
  *
  * Every trace gets an out-of-fold prediction (k-fold cross-validation, so
- * each trace serves both training and calibration). The answer set is
- * {score >= threshold} over the labels still admitted. The threshold is the
- * lowest one (largest coverage) at which the one-sided (1 - alpha) Clopper-
- * Pearson upper bound of the disagreement rate over all answered traces is
- * <= 1 - target (selective risk in the manner of Geifman & El-Yaniv's SGR).
- * A label is excluded when its own agreement inside the answer set is
- * clearly below target: the one-sided (1 - alpha) upper bound of its
- * agreement is < target. The threshold is then chosen again without it,
- * until no label is excluded.
+ * each trace serves both training and calibration). The answer set is, per
+ * label k, {pred == k, score >= max(threshold, floor_k)}. The pooled
+ * threshold is the lowest one (largest coverage) at which the one-sided
+ * (1 - alpha) Clopper-Pearson upper bound of the disagreement rate over ALL
+ * answered traces is <= 1 - target (selective risk in the manner of
+ * Geifman & El-Yaniv's SGR).
+ * Per-label refinement: a label whose own agreement inside the answer set
+ * is clearly below target (the one-sided (1 - alpha) upper bound of its
+ * agreement is < target) gets a floor: the lowest score above its current
+ * threshold at which its own answers are no longer clearly below target
+ * (no such score: the label is dropped). The pooled threshold is then
+ * chosen again with the floors, until no floor rises. Floors only remove
+ * answers, and the bound that certifies is always computed over the union
+ * of every label's answers, so refinement never weakens the guarantee; it
+ * buys coverage by keeping a weak label's confident answers (rather than
+ * dropping the label) and by letting the pooled threshold fall once the weak
+ * labels' low-score errors are out.
  * Caveat: the threshold is picked by scanning every candidate, so the bound
  * is the bound at the chosen threshold, without the Bonferroni correction
  * over candidates that SGR's binary search applies. */
@@ -44,12 +52,13 @@ struct tier0_oof {
 /* Per label, counted over the traces whose prediction is that label. */
 struct tier0_label_cert {
     size_t support;   /* traces predicted as this label */
-    double threshold; /* answered when score >= threshold (> 1: never) */
+    double threshold; /* answered when score >= threshold (> 1: never):
+                       * the pooled threshold or the label's higher floor */
     size_t answered;  /* of support, with score >= threshold */
     size_t agreed;    /* of answered, prediction == label */
     double agreement; /* agreed / answered (0 when none) */
     double coverage;  /* answered / support (0 when none) */
-    bool certified;   /* admitted and answered >= 1 */
+    bool certified;   /* not dropped and answered >= 1 */
 };
 
 struct tier0_cert {

@@ -121,9 +121,11 @@ bool tier0_live_breach(const struct tier0_evidence *e, double target,
     return (cert_bound <= limit && *bound > limit) || lower > limit;
 }
 
+/* Inserts the withdrawal; *made counts it only when this call inserted it
+ * (a label stays breached, and so is found again, on every refresh). */
 static int withdraw(struct db *db, const struct served_task *s,
                     const char *label, double bound, const struct tier0_evidence *e,
-                    char *errstr, size_t errstr_size)
+                    int *made, char *errstr, size_t errstr_size)
 {
     char version[32], bound_s[32], checks[32], dis[32];
     snprintf(version, sizeof(version), "%lld", (long long)s->served->version);
@@ -137,13 +139,14 @@ static int withdraw(struct db *db, const struct served_task *s,
     int rc = PQresultStatus(res) == PGRES_COMMAND_OK
                  ? SL_OK
                  : db_error(db, res, "tier0 withdraw", errstr, errstr_size);
+    /* Counted and logged once, by the worker whose insert won. */
     if (rc == SL_OK && strcmp(PQcmdTuples(res), "1") == 0) {
-        metrics_count(telemetry()->tier0_withdrawals, 1, s->task->name, NULL,
-                      NULL);
-        log_warn("tier0: withdrew %s %s of task %s version %s: disagreement "
+        (*made)++;
+        metrics_count(telemetry()->tier0_withdrawals, 1, s->task->name, NULL, NULL);
+        bool all = strcmp(label, WITHDRAW_ALL) == 0;
+        log_warn("tier0: withdrew %s%s of task %s version %s: disagreement "
                  "bound %.4f > %.4f after %llu shadow checks (%llu disagreed)",
-                 strcmp(label, WITHDRAW_ALL) == 0 ? "the model" : "label",
-                 strcmp(label, WITHDRAW_ALL) == 0 ? "" : label, s->task->name,
+                 all ? "the model" : "label ", all ? "" : label, s->task->name,
                  version, bound, 1.0 - s->task->tier0_target,
                  (unsigned long long)e->live_n, (unsigned long long)e->live_x);
     }
@@ -175,15 +178,14 @@ static int check_live_bounds(struct served_task *s, struct db *db, int *made,
         all.cert_n += e.cert_n, all.cert_x += e.cert_x;
         all.live_n += e.live_n, all.live_x += e.live_x;
         if (tier0_live_breach(&e, s->task->tier0_target, &bound)) {
-            rc = withdraw(db, s, PQgetvalue(res, r, 0), bound, &e, errstr,
-                          errstr_size);
-            (*made)++;
+            rc = withdraw(db, s, PQgetvalue(res, r, 0), bound, &e, made,
+                          errstr, errstr_size);
         }
     }
     PQclear(res);
     if (rc == SL_OK && tier0_live_breach(&all, s->task->tier0_target, &bound)) {
-        rc = withdraw(db, s, WITHDRAW_ALL, bound, &all, errstr, errstr_size);
-        (*made)++;
+        rc = withdraw(db, s, WITHDRAW_ALL, bound, &all, made, errstr,
+                      errstr_size);
     }
     return rc;
 }

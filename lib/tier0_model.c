@@ -365,14 +365,40 @@ static void finish(const struct tier0_model *m, const float *s, int *label,
     *score = sum > 0 ? 1.0 / (1.0 + exp(-(double)s[best])) / sum : 0;
 }
 
+/* The weight rows of a text are scattered over tens of MB, so nearly every
+ * row is a cache miss. Looking all rows up first and prefetching them lets
+ * the misses overlap instead of stalling the dot products one by one
+ * (banking77, CPU time per prediction: 17.5 -> 10 us at -O2, 7.2 -> 5.9 us
+ * at -O3). */
+#define PREFETCH_CHUNK 64
+
 void tier0_model_predict_feats(const struct tier0_model *m,
                                const struct tier0_feat *f, size_t n,
                                int *label, double *score)
 {
     float s[TIER0_MAX_LABELS];
+    int32_t rows[PREFETCH_CHUNK];
+    size_t row_bytes = m->n_labels * sizeof *m->w;
     memcpy(s, m->bias, m->n_labels * sizeof *s);
-    for (size_t i = 0; i < n; i++)
-        accumulate(m, s, f[i].index, f[i].value);
+    for (size_t base = 0; base < n; base += PREFETCH_CHUNK) {
+        size_t k = n - base < PREFETCH_CHUNK ? n - base : PREFETCH_CHUNK;
+        for (size_t i = 0; i < k; i++) {
+            rows[i] = m->row_of[f[base + i].index];
+            if (rows[i] < 0)
+                continue;
+            const char *w = (const char *)(m->w + (size_t)rows[i] * m->n_labels);
+            for (size_t off = 0; off < row_bytes; off += 64)
+                __builtin_prefetch(w + off);
+        }
+        for (size_t i = 0; i < k; i++) {
+            if (rows[i] < 0)
+                continue;
+            const float *w = m->w + (size_t)rows[i] * m->n_labels;
+            float v = f[base + i].value;
+            for (uint32_t c = 0; c < m->n_labels; c++)
+                s[c] += v * w[c];
+        }
+    }
     finish(m, s, label, score);
 }
 

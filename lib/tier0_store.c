@@ -65,6 +65,39 @@ void tier0_trace_set_clear(struct tier0_trace_set *s)
     memset(s, 0, sizeof *s);
 }
 
+int tier0_store_prune_traces(struct db *db, const char *task,
+                             int64_t older_than_ms, size_t batch,
+                             uint64_t *deleted, char *errstr,
+                             size_t errstr_size)
+{
+    char cutoff[32], lim[32];
+    snprintf(cutoff, sizeof cutoff, "%lld", (long long)older_than_ms);
+    snprintf(lim, sizeof lim, "%zu", batch ? batch : 1);
+    const char *v[3] = {task, cutoff, lim};
+    uint64_t total = 0;
+    int rc = SL_OK;
+    for (;;) {
+        PGresult *res = PQexecParams(db_conn(db),
+            "DELETE FROM traces WHERE id IN (SELECT id FROM traces "
+            "WHERE task = $1 AND created_at < to_timestamp($2::bigint / 1000.0) "
+            "LIMIT $3::bigint)",
+            3, NULL, v, NULL, NULL, 0);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+            rc = db_error(db, res, "prune traces", errstr, errstr_size);
+            PQclear(res);
+            break;
+        }
+        uint64_t n = strtoull(PQcmdTuples(res), NULL, 10);
+        PQclear(res);
+        total += n;
+        if (n < (uint64_t)(batch ? batch : 1))
+            break;
+    }
+    if (deleted)
+        *deleted = total;
+    return rc;
+}
+
 int tier0_store_save(struct db *db, const char *task,
                      const struct tier0_model *m, const struct tier0_cert *c,
                      int64_t *version, char *errstr, size_t errstr_size)

@@ -42,6 +42,16 @@ int tier0_store_load_traces(struct db *db, const char *task, size_t limit,
                             size_t errstr_size) SL_MUSTCHECK;
 void tier0_trace_set_clear(struct tier0_trace_set *s);
 
+/* Retention: deletes the task's traces created before older_than_ms (Unix
+ * epoch milliseconds), at most `batch` rows per statement (each its own
+ * short transaction, so a large backlog never holds long locks), until none
+ * is left. *deleted (may be NULL) gets the count. Returns 0 or SL_EDB; rows
+ * deleted before an error stay deleted. */
+int tier0_store_prune_traces(struct db *db, const char *task,
+                             int64_t older_than_ms, size_t batch,
+                             uint64_t *deleted, char *errstr,
+                             size_t errstr_size) SL_MUSTCHECK;
+
 /* Stores m with its certification as the task's next version (1 for the
  * first). *version may be NULL. Two concurrent saves of one task: one fails
  * with SL_EDB (23505). */

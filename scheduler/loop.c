@@ -137,6 +137,7 @@ static void tick(struct sched *s)
     sched_submit_due(s);
     sched_poll_due(s);
     sched_realtime_due(s);
+    sched_retrain_due(s);
     sched_refresh_gauges(s);
 }
 

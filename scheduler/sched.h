@@ -27,6 +27,8 @@
 #include "metrics_serve.h"
 #include "offpeak.h"
 
+#define SCHED_MAX_TASKS 64
+
 struct sched {
     const struct config *cfg;
     struct db *db;
@@ -38,6 +40,9 @@ struct sched {
     int64_t now_ms;              /* start of the current tick */
     bool window_known;           /* windows configured */
     struct offpeak_state window;
+
+    /* retrain.c: no retraining attempt of task i before this */
+    int64_t retrain_not_before_ms[SCHED_MAX_TASKS];
 
     uint64_t batches_submitted, lines_ingested, jobs_answered, jobs_failed,
         jobs_realtime;
@@ -112,6 +117,9 @@ void sched_poll_due(struct sched *s);
 
 /* realtime.c */
 void sched_realtime_due(struct sched *s);
+
+/* retrain.c */
+void sched_retrain_due(struct sched *s);
 
 /* status.c */
 void sched_refresh_gauges(struct sched *s);

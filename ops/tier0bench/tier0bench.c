@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "sl.h"
 #include "tier0_certify.h"
@@ -154,19 +155,30 @@ static int run(const struct opts *o, const struct rows *train, size_t n,
     return rc;
 }
 
+static double thread_cpu_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+/* CPU time per prediction, best of 5 passes over the test rows: on a busy
+ * machine wall time measures the neighbours more than the model. */
 static double predict_us(const struct tier0_model *m, const struct rows *test)
 {
     int label;
-    double score, sink = 0;
-    size_t calls = 0;
-    int64_t t0 = sl_monotonic_us();
-    for (int rep = 0; rep < 5; rep++)
-        for (size_t i = 0; i < test->n; i++, calls++) {
+    double score, sink = 0, best = -1;
+    for (int rep = 0; rep < 5; rep++) {
+        double t0 = thread_cpu_us();
+        for (size_t i = 0; i < test->n; i++) {
             tier0_model_predict(m, test->text[i], &label, &score);
             sink += score;
         }
-    double us = (double)(sl_monotonic_us() - t0) / (double)calls;
-    return sink > 0 ? us : us;
+        double us = (thread_cpu_us() - t0) / (double)(test->n ? test->n : 1);
+        if (best < 0 || us < best)
+            best = us;
+    }
+    return sink > 0 ? best : best;
 }
 
 static void shuffle(struct rows *r)
@@ -242,7 +254,7 @@ int main(int argc, char **argv)
     printf("\ntrain_rows=%zu test_rows=%zu labels=%zu\n", train.n, test.n,
            tier0_model_n_labels(full.model));
     printf("training_s=%.2f (k-fold + final model)\n", full.train_s);
-    printf("predict_us=%.2f (per job, raw text to label + score)\n", predict_us(full.model, &test));
+    printf("predict_us=%.2f (per job, raw text to label + score; CPU time, best of 5 passes)\n", predict_us(full.model, &test));
     static const double steps[] = {0.10, 0.25, 0.50, 1.00};
     printf("\n# learning curve (fraction of train: test coverage, agreement)\n");
     for (size_t s = 0; o.curve && s < SL_ARRAY_LEN(steps); s++) {
