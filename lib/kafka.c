@@ -28,6 +28,7 @@ struct kconsumer {
     void (*revoke_hook)(void *arg);
     void *revoke_arg;
     bool brokers_down; /* since the last __ALL_BROKERS_DOWN, until a fetch */
+    size_t commit_failures; /* partitions whose offset commit was refused */
 };
 
 struct kproducer {
@@ -255,6 +256,21 @@ static int make_pipe(struct kconsumer *c, char *errstr, size_t errstr_size)
     return SL_OK;
 }
 
+/* A refused commit (e.g. during a rebalance) means the next owner of the
+ * partition redelivers what this one finished: harmless for jobs (their ids
+ * are idempotent), but worth knowing. */
+static void commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                      rd_kafka_topic_partition_list_t *offsets, void *opaque)
+{
+    struct kconsumer *c = opaque;
+    (void)rk;
+    if (err == RD_KAFKA_RESP_ERR__NO_OFFSET || !offsets)
+        return;
+    for (int i = 0; i < offsets->cnt; i++)
+        if (offsets->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR)
+            c->commit_failures++;
+}
+
 static rd_kafka_conf_t *consumer_conf(struct kconsumer *c,
                                       const struct kafka_conf *cfg,
                                       char *errstr, size_t errstr_size)
@@ -269,6 +285,7 @@ static rd_kafka_conf_t *consumer_conf(struct kconsumer *c,
     rd_kafka_conf_set_opaque(conf, c);
     rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
     rd_kafka_conf_set_error_cb(conf, consumer_error_cb);
+    rd_kafka_conf_set_offset_commit_cb(conf, commit_cb);
     return conf;
 }
 
@@ -416,6 +433,11 @@ size_t kconsumer_assigned(const struct kconsumer *c)
 size_t kconsumer_pending(const struct kconsumer *c)
 {
     return offsets_pending(c->offsets);
+}
+
+size_t kconsumer_commit_failures(const struct kconsumer *c)
+{
+    return c->commit_failures;
 }
 
 int64_t kconsumer_lag(const struct kconsumer *c)

@@ -64,6 +64,10 @@ void kconsumer_resume(struct kconsumer *c);
 size_t kconsumer_assigned(const struct kconsumer *c);
 /* Messages tracked and not yet done. */
 size_t kconsumer_pending(const struct kconsumer *c);
+/* Partition offset commits the broker refused so far (each one lets the
+ * partition's next owner redeliver what was finished since the last good
+ * commit). */
+size_t kconsumer_commit_failures(const struct kconsumer *c);
 /* Messages in the assigned partitions past this consumer's fetch position,
  * from the high watermarks librdkafka caches from fetch responses: no
  * broker round trip, cheap enough for a timer. Partitions nothing was

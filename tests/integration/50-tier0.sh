@@ -13,10 +13,11 @@ publish_run() { # publish_run NAME SEED JOBS — a workload, answered by two wor
     "$SLUICE" publish "$dir/jobs.jsonl" >/dev/null || fail "publish $1"
 }
 
-run_workers() { # run_workers TOTAL_RESULTS
-    it_start_worker a
+run_workers() { # run_workers TOTAL_RESULTS [WITHDRAWALS] — the workers refresh
+    it_start_worker a   # tier 0 every 2 s: the last shadow checks need one more
     it_start_worker b
     it_wait_sql "SELECT count(*) FROM results" "$1" 240
+    it_wait_sql "SELECT count(*) FROM tier0_withdrawals" "${2:-0}" 30
     it_stop_worker a
     it_stop_worker b
 }
@@ -89,7 +90,7 @@ publish_run run3 303 3000
 jq -c 'if .labels.intent == "refund" then .labels.intent = "billing" else . end' \
     "$RUN/gold.jsonl" >"$RUN/gold.drift" && mv "$RUN/gold.drift" "$RUN/gold.jsonl"
 restart_emulator
-run_workers 10000
+run_workers 10000 1
 withdrawn=$(psql_val "SELECT coalesce(string_agg(label, ',' ORDER BY label), '') FROM tier0_withdrawals")
 echo "withdrawn: $withdrawn"
 case ",$withdrawn," in
