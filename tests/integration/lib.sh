@@ -95,52 +95,39 @@ it_point_providers_at_emulator() {
     done < <(jq -r '.providers | to_entries[] | [.key, .value.kind] | @tsv' "$SLUICE_CONFIG")
 }
 
-# usage: it_start_worker NAME — logs to $RUN/worker-NAME.log
-it_start_worker() {
-    "$SLUICE" worker >"$RUN/worker-$1.log" 2>&1 &
-    echo $! >"$RUN/worker-$1.pid"
+# Long-running sluice processes (workers, schedulers), one pid and one log
+# per KIND-NAME in $RUN.
+# usage: it_start_proc KIND NAME [ARGS...] — runs `sluice KIND ARGS...`
+it_start_proc() {
+    local kind=$1 name=$2
+    shift 2
+    "$SLUICE" "$kind" "$@" >"$RUN/$kind-$name.log" 2>&1 &
+    echo $! >"$RUN/$kind-$name.pid"
 }
 
 # Sends SIGTERM and requires a clean exit 0 (drain, commit).
-it_stop_worker() {
+it_stop_proc() {
     local pid
-    pid=$(cat "$RUN/worker-$1.pid")
+    pid=$(cat "$RUN/$1-$2.pid")
     kill -TERM "$pid"
-    wait "$pid" || fail "worker $1 exited with $? after SIGTERM"
-    rm -f "$RUN/worker-$1.pid"
+    wait "$pid" || fail "$1 $2 exited with $? after SIGTERM"
+    rm -f "$RUN/$1-$2.pid"
 }
 
-it_kill9_worker() {
+it_kill9_proc() {
     local pid
-    pid=$(cat "$RUN/worker-$1.pid")
+    pid=$(cat "$RUN/$1-$2.pid")
     kill -9 "$pid"
     wait "$pid" 2>/dev/null || true
-    rm -f "$RUN/worker-$1.pid"
+    rm -f "$RUN/$1-$2.pid"
 }
 
-# usage: it_start_scheduler NAME [ARGS...] — logs to $RUN/scheduler-NAME.log
-it_start_scheduler() {
-    local name=$1
-    shift
-    "$SLUICE" scheduler "$@" >"$RUN/scheduler-$name.log" 2>&1 &
-    echo $! >"$RUN/scheduler-$name.pid"
-}
-
-it_stop_scheduler() {
-    local pid
-    pid=$(cat "$RUN/scheduler-$1.pid")
-    kill -TERM "$pid"
-    wait "$pid" || fail "scheduler $1 exited with $? after SIGTERM"
-    rm -f "$RUN/scheduler-$1.pid"
-}
-
-it_kill9_scheduler() {
-    local pid
-    pid=$(cat "$RUN/scheduler-$1.pid")
-    kill -9 "$pid"
-    wait "$pid" 2>/dev/null || true
-    rm -f "$RUN/scheduler-$1.pid"
-}
+it_start_worker() { it_start_proc worker "$@"; }
+it_stop_worker() { it_stop_proc worker "$1"; }
+it_kill9_worker() { it_kill9_proc worker "$1"; }
+it_start_scheduler() { it_start_proc scheduler "$@"; }
+it_stop_scheduler() { it_stop_proc scheduler "$1"; }
+it_kill9_scheduler() { it_kill9_proc scheduler "$1"; }
 
 # The exact batch price of every batch cost line, recomputed from its tokens
 # and the price table (pricing.h's rounding): prints the lines that differ.
