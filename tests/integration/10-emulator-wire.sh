@@ -6,55 +6,13 @@
 # Anthropic success shapes, cached-token accounting (OpenAI subset,
 # Anthropic additive), determinism, task kinds, truncation, error shapes,
 # injected faults, the usage log and a clean SIGTERM exit.
-# Standalone on purpose (no lib.sh): it needs no PostgreSQL or broker.
+# Standalone on purpose (emulator-lib.sh, not lib.sh): it needs no
+# PostgreSQL or broker.
 set -euo pipefail
 
-: "${SLUICE_BUILD_DIR:?run me from ctest (SLUICE_BUILD_DIR unset)}"
-: "${SLUICE_SOURCE_DIR:?run me from ctest (SLUICE_SOURCE_DIR unset)}"
-EMU="$SLUICE_BUILD_DIR/ops/emulator/sluice-emulator"
-DIR=$(mktemp -d /tmp/sluice-emu-wire.XXXXXX)
-EMU_PID=""
-CHECKS=0
-
-cleanup() {
-    local rc=$?
-    if [ -n "$EMU_PID" ]; then
-        kill -TERM "$EMU_PID" 2>/dev/null || true
-        wait "$EMU_PID" 2>/dev/null || true
-    fi
-    if [ $rc -ne 0 ] && [ -f "$DIR/emulator.err" ]; then
-        echo "---- tail of emulator stderr" >&2
-        tail -n 20 "$DIR/emulator.err" >&2
-    fi
-    [ -n "${KEEP_RUN:-}" ] || rm -rf "$DIR"
-    exit $rc
-}
-trap cleanup EXIT
-
-fail() {
-    echo "FAIL: $*" >&2
-    exit 1
-}
-
-pass() {
-    CHECKS=$((CHECKS + 1))
-    echo "ok: $*"
-}
-
-# usage: check "description" JQ_FILTER FILE — the filter must yield true.
-check() {
-    local what=$1 filter=$2 file=$3
-    [ "$(jq -e "$filter" "$file" 2>/dev/null)" = true ] || {
-        echo "---- $file:" >&2
-        cat "$file" >&2
-        echo >&2
-        fail "$what  [jq: $filter]"
-    }
-}
-
-command -v jq >/dev/null || fail "jq is not installed"
-command -v curl >/dev/null || fail "curl is not installed"
-[ -x "$EMU" ] || fail "no emulator binary at $EMU"
+# shellcheck source=emulator-lib.sh
+source "$(dirname "$0")/emulator-lib.sh" emu-wire
+need_cmd jq curl
 
 # ---------------------------------------------------------------- set-up
 GOLD_TEXT="I was charged twice for the headphones on order A01007."
@@ -63,7 +21,7 @@ jq -nc --arg t "$GOLD_TEXT" '{text: $t, labels: {intent: "billing", priority: "h
 jq -nc '{text: "Where is my laptop?", labels: {intent: "shipping"}}' >> "$DIR/gold.jsonl"
 
 ranges='"confidence_correct": [0.70, 0.99], "confidence_wrong": [0.30, 0.60]'
-cat > "$DIR/models.json" <<JSON
+cat > "$DIR/wire.json" <<JSON
 {
   "gold": "gold.jsonl",
   "models": {
@@ -79,25 +37,17 @@ cat > "$DIR/models.json" <<JSON
 JSON
 
 # A bad key must be refused at start, naming the key.
-jq '.models.oracle.faults = {"http500": 0.1}' "$DIR/models.json" > "$DIR/bad.json"
+jq '.models.oracle.faults = {"http500": 0.1}' "$DIR/wire.json" > "$DIR/bad.json"
 if "$EMU" --config "$DIR/bad.json" --port 0 >/dev/null 2>"$DIR/bad.err"; then
     fail "a config with an unknown key was accepted"
 fi
 grep -q 'models.oracle.faults.http500' "$DIR/bad.err" || fail "config error does not name the bad key: $(cat "$DIR/bad.err")"
 pass "config validation names the bad key"
 
-"$EMU" --config "$DIR/models.json" --port 0 --usage-log "$DIR/usage.csv" --verbose \
-    >"$DIR/emulator.out" 2>"$DIR/emulator.err" &
-EMU_PID=$!
-URL=""
-for _ in $(seq 1 100); do
-    URL=$(sed -n 's/^EMULATOR=//p' "$DIR/emulator.out")
-    [ -n "$URL" ] && break
-    kill -0 "$EMU_PID" 2>/dev/null || fail "emulator exited at start"
-    sleep 0.1
-done
-[[ "$URL" =~ ^http://127\.0\.0\.1:[0-9]+$ ]] || fail "no EMULATOR=http://127.0.0.1:<port> line (got '$URL')"
-[ "$(wc -l < "$DIR/emulator.out")" -eq 1 ] || fail "emulator printed more than one line to stdout"
+emu_start wire --verbose
+# shellcheck disable=SC2154 # URL_wire and PID_wire: set by emu_start
+URL=$URL_wire
+[ "$(wc -l < "$DIR/wire.out")" -eq 1 ] || fail "emulator printed more than one line to stdout"
 pass "emulator listening at $URL"
 
 # usage: post PATH REQUEST_FILE NAME [curl args…] — body in $DIR/NAME.json,
@@ -330,7 +280,7 @@ n=$(curl -s -m 10 -o /dev/null -w '%{num_connects}\n' -H 'Content-Type: applicat
 pass "keep-alive"
 
 # ---------------------------------------------------------------- usage log
-U="$DIR/usage.csv"
+U="$DIR/wire.csv"
 [ "$(head -n1 "$U")" = "request_id,api,model,input_tokens,cached_tokens,output_tokens,status" ] \
     || fail "usage log header is '$(head -n1 "$U")'"
 usage_line() { grep "^$1," "$U" || fail "no usage log line for $1"; }
@@ -349,10 +299,11 @@ ok_200=$(grep -c '^[^,]*,[^,]*,[^,]*,[0-9]*,[0-9]*,[0-9]*,\(ok\|malformed\)$' "$
 pass "usage log ($ok_200 lines)"
 
 # ---------------------------------------------------------------- shutdown
-kill -TERM "$EMU_PID"
+# shellcheck disable=SC2154
+kill -TERM "$PID_wire"
 rc=0
-wait "$EMU_PID" || rc=$?
-EMU_PID=""
+wait "$PID_wire" || rc=$?
+PIDS=()
 [ $rc -eq 0 ] || fail "emulator exited with $rc after SIGTERM"
 pass "clean exit on SIGTERM"
 echo "all $CHECKS groups of emulator wire checks passed"

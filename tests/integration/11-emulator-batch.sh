@@ -7,52 +7,13 @@
 # line's shape, custom_id coverage (order is shuffled, so sets are
 # compared), counts, usage summed, batch answers equal to realtime ones,
 # the usage log, cancel, list, validation errors and the end states.
-# Standalone on purpose (no lib.sh): it needs no PostgreSQL or broker.
+# Standalone on purpose (emulator-lib.sh, not lib.sh): it needs no
+# PostgreSQL or broker.
 set -euo pipefail
 
-: "${SLUICE_BUILD_DIR:?run me from ctest (SLUICE_BUILD_DIR unset)}"
-: "${SLUICE_SOURCE_DIR:?run me from ctest (SLUICE_SOURCE_DIR unset)}"
-EMU="$SLUICE_BUILD_DIR/ops/emulator/sluice-emulator"
-DIR=$(mktemp -d /tmp/sluice-emu-batch.XXXXXX)
-PIDS=()
-CHECKS=0
-
-cleanup() {
-    local rc=$? pid
-    for pid in "${PIDS[@]}"; do
-        kill -TERM "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
-    if [ $rc -ne 0 ]; then
-        for f in "$DIR"/*.err; do
-            [ -f "$f" ] && { echo "---- tail of $f" >&2; tail -n 10 "$f" >&2; }
-        done
-    fi
-    [ -n "${KEEP_RUN:-}" ] || rm -rf "$DIR"
-    exit $rc
-}
-trap cleanup EXIT
-
-fail() {
-    echo "FAIL: $*" >&2
-    exit 1
-}
-
-pass() {
-    CHECKS=$((CHECKS + 1))
-    echo "ok: $*"
-}
-
-# usage: check "description" JQ_FILTER FILE — the filter must yield true.
-check() {
-    local what=$1 filter=$2 file=$3
-    [ "$(jq -e "$filter" "$file" 2>/dev/null)" = true ] || {
-        echo "---- $file:" >&2
-        head -c 3000 "$file" >&2
-        echo >&2
-        fail "$what  [jq: $filter]"
-    }
-}
+# shellcheck source=emulator-lib.sh
+source "$(dirname "$0")/emulator-lib.sh" emu-batch
+need_cmd jq curl
 
 # usage: check_all "description" JQ_FILTER JSONL_FILE — true for every line.
 check_all() {
@@ -64,10 +25,6 @@ check_all() {
         fail "$what  [jq: $filter]"
     }
 }
-
-command -v jq >/dev/null || fail "jq is not installed"
-command -v curl >/dev/null || fail "curl is not installed"
-[ -x "$EMU" ] || fail "no emulator binary at $EMU"
 
 # ---------------------------------------------------------------- set-up
 GOLD_TEXT="I was charged twice for the headphones on order A01007."
@@ -101,21 +58,7 @@ if "$EMU" --config "$DIR/bad.json" --port 0 >/dev/null 2>"$DIR/bad.err"; then
 fi
 pass "batch config validation"
 
-# usage: start NAME — starts an emulator on $DIR/NAME.json; sets URL_<NAME>.
-start() {
-    local name=$1 url=""
-    "$EMU" --config "$DIR/$name.json" --port 0 --usage-log "$DIR/$name.csv" \
-        >"$DIR/$name.out" 2>"$DIR/$name.err" &
-    PIDS+=($!)
-    for _ in $(seq 1 100); do
-        url=$(sed -n 's/^EMULATOR=//p' "$DIR/$name.out")
-        [ -n "$url" ] && break
-        sleep 0.05
-    done
-    [[ "$url" =~ ^http://127\.0\.0\.1:[0-9]+$ ]] || fail "emulator $name did not start"
-    printf -v "URL_$name" '%s' "$url"
-}
-for n in normal errored expire fail; do start $n; done
+for n in normal errored expire fail; do emu_start $n; done
 URL=$URL_normal
 pass "four emulators listening"
 

@@ -11,44 +11,19 @@
 #   fail    OpenAI BATCH_FAILED; Anthropic every line errored
 #   large   3,000 items: results over the client's body cap, streamed
 #   paging  105 one-item batches: find() reads past the first list page
-# Standalone (no lib.sh): it needs no PostgreSQL or broker.
+# Standalone (emulator-lib.sh, not lib.sh): it needs no PostgreSQL or broker.
 set -euo pipefail
 
-: "${SLUICE_BUILD_DIR:?run me from ctest (SLUICE_BUILD_DIR unset)}"
-EMU="$SLUICE_BUILD_DIR/ops/emulator/sluice-emulator"
+# shellcheck source=emulator-lib.sh
+source "$(dirname "$0")/emulator-lib.sh" batch-client
 CHECK="$SLUICE_BUILD_DIR/ops/batchcheck/sluice-batchcheck"
-DIR=$(mktemp -d /tmp/sluice-batch-client.XXXXXX)
-PIDS=()
-
-cleanup() {
-    local rc=$? pid
-    for pid in "${PIDS[@]}"; do
-        kill -TERM "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
-    if [ $rc -ne 0 ]; then
-        for f in "$DIR"/*.err; do
-            [ -s "$f" ] && { echo "---- tail of $f" >&2; tail -n 10 "$f" >&2; }
-        done
-    fi
-    [ -n "${KEEP_RUN:-}" ] || rm -rf "$DIR"
-    exit $rc
-}
-trap cleanup EXIT
-
-fail() {
-    echo "FAIL: $*" >&2
-    exit 1
-}
-
-[ -x "$EMU" ] || fail "no emulator binary at $EMU"
 [ -x "$CHECK" ] || fail "no sluice-batchcheck at $CHECK"
 
 echo '{"text": "I was charged twice.", "labels": {"intent": "billing"}}' > "$DIR/gold.jsonl"
 
 # usage: start NAME BATCH_JSON — sets URL_<NAME>.
 start() {
-    local name=$1 url=""
+    local name=$1
     cat > "$DIR/$name.json" <<JSON
 {
   "gold": "gold.jsonl",
@@ -57,16 +32,7 @@ start() {
   "batch": $2
 }
 JSON
-    "$EMU" --config "$DIR/$name.json" --port 0 --usage-log "$DIR/$name.csv" \
-        >"$DIR/$name.out" 2>"$DIR/$name.err" &
-    PIDS+=($!)
-    for _ in $(seq 1 100); do
-        url=$(sed -n 's/^EMULATOR=//p' "$DIR/$name.out")
-        [ -n "$url" ] && break
-        sleep 0.05
-    done
-    [[ "$url" =~ ^http://127\.0\.0\.1:[0-9]+$ ]] || fail "emulator $name did not start"
-    printf -v "URL_$name" '%s' "$url"
+    emu_start "$name"
 }
 start normal '{"turnaround_s": 1.0}'
 start errored '{"turnaround_s": 1.0, "errored_share": 0.2}'

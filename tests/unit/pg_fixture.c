@@ -3,6 +3,12 @@
 
 #include "pg_fixture.h"
 
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
@@ -20,6 +26,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "db.h"
 
 #define PG_OS_USER "postgres"
 
@@ -315,4 +323,77 @@ void pg_fixture_stop(struct pg_fixture *pg)
         waitpid(pg->watchdog, NULL, 0);
         pg->watchdog = 0;
     }
+}
+
+struct db *pg_fixture_open_db(const struct pg_fixture *pg, const char *dbname,
+                              const char *app_name, bool migrate)
+{
+    char conninfo[PATH_MAX + 128], err[512];
+    pg_fixture_conninfo(pg, dbname, conninfo, sizeof conninfo);
+    struct db *db = db_open(conninfo, app_name, err, sizeof err);
+    if (!db) {
+        fprintf(stderr, "pg_fixture: db_open %s: %s\n", dbname, err);
+        return NULL;
+    }
+    if (migrate && db_migrate(db, SLUICE_SOURCE_DIR "/schema", NULL, err,
+                              sizeof err) != 0) {
+        fprintf(stderr, "pg_fixture: db_migrate %s: %s\n", dbname, err);
+        db_close(db);
+        return NULL;
+    }
+    return db;
+}
+
+struct db *pg_fixture_start_db(struct pg_fixture *pg, const char *app_name,
+                               bool migrate)
+{
+    if (pg_fixture_start(pg) != 0)
+        return NULL;
+    struct db *db = NULL;
+    if (pg_fixture_createdb(pg, "sluice") == 0)
+        db = pg_fixture_open_db(pg, "sluice", app_name, migrate);
+    if (!db)
+        pg_fixture_stop(pg);
+    return db;
+}
+
+void pg_fixture_stop_db(struct pg_fixture *pg, struct db *db)
+{
+    db_close(db);
+    pg_fixture_stop(pg);
+}
+
+/* Runs q and fails the test unless its status is ok or, when rows_only,
+ * PGRES_TUPLES_OK; the result is freed first, as fail_msg does not return. */
+static PGresult *exec_or_fail(struct db *db, const char *q, bool rows_only)
+{
+    PGresult *res = PQexec(db_conn(db), q);
+    ExecStatusType st = PQresultStatus(res);
+    if (st == PGRES_TUPLES_OK || (!rows_only && st == PGRES_COMMAND_OK))
+        return res;
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", PQresultErrorMessage(res));
+    PQclear(res);
+    fail_msg("%s: %s", q, msg);
+    return NULL;
+}
+
+void pg_fixture_exec(struct db *db, const char *q)
+{
+    PQclear(exec_or_fail(db, q, false));
+}
+
+void pg_fixture_query_text(struct db *db, const char *q, char *out,
+                           size_t size)
+{
+    PGresult *res = exec_or_fail(db, q, true);
+    snprintf(out, size, "%s", PQntuples(res) ? PQgetvalue(res, 0, 0) : "");
+    PQclear(res);
+}
+
+long long pg_fixture_query_int(struct db *db, const char *q)
+{
+    char buf[64];
+    pg_fixture_query_text(db, q, buf, sizeof buf);
+    return strtoll(buf, NULL, 10);
 }

@@ -33,34 +33,15 @@ static char errstr[512];
 static int group_setup(void **state)
 {
     (void)state;
-    if (pg_fixture_start(&pg) != 0 || pg_fixture_createdb(&pg, "sluice") != 0)
-        return -1;
-    char conninfo[PATH_MAX + 128];
-    pg_fixture_conninfo(&pg, "sluice", conninfo, sizeof conninfo);
-    db = db_open(conninfo, "test_budget_pg", errstr, sizeof errstr);
-    if (!db || db_migrate(db, SLUICE_SOURCE_DIR "/schema", NULL, errstr,
-                          sizeof errstr) != 0) {
-        fprintf(stderr, "setup: %s\n", errstr);
-        return -1;
-    }
-    return 0;
+    db = pg_fixture_start_db(&pg, "test_budget_pg", true);
+    return db ? 0 : -1;
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    db_close(db);
-    pg_fixture_stop(&pg);
+    pg_fixture_stop_db(&pg, db);
     return 0;
-}
-
-static void sql(const char *text)
-{
-    PGresult *res = PQexec(db_conn(db), text);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK &&
-        PQresultStatus(res) != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", text, PQerrorMessage(db_conn(db)));
-    PQclear(res);
 }
 
 /* n cost lines of cost each at `at` (an SQL timestamptz expression). */
@@ -78,7 +59,7 @@ static void add_lines(int n, const char *prefix, int attempt, int tier,
              " 0, 1, 'accepted', 't', '%s', '%s', '', %s"
              " FROM generate_series(1, %d) i",
              prefix, attempt, tier, (long long)cost, feature, tenant, at, n);
-    sql(q);
+    pg_fixture_exec(db, q);
 }
 
 static const char config_fmt[] =
@@ -112,7 +93,7 @@ static void add_job(const char *id, const char *user_tier)
              "INSERT INTO jobs (job_id, task, mode, user_tier, input_chars,"
              " received_at) VALUES ('%s', 't', 'interactive', '%s', 1, now())",
              id, user_tier);
-    sql(q);
+    pg_fixture_exec(db, q);
 }
 
 static void test_budget_refresh(void **state)
@@ -129,7 +110,7 @@ static void test_budget_refresh(void **state)
     snprintf(last, sizeof last, "to_timestamp(%lld.999)", day_s + 86399);
     snprintf(before, sizeof before, "to_timestamp(%lld.999)", day_s - 1);
     snprintf(after, sizeof after, "to_timestamp(%lld)", day_s + 86400);
-    sql("TRUNCATE cost_lines, jobs CASCADE");
+    pg_fixture_exec(db, "TRUNCATE cost_lines, jobs CASCADE");
     /* tag'ging: 0.6 at 00:00:00.000 + 0.4 at 23:59:59.999 = 1: reached */
     add_lines(6, "t1", 1, 1, "tag''ging", "acme", USD / 10, first);
     add_lines(4, "t2", 1, 1, "tag''ging", "", USD / 10, last);
@@ -168,14 +149,14 @@ static void test_budget_refresh(void **state)
     add_lines(1, "p1", 2, 3, "", "", 1, first);   /* paid: no */
     add_lines(1, "f4", 2, 2, "", "", 1, first);   /* not the top tier: no */
     add_lines(1, "f5", 2, 3, "", "", 1, before);  /* yesterday: no */
-    sql("UPDATE cost_lines SET job_id = substr(job_id, 1, 2) WHERE job_id LIKE 'f_-1' OR job_id = 'p1-1'");
+    pg_fixture_exec(db, "UPDATE cost_lines SET job_id = substr(job_id, 1, 2) WHERE job_id LIKE 'f_-1' OR job_id = 'p1-1'");
     struct budget_decision d;
     assert_int_equal(budget_refresh(b, db, now, errstr, sizeof errstr), SL_OK);
     budget_decide(b, "", "", "free", now, &d);
     assert_false(d.free_cap); /* 2 of 3 */
     add_job("f6", "free");
     add_lines(1, "f6", 2, 3, "", "", 1, first);
-    sql("UPDATE cost_lines SET job_id = 'f6' WHERE job_id = 'f6-1'");
+    pg_fixture_exec(db, "UPDATE cost_lines SET job_id = 'f6' WHERE job_id = 'f6-1'");
     assert_int_equal(budget_refresh(b, db, now, errstr, sizeof errstr), SL_OK);
     budget_decide(b, "", "", "free", now, &d);
     assert_true(d.free_cap);
@@ -221,7 +202,7 @@ static void test_cost_drift(void **state)
     int64_t now = sl_now_ms();
     char log[4096], at[160];
     long long now_s = (long long)(now / 1000);
-    sql("TRUNCATE cost_lines, jobs CASCADE");
+    pg_fixture_exec(db, "TRUNCATE cost_lines, jobs CASCADE");
     /* 7 days before the last hour, flat: tiers 1 and 2 at 1000 and 2000 per
      * call, 600 calls each spread over the window */
     snprintf(at, sizeof at, "to_timestamp(%lld) - interval '1 hour' - i * interval '1000 s'", now_s);
@@ -236,7 +217,7 @@ static void test_cost_drift(void **state)
     assert_true(fabs(metric(telemetry()->cost_drift_ratio, "2") - 1.0) < 1e-9);
 
     /* tier 2's last hour now costs twice as much per call */
-    sql("UPDATE cost_lines SET cost_nanousd = 4000 WHERE job_id LIKE 'h2-%'");
+    pg_fixture_exec(db, "UPDATE cost_lines SET cost_nanousd = 4000 WHERE job_id LIKE 'h2-%'");
     assert_int_equal(drift_check(&a, now, log, sizeof log), 1);
     assert_non_null(strstr(log, "cost drift: tier=2 hour_avg_usd=0.000004000 "
                                 "week_avg_usd=0.000002000 ratio=2.00 factor=1.50 "

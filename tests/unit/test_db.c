@@ -29,33 +29,10 @@ static char errstr[512];
 
 static struct db *open_db(const char *name)
 {
-    char conninfo[PATH_MAX + 128];
-    pg_fixture_conninfo(&pg, name, conninfo, sizeof conninfo);
-    struct db *d = db_open(conninfo, "test_db", errstr, sizeof errstr);
+    struct db *d = pg_fixture_open_db(&pg, name, "test_db", false);
     if (!d)
-        fail_msg("db_open %s: %s", name, errstr);
+        fail_msg("db_open %s failed", name);
     return d;
-}
-
-/* The first column of the first row of sql, as text ("" for none/NULL). */
-static void query_text(struct db *d, const char *sql, char *out, size_t size)
-{
-    PGresult *res = PQexec(db_conn(d), sql);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        char msg[512];
-        snprintf(msg, sizeof msg, "%s", PQresultErrorMessage(res));
-        PQclear(res);
-        fail_msg("%s: %s", sql, msg);
-    }
-    snprintf(out, size, "%s", PQntuples(res) ? PQgetvalue(res, 0, 0) : "");
-    PQclear(res);
-}
-
-static long long query_int(struct db *d, const char *sql)
-{
-    char buf[64];
-    query_text(d, sql, buf, sizeof buf);
-    return strtoll(buf, NULL, 10);
 }
 
 static int count_schema_files(void)
@@ -126,32 +103,24 @@ static long long count_where(struct db *d, const char *table,
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM %s WHERE job_id LIKE '%s-%%'", table,
              prefix);
-    return query_int(d, sql);
+    return pg_fixture_query_int(d, sql);
 }
 
 /* ---- setup ---- */
 
+/* Not migrated: test_migrate_twice counts the first migration. */
 static int group_setup(void **state)
 {
     (void)state;
-    if (pg_fixture_start(&pg) != 0 || pg_fixture_createdb(&pg, "sluice") != 0)
-        return -1;
-    char conninfo[PATH_MAX + 128];
-    pg_fixture_conninfo(&pg, "sluice", conninfo, sizeof conninfo);
-    db = db_open(conninfo, "test_db", errstr, sizeof errstr);
-    if (!db) {
-        fprintf(stderr, "db_open: %s\n", errstr);
-        return -1;
-    }
-    return 0;
+    db = pg_fixture_start_db(&pg, "test_db", false);
+    return db ? 0 : -1;
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    db_close(db);
+    pg_fixture_stop_db(&pg, db);
     db = NULL;
-    pg_fixture_stop(&pg);
     return 0;
 }
 
@@ -179,14 +148,15 @@ static void test_migrate_twice(void **state)
     assert_int_equal(db_migrate(db, SCHEMA_DIR, &applied, errstr,
                                 sizeof errstr), 0);
     assert_int_equal(applied, 0);
-    assert_int_equal(query_int(db, "SELECT count(*) FROM schema_migrations"),
-                     n_files);
+    assert_int_equal(
+        pg_fixture_query_int(db, "SELECT count(*) FROM schema_migrations"),
+        n_files);
     static const char *const tables[] = {"jobs", "results", "cost_lines",
                                          "rejected", "v_job_costs"};
     for (size_t i = 0; i < SL_ARRAY_LEN(tables); i++) {
         char sql[128], out[64];
         snprintf(sql, sizeof sql, "SELECT to_regclass('%s')", tables[i]);
-        query_text(db, sql, out, sizeof out);
+        pg_fixture_query_text(db, sql, out, sizeof out);
         assert_string_equal(out, tables[i]);
     }
 }
@@ -224,10 +194,12 @@ static void test_migrate_concurrent(void **state)
     }
     assert_int_equal(total, n_files);
     struct db *d = open_db("sluice_conc");
-    assert_int_equal(query_int(d, "SELECT count(*) FROM schema_migrations"),
+    assert_int_equal(
+        pg_fixture_query_int(d, "SELECT count(*) FROM schema_migrations"),
+        n_files);
+    assert_int_equal(pg_fixture_query_int(d, "SELECT count(DISTINCT version) "
+                                             "FROM schema_migrations"),
                      n_files);
-    assert_int_equal(query_int(d, "SELECT count(DISTINCT version) "
-                                  "FROM schema_migrations"), n_files);
     db_close(d);
 }
 
@@ -253,14 +225,17 @@ static void test_migrate_failures(void **state)
                      SL_EDB);
     assert_non_null(strstr(errstr, "42883")); /* undefined_function */
     assert_int_equal(applied, 0);
-    assert_int_equal(query_int(d, "SELECT count(*) FROM schema_migrations"), 0);
+    assert_int_equal(
+        pg_fixture_query_int(d, "SELECT count(*) FROM schema_migrations"), 0);
     char out[64];
-    query_text(d, "SELECT coalesce(to_regclass('t_partial')::text, 'none')",
-               out, sizeof out);
+    pg_fixture_query_text(
+        d, "SELECT coalesce(to_regclass('t_partial')::text, 'none')", out,
+        sizeof out);
     assert_string_equal(out, "none");
     /* The lock was released: another session can take it at once. */
-    assert_int_equal(query_int(d, "SELECT count(*) FROM pg_locks "
-                                  "WHERE locktype = 'advisory'"), 0);
+    assert_int_equal(pg_fixture_query_int(d, "SELECT count(*) FROM pg_locks "
+                                             "WHERE locktype = 'advisory'"),
+                     0);
     db_close(d);
     unlink(path);
     rmdir(dir);
@@ -307,8 +282,10 @@ static void test_ledger_write_idempotent(void **state)
     assert_int_equal(count_where(db, "cost_lines", "idem"), 8);
 
     /* The view adds up the two cost lines of a job. */
-    assert_int_equal(query_int(db, "SELECT cost_nanousd FROM v_job_costs "
-                                   "WHERE job_id = 'idem-000000'"), 30001);
+    assert_int_equal(
+        pg_fixture_query_int(db, "SELECT cost_nanousd FROM v_job_costs "
+                                 "WHERE job_id = 'idem-000000'"),
+        30001);
     ledger_batch_reset(b);
     assert_int_equal(ledger_batch_jobs(b), 0);
     assert_int_equal(ledger_write(db, b, NULL, errstr, sizeof errstr), 0);
@@ -346,7 +323,7 @@ static void test_ledger_values_exact(void **state)
                  "SELECT c.cost_nanousd || ' ' || c.baseline_nanousd || ' ' || "
                  "c.tokens_in || ' ' || j.kafka_offset FROM cost_lines c "
                  "JOIN jobs j USING (job_id) WHERE job_id = '%s'", s.id);
-        query_text(db, sql, out, sizeof out);
+        pg_fixture_query_text(db, sql, out, sizeof out);
         snprintf(want, sizeof want, "%lld %lld %lld %lld",
                  (long long)cases[i].cost, (long long)cases[i].baseline,
                  (long long)cases[i].tokens, (long long)cases[i].tokens);
@@ -390,7 +367,7 @@ static void test_ledger_nulls_and_times(void **state)
     };
     for (size_t i = 0; i < SL_ARRAY_LEN(checks); i++) {
         char out[128];
-        query_text(db, checks[i].sql, out, sizeof out);
+        pg_fixture_query_text(db, checks[i].sql, out, sizeof out);
         assert_string_equal(out, checks[i].want);
     }
 }
@@ -424,11 +401,11 @@ static void test_ledger_bad_text(void **state)
         char sql[256], out[256];
         snprintf(sql, sizeof sql, "SELECT metadata::text FROM jobs "
                                   "WHERE job_id = '%s'", s.id);
-        query_text(db, sql, out, sizeof out);
+        pg_fixture_query_text(db, sql, out, sizeof out);
         assert_string_equal(out, cases[i].want_metadata);
         snprintf(sql, sizeof sql, "SELECT text_output FROM results "
                                   "WHERE job_id = '%s'", s.id);
-        query_text(db, sql, out, sizeof out);
+        pg_fixture_query_text(db, sql, out, sizeof out);
         assert_string_equal(out, cases[i].want_text);
     }
 }
@@ -474,7 +451,7 @@ static void test_ledger_rejected_dedupe(void **state)
     };
     for (size_t i = 0; i < SL_ARRAY_LEN(checks); i++) {
         char out[128];
-        query_text(db, checks[i].sql, out, sizeof out);
+        pg_fixture_query_text(db, checks[i].sql, out, sizeof out);
         assert_string_equal(out, checks[i].want);
     }
 }
@@ -522,8 +499,9 @@ static void test_ledger_failure_rolls_back(void **state)
     assert_non_null(strstr(errstr, "23514")); /* check_violation */
     assert_int_equal(count_where(db, "jobs", "fail"), 0);
     assert_int_equal(count_where(db, "results", "fail"), 0);
-    assert_int_equal(query_int(db, "SELECT count(*) FROM rejected "
-                                   "WHERE reason_code = 'x'"), 0);
+    assert_int_equal(pg_fixture_query_int(db, "SELECT count(*) FROM rejected "
+                                              "WHERE reason_code = 'x'"),
+                     0);
     assert_int_equal(PQtransactionStatus(db_conn(db)), PQTRANS_IDLE);
 
     /* The caller fixes nothing but the data and retries the same batch. */
@@ -602,8 +580,8 @@ static void test_ledger_throughput(void **state)
     printf("ledger_write: %d batches of %d jobs (2 cost lines each): "
            "%.0f jobs/s, %.1f ms per batch\n", BATCHES, JOBS, per_s,
            (double)total_us / BATCHES / 1000.0);
-    assert_int_equal(query_int(db, "SELECT count(*) FROM cost_lines "
-                                   "WHERE job_id LIKE 'perf%'"),
+    assert_int_equal(pg_fixture_query_int(db, "SELECT count(*) FROM cost_lines "
+                                              "WHERE job_id LIKE 'perf%'"),
                      JOBS * BATCHES * 2);
     /* A loose floor: catches a statement-per-row regression, not noise. */
     assert_true(per_s > 2000.0);

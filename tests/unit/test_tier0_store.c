@@ -25,24 +25,14 @@ static char errstr[512];
 static int group_setup(void **state)
 {
     (void)state;
-    if (pg_fixture_start(&pg) != 0 || pg_fixture_createdb(&pg, "sluice") != 0)
-        return -1;
-    char conninfo[PATH_MAX + 128];
-    pg_fixture_conninfo(&pg, "sluice", conninfo, sizeof conninfo);
-    db = db_open(conninfo, "test_tier0_store", errstr, sizeof errstr);
-    if (!db || db_migrate(db, SLUICE_SOURCE_DIR "/schema", NULL, errstr,
-                          sizeof errstr) != 0) {
-        fprintf(stderr, "setup: %s\n", errstr);
-        return -1;
-    }
-    return 0;
+    db = pg_fixture_start_db(&pg, "test_tier0_store", true);
+    return db ? 0 : -1;
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    db_close(db);
-    pg_fixture_stop(&pg);
+    pg_fixture_stop_db(&pg, db);
     return 0;
 }
 

@@ -30,14 +30,10 @@ static char errstr[1024];
 static int group_setup(void **state)
 {
     (void)state;
-    if (pg_fixture_start(&pg) != 0 || pg_fixture_createdb(&pg, "sluice") != 0)
+    db = pg_fixture_start_db(&pg, "test_tier0_train", true);
+    if (!db)
         return -1;
-    char conninfo[PATH_MAX + 128];
-    pg_fixture_conninfo(&pg, "sluice", conninfo, sizeof conninfo);
-    db = db_open(conninfo, "test_tier0_train", errstr, sizeof errstr);
-    if (!db || db_migrate(db, SLUICE_SOURCE_DIR "/schema", NULL, errstr,
-                          sizeof errstr) != 0 ||
-        config_load(SLUICE_SOURCE_DIR "/config/sluice.example.json", &cfg,
+    if (config_load(SLUICE_SOURCE_DIR "/config/sluice.example.json", &cfg,
                     errstr, sizeof errstr) != 0) {
         fprintf(stderr, "setup: %s\n", errstr);
         return -1;
@@ -49,28 +45,8 @@ static int group_teardown(void **state)
 {
     (void)state;
     config_free(cfg);
-    db_close(db);
-    pg_fixture_stop(&pg);
+    pg_fixture_stop_db(&pg, db);
     return 0;
-}
-
-static void sql(const char *q)
-{
-    PGresult *res = PQexec(db_conn(db), q);
-    ExecStatusType st = PQresultStatus(res);
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", q, PQerrorMessage(db_conn(db)));
-    PQclear(res);
-}
-
-static long long sql_count(const char *q)
-{
-    PGresult *res = PQexec(db_conn(db), q);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", q, PQerrorMessage(db_conn(db)));
-    long long v = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-    PQclear(res);
-    return v;
 }
 
 static void add_trace(const char *task, const char *text, const char *label)
@@ -104,7 +80,7 @@ static void age_newest(const char *task, int days)
     char q[256];
     snprintf(q, sizeof q, "UPDATE traces SET created_at = now() - interval '%d days' "
              "WHERE id = (SELECT max(id) FROM traces WHERE task = '%s')", days, task);
-    sql(q);
+    pg_fixture_exec(db, q);
 }
 
 static void test_prune_then_train(void **state)
@@ -128,12 +104,16 @@ static void test_prune_then_train(void **state)
     assert_true(r.cert.certified);
     assert_non_null(r.model);
     assert_int_equal(tier0_model_n_labels(r.model), 3);
-    assert_int_equal(sql_count("SELECT count(*) FROM traces WHERE input_norm = 'old enough to go'"), 0);
-    assert_int_equal(sql_count("SELECT count(*) FROM traces WHERE input_norm = 'old but within retention'"), 1);
+    assert_int_equal(pg_fixture_query_int(
+            db, "SELECT count(*) FROM traces WHERE input_norm = 'old enough to go'"), 0);
+    assert_int_equal(pg_fixture_query_int(
+            db, "SELECT count(*) FROM traces WHERE input_norm = 'old but within retention'"), 1);
     /* retention is per task */
-    assert_int_equal(sql_count("SELECT count(*) FROM traces WHERE task = 'priority'"), 1);
-    assert_int_equal(sql_count("SELECT count(*) FROM tier0_models WHERE task = 'intent' "
-                               "AND version = 1 AND cardinality(certified_labels) = 3"), 1);
+    assert_int_equal(pg_fixture_query_int(
+            db, "SELECT count(*) FROM traces WHERE task = 'priority'"), 1);
+    assert_int_equal(pg_fixture_query_int(
+            db, "SELECT count(*) FROM tier0_models WHERE task = 'intent' "
+                "AND version = 1 AND cardinality(certified_labels) = 3"), 1);
     tier0_train_report_clear(&r);
     /* the next run stores the next version and prunes nothing new */
     struct tier0_train_opts o = {0.95, 3, 1, 0};
@@ -160,7 +140,8 @@ static void test_prune_batches(void **state)
     assert_int_equal(tier0_store_prune_traces(db, "batchy", sl_now_ms() - 10LL * 86400000,
                                               3, &deleted, errstr, sizeof errstr), SL_OK);
     assert_int_equal(deleted, 7);
-    assert_int_equal(sql_count("SELECT count(*) FROM traces WHERE task = 'batchy'"), 1);
+    assert_int_equal(pg_fixture_query_int(
+            db, "SELECT count(*) FROM traces WHERE task = 'batchy'"), 1);
     assert_int_equal(tier0_store_prune_traces(db, "batchy", sl_now_ms() - 10LL * 86400000,
                                               3, &deleted, errstr, sizeof errstr), SL_OK);
     assert_int_equal(deleted, 0);

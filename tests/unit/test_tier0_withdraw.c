@@ -31,14 +31,10 @@ static char errstr[1024];
 static int group_setup(void **state)
 {
     (void)state;
-    if (pg_fixture_start(&pg) != 0 || pg_fixture_createdb(&pg, "sluice") != 0)
+    db = pg_fixture_start_db(&pg, "test_tier0_withdraw", true);
+    if (!db)
         return -1;
-    char conninfo[PATH_MAX + 128];
-    pg_fixture_conninfo(&pg, "sluice", conninfo, sizeof conninfo);
-    db = db_open(conninfo, "test_tier0_withdraw", errstr, sizeof errstr);
-    if (!db || db_migrate(db, SLUICE_SOURCE_DIR "/schema", NULL, errstr,
-                          sizeof errstr) != 0 ||
-        config_load(SLUICE_SOURCE_DIR "/config/sluice.example.json", &cfg,
+    if (config_load(SLUICE_SOURCE_DIR "/config/sluice.example.json", &cfg,
                     errstr, sizeof errstr) != 0) {
         fprintf(stderr, "setup: %s\n", errstr);
         return -1;
@@ -52,19 +48,8 @@ static int group_teardown(void **state)
     (void)state;
     telemetry_free();
     config_free(cfg);
-    db_close(db);
-    pg_fixture_stop(&pg);
+    pg_fixture_stop_db(&pg, db);
     return 0;
-}
-
-static long long sql_count(const char *q)
-{
-    PGresult *res = PQexec(db_conn(db), q);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", q, PQerrorMessage(db_conn(db)));
-    long long v = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-    PQclear(res);
-    return v;
 }
 
 /* The counter's value for task intent; 0 when it has no series yet. */
@@ -159,8 +144,10 @@ static void test_withdrawal_counted_once(void **state)
     assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
     PQclear(res);
     assert_int_equal(tier0_live_refresh(a, db, &made, errstr, sizeof errstr), SL_OK);
-    long long rows = sql_count("SELECT count(*) FROM tier0_withdrawals WHERE task = 'intent'");
-    assert_int_equal(sql_count("SELECT count(*) FROM tier0_withdrawals WHERE label = 'refund'"), 1);
+    long long rows = pg_fixture_query_int(
+            db, "SELECT count(*) FROM tier0_withdrawals WHERE task = 'intent'");
+    assert_int_equal(pg_fixture_query_int(
+            db, "SELECT count(*) FROM tier0_withdrawals WHERE label = 'refund'"), 1);
     assert_true(rows >= 1);
     assert_int_equal(made, rows);
     assert_true(withdrawals_metric() == (double)rows);
