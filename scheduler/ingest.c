@@ -219,7 +219,12 @@ static void poll_one(struct sched *s, int64_t batch_id,
     memset(&st, 0, sizeof(st));
     int rc = batch_client_get(s->client, p, provider_batch_id, &st, &retryable,
                               err, sizeof(err));
-    if (rc != SL_OK || st.state == BATCH_IN_PROGRESS) {
+    if (rc == SL_ENOTFOUND) {
+        /* Deleted at the provider, or another account's key: never coming. */
+        log_warn("scheduler: %s no longer knows batch %s (%s): its rows are re-queued",
+                 p->name, id, provider_batch_id);
+        sched_abandon(s, batch_id, "failed", "the provider no longer knows the batch");
+    } else if (rc != SL_OK || st.state == BATCH_IN_PROGRESS) {
         if (rc != SL_OK)
             log_warn("scheduler: polling batch %s (%s) failed: %s", id,
                      provider_batch_id, err);

@@ -38,7 +38,7 @@ static int call_tier(struct sched *s, const struct tier_conf *tier,
         int rc = batch_client_realtime(s->client, p, row->task, tier->model,
                                        row->input, strlen(row->input), resp,
                                        &latency_ms, &retryable, err, sizeof(err));
-        if ((rc == SL_OK && !retryable) || attempt >= p->max_retries || !retryable)
+        if (rc == SL_OK || !retryable || attempt >= p->max_retries)
             break;
         log_debug("scheduler: realtime call for %s retried: %s", row->job_id, err);
         sleep_ms(backoff);
