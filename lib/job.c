@@ -37,15 +37,6 @@ const char *job_reject_name(enum job_reject code)
 /* ---- UTF-8 ---- */
 
 
-static size_t utf8_chars(const char *s)
-{
-    size_t n = 0;
-    for (; *s; s++)
-        if (((unsigned char)*s & 0xC0) != 0x80)
-            n++;
-    return n;
-}
-
 /* cJSON decodes "\u0000" into a NUL that silently cuts the string short,
  * so the escape is refused like a raw NUL byte. Only a backslash preceded
  * by an even run of backslashes starts an escape. */

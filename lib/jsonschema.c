@@ -1,4 +1,5 @@
 #include "jsonschema.h"
+#include "utf8.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -304,23 +305,12 @@ static int validate_enum(const cJSON *allowed, const cJSON *v, struct path *p,
     return fail(e, n, p, "not one of the enum values");
 }
 
-/* JSON Schema counts string length in code points: skip UTF-8 continuation
- * bytes. */
-static size_t utf8_length(const char *s)
-{
-    size_t count = 0;
-    for (; *s; s++)
-        if (((unsigned char)*s & 0xC0) != 0x80)
-            count++;
-    return count;
-}
-
 static int validate_string(const cJSON *schema, const cJSON *v,
                            struct path *p, char *e, size_t n)
 {
     const cJSON *min = cJSON_GetObjectItemCaseSensitive(schema, "minLength");
     const cJSON *max = cJSON_GetObjectItemCaseSensitive(schema, "maxLength");
-    double len = (double)utf8_length(v->valuestring);
+    double len = (double)utf8_chars(v->valuestring); /* code points */
 
     if (min && len < min->valuedouble)
         return fail(e, n, p, "shorter than minLength %g", min->valuedouble);

@@ -45,3 +45,12 @@ int utf8_valid(const char *buf, size_t len)
     }
     return 1;
 }
+
+size_t utf8_chars(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        if (((unsigned char)*s & 0xC0) != 0x80)
+            n++;
+    return n;
+}

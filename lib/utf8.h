@@ -10,6 +10,10 @@
  * it is ill-formed. A NUL byte is a valid one-byte sequence here. */
 size_t utf8_seq_len(const unsigned char *s, size_t avail);
 
+/* Code points in the NUL-terminated s (continuation bytes are not counted),
+ * the unit job ids and JSON Schema string lengths are measured in. */
+size_t utf8_chars(const char *s);
+
 /* Returns 1 when buf[0..len) is valid UTF-8 without NUL bytes, else 0. */
 int utf8_valid(const char *buf, size_t len);
 

@@ -1,4 +1,4 @@
-/* sources: lib/jsonschema.c lib/sl.c */
+/* sources: lib/jsonschema.c lib/utf8.c lib/sl.c */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
