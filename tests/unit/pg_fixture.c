@@ -372,7 +372,8 @@ static PGresult *exec_or_fail(struct db *db, const char *q, bool rows_only)
     if (st == PGRES_TUPLES_OK || (!rows_only && st == PGRES_COMMAND_OK))
         return res;
     char msg[512];
-    snprintf(msg, sizeof msg, "%s", PQresultErrorMessage(res));
+    snprintf(msg, sizeof msg, "%s: %s", PQresStatus(st),
+             PQresultErrorMessage(res));
     PQclear(res);
     fail_msg("%s: %s", q, msg);
     return NULL;
