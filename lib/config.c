@@ -638,7 +638,7 @@ static int parse_price(struct pctx *c, const cJSON *item, const char *path,
 {
     (void)cfg;
     struct price *p = elem;
-    double in, cached, write, out, discount;
+    double in = 0, cached = 0, write = 0, out = 0, discount = 0;
     p->model = xstrdup(item->string);
     int rc = get_number(c, item, path, "input", 0, PRICE_USD_MAX, NAN, &in);
     if (rc == SL_OK)
@@ -832,7 +832,7 @@ static int parse_ladder_list(struct pctx *c, const cJSON *arr, const char *sub,
 {
     char el[PATH_MAX_LEN];
     for (const cJSON *it = arr->child; it; it = it->next) {
-        int64_t tier;
+        int64_t tier = 0; /* GCC -O3 cannot see that fail() is nonzero */
         join_index(el, sub, t->n_ladder);
         int rc = check_int(c, it, el, 1, CONFIG_MAX_TIERS, &tier);
         if (rc != SL_OK)
@@ -940,7 +940,7 @@ static int parse_tasks(struct pctx *c, const cJSON *root, struct config *cfg)
 static int get_tier_ref(struct pctx *c, const cJSON *obj, const char *path,
                         const char *key, const struct config *cfg, int *out)
 {
-    int64_t v;
+    int64_t v = 0;
     int rc = get_int(c, obj, path, key, 1, CONFIG_MAX_TIERS, 0, &v);
     if (rc != SL_OK)
         return rc;
@@ -1085,7 +1085,7 @@ static int parse_budget_action(struct pctx *c, const cJSON *item,
 static int parse_budget(struct pctx *c, const cJSON *item, const char *path,
                         const struct config *cfg, struct budget_conf *b)
 {
-    double usd;
+    double usd = 0;
     char sub[PATH_MAX_LEN];
     int rc = get_number(c, item, path, "daily_usd", 0, PRICE_USD_MAX, NAN, &usd);
     if (rc == SL_OK)
