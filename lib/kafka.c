@@ -29,6 +29,7 @@ struct kconsumer {
     void *revoke_arg;
     bool brokers_down; /* since the last __ALL_BROKERS_DOWN, until a fetch */
     size_t commit_failures; /* partitions whose offset commit was refused */
+    bool synced;            /* a first assignment (maybe empty) arrived */
 };
 
 struct kproducer {
@@ -212,6 +213,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     c->brokers_down = false; /* a rebalance needs the group coordinator */
     switch (err) {
     case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
+        c->synced = true;
         on_assign(c, parts);
         break;
     case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
@@ -471,10 +473,36 @@ bool kconsumer_healthy(const struct kconsumer *c)
                RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 
+/* librdkafka before 2.3.0 asserts in rd_kafka_destroy() when a
+ * cooperative-sticky consumer is destroyed before its first assignment
+ * (librdkafka #4312, fixed by #4381): a worker stopped while still joining
+ * its group would abort. So it finishes joining first (bounded); what it
+ * receives meanwhile is dropped unstored, hence redelivered. Returns false
+ * when the join did not finish: then the handle must not be destroyed. */
+#define JOIN_BEFORE_CLOSE_MS 15000
+
+static bool finish_join(struct kconsumer *c)
+{
+    if (c->synced || rd_kafka_version() >= 0x020300ff)
+        return true;
+    log_info("kafka: finishing the group join before closing");
+    int64_t until = sl_monotonic_us() + JOIN_BEFORE_CLOSE_MS * 1000LL;
+    while (!c->synced && sl_monotonic_us() < until) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, 100);
+        if (m)
+            rd_kafka_message_destroy(m);
+    }
+    if (!c->synced)
+        log_warn("kafka: group join unfinished after %d ms; leaving the "
+                 "consumer handle undestroyed", JOIN_BEFORE_CLOSE_MS);
+    return c->synced;
+}
+
 void kconsumer_close(struct kconsumer *c)
 {
     if (!c)
         return;
+    bool destroyable = !c->rk || finish_join(c);
     if (c->rk) {
         rd_kafka_resp_err_t err = rd_kafka_commit(c->rk, NULL, 0);
         if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
@@ -488,7 +516,7 @@ void kconsumer_close(struct kconsumer *c)
         rd_kafka_queue_io_event_enable(c->queue, -1, NULL, 0);
         rd_kafka_queue_destroy(c->queue);
     }
-    if (c->rk)
+    if (c->rk && destroyable)
         rd_kafka_destroy(c->rk);
     if (c->pipe_rd >= 0)
         close(c->pipe_rd);

@@ -8,6 +8,17 @@ JOBS=2000
 "$WORKLOAD" --out "$RUN" --jobs $JOBS --seed 23 >/dev/null
 # Slow enough (40 ms a call, 16 jobs in flight per worker) to kill mid-run.
 it_start_services 40 '{}' '.worker.max_in_flight = 16'
+
+# A worker stopped while it is still joining its group (the dev broker takes
+# ~3 s) exits cleanly: librdkafka < 2.3 asserts when a consumer is destroyed
+# before its first assignment, so the worker finishes the join first.
+it_start_worker early
+sleep 0.5
+it_stop_worker early
+grep -q "finishing the group join before closing" "$RUN/worker-early.log" \
+    || fail "the early stop did not wait for the group join"
+pass "a worker stopped during its group join exits 0"
+
 kcat -P -b "$SLUICE_KAFKA_BOOTSTRAP" -t sluice.jobs -l "$RUN/jobs.jsonl" || fail "kcat"
 
 it_start_worker a
