@@ -30,6 +30,33 @@ static const char SQL_BATCH_STATES[] =
     " 'ingesting', 'done', 'failed', 'abandoned']) AS s(state)"
     " LEFT JOIN batches b ON b.state = s.state GROUP BY s.state";
 
+/* Rows of (provider, model, mode) in the counts, all states together. */
+static double rows_of(const PGresult *res, const char *provider,
+                      const char *model, const char *mode)
+{
+    double n = 0;
+    for (int r = 0; r < PQntuples(res); r++)
+        if (strcmp(PQgetvalue(res, r, 0), provider) == 0 &&
+            strcmp(PQgetvalue(res, r, 1), model) == 0 &&
+            strcmp(PQgetvalue(res, r, 2), mode) == 0)
+            n += atof(PQgetvalue(res, r, 4));
+    return n;
+}
+
+/* Every tier's provider/model is set, to 0 when empty, so a drained queue
+ * does not keep showing its last count. */
+static void set_pending_gauges(const struct config *cfg, const PGresult *res)
+{
+    static const char *const modes[] = {"async", "offpeak"};
+    for (size_t t = 0; t < cfg->n_tiers; t++)
+        for (size_t m = 0; m < 2; m++) {
+            const struct tier_conf *tier = &cfg->tiers[t];
+            metrics_set(telemetry()->pending_rows,
+                        rows_of(res, tier->provider->name, tier->model, modes[m]),
+                        tier->provider->name, tier->model, modes[m]);
+        }
+}
+
 void sched_refresh_gauges(struct sched *s)
 {
     static int64_t next_ms;
@@ -37,9 +64,8 @@ void sched_refresh_gauges(struct sched *s)
         return;
     next_ms = s->now_ms + GAUGE_EVERY_MS;
     PGresult *res = sched_sql(s, "pending counts", SQL_PENDING_COUNTS, 0, NULL);
-    for (int r = 0; res && r < PQntuples(res); r++)
-        metrics_set(telemetry()->pending_rows, atof(PQgetvalue(res, r, 4)),
-                    PQgetvalue(res, r, 0), PQgetvalue(res, r, 1), PQgetvalue(res, r, 2));
+    if (res)
+        set_pending_gauges(s->cfg, res);
     PQclear(res);
     res = sched_sql(s, "batch states", SQL_BATCH_STATES, 0, NULL);
     for (int r = 0; res && r < PQntuples(res); r++)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Off-peak jobs through provider batches: 5,000 offpeak jobs published before
-# a window that opens ~25 s later, plus async jobs whose deadline is nearer
+# a window that opens ~32 s later, plus async jobs whose deadline is nearer
 # than a batch turnaround. Nothing is submitted before the window; batches
 # respect the size cap; every job gets exactly one result; every batch cost
 # line carries the batch discount; escalated jobs are answered at the next
@@ -18,7 +18,7 @@ deadline=$(date -u -d '+10 seconds' +%Y-%m-%dT%H:%M:%SZ)
 jq -c --arg d "$deadline" '.mode = "async" | .deadline = $d' "$RUN/urgent/jobs.jsonl" \
     >"$RUN/urgent.jsonl"
 
-opens_epoch=$(( $(date +%s) + 25 ))
+opens_epoch=$(( $(date +%s) + 32 ))
 window="$(date -u -d "@$opens_epoch" +%H:%M:%S)-$(date -u -d "@$((opens_epoch + 3600))" +%H:%M:%S)"
 MODELS_FILTER='.batch = {"turnaround_s": 1, "errored_share": 0.02}' \
 it_start_services 0 '{}' "
@@ -41,6 +41,19 @@ grep -q "offpeak" "$RUN/status-before.txt" || fail "status does not list the off
 grep -q "next opens" "$RUN/status-before.txt" || fail "status does not show the next window"
 [ "$(psql_val "SELECT count(*) FROM batches")" -eq 0 ] || fail "a batch was made before the window"
 pass "$JOBS offpeak jobs wait in pending; none submitted before the window"
+
+# The scheduler's /metrics: valid text format, pending rows by mode.
+PROMCHECK="$SLUICE_BUILD_DIR/ops/promcheck/sluice-promcheck"
+addr=$(sed -n 's/.*metrics listening on \([0-9.:]*\).*/\1/p' "$RUN/scheduler-a.log" | head -n 1)
+[ -n "$addr" ] || fail "the scheduler logged no metrics address"
+pending_gauge() {
+    curl -sf "http://$addr/metrics" >"$RUN/sched.prom" || fail "scrape the scheduler"
+    "$PROMCHECK" "$RUN/sched.prom" || fail "the scheduler's /metrics is not valid"
+    awk '/^sluice_pending_rows\{.*mode="offpeak"/ {n += $2} END {print n + 0}' "$RUN/sched.prom"
+}
+for _ in $(seq 1 50); do [ "$(pending_gauge)" -eq $JOBS ] && break; sleep 0.2; done
+[ "$(pending_gauge)" -eq $JOBS ] || fail "sluice_pending_rows says $(pending_gauge), wanted $JOBS"
+pass "the scheduler's /metrics shows $JOBS offpeak rows pending"
 
 early=$(psql_val "SELECT count(*) FROM results r JOIN cost_lines c USING (job_id)
     WHERE r.job_id LIKE 'urgent%' AND (r.source <> 'llm' OR c.mode <> 'realtime')")
@@ -84,6 +97,9 @@ climbed=$(psql_val "SELECT count(*) FROM results r WHERE r.source = 'batch' AND 
 [ "$climbed" -gt 0 ] || fail "no batch job was escalated to the next tier"
 pass "$climbed escalated jobs answered at a higher tier through batches"
 
+for _ in $(seq 1 50); do [ "$(pending_gauge)" -eq 0 ] && break; sleep 0.2; done
+[ "$(pending_gauge)" -eq 0 ] || fail "sluice_pending_rows still $(pending_gauge) with the queue empty"
+grep -q '^sluice_batches{state="done"} [1-9]' "$RUN/sched.prom" || fail "no done batches in /metrics"
 retried=$(psql_val "SELECT count(*) FROM batches WHERE state = 'done'")
 grep -q "answers judged" "$RUN/scheduler-a.log" || fail "scheduler log has no ingest lines"
 it_stop_scheduler a
