@@ -2,6 +2,7 @@
 #include "pricing.h"
 
 #include <stdio.h>
+#include <string.h>
 
 /* __extension__ keeps -Wpedantic quiet: ISO C has no 128-bit integer, but
  * GCC and Clang do. Unsigned, because four products of values below 2^63
@@ -36,6 +37,31 @@ int64_t pricing_cost_nano(const struct price *price,
         cost = (cost * (u128)(100 - pct) + 50) / 100;
     }
     return saturate(cost);
+}
+
+int64_t pricing_baseline_nano(const struct config *cfg,
+                              const struct llm_usage *usage)
+{
+    for (size_t i = 0; i < cfg->n_tiers; i++)
+        if (cfg->tiers[i].tier == cfg->top_tier)
+            return pricing_cost_nano(cfg->tiers[i].price, usage, false);
+    return 0;
+}
+
+void pricing_bill_line(struct ledger_cost_line *line,
+                       const struct tier_conf *tier,
+                       const struct llm_usage *usage, const char *mode)
+{
+    line->tier = tier->tier;
+    line->provider = tier->provider->name;
+    line->model = tier->model;
+    line->mode = mode;
+    line->tokens_in = usage->input_tokens;
+    line->tokens_cached_in = usage->cached_tokens;
+    line->tokens_cache_write = usage->cache_write_tokens;
+    line->tokens_out = usage->output_tokens;
+    line->cost_nanousd = pricing_cost_nano(tier->price, usage,
+                                           strcmp(mode, "batch") == 0);
 }
 
 void pricing_format_usd(int64_t nano, char *buf, size_t buf_size)

@@ -23,11 +23,24 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "ledger.h"
 #include "llm.h"
 
 /* Cost of one call in integer nano-dollars (see above). */
 int64_t pricing_cost_nano(const struct price *price,
                           const struct llm_usage *usage, bool batch);
+
+/* The baseline: what usage would have cost on cfg's top tier, realtime.
+ * 0 when the config has no tiers. */
+int64_t pricing_baseline_nano(const struct config *cfg,
+                              const struct llm_usage *usage);
+
+/* Fills the billing fields of a cost line for one call to tier: tier,
+ * provider, model, mode (borrowed; "batch" gets the batch discount), the
+ * token counts and cost_nanousd. Every other field is left as it is. */
+void pricing_bill_line(struct ledger_cost_line *line,
+                       const struct tier_conf *tier,
+                       const struct llm_usage *usage, const char *mode);
 
 /* Formats nano-dollars as "$1.234567" (6 decimals, the sub-micro part
  * rounded half away from zero; negatives as "-$0.000001") into buf,

@@ -91,12 +91,6 @@ static const char *keep(struct finisher *f, const char *s)
     return f->owned[f->n_owned++] = xstrdup(s);
 }
 
-static int64_t top_tier_cost(const struct sched *s, const struct llm_usage *u)
-{
-    const struct tier_conf *top = config_tier(s->cfg, s->cfg->top_tier);
-    return top ? pricing_cost_nano(top->price, u, false) : 0;
-}
-
 static const struct ledger_trace *trace_of(struct finisher *f,
                                            const struct pending_row *row,
                                            const struct tier_conf *tier,
@@ -179,20 +173,16 @@ static struct ledger_cost_line cost_line(struct finisher *f,
     if (resp && resp->has_usage)
         usage = resp->usage;
     bool concludes = strcmp(outcome, "escalated") != 0;
-    return (struct ledger_cost_line){
-        .attempt = row->lines + 1, .tier = tier->tier,
-        .provider = tier->provider->name, .model = tier->model, .mode = mode,
-        .tokens_in = usage.input_tokens, .tokens_cached_in = usage.cached_tokens,
-        .tokens_cache_write = usage.cache_write_tokens,
-        .tokens_out = usage.output_tokens,
-        .cost_nanousd = pricing_cost_nano(tier->price, &usage,
-                                          strcmp(mode, "batch") == 0),
-        .baseline_nanousd = concludes ? top_tier_cost(f->s, &usage) : 0,
+    struct ledger_cost_line line = {
+        .attempt = row->lines + 1,
+        .baseline_nanousd = concludes ? pricing_baseline_nano(f->s->cfg, &usage) : 0,
         .latency_ms = latency_ms, .outcome = outcome, .reason = reason,
         .task = keep(f, row->task_name), .feature = keep(f, row->feature),
         .tenant = keep(f, row->tenant), .cohort = keep(f, row->cohort),
         .provider_request_id = keep(f, resp ? resp->response_id : NULL),
     };
+    pricing_bill_line(&line, tier, &usage, mode);
+    return line;
 }
 
 static void apply_accept(struct finisher *f, const struct pending_row *row,

@@ -37,14 +37,6 @@ static bool on_last_tier(const struct job_run *run)
     return run->step + 1 >= run->plan.n;
 }
 
-/* What the same call would have cost on the top tier, realtime. */
-static int64_t baseline_cost(const struct job_run *run,
-                             const struct llm_usage *usage)
-{
-    const struct tier_conf *top = config_tier(run->w->cfg, run->w->cfg->top_tier);
-    return top ? pricing_cost_nano(top->price, usage, false) : 0;
-}
-
 static void add_line(struct job_run *run, const struct llm_response *resp,
                      const char *outcome, const char *reason,
                      int64_t latency_us)
@@ -63,15 +55,7 @@ static void add_line(struct job_run *run, const struct llm_response *resp,
     rl->request_id = resp && resp->response_id ? xstrdup(resp->response_id) : NULL;
     l->job_id = job->id;
     l->attempt = (int)run->n_lines;
-    l->tier = tier->tier;
-    l->provider = tier->provider->name;
-    l->model = tier->model;
-    l->mode = "realtime";
-    l->tokens_in = usage.input_tokens;
-    l->tokens_cached_in = usage.cached_tokens;
-    l->tokens_cache_write = usage.cache_write_tokens;
-    l->tokens_out = usage.output_tokens;
-    l->cost_nanousd = pricing_cost_nano(tier->price, &usage, false);
+    pricing_bill_line(l, tier, &usage, "realtime");
     l->latency_ms = (int)(latency_us / 1000);
     l->outcome = outcome;
     l->reason = reason;
@@ -114,7 +98,7 @@ static int64_t tier0_baseline(const struct job_run *run)
         .output_tokens = (int64_t)(strlen(run->t0_label) + 32 + 3) / 4,
     };
     free(prompt);
-    return baseline_cost(run, &usage);
+    return pricing_baseline_nano(run->w->cfg, &usage);
 }
 
 /* The job's answer is tier 0's. A shadow ladder, if one ran, left its cost
@@ -164,7 +148,7 @@ static void finish(struct job_run *run, const char *status, const char *error)
 
     if (run->n_lines > 0) {
         struct ledger_cost_line *last = &run->lines[run->n_lines - 1].line;
-        last->baseline_nanousd = baseline_cost(run, &run->last_usage);
+        last->baseline_nanousd = pricing_baseline_nano(run->w->cfg, &run->last_usage);
     }
     r->job_id = run->job->id;
     r->status = status;

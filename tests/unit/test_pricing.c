@@ -123,6 +123,38 @@ static const struct fmt_case fmt_cases[] = {
     {INT64_MIN, "-$9223372036.854776"},
 };
 
+/* The baseline is the top tier's realtime price, wherever that tier sits in
+ * the array; a billed line carries its tier and the batch discount. */
+static void test_baseline_and_bill_line(void **state)
+{
+    (void)state;
+    struct provider_conf prov = {.name = "p"};
+    struct tier_conf tiers[] = {
+        {1, &prov, "cheap", &cheap}, {3, &prov, "frontier", &frontier},
+        {2, &prov, "mid", &mid},
+    };
+    struct config cfg = {.tiers = tiers, .n_tiers = 3, .top_tier = 3};
+    struct llm_usage u = {.input_tokens = 1000, .cached_tokens = 200, .output_tokens = 50};
+    assert_int_equal(pricing_baseline_nano(&cfg, &u), pricing_cost_nano(&frontier, &u, false));
+    cfg.n_tiers = 0;
+    assert_int_equal(pricing_baseline_nano(&cfg, &u), 0);
+
+    struct ledger_cost_line line = {.attempt = 7, .outcome = "accepted"};
+    pricing_bill_line(&line, &tiers[2], &u, "batch");
+    assert_int_equal(line.tier, 2);
+    assert_string_equal(line.provider, "p");
+    assert_string_equal(line.model, "mid");
+    assert_string_equal(line.mode, "batch");
+    assert_int_equal(line.tokens_in, 1000);
+    assert_int_equal(line.tokens_cached_in, 200);
+    assert_int_equal(line.tokens_out, 50);
+    assert_int_equal(line.cost_nanousd, pricing_cost_nano(&mid, &u, true));
+    assert_true(line.cost_nanousd < pricing_cost_nano(&mid, &u, false));
+    assert_int_equal(line.attempt, 7); /* untouched */
+    pricing_bill_line(&line, &tiers[0], &u, "realtime");
+    assert_int_equal(line.cost_nanousd, pricing_cost_nano(&cheap, &u, false));
+}
+
 static void test_format(void **state)
 {
     (void)state;
@@ -144,6 +176,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cost_table),
         cmocka_unit_test(test_batch_discount_bounds),
+        cmocka_unit_test(test_baseline_and_bill_line),
         cmocka_unit_test(test_format),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
