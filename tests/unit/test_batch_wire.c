@@ -1,4 +1,4 @@
-/* sources: lib/batch_wire.c lib/batch_parse.c lib/batch_splitter.c lib/provider.c lib/provider_openai.c lib/provider_anthropic.c lib/llm.c lib/sl.c */
+/* sources: lib/batch_wire.c lib/batch_parse.c lib/batch_splitter.c lib/provider.c lib/provider_openai.c lib/provider_anthropic.c lib/llm.c lib/sl.c tests/unit/fixture.c */
 /* Batch wire formats: request files and bodies read back field by field,
  * multipart framing, URLs, batch objects in every state and result lines of
  * every kind from fixtures shaped per /work/shared/provider-apis.md
@@ -12,12 +12,13 @@
 #include <string.h>
 
 #include <cmocka.h>
+
+#include "fixture.h"
 #include <cjson/cJSON.h>
 
 #include "batch_wire.h"
 #include "provider.h"
 
-#define DATA_DIR SLUICE_SOURCE_DIR "/tests/unit/data/"
 
 static struct provider_conf openai_conf = {
     .name = "oai", .kind = PROVIDER_OPENAI,
@@ -58,20 +59,6 @@ static void make_items(struct batch_item *items, char ids[][32],
             .input = inputs[i], .input_len = strlen(inputs[i]),
         };
     }
-}
-
-static char *read_fixture(const char *name, size_t *len)
-{
-    char path[512];
-    snprintf(path, sizeof(path), DATA_DIR "%s", name);
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    char *buf = malloc(1 << 16);
-    assert_non_null(buf);
-    *len = fread(buf, 1, (1 << 16) - 1, f);
-    buf[*len] = '\0';
-    fclose(f);
-    return buf;
 }
 
 /* The realtime body for an item, parsed, to compare with what a batch
@@ -458,7 +445,7 @@ static void test_status_fixtures(void **state)
         snprintf(name, sizeof(name), "batch_%s_status_%s.json",
                  ant ? "anthropic" : "openai", c->file);
         size_t len;
-        char *body = read_fixture(name, &len);
+        char *body = fixture_read(name, &len);
         struct batch_status st;
         assert_int_equal(batch_parse_status(c->kind, body, len, &st, err,
                                             sizeof(err)), SL_OK);
@@ -644,7 +631,7 @@ static void test_file_id(void **state)
 {
     (void)state;
     size_t len;
-    char *body = read_fixture("batch_openai_file.json", &len);
+    char *body = fixture_read("batch_openai_file.json", &len);
     char err[256] = "", *id = NULL;
     assert_int_equal(batch_parse_file_id(body, len, &id, err, sizeof(err)),
                      SL_OK);
@@ -729,7 +716,7 @@ static const char *nth_line(const char *text, size_t index, size_t *len)
 static void check_line(const struct line_case *c, const char *file)
 {
     size_t flen, len;
-    char *text = read_fixture(file, &flen);
+    char *text = fixture_read(file, &flen);
     const char *line = nth_line(text, c->index, &len);
     struct batch_line bl;
     char err[256] = "";
@@ -906,7 +893,7 @@ static void test_splitter_fixture(void **state)
 {
     (void)state;
     size_t len;
-    char *text = read_fixture("batch_anthropic_results.jsonl", &len);
+    char *text = fixture_read("batch_anthropic_results.jsonl", &len);
     struct collected whole, chunked;
     split(text, len, BATCH_MAX_LINE_DEFAULT, NULL, 0, &whole);
     size_t cuts[64], n = 0;

@@ -1,4 +1,4 @@
-/* sources: lib/provider.c lib/provider_openai.c lib/provider_anthropic.c lib/llm.c lib/sl.c */
+/* sources: lib/provider.c lib/provider_openai.c lib/provider_anthropic.c lib/llm.c lib/sl.c tests/unit/fixture.c */
 /* Provider client: URL, headers, prompt rendering, request bodies and the
  * parsing of real-shaped response fixtures (tests/unit/data/). */
 #include <setjmp.h>
@@ -11,9 +11,10 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
+
 #include "provider.h"
 
-#define DATA_DIR SLUICE_SOURCE_DIR "/tests/unit/data/"
 #define KEY_ENV "SLUICE_TEST_PROVIDER_KEY"
 #define SECRET "sk-test-0123456789abcdef"
 
@@ -43,20 +44,6 @@ static struct task_conf json_task = {
     .prompt = "<schema>{{schema}}</schema><input>{{input}}</input>",
     .max_output_tokens = 512,
 };
-
-static char *read_fixture(const char *name, size_t *len)
-{
-    char path[512];
-    snprintf(path, sizeof(path), DATA_DIR "%s", name);
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    char *buf = malloc(1 << 16);
-    assert_non_null(buf);
-    *len = fread(buf, 1, (1 << 16) - 1, f);
-    buf[*len] = '\0';
-    fclose(f);
-    return buf;
-}
 
 static void test_kind_name_and_url(void **state)
 {
@@ -332,7 +319,7 @@ static void test_parse_fixtures(void **state)
     for (size_t i = 0; i < sizeof(parse_cases) / sizeof(parse_cases[0]); i++) {
         const struct parse_case *c = &parse_cases[i];
         size_t len;
-        char *body = read_fixture(c->file, &len);
+        char *body = fixture_read(c->file, &len);
         struct llm_response r;
         char err[128] = "";
         print_message("case %zu: %s\n", i, c->file);
@@ -352,7 +339,7 @@ static void test_parse_respects_len(void **state)
     (void)state;
     /* Only len bytes count: a valid body cut short is malformed. */
     size_t len;
-    char *body = read_fixture("anthropic_ok_cache.json", &len);
+    char *body = fixture_read("anthropic_ok_cache.json", &len);
     struct llm_response r;
     char err[128] = "";
     assert_int_equal(provider_parse_response(PROVIDER_ANTHROPIC, 200, body,

@@ -1,0 +1,27 @@
+/* fixture.c — see fixture.h. */
+#include "fixture.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <cmocka.h>
+
+#define FIXTURE_MAX (1 << 16)
+
+char *fixture_read(const char *name, size_t *len)
+{
+    char path[512];
+    snprintf(path, sizeof(path), SLUICE_SOURCE_DIR "/tests/unit/data/%s", name);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    char *buf = malloc(FIXTURE_MAX);
+    assert_non_null(buf);
+    *len = fread(buf, 1, FIXTURE_MAX - 1, f);
+    assert_false(ferror(f));
+    assert_true(feof(f)); /* a larger fixture would be cut short */
+    buf[*len] = '\0';
+    fclose(f);
+    return buf;
+}
