@@ -314,10 +314,10 @@ int budget_refresh(struct budget *b, struct db *db, int64_t now_ms,
     snprintf(top_s, sizeof(top_s), "%d",
              c->free_top_tier_escalations_per_day >= 0 ? b->cfg->top_tier : 0);
     const char *params[] = {day_s, features, tenants, top_s};
-    PGresult *res = PQexecParams(db_conn(db), REFRESH_SQL, 4, NULL, params,
-                                 NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        rc = db_error(db, res, "budget refresh", errstr, errstr_size);
+    PGresult *res = db_query(db, "budget refresh", REFRESH_SQL, 4, params,
+                             errstr, errstr_size);
+    if (!res) {
+        rc = SL_EDB;
         goto out;
     }
     read_rows(c, res, f_spent, t_spent, &free_top);

@@ -74,13 +74,10 @@ int cost_drift_load(struct db *db, int64_t now_ms,
     format_ts(now_ms, now_s, sizeof(now_s));
     const char *params[] = {hour_s, week_s, now_s};
     *n = 0;
-    PGresult *res = PQexecParams(db_conn(db), LOAD_SQL, 3, NULL, params, NULL,
-                                 NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        int rc = db_error(db, res, "cost drift", errstr, errstr_size);
-        PQclear(res);
-        return rc;
-    }
+    PGresult *res = db_query(db, "cost drift", LOAD_SQL, 3, params, errstr,
+                             errstr_size);
+    if (!res)
+        return SL_EDB;
     for (int r = 0; r < PQntuples(res) && *n < cap; r++)
         out[(*n)++] = (struct cost_drift_sample){
             (int)col(res, r, 0), col(res, r, 1), col(res, r, 2),

@@ -45,6 +45,20 @@ int db_error(struct db *db, const PGresult *res, const char *what,
     return SL_EDB;
 }
 
+PGresult *db_query(struct db *db, const char *what, const char *sql,
+                   int n_params, const char *const *params, char *errstr,
+                   size_t errstr_size)
+{
+    PGresult *res = PQexecParams(db->conn, sql, n_params, NULL, params, NULL,
+                                 NULL, 0);
+    ExecStatusType st = PQresultStatus(res);
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+        return res;
+    db_error(db, res, what, errstr, errstr_size);
+    PQclear(res);
+    return NULL;
+}
+
 struct db *db_open(const char *conninfo, const char *application_name,
                    char *errstr, size_t errstr_size)
 {

@@ -39,6 +39,14 @@ int db_ensure_connected(struct db *db, char *errstr, size_t errstr_size);
 
 PGconn *db_conn(struct db *db); /* borrowed */
 
+/* Runs sql with n_params text parameters (a NULL value is SQL NULL).
+ * Returns the result when the statement succeeded (a command, or rows; the
+ * caller PQclear()s it), else NULL with "<what>: <SQLSTATE>: <message>" in
+ * errstr. */
+PGresult *db_query(struct db *db, const char *what, const char *sql,
+                   int n_params, const char *const *params, char *errstr,
+                   size_t errstr_size);
+
 /* Formats a failed result into errstr as "<what>: <SQLSTATE>: <message>",
  * or the connection's message when res is NULL. Returns SL_EDB. */
 int db_error(struct db *db, const PGresult *res, const char *what,

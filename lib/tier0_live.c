@@ -134,13 +134,11 @@ static int withdraw(struct db *db, const struct served_task *s,
              (unsigned long long)(e->cert_n + e->live_n));
     snprintf(dis, sizeof(dis), "%llu", (unsigned long long)(e->cert_x + e->live_x));
     const char *params[] = {s->task->name, version, label, bound_s, checks, dis};
-    PGresult *res = PQexecParams(db_conn(db), SQL_WITHDRAW, 6, NULL, params,
-                                 NULL, NULL, 0);
-    int rc = PQresultStatus(res) == PGRES_COMMAND_OK
-                 ? SL_OK
-                 : db_error(db, res, "tier0 withdraw", errstr, errstr_size);
+    PGresult *res = db_query(db, "tier0 withdraw", SQL_WITHDRAW, 6, params,
+                             errstr, errstr_size);
+    int rc = res ? SL_OK : SL_EDB;
     /* Counted and logged once, by the worker whose insert won. */
-    if (rc == SL_OK && strcmp(PQcmdTuples(res), "1") == 0) {
+    if (res && strcmp(PQcmdTuples(res), "1") == 0) {
         (*made)++;
         metrics_count(telemetry()->tier0_withdrawals, 1, s->task->name, NULL, NULL);
         bool all = strcmp(label, WITHDRAW_ALL) == 0;
@@ -160,13 +158,10 @@ static int check_live_bounds(struct served_task *s, struct db *db, int *made,
     char version[32];
     snprintf(version, sizeof(version), "%lld", (long long)s->served->version);
     const char *params[] = {s->task->name, version};
-    PGresult *res = PQexecParams(db_conn(db), SQL_EVIDENCE, 2, NULL, params,
-                                 NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        int rc = db_error(db, res, "tier0 evidence", errstr, errstr_size);
-        PQclear(res);
-        return rc;
-    }
+    PGresult *res = db_query(db, "tier0 evidence", SQL_EVIDENCE, 2, params, errstr,
+                             errstr_size);
+    if (!res)
+        return SL_EDB;
     struct tier0_evidence all = {0, 0, 0, 0};
     double bound;
     int rc = SL_OK;
@@ -196,13 +191,10 @@ static int load_withdrawn(struct served_task *s, struct db *db, char *errstr,
     char version[32];
     snprintf(version, sizeof(version), "%lld", (long long)s->served->version);
     const char *params[] = {s->task->name, version};
-    PGresult *res = PQexecParams(db_conn(db), SQL_WITHDRAWN, 2, NULL, params,
-                                 NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        int rc = db_error(db, res, "tier0 withdrawals", errstr, errstr_size);
-        PQclear(res);
-        return rc;
-    }
+    PGresult *res = db_query(db, "tier0 withdrawals", SQL_WITHDRAWN, 2, params, errstr,
+                             errstr_size);
+    if (!res)
+        return SL_EDB;
     clear_withdrawn(s);
     s->n_withdrawn = (size_t)PQntuples(res);
     s->withdrawn = xcalloc(s->n_withdrawn, sizeof(char *));

@@ -16,12 +16,11 @@ int tier0_store_add_trace(struct db *db, const struct tier0_trace *t,
     snprintf(conf, sizeof conf, "%.17g", t->confidence);
     const char *v[6] = {t->task, norm, t->label, t->tier > 0 ? tier : NULL,
                         t->model, t->confidence >= 0 ? conf : NULL};
-    PGresult *res = PQexecParams(db_conn(db),
+    PGresult *res = db_query(db, "insert trace",
         "INSERT INTO traces (task, input_norm, label, tier, model, confidence) "
         "VALUES ($1, $2, $3, $4::int, $5, $6::float8)",
-        6, NULL, v, NULL, NULL, 0);
-    int rc = PQresultStatus(res) == PGRES_COMMAND_OK
-                 ? SL_OK : db_error(db, res, "insert trace", errstr, errstr_size);
+        6, v, errstr, errstr_size);
+    int rc = res ? SL_OK : SL_EDB;
     PQclear(res);
     return rc;
 }
@@ -34,15 +33,12 @@ int tier0_store_load_traces(struct db *db, const char *task, size_t limit,
     char lim[32];
     snprintf(lim, sizeof lim, "%zu", limit);
     const char *v[2] = {task, lim};
-    PGresult *res = PQexecParams(db_conn(db),
+    PGresult *res = db_query(db, "load traces",
         "SELECT input_norm, label FROM traces WHERE task = $1 "
         "ORDER BY created_at DESC, id DESC LIMIT $2::bigint",
-        2, NULL, v, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        int rc = db_error(db, res, "load traces", errstr, errstr_size);
-        PQclear(res);
-        return rc;
-    }
+        2, v, errstr, errstr_size);
+    if (!res)
+        return SL_EDB;
     out->n = (size_t)PQntuples(res);
     out->texts = xmalloc((out->n ? out->n : 1) * sizeof *out->texts);
     out->labels = xmalloc((out->n ? out->n : 1) * sizeof *out->labels);
@@ -77,14 +73,13 @@ int tier0_store_prune_traces(struct db *db, const char *task,
     uint64_t total = 0;
     int rc = SL_OK;
     for (;;) {
-        PGresult *res = PQexecParams(db_conn(db),
+        PGresult *res = db_query(db, "prune traces",
             "DELETE FROM traces WHERE id IN (SELECT id FROM traces "
             "WHERE task = $1 AND created_at < to_timestamp($2::bigint / 1000.0) "
             "LIMIT $3::bigint)",
-            3, NULL, v, NULL, NULL, 0);
-        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-            rc = db_error(db, res, "prune traces", errstr, errstr_size);
-            PQclear(res);
+            3, v, errstr, errstr_size);
+        if (!res) {
+            rc = SL_EDB;
             break;
         }
         uint64_t n = strtoull(PQcmdTuples(res), NULL, 10);
@@ -161,13 +156,13 @@ int tier0_store_load_latest(struct db *db, const char *task,
 {
     *out = NULL;
     const char *v[1] = {task};
-    PGresult *res = PQexecParams(db_conn(db),
+    PGresult *res = db_query(db, "load tier0 model",
         "SELECT version, model, thresholds::text FROM tier0_models "
         "WHERE task = $1 ORDER BY version DESC LIMIT 1",
-        1, NULL, v, NULL, NULL, 0);
+        1, v, errstr, errstr_size);
     int rc;
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        rc = db_error(db, res, "load tier0 model", errstr, errstr_size);
+    if (!res) {
+        rc = SL_EDB;
     } else if (PQntuples(res) == 0) {
         snprintf(errstr, errstr_size, "no tier0 model for task %s", task);
         rc = SL_ENOTFOUND;
@@ -183,16 +178,14 @@ int tier0_store_latest_version(struct db *db, const char *task,
                                size_t errstr_size)
 {
     const char *v[1] = {task};
-    PGresult *res = PQexecParams(db_conn(db),
+    PGresult *res = db_query(db, "tier0 model version",
         "SELECT COALESCE(max(version), 0) FROM tier0_models WHERE task = $1",
-        1, NULL, v, NULL, NULL, 0);
-    int rc = SL_OK;
-    if (PQresultStatus(res) != PGRES_TUPLES_OK)
-        rc = db_error(db, res, "tier0 model version", errstr, errstr_size);
-    else
-        *version = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        1, v, errstr, errstr_size);
+    if (!res)
+        return SL_EDB;
+    *version = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
     PQclear(res);
-    return rc;
+    return SL_OK;
 }
 
 void tier0_served_free(struct tier0_served *s)

@@ -11,16 +11,11 @@
 PGresult *sched_sql(struct sched *s, const char *what, const char *sql,
                     int n_params, const char *const *params)
 {
-    PGresult *res = PQexecParams(db_conn(s->db), sql, n_params, NULL, params,
-                                 NULL, NULL, 0);
-    ExecStatusType st = PQresultStatus(res);
-    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
-        return res;
     char err[512];
-    db_error(s->db, res, what, err, sizeof(err));
-    log_error("scheduler: %s", err);
-    PQclear(res);
-    return NULL;
+    PGresult *res = db_query(s->db, what, sql, n_params, params, err, sizeof(err));
+    if (!res)
+        log_error("scheduler: %s", err);
+    return res;
 }
 
 static bool exec_simple(struct sched *s, const char *sql)
