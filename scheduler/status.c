@@ -76,14 +76,11 @@ void sched_refresh_gauges(struct sched *s)
 
 static PGresult *query(struct db *db, const char *sql, FILE *out)
 {
-    PGresult *res = PQexec(db_conn(db), sql);
-    if (PQresultStatus(res) == PGRES_TUPLES_OK)
-        return res;
     char err[512];
-    db_error(db, res, "status", err, sizeof(err));
-    fprintf(out, "sluice status: %s\n", err);
-    PQclear(res);
-    return NULL;
+    PGresult *res = db_query(db, "status", sql, 0, NULL, err, sizeof(err));
+    if (!res)
+        fprintf(out, "sluice status: %s\n", err);
+    return res;
 }
 
 static void print_pending(PGresult *res, FILE *out)
