@@ -96,11 +96,7 @@ scrape() { # usage: scrape ADDR FILE
 # Publish once both hold partitions: a rebalance in mid-run would let a job
 # run twice (answered once in the ledger), and the call counters would then
 # rightly differ from the ledger's lines.
-for _ in $(seq 1 150); do
-    grep -q 'kafka: assigned' "$RUN/worker-a.log" && grep -q 'kafka: assigned' "$RUN/worker-b.log" && break
-    sleep 0.1
-done
-sleep 1
+it_wait_workers_assigned a b
 kcat -P -b "$SLUICE_KAFKA_BOOTSTRAP" -t sluice.jobs -l "$RUN/jobs.jsonl" \
     || fail "kcat could not publish"
 it_wait_sql "SELECT count(*) FROM results" $((JOBS / 4)) 120

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Off-peak jobs through provider batches: 5,000 offpeak jobs published before
-# a window that opens ~32 s later, plus async jobs whose deadline is nearer
+# a window that opens ~40 s later, plus async jobs whose deadline is nearer
 # than a batch turnaround. Nothing is submitted before the window; batches
 # respect the size cap; every job gets exactly one result; every batch cost
 # line carries the batch discount; escalated jobs are answered at the next
@@ -18,7 +18,7 @@ deadline=$(date -u -d '+10 seconds' +%Y-%m-%dT%H:%M:%SZ)
 jq -c --arg d "$deadline" '.mode = "async" | .deadline = $d' "$RUN/urgent/jobs.jsonl" \
     >"$RUN/urgent.jsonl"
 
-opens_epoch=$(( $(date +%s) + 32 ))
+opens_epoch=$(( $(date +%s) + 40 ))
 window="$(date -u -d "@$opens_epoch" +%H:%M:%S)-$(date -u -d "@$((opens_epoch + 3600))" +%H:%M:%S)"
 MODELS_FILTER='.batch = {"turnaround_s": 1, "errored_share": 0.02}' \
 it_start_services 0 '{}' "
@@ -28,6 +28,7 @@ it_start_services 0 '{}' "
 
 it_start_worker a
 it_start_worker b
+it_wait_workers_assigned a b
 it_start_scheduler a
 "$SLUICE" publish "$RUN/jobs.jsonl" >/dev/null || fail "publish"
 "$SLUICE" publish "$RUN/urgent.jsonl" >/dev/null || fail "publish urgent"

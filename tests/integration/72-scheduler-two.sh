@@ -15,9 +15,6 @@ mkdir -p "$RUN/urgent"
 "$WORKLOAD" --out "$RUN/urgent" --jobs $URGENT --seed 42 --id-prefix urgent >/dev/null
 cat "$RUN/urgent/gold.jsonl" >>"$RUN/gold.jsonl"
 jq -c '.mode = "async"' "$RUN/jobs.jsonl" >"$RUN/async.jsonl"
-deadline_epoch=$(( $(date +%s) + 40 ))
-jq -c --arg d "$(date -u -d "@$deadline_epoch" +%Y-%m-%dT%H:%M:%SZ)" \
-    '.mode = "async" | .deadline = $d' "$RUN/urgent/jobs.jsonl" >"$RUN/urgent.jsonl"
 MODELS_FILTER='.batch = {"turnaround_s": 1, "errored_share": 0}' \
 it_start_services 0 '{}' '
   .scheduler = {batch_max_requests: 500, max_wait_s: 0, turnaround_s: 30,
@@ -26,6 +23,10 @@ it_start_services 0 '{}' '
 
 it_start_worker a
 it_start_worker b
+it_wait_workers_assigned a b
+deadline_epoch=$(( $(date +%s) + 40 ))
+jq -c --arg d "$(date -u -d "@$deadline_epoch" +%Y-%m-%dT%H:%M:%SZ)" \
+    '.mode = "async" | .deadline = $d' "$RUN/urgent/jobs.jsonl" >"$RUN/urgent.jsonl"
 "$SLUICE" publish "$RUN/urgent.jsonl" >/dev/null || fail "publish urgent"
 "$SLUICE" publish "$RUN/async.jsonl" >/dev/null || fail "publish"
 it_wait_sql "SELECT count(*) FROM pending" $((JOBS + URGENT)) 120

@@ -125,6 +125,20 @@ it_kill9_proc() {
 it_start_worker() { it_start_proc worker "$@"; }
 it_stop_worker() { it_stop_proc worker "$1"; }
 it_kill9_worker() { it_kill9_proc worker "$1"; }
+# Waits until every named worker holds partitions, so that the group's
+# first rebalance is over before a test publishes: jobs published during it
+# wait seconds (deadlines pass) or run twice.
+# usage: it_wait_workers_assigned NAME...
+it_wait_workers_assigned() {
+    local name deadline=$((SECONDS + 60))
+    for name in "$@"; do
+        until grep -q 'kafka: assigned [1-9]' "$RUN/worker-$name.log"; do
+            [ $SECONDS -lt $deadline ] || fail "worker $name got no partitions in 60 s"
+            sleep 0.1
+        done
+    done
+    sleep 1
+}
 it_start_scheduler() { it_start_proc scheduler "$@"; }
 it_stop_scheduler() { it_stop_proc scheduler "$1"; }
 it_kill9_scheduler() { it_kill9_proc scheduler "$1"; }
