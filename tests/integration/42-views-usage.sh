@@ -15,10 +15,13 @@ source "$(dirname "$0")/lib.sh"
 JOBS=600
 "$WORKLOAD" --out "$RUN" --jobs $JOBS --malformed 0 --seed 42 >/dev/null
 it_start_services 0 '{"http_500": 0.02, "http_429": 0.02, "retry_after_s": 0}'
-kcat -P -b "$SLUICE_KAFKA_BOOTSTRAP" -t sluice.jobs -l "$RUN/jobs.jsonl" \
-    || fail "kcat could not publish"
 it_start_worker a
 it_start_worker b
+# A job in flight across a rebalance is called twice and billed twice but
+# recorded once: publish once the group is settled.
+it_wait_workers_assigned a b
+kcat -P -b "$SLUICE_KAFKA_BOOTSTRAP" -t sluice.jobs -l "$RUN/jobs.jsonl" \
+    || fail "kcat could not publish"
 it_wait_sql "SELECT count(*) FROM results" $JOBS 180
 it_stop_worker a
 it_stop_worker b
