@@ -176,6 +176,7 @@ int scheduler_run(const struct config *cfg, bool once)
             if (!once)
                 nap(cfg->scheduler.tick_ms);
         } while (!once && !stop_requested);
+        sched_retrain_wait(&s);
         log_info("scheduler stopped: %" PRIu64 " batches submitted, %" PRIu64
                  " lines ingested, %" PRIu64 " jobs answered, %" PRIu64
                  " failed, %" PRIu64 " answered realtime", s.batches_submitted,

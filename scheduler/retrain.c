@@ -3,9 +3,10 @@
  * A task is due when its newest model is older than its period (or it has
  * none). The newest model's age lives in PostgreSQL, so several schedulers
  * agree on what is due; a session advisory lock per task keeps two of them
- * from training the same task at once. Training blocks the loop for its
- * duration (seconds for tens of thousands of traces): batches wait, which
- * costs nothing but latency, and nobody waits on a scheduler. */
+ * from training the same task at once. Training takes seconds to minutes, so
+ * it runs on a thread of its own with its own connection (the lock is that
+ * connection's, and goes with it if the thread dies): the loop keeps
+ * submitting and polling meanwhile. One training at a time per scheduler. */
 #include <stdlib.h>
 
 #include "log.h"
@@ -25,31 +26,79 @@ static const char SQL_LOCK[] =
 static const char SQL_UNLOCK[] =
     "SELECT pg_advisory_unlock(hashtext('sluice-tier0-retrain:' || $1))";
 
-static bool query_true(struct sched *s, const char *what, const char *sql,
+static bool query_true(struct db *db, const char *what, const char *sql,
                        int n, const char *const *params)
 {
-    PGresult *res = sched_sql(s, what, sql, n, params);
+    char err[512];
+    PGresult *res = db_query(db, what, sql, n, params, err, sizeof(err));
+    if (!res)
+        log_error("scheduler: %s", err);
     bool yes = res && PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
     PQclear(res);
     return yes;
 }
 
-static void train(struct sched *s, const struct task_conf *task)
+static void train(const struct config *cfg, struct db *db, const char *task)
 {
     struct tier0_train_report rep;
     char err[512];
-    int rc = tier0_train_task(s->cfg, s->db, task->name, &rep, err, sizeof(err));
+    int rc = tier0_train_task(cfg, db, task, &rep, err, sizeof(err));
     if (rc == SL_OK)
         log_info("scheduler: retrained tier 0 of %s: version %lld from %zu traces "
-                 "(%llu pruned)", task->name, (long long)rep.version, rep.traces,
+                 "(%llu pruned)", task, (long long)rep.version, rep.traces,
                  (unsigned long long)rep.pruned);
     else
-        log_warn("scheduler: retraining tier 0 of %s failed: %s", task->name, err);
+        log_warn("scheduler: retraining tier 0 of %s failed: %s", task, err);
     tier0_train_report_clear(&rep);
+}
+
+static void *retrain_thread(void *arg)
+{
+    struct sched_retrain *r = arg;
+    char err[512];
+    struct db *db = db_open(r->cfg->pg_conninfo, "sluice-scheduler-retrain",
+                            err, sizeof(err));
+    if (!db) {
+        log_error("scheduler: retraining tier 0 of %s: %s", r->task, err);
+    } else if (query_true(db, "retrain lock", SQL_LOCK, 1, &r->task)) {
+        train(r->cfg, db, r->task);
+        PQclear(db_query(db, "retrain unlock", SQL_UNLOCK, 1, &r->task, err,
+                         sizeof(err)));
+    }
+    db_close(db);
+    atomic_store(&r->done, true);
+    return NULL;
+}
+
+/* Joins a finished training; true while one still runs. */
+static bool training_busy(struct sched *s)
+{
+    struct sched_retrain *r = &s->retrain;
+    if (!r->running)
+        return false;
+    if (!atomic_load(&r->done))
+        return true;
+    pthread_join(r->thread, NULL);
+    r->running = false;
+    return false;
+}
+
+static void start_training(struct sched *s, const char *task)
+{
+    struct sched_retrain *r = &s->retrain;
+    r->cfg = s->cfg;
+    r->task = task;
+    atomic_store(&r->done, false);
+    int rc = pthread_create(&r->thread, NULL, retrain_thread, r);
+    if (rc != 0)
+        log_error("scheduler: cannot start retraining of %s: error %d", task, rc);
+    r->running = rc == 0;
 }
 
 void sched_retrain_due(struct sched *s)
 {
+    if (training_busy(s))
+        return;
     for (size_t i = 0; i < s->cfg->n_tasks && i < SCHED_MAX_TASKS; i++) {
         const struct task_conf *task = &s->cfg->tasks[i];
         char period[24];
@@ -58,11 +107,21 @@ void sched_retrain_due(struct sched *s)
             continue;
         const char *params[2] = {task->name,
                                  sched_i64(period, task->tier0_retrain_every_s)};
-        if (!query_true(s, "retrain due", SQL_DUE, 2, params) ||
-            !query_true(s, "retrain lock", SQL_LOCK, 1, params))
+        if (!query_true(s->db, "retrain due", SQL_DUE, 2, params))
             continue;
         s->retrain_not_before_ms[i] = s->now_ms + RETRY_AFTER_FAILURE_S * 1000LL;
-        train(s, task);
-        PQclear(sched_sql(s, "retrain unlock", SQL_UNLOCK, 1, params));
+        start_training(s, task->name);
+        return;
     }
+}
+
+void sched_retrain_wait(struct sched *s)
+{
+    struct sched_retrain *r = &s->retrain;
+    if (!r->running)
+        return;
+    if (!atomic_load(&r->done))
+        log_info("scheduler: waiting for the retraining of tier 0 of %s", r->task);
+    pthread_join(r->thread, NULL);
+    r->running = false;
 }

@@ -8,11 +8,14 @@
  * serve in time (realtime.c), and refreshes its gauges. Every row and batch
  * it touches is claimed in PostgreSQL first (FOR UPDATE SKIP LOCKED, or a
  * lease on the batch row), so any number of schedulers can share a
- * database. All calls block; nothing here is thread-safe. */
+ * database. All calls block; nothing here is thread-safe, except that tier-0
+ * retraining runs on a thread of its own (retrain.c). */
 #ifndef SL_SCHED_H
 #define SL_SCHED_H
 
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -43,6 +46,13 @@ struct sched {
 
     /* retrain.c: no retraining attempt of task i before this */
     int64_t retrain_not_before_ms[SCHED_MAX_TASKS];
+    struct sched_retrain {
+        const struct config *cfg;
+        const char *task;     /* the task being trained (config's string) */
+        pthread_t thread;
+        bool running;         /* thread started and not joined yet */
+        atomic_bool done;     /* set by the thread as it ends */
+    } retrain;
 
     uint64_t batches_submitted, lines_ingested, jobs_answered, jobs_failed,
         jobs_realtime;
@@ -118,8 +128,10 @@ void sched_poll_due(struct sched *s);
 /* realtime.c */
 void sched_realtime_due(struct sched *s);
 
-/* retrain.c */
+/* retrain.c: starts a due task's training on its own thread (one at a
+ * time); _wait joins it (at exit). */
 void sched_retrain_due(struct sched *s);
+void sched_retrain_wait(struct sched *s);
 
 /* status.c */
 void sched_refresh_gauges(struct sched *s);
