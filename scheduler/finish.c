@@ -185,6 +185,12 @@ static struct ledger_cost_line cost_line(struct finisher *f,
     return line;
 }
 
+/* A result's source says which path answered it, as in the worker's. */
+static const char *source_of(const char *mode)
+{
+    return strcmp(mode, "batch") == 0 ? "batch" : "llm";
+}
+
 static void apply_accept(struct finisher *f, const struct pending_row *row,
                          const struct tier_conf *tier,
                          const struct deferred_outcome *o,
@@ -193,7 +199,7 @@ static void apply_accept(struct finisher *f, const struct pending_row *row,
     const struct llm_answer *a = &o->answer;
     char *data = a->data ? cJSON_PrintUnformatted(a->data) : NULL;
     struct ledger_result r = {
-        .status = "answered", .source = strcmp(mode, "batch") == 0 ? "batch" : "llm",
+        .status = "answered", .source = source_of(mode),
         .tier = tier->tier, .provider = tier->provider->name, .model = tier->model,
         .label = keep(f, a->label), .data_json = keep(f, data),
         .text_output = keep(f, a->text), .confidence = a->confidence,
@@ -206,10 +212,11 @@ static void apply_accept(struct finisher *f, const struct pending_row *row,
 
 static void apply_fail(struct finisher *f, const struct pending_row *row,
                        const struct tier_conf *tier,
-                       const struct ledger_cost_line *line, const char *error)
+                       const struct ledger_cost_line *line, const char *mode,
+                       const char *error)
 {
     struct ledger_result r = {
-        .status = "failed", .source = "batch",
+        .status = "failed", .source = source_of(mode),
         .tier = tier ? tier->tier : 0,
         .provider = tier ? tier->provider->name : NULL,
         .model = tier ? tier->model : NULL,
@@ -241,7 +248,7 @@ void finisher_apply(struct finisher *f, const struct pending_row *row,
 
     switch (action) {
     case DEFERRED_ACCEPT: apply_accept(f, row, tier, o, lp, mode); break;
-    case DEFERRED_FAIL: apply_fail(f, row, tier, lp, error); break;
+    case DEFERRED_FAIL: apply_fail(f, row, tier, lp, mode, error); break;
     case DEFERRED_CLIMB:
         if (lp)
             add_entry(f, row, NULL, lp, NULL);
@@ -254,9 +261,9 @@ void finisher_apply(struct finisher *f, const struct pending_row *row,
 }
 
 void finisher_fail(struct finisher *f, const struct pending_row *row,
-                   const char *reason)
+                   const char *mode, const char *reason)
 {
-    apply_fail(f, row, pending_row_tier(f->s, row), NULL, reason);
+    apply_fail(f, row, pending_row_tier(f->s, row), NULL, mode, reason);
 }
 
 static bool run_rows(struct finisher *f, const char *what, const char *sql,

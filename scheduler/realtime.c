@@ -1,9 +1,15 @@
 /* realtime.c — rows that a batch can no longer serve before their deadline
  * (a re-queued escalation, a deadline nearer than the batch turnaround)
  * are answered here with ordinary realtime calls, climbing the ladder like
- * the worker does. The rows stay locked (FOR UPDATE SKIP LOCKED) in one
- * transaction during the calls: few rows per tick, and a crash leaves them
- * ready for another scheduler. */
+ * the worker does.
+ *
+ * A pass locks up to REALTIME_ROWS_PER_PASS rows (FOR UPDATE SKIP LOCKED) in
+ * one transaction, climbs their ladders on REALTIME_THREADS threads at once
+ * (each with its own HTTP client; the threads only call and judge), then
+ * writes every call's outcome in order from the loop's thread and commits.
+ * A crash before the commit leaves the rows ready for another scheduler. */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -11,7 +17,8 @@
 #include "log.h"
 #include "sched.h"
 
-#define REALTIME_ROWS_PER_TICK 20
+#define REALTIME_ROWS_PER_PASS 128
+#define REALTIME_THREADS 16
 
 static const char SQL_URGENT[] =
     "SELECT " PENDING_COLUMNS " FROM pending p WHERE p.state = 'ready'"
@@ -19,13 +26,35 @@ static const char SQL_URGENT[] =
     " AND p.not_before <= now() ORDER BY p.deadline, p.id LIMIT $2::int"
     " FOR UPDATE SKIP LOCKED";
 
+/* One call of a row's climb, kept until the loop's thread writes it. */
+struct call_step {
+    struct pending_row row; /* the row as it stood before the call */
+    struct llm_response resp;
+    struct deferred_outcome outcome;
+    int latency_ms;
+};
+
+struct urgent_row {
+    struct pending_row row;  /* where the climb ended */
+    struct call_step steps[CONFIG_MAX_TIERS];
+    size_t n_steps;
+    const char *fail_reason; /* set: fail the row (no call to judge) */
+};
+
+struct pass {
+    const struct sched *s;
+    struct urgent_row *rows;
+    size_t n_rows;
+    atomic_size_t next; /* the next row a thread takes */
+};
+
 static void sleep_ms(int ms)
 {
     nanosleep(&(struct timespec){ms / 1000, (long)(ms % 1000) * 1000000L}, NULL);
 }
 
 /* One tier call with the provider's retry budget; resp always filled. */
-static int call_tier(struct sched *s, const struct tier_conf *tier,
+static int call_tier(struct batch_client *client, const struct tier_conf *tier,
                      const struct pending_row *row, struct llm_response *resp)
 {
     const struct provider_conf *p = tier->provider;
@@ -35,7 +64,7 @@ static int call_tier(struct sched *s, const struct tier_conf *tier,
         bool retryable = false;
         llm_response_clear(resp);
         memset(resp, 0, sizeof(*resp));
-        int rc = batch_client_realtime(s->client, p, row->task, tier->model,
+        int rc = batch_client_realtime(client, p, row->task, tier->model,
                                        row->input, strlen(row->input), resp,
                                        &latency_ms, &retryable, err, sizeof(err));
         if (rc == SL_OK || !retryable || attempt >= p->max_retries)
@@ -48,31 +77,71 @@ static int call_tier(struct sched *s, const struct tier_conf *tier,
 }
 
 /* Climbs from the row's current step until an answer is kept or the job
- * fails; every call leaves a cost line. */
-static void answer_row(struct sched *s, struct pending_row row, struct finisher *f)
+ * fails, recording every call (each becomes a cost line). */
+static void climb(const struct sched *s, struct batch_client *client,
+                  struct urgent_row *u)
 {
     for (;;) {
-        const struct tier_conf *tier = pending_row_tier(s, &row);
-        struct llm_response resp = {0};
-        struct deferred_outcome o;
-        if (!tier || !row.task) {
-            finisher_fail(f, &row, "tier or task no longer in config");
+        const struct tier_conf *tier = pending_row_tier(s, &u->row);
+        if (!tier || !u->row.task) {
+            u->fail_reason = "tier or task no longer in config";
             return;
         }
-        int latency_ms = call_tier(s, tier, &row, &resp);
-        struct deferred_job job = {row.task, row.step, row.n_ladder, row.retries, 0};
-        deferred_judge_response(&job, &resp, &o);
-        finisher_apply(f, &row, &o, &resp, "realtime", latency_ms);
-        enum deferred_action action = o.action;
-        deferred_outcome_clear(&o);
-        llm_response_clear(&resp);
-        /* finisher_apply failed the job when the next tier is gone. */
-        if (action != DEFERRED_CLIMB || row.step + 1 >= row.n_ladder ||
-            !config_tier(s->cfg, row.ladder[row.step + 1]))
+        struct call_step *st = &u->steps[u->n_steps++];
+        st->row = u->row;
+        st->latency_ms = call_tier(client, tier, &u->row, &st->resp);
+        struct deferred_job job = {u->row.task, u->row.step, u->row.n_ladder,
+                                   u->row.retries, 0};
+        deferred_judge_response(&job, &st->resp, &st->outcome);
+        /* finisher_apply fails the job when the next tier is gone. */
+        if (st->outcome.action != DEFERRED_CLIMB ||
+            u->row.step + 1 >= u->row.n_ladder ||
+            !config_tier(s->cfg, u->row.ladder[u->row.step + 1]))
             return;
-        row.step++;
-        row.lines++;
+        u->row.step++;
+        u->row.lines++;
     }
+}
+
+static void *climb_thread(void *arg)
+{
+    struct pass *p = arg;
+    struct batch_client *client = batch_client_new();
+    for (size_t i; (i = atomic_fetch_add(&p->next, 1)) < p->n_rows;)
+        climb(p->s, client, &p->rows[i]);
+    batch_client_free(client);
+    return NULL;
+}
+
+/* Runs the climbs on up to REALTIME_THREADS threads (the caller's thread
+ * alone if none can be started). */
+static void climb_all(struct pass *p)
+{
+    pthread_t tid[REALTIME_THREADS];
+    size_t want = p->n_rows < REALTIME_THREADS ? p->n_rows : REALTIME_THREADS;
+    size_t started = 0;
+    if (want == 0)
+        return;
+    while (started < want &&
+           pthread_create(&tid[started], NULL, climb_thread, p) == 0)
+        started++;
+    if (started == 0)
+        climb_thread(p);
+    for (size_t t = 0; t < started; t++)
+        pthread_join(tid[t], NULL);
+}
+
+static void write_row(struct finisher *f, struct urgent_row *u)
+{
+    for (size_t i = 0; i < u->n_steps; i++) {
+        struct call_step *st = &u->steps[i];
+        finisher_apply(f, &st->row, &st->outcome, &st->resp, "realtime",
+                       st->latency_ms);
+        deferred_outcome_clear(&st->outcome);
+        llm_response_clear(&st->resp);
+    }
+    if (u->fail_reason)
+        finisher_fail(f, &u->row, "realtime", u->fail_reason);
 }
 
 void sched_realtime_due(struct sched *s)
@@ -80,20 +149,23 @@ void sched_realtime_due(struct sched *s)
     char before[24], limit[24];
     const char *params[2] = {
         sched_i64(before, s->now_ms + (int64_t)s->cfg->scheduler.turnaround_s * 1000),
-        sched_i64(limit, REALTIME_ROWS_PER_TICK)};
+        sched_i64(limit, REALTIME_ROWS_PER_PASS)};
     if (!sched_begin(s))
         return;
     PGresult *res = sched_sql(s, "urgent rows", SQL_URGENT, 2, params);
+    struct pass p = {.s = s, .n_rows = res ? (size_t)PQntuples(res) : 0};
+    p.rows = xcalloc(p.n_rows ? p.n_rows : 1, sizeof(*p.rows));
+    for (size_t r = 0; r < p.n_rows; r++)
+        pending_row_read(s, res, (int)r, &p.rows[r].row);
+    climb_all(&p);
     struct finisher *f = finisher_new(s);
-    for (int r = 0; res && r < PQntuples(res); r++) {
-        struct pending_row row;
-        pending_row_read(s, res, r, &row);
-        answer_row(s, row, f);
-        s->jobs_realtime++;
-    }
+    for (size_t r = 0; r < p.n_rows; r++)
+        write_row(f, &p.rows[r]);
+    s->jobs_realtime += p.n_rows;
     bool ok = res && finisher_flush(f) && sched_commit(s);
     if (!ok)
         sched_rollback(s);
     finisher_free(f);
+    free(p.rows);
     PQclear(res);
 }

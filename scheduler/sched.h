@@ -104,9 +104,10 @@ void finisher_apply(struct finisher *f, const struct pending_row *row,
                     const struct deferred_outcome *o,
                     const struct llm_response *resp, const char *mode,
                     int latency_ms);
-/* Fails a row that has no answer to judge (submission kept failing). */
+/* Fails a row that has no answer to judge (its tier or task left the
+ * config); mode as for finisher_apply. */
 void finisher_fail(struct finisher *f, const struct pending_row *row,
-                   const char *reason);
+                   const char *mode, const char *reason);
 /* Writes everything applied so far inside the caller's transaction.
  * Returns false on a database error (the caller rolls back). */
 bool finisher_flush(struct finisher *f);

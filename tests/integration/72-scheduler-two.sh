@@ -3,13 +3,14 @@
 # batches (the requests submitted equal the answers ingested and the
 # answers billed), every job gets one result. Also: rows whose deadline a
 # batch can no longer meet (they waited while no scheduler ran) are answered
-# realtime by the scheduler; and a scheduler retrains tier 0 of a task whose
-# newest model is older than tasks.<t>.tier0.retrain_every_s (or missing)
-# from the traces the batch answers left.
+# realtime by the scheduler (300: several passes of parallel calls); and a
+# scheduler retrains tier 0 of a task whose newest model is older than
+# tasks.<t>.tier0.retrain_every_s (or missing) from the traces the batch
+# answers left.
 source "$(dirname "$0")/lib.sh"
 
 JOBS=10000
-URGENT=10
+URGENT=300
 "$WORKLOAD" --out "$RUN" --jobs $JOBS --seed 41 >/dev/null
 mkdir -p "$RUN/urgent"
 "$WORKLOAD" --out "$RUN/urgent" --jobs $URGENT --seed 42 --id-prefix urgent >/dev/null
@@ -48,9 +49,12 @@ late=$(psql_val "SELECT count(*) FROM results r WHERE r.job_id LIKE 'urgent%'
     AND (r.source <> 'llm' OR EXISTS (SELECT 1 FROM cost_lines c
          WHERE c.job_id = r.job_id AND c.mode <> 'realtime'))")
 [ "$late" -eq 0 ] || fail "$late near-deadline rows were not answered realtime"
-[ "$(psql_val "SELECT count(*) FROM results WHERE job_id LIKE 'urgent%' AND status = 'answered'")" -eq $URGENT ] \
-    || fail "near-deadline rows not answered"
-pass "$URGENT rows past the batch deadline answered realtime by the scheduler"
+[ "$(psql_val "SELECT count(*) FROM results WHERE job_id LIKE 'urgent%'")" -eq $URGENT ] \
+    || fail "near-deadline rows without a result"
+# A few fail the whole ladder (the emulator's top tier is 99 % right).
+answered=$(psql_val "SELECT count(*) FROM results WHERE job_id LIKE 'urgent%' AND status = 'answered'")
+[ "$answered" -ge $((URGENT * 95 / 100)) ] || fail "only $answered of $URGENT near-deadline rows answered"
+pass "$URGENT rows past the batch deadline answered realtime by the scheduler ($answered answered, the rest failed the ladder)"
 
 # --- both schedulers worked, no job in two batches -----------------------
 for s in a b; do
