@@ -34,6 +34,7 @@ static const char *const known_keys[] = {
     "scheduler", "scheduler.batch_max_requests", "scheduler.max_wait_s",
     "scheduler.turnaround_s", "scheduler.poll_min_ms", "scheduler.poll_max_ms",
     "scheduler.tick_ms", "scheduler.max_line_retries", "scheduler.lease_s",
+    "scheduler.realtime_concurrency",
     "scheduler.offpeak", "scheduler.offpeak.timezone",
     "scheduler.offpeak.windows",
     "metrics", "metrics.listen",
@@ -447,6 +448,7 @@ static const struct int_field scheduler_ints[] = {
     {"tick_ms", offsetof(struct scheduler_conf, tick_ms), 10, 60000, 1000},
     {"max_line_retries", offsetof(struct scheduler_conf, max_line_retries), 0, 100, 2},
     {"lease_s", offsetof(struct scheduler_conf, lease_s), 1, 86400, 120},
+    {"realtime_concurrency", offsetof(struct scheduler_conf, realtime_concurrency), 1, 256, 16},
 };
 
 /* "HH:MM[:SS]" into seconds of the day; 24:00 is the end of the day. */

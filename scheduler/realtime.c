@@ -3,10 +3,11 @@
  * are answered here with ordinary realtime calls, climbing the ladder like
  * the worker does.
  *
- * A pass locks up to REALTIME_ROWS_PER_PASS rows (FOR UPDATE SKIP LOCKED) in
- * one transaction, climbs their ladders on REALTIME_THREADS threads at once
- * (each with its own HTTP client; the threads only call and judge), then
- * writes every call's outcome in order from the loop's thread and commits.
+ * A pass locks up to ROWS_PER_THREAD rows per allowed call (FOR UPDATE SKIP
+ * LOCKED) in one transaction, climbs their ladders on
+ * scheduler.realtime_concurrency threads (each with its own HTTP client; the
+ * threads only call and judge), then writes every call's outcome in order
+ * from the loop's thread and commits.
  * A crash before the commit leaves the rows ready for another scheduler. */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -17,8 +18,9 @@
 #include "log.h"
 #include "sched.h"
 
-#define REALTIME_ROWS_PER_PASS 128
-#define REALTIME_THREADS 16
+/* Enough rows to keep every thread busy for a while, few enough that a
+ * pass (and its locks) ends in seconds. */
+#define ROWS_PER_THREAD 8
 
 static const char SQL_URGENT[] =
     "SELECT " PENDING_COLUMNS " FROM pending p WHERE p.state = 'ready'"
@@ -113,22 +115,21 @@ static void *climb_thread(void *arg)
     return NULL;
 }
 
-/* Runs the climbs on up to REALTIME_THREADS threads (the caller's thread
- * alone if none can be started). */
-static void climb_all(struct pass *p)
+/* Runs the climbs on up to `threads` threads (the caller's thread alone if
+ * none can be started). */
+static void climb_all(struct pass *p, size_t threads)
 {
-    pthread_t tid[REALTIME_THREADS];
-    size_t want = p->n_rows < REALTIME_THREADS ? p->n_rows : REALTIME_THREADS;
+    size_t want = p->n_rows < threads ? p->n_rows : threads;
+    pthread_t *tid = xcalloc(want ? want : 1, sizeof(*tid));
     size_t started = 0;
-    if (want == 0)
-        return;
     while (started < want &&
            pthread_create(&tid[started], NULL, climb_thread, p) == 0)
         started++;
-    if (started == 0)
+    if (started == 0 && want > 0)
         climb_thread(p);
     for (size_t t = 0; t < started; t++)
         pthread_join(tid[t], NULL);
+    free(tid);
 }
 
 static void write_row(struct finisher *f, struct urgent_row *u)
@@ -147,9 +148,10 @@ static void write_row(struct finisher *f, struct urgent_row *u)
 void sched_realtime_due(struct sched *s)
 {
     char before[24], limit[24];
+    size_t threads = (size_t)s->cfg->scheduler.realtime_concurrency;
     const char *params[2] = {
         sched_i64(before, s->now_ms + (int64_t)s->cfg->scheduler.turnaround_s * 1000),
-        sched_i64(limit, REALTIME_ROWS_PER_PASS)};
+        sched_i64(limit, (int64_t)(threads * ROWS_PER_THREAD))};
     if (!sched_begin(s))
         return;
     PGresult *res = sched_sql(s, "urgent rows", SQL_URGENT, 2, params);
@@ -157,7 +159,7 @@ void sched_realtime_due(struct sched *s)
     p.rows = xcalloc(p.n_rows ? p.n_rows : 1, sizeof(*p.rows));
     for (size_t r = 0; r < p.n_rows; r++)
         pending_row_read(s, res, (int)r, &p.rows[r].row);
-    climb_all(&p);
+    climb_all(&p, threads);
     struct finisher *f = finisher_new(s);
     for (size_t r = 0; r < p.n_rows; r++)
         write_row(f, &p.rows[r]);

@@ -113,6 +113,7 @@ static void test_config(void **state)
                                      &cfg, err, sizeof(err)), SL_OK);
     assert_int_equal(cfg->scheduler.batch_max_requests, 50);
     assert_int_equal(cfg->scheduler.max_wait_s, 300);
+    assert_int_equal(cfg->scheduler.realtime_concurrency, 16);
     assert_string_equal(cfg->scheduler.timezone, "Europe/Berlin");
     assert_int_equal(cfg->scheduler.n_windows, 2);
     assert_int_equal(cfg->scheduler.windows[0].start_s, 22 * 3600 + 1800);
@@ -128,6 +129,8 @@ static void test_config(void **state)
         {"{\"offpeak\": {\"windows\": [\"00:00-24:00\"]}}", "scheduler.offpeak.windows[0]"},
         {"{\"poll_min_ms\": 500, \"poll_max_ms\": 100}", "scheduler.poll_max_ms"},
         {"{\"batch_size\": 5}", "scheduler.batch_size"},
+        {"{\"realtime_concurrency\": 0}", "scheduler.realtime_concurrency"},
+        {"{\"realtime_concurrency\": 257}", "scheduler.realtime_concurrency"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         cfg = NULL;
