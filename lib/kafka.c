@@ -432,6 +432,12 @@ size_t kconsumer_assigned(const struct kconsumer *c)
     return c->n_assigned;
 }
 
+bool kconsumer_owns(const struct kconsumer *c, int32_t partition,
+                    uint32_t generation)
+{
+    return offsets_owned(c->offsets, partition, generation);
+}
+
 size_t kconsumer_pending(const struct kconsumer *c)
 {
     return offsets_pending(c->offsets);

@@ -50,6 +50,11 @@ uint32_t kconsumer_track(struct kconsumer *c, const rd_kafka_message_t *m);
  * (the partition was revoked since kconsumer_track) are ignored. */
 void kconsumer_done(struct kconsumer *c, int32_t partition, int64_t offset,
                     uint32_t generation);
+/* False once the message's partition was revoked since kconsumer_track
+ * returned generation: another consumer owns it and answers the message;
+ * do not start it here. */
+bool kconsumer_owns(const struct kconsumer *c, int32_t partition,
+                    uint32_t generation);
 /* hook(arg) runs inside kconsumer_poll/kconsumer_close just before partitions
  * are revoked, so the owner can make durable (and kconsumer_done) what it can
  * within a bounded time; what is not done by then is redelivered elsewhere. */

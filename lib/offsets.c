@@ -131,6 +131,13 @@ uint32_t offsets_track(struct offsets *o, int32_t partition, int64_t offset)
     return p->generation;
 }
 
+bool offsets_owned(const struct offsets *o, int32_t partition,
+                   uint32_t generation)
+{
+    const struct part *p = part_get(o, partition);
+    return p && p->assigned && (generation == 0 || generation == p->generation);
+}
+
 /* Ring index of offset, or -1. Contiguous offsets make the first guess hit;
  * gaps fall back to a binary search (the ring is sorted). */
 static long find(const struct part *p, int64_t offset)

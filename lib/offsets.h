@@ -21,6 +21,7 @@
 #ifndef SL_OFFSETS_H
 #define SL_OFFSETS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,6 +47,11 @@ uint32_t offsets_track(struct offsets *o, int32_t partition, int64_t offset);
  * commit watermark advanced, else 0. */
 int offsets_done(struct offsets *o, int32_t partition, int64_t offset,
                  uint32_t generation);
+/* True while a message tracked with this token is still ours to answer: its
+ * partition is assigned and has not been revoked (or revoked and assigned
+ * again) since. Token 0 counts as current while the partition is assigned. */
+bool offsets_owned(const struct offsets *o, int32_t partition,
+                   uint32_t generation);
 /* The commit watermark (see above); -1 when nothing is done yet or the
  * partition is not assigned. */
 int64_t offsets_watermark(const struct offsets *o, int32_t partition);

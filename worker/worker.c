@@ -272,6 +272,13 @@ static void start_parked(struct worker *w)
         struct parked_job p = w->parked[w->parked_head];
         w->parked_head = (w->parked_head + 1) % w->parked_cap;
         w->parked_len--;
+        if (!kconsumer_owns(w->consumer, p.partition, p.generation)) {
+            /* Its partition moved on since it was parked: the new owner
+             * reads it again, and two calls would be billed twice. */
+            w->jobs_handed_over++;
+            job_free(p.job);
+            continue;
+        }
         w->in_flight++;
         job_run_start(w, p.job, p.partition, p.offset, p.generation);
     }
@@ -676,7 +683,8 @@ int worker_run(const struct config *cfg)
     uv_run(&w.loop, UV_RUN_DEFAULT);
     log_info("worker stopped: %llu answered (%llu at tier 0, %llu of them "
              "shadow-checked), %llu failed, %llu rejected, %llu tier-0 "
-             "withdrawals, %llu deferred to the scheduler, %llu already done",
+             "withdrawals, %llu deferred to the scheduler, %llu handed over "
+             "unstarted, %llu already done",
              (unsigned long long)w.jobs_answered,
              (unsigned long long)w.jobs_tier0,
              (unsigned long long)w.tier0_shadowed,
@@ -684,6 +692,7 @@ int worker_run(const struct config *cfg)
              (unsigned long long)w.jobs_rejected,
              (unsigned long long)w.tier0_withdrawals,
              (unsigned long long)w.jobs_deferred,
+             (unsigned long long)w.jobs_handed_over,
              (unsigned long long)w.jobs_skipped);
     close_services(&w);
     metrics_serve_stop(w.metrics);

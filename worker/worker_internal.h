@@ -82,6 +82,7 @@ struct worker {
     int exit_code;
 
     uint64_t jobs_answered, jobs_failed, jobs_rejected, jobs_skipped;
+    uint64_t jobs_handed_over; /* parked, then their partition was revoked */
     uint64_t jobs_tier0, tier0_shadowed, tier0_withdrawals, jobs_deferred;
 };
 

@@ -165,6 +165,28 @@ static void test_unknown_partition(void **state)
     offsets_free(NULL);
 }
 
+/* A token stays owned only while its partition stays assigned in the
+ * generation it was tracked in. */
+static void test_owned(void **state)
+{
+    (void)state;
+    struct offsets *o = offsets_new();
+    assert_false(offsets_owned(o, 2, 0));           /* never assigned */
+    offsets_assign(o, 2);
+    uint32_t gen = offsets_track(o, 2, 40);
+    assert_true(gen != 0);
+    assert_true(offsets_owned(o, 2, gen));
+    assert_true(offsets_owned(o, 2, 0));             /* untracked replay */
+    assert_false(offsets_owned(o, 3, gen));          /* another partition */
+    offsets_revoke(o, 2);
+    assert_false(offsets_owned(o, 2, gen));          /* moved to another consumer */
+    assert_false(offsets_owned(o, 2, 0));
+    offsets_assign(o, 2);                            /* back, new generation */
+    assert_false(offsets_owned(o, 2, gen));
+    assert_true(offsets_owned(o, 2, offsets_track(o, 2, 41)));
+    offsets_free(o);
+}
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -214,6 +236,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sequences),
         cmocka_unit_test(test_unknown_partition),
+        cmocka_unit_test(test_owned),
         cmocka_unit_test(test_million_is_fast),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
