@@ -49,6 +49,8 @@ void telemetry_init(void)
                                     "Kafka messages not yet consumed.", 0, NULL);
     t->rejected = COUNTER("sluice_rejected_total",
                           "Messages rejected to the dead-letter topic.", l_reason);
+    t->jobs_skipped = COUNTER("sluice_jobs_skipped_total",
+                              "Messages taken from Kafka and not run here.", l_reason);
     t->tier0_withdrawals = COUNTER("sluice_tier0_withdrawals_total",
                                    "Tier-0 labels or models withdrawn by live checks.",
                                    l_task);

@@ -26,6 +26,7 @@ struct telemetry {
     struct metric_family *inflight_calls;        /* gauge */
     struct metric_family *consumer_lag;          /* gauge, messages */
     struct metric_family *rejected;              /* {reason} */
+    struct metric_family *jobs_skipped;          /* {reason} */
     /* tier 0 */
     struct metric_family *tier0_withdrawals;     /* {task} */
     /* budgets and drift */

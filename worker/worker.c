@@ -248,6 +248,7 @@ static void start_intake(struct worker *w, struct intake *in)
     for (size_t i = 0; i < in->n; i++) {
         if (known[i]) {
             w->jobs_skipped++;
+            metrics_count(telemetry()->jobs_skipped, 1, "already_done", NULL, NULL);
             kconsumer_done(w->consumer, in->partitions[i], in->offsets[i],
                            in->gens[i]);
             job_free(in->jobs[i]);
@@ -276,6 +277,7 @@ static void start_parked(struct worker *w)
             /* Its partition moved on since it was parked: the new owner
              * reads it again, and two calls would be billed twice. */
             w->jobs_handed_over++;
+            metrics_count(telemetry()->jobs_skipped, 1, "partition_moved", NULL, NULL);
             job_free(p.job);
             continue;
         }
