@@ -158,6 +158,8 @@ static int open_sched(struct sched *s, const struct config *cfg)
     if (!s->window_known && cfg->scheduler.n_windows > 0)
         return SL_ECONFIG; /* unknown time zone, logged */
     s->client = batch_client_new();
+    s->n_realtime_clients = (size_t)cfg->scheduler.realtime_concurrency;
+    s->realtime_clients = xcalloc(s->n_realtime_clients, sizeof(*s->realtime_clients));
     return SL_OK;
 }
 
@@ -183,6 +185,9 @@ int scheduler_run(const struct config *cfg, bool once)
                  s.lines_ingested, s.jobs_answered, s.jobs_failed, s.jobs_realtime);
     }
     batch_client_free(s.client);
+    for (size_t i = 0; i < s.n_realtime_clients; i++)
+        batch_client_free(s.realtime_clients[i]);
+    free(s.realtime_clients);
     db_close(s.db);
     metrics_serve_stop(s.metrics);
     return rc == SL_OK ? 0 : 1;

@@ -5,8 +5,8 @@
  *
  * A pass locks up to ROWS_PER_THREAD rows per allowed call (FOR UPDATE SKIP
  * LOCKED) in one transaction, climbs their ladders on
- * scheduler.realtime_concurrency threads (each with its own HTTP client; the
- * threads only call and judge), then writes every call's outcome in order
+ * scheduler.realtime_concurrency threads (each with its own HTTP client,
+ * kept across passes; the threads only call and judge), then writes every call's outcome in order
  * from the loop's thread and commits.
  * A crash before the commit leaves the rows ready for another scheduler. */
 #include <pthread.h>
@@ -48,6 +48,13 @@ struct pass {
     struct urgent_row *rows;
     size_t n_rows;
     atomic_size_t next; /* the next row a thread takes */
+};
+
+/* One thread's share: the pass and the HTTP client it keeps across passes
+ * (keep-alive: connections outlive the pass). */
+struct climber {
+    struct pass *pass;
+    struct batch_client *client;
 };
 
 static void sleep_ms(int ms)
@@ -107,28 +114,34 @@ static void climb(const struct sched *s, struct batch_client *client,
 
 static void *climb_thread(void *arg)
 {
-    struct pass *p = arg;
-    struct batch_client *client = batch_client_new();
+    struct climber *c = arg;
+    struct pass *p = c->pass;
     for (size_t i; (i = atomic_fetch_add(&p->next, 1)) < p->n_rows;)
-        climb(p->s, client, &p->rows[i]);
-    batch_client_free(client);
+        climb(p->s, c->client, &p->rows[i]);
     return NULL;
 }
 
-/* Runs the climbs on up to `threads` threads (the caller's thread alone if
- * none can be started). */
-static void climb_all(struct pass *p, size_t threads)
+/* Runs the climbs on up to s->n_realtime_clients threads, one client each
+ * (the caller's thread alone if none can be started). */
+static void climb_all(struct sched *s, struct pass *p)
 {
-    size_t want = p->n_rows < threads ? p->n_rows : threads;
+    size_t want = p->n_rows < s->n_realtime_clients ? p->n_rows
+                                                    : s->n_realtime_clients;
     pthread_t *tid = xcalloc(want ? want : 1, sizeof(*tid));
+    struct climber *climbers = xcalloc(want ? want : 1, sizeof(*climbers));
     size_t started = 0;
-    while (started < want &&
-           pthread_create(&tid[started], NULL, climb_thread, p) == 0)
-        started++;
+    for (; started < want; started++) {
+        if (!s->realtime_clients[started])
+            s->realtime_clients[started] = batch_client_new();
+        climbers[started] = (struct climber){p, s->realtime_clients[started]};
+        if (pthread_create(&tid[started], NULL, climb_thread, &climbers[started]))
+            break;
+    }
     if (started == 0 && want > 0)
-        climb_thread(p);
+        climb_thread(&climbers[0]);
     for (size_t t = 0; t < started; t++)
         pthread_join(tid[t], NULL);
+    free(climbers);
     free(tid);
 }
 
@@ -148,10 +161,9 @@ static void write_row(struct finisher *f, struct urgent_row *u)
 void sched_realtime_due(struct sched *s)
 {
     char before[24], limit[24];
-    size_t threads = (size_t)s->cfg->scheduler.realtime_concurrency;
     const char *params[2] = {
         sched_i64(before, s->now_ms + (int64_t)s->cfg->scheduler.turnaround_s * 1000),
-        sched_i64(limit, (int64_t)(threads * ROWS_PER_THREAD))};
+        sched_i64(limit, (int64_t)(s->n_realtime_clients * ROWS_PER_THREAD))};
     if (!sched_begin(s))
         return;
     PGresult *res = sched_sql(s, "urgent rows", SQL_URGENT, 2, params);
@@ -159,7 +171,7 @@ void sched_realtime_due(struct sched *s)
     p.rows = xcalloc(p.n_rows ? p.n_rows : 1, sizeof(*p.rows));
     for (size_t r = 0; r < p.n_rows; r++)
         pending_row_read(s, res, (int)r, &p.rows[r].row);
-    climb_all(&p, threads);
+    climb_all(s, &p);
     struct finisher *f = finisher_new(s);
     for (size_t r = 0; r < p.n_rows; r++)
         write_row(f, &p.rows[r]);

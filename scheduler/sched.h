@@ -36,6 +36,9 @@ struct sched {
     const struct config *cfg;
     struct db *db;
     struct batch_client *client;
+    /* realtime.c: one per realtime_concurrency thread, created on first use */
+    struct batch_client **realtime_clients;
+    size_t n_realtime_clients;
     struct metrics_serve *metrics; /* /metrics and /healthz */
     char owner[128];             /* "host:pid", recorded on the batches it leases */
     volatile sig_atomic_t *stop; /* set by SIGTERM/SIGINT */
