@@ -130,10 +130,10 @@ it_kill9_worker() { it_kill9_proc worker "$1"; }
 # wait seconds (deadlines pass) or run twice.
 # usage: it_wait_workers_assigned NAME...
 it_wait_workers_assigned() {
-    local name deadline=$((SECONDS + 60))
+    local name deadline=$((SECONDS + 120))
     for name in "$@"; do
         until grep -q 'kafka: assigned [1-9]' "$RUN/worker-$name.log"; do
-            [ $SECONDS -lt $deadline ] || fail "worker $name got no partitions in 60 s"
+            [ $SECONDS -lt $deadline ] || fail "worker $name got no partitions in 120 s"
             sleep 0.1
         done
     done
