@@ -1,4 +1,4 @@
-/* sources: lib/metrics_serve.c lib/metrics_http.c lib/metrics.c lib/telemetry.c lib/config.c lib/utf8.c lib/log.c lib/sl.c */
+/* sources: lib/metrics_serve.c lib/metrics_http.c lib/metrics.c lib/telemetry.c lib/config.c lib/utf8.c lib/log.c lib/sl.c tests/unit/fixture.c */
 /* The metrics endpoint started from config: metrics.listen parsing (table),
  * port 0 resolved, every telemetry family served, /healthz following the
  * reported checks, "" disabling the server but not the counters, a bind
@@ -19,29 +19,16 @@
 #include <curl/curl.h>
 
 #include "config.h"
+#include "fixture.h"
 #include "metrics_serve.h"
 #include "telemetry.h"
-
-static char *read_all(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = '\0';
-    fclose(f);
-    return buf;
-}
 
 /* The example config with "metrics" replaced by metrics_json (NULL: no
  * metrics section). */
 static int parse_with(const char *metrics_json, struct config **cfg,
                       char *err, size_t err_size)
 {
-    char *text = read_all(SLUICE_SOURCE_DIR "/config/sluice.example.json");
+    char *text = fixture_read_path(SLUICE_SOURCE_DIR "/config/sluice.example.json", NULL);
     cJSON *root = cJSON_Parse(text);
     free(text);
     cJSON_DeleteItemFromObject(root, "metrics");

@@ -1,4 +1,4 @@
-/* sources: lib/tier0_train.c lib/tier0_store.c lib/tier0_certify.c lib/tier0_model.c lib/tier0_features.c lib/db.c lib/config.c lib/log.c lib/sl.c tests/unit/pg_fixture.c */
+/* sources: lib/tier0_train.c lib/tier0_store.c lib/tier0_certify.c lib/tier0_model.c lib/tier0_features.c lib/db.c lib/config.c lib/log.c lib/sl.c tests/unit/pg_fixture.c tests/unit/fixture.c */
 /* The tier-0 training pipeline against a real PostgreSQL (pg_fixture):
  * retention deletes traces older than tasks.<t>.tier0.trace_retention_days
  * (in batches) and keeps newer ones, then the task is trained, certified
@@ -18,6 +18,7 @@
 
 #include "config.h"
 #include "db.h"
+#include "fixture.h"
 #include "pg_fixture.h"
 #include "tier0_store.h"
 #include "tier0_train.h"
@@ -151,12 +152,9 @@ static void test_retention_zero_keeps(void **state)
 {
     (void)state;
     /* the example config plus task "keep": intent's copy, retention 0 */
-    FILE *f = fopen(SLUICE_SOURCE_DIR "/config/sluice.example.json", "r");
-    assert_non_null(f);
-    static char text[1 << 16];
-    text[fread(text, 1, sizeof text - 1, f)] = '\0';
-    fclose(f);
+    char *text = fixture_read_path(SLUICE_SOURCE_DIR "/config/sluice.example.json", NULL);
     cJSON *root = cJSON_Parse(text);
+    free(text);
     cJSON *tasks = cJSON_GetObjectItemCaseSensitive(root, "tasks");
     cJSON *keep = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(tasks, "intent"), 1);
     cJSON_DeleteItemFromObjectCaseSensitive(keep, "tier0");
