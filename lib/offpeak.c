@@ -67,19 +67,15 @@ int offpeak_at(const struct scheduler_conf *s, int64_t now_ms,
                  "scheduler.offpeak.timezone: unknown time zone \"%s\"", tz);
         return SL_ECONFIG;
     }
-    const char *old = getenv("TZ");
-    char *saved = old ? xstrdup(old) : NULL;
-    setenv("TZ", tz, 1);
+    /* Left set: switching it back and forth every tick would rewrite the
+     * environment while other threads may read it (libpq, libcurl). */
+    const char *current = getenv("TZ");
+    if (!current || strcmp(current, tz) != 0)
+        setenv("TZ", tz, 1);
     tzset();
     time_t now = (time_t)(now_ms / 1000);
     struct tm today;
     localtime_r(&now, &today);
     scan(s, &today, now_ms, out);
-    if (saved)
-        setenv("TZ", saved, 1);
-    else
-        unsetenv("TZ");
-    tzset();
-    free(saved);
     return SL_OK;
 }

@@ -2,8 +2,11 @@
  *
  * Windows are local times of day in scheduler.offpeak.timezone (an IANA
  * name from the system tz database); daylight-saving shifts are handled by
- * the C library's mktime. Not thread-safe: it sets TZ for the duration of
- * the call (the scheduler is single-threaded; the worker never calls it). */
+ * the C library's mktime. It sets the process's TZ to that zone and leaves
+ * it so (sluice formats every time in UTC, with gmtime_r): the first call
+ * changes the environment, later calls with the same zone do not. Make the
+ * first call before starting threads; the scheduler does (open_sched), the
+ * worker never calls it. */
 #ifndef SL_OFFPEAK_H
 #define SL_OFFPEAK_H
 

@@ -144,6 +144,11 @@ static int open_sched(struct sched *s, const struct config *cfg)
     s->stop = &stop_requested;
     gethostname(host, sizeof(host) - 1);
     snprintf(s->owner, sizeof(s->owner), "%s:%d", host, (int)getpid());
+    /* First, while no other thread runs: it sets TZ (offpeak.h). */
+    s->now_ms = sl_now_ms();
+    update_window(s);
+    if (!s->window_known && cfg->scheduler.n_windows > 0)
+        return SL_ECONFIG; /* unknown time zone, logged */
     if (metrics_serve_start(cfg, &s->metrics, err, sizeof(err)) != SL_OK) {
         log_error("scheduler: metrics: %s", err);
         return SL_EIO;
@@ -153,10 +158,6 @@ static int open_sched(struct sched *s, const struct config *cfg)
         log_error("scheduler: %s", err);
         return SL_EDB;
     }
-    s->now_ms = sl_now_ms();
-    update_window(s);
-    if (!s->window_known && cfg->scheduler.n_windows > 0)
-        return SL_ECONFIG; /* unknown time zone, logged */
     s->client = batch_client_new();
     s->n_realtime_clients = (size_t)cfg->scheduler.realtime_concurrency;
     s->realtime_clients = xcalloc(s->n_realtime_clients, sizeof(*s->realtime_clients));
