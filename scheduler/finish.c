@@ -233,6 +233,12 @@ void finisher_apply(struct finisher *f, const struct pending_row *row,
                     int latency_ms)
 {
     const struct tier_conf *tier = pending_row_tier(f->s, row);
+    if (!tier || !row->task) {
+        /* Nothing can price, judge or re-send it now; a billed answer
+         * goes unrecorded, there being no price for it. */
+        apply_fail(f, row, tier, NULL, mode, SCHED_CONFIG_GONE);
+        return;
+    }
     enum deferred_action action = o->action;
     if (action == DEFERRED_CLIMB && !next_tier_known(f->s, row))
         action = DEFERRED_FAIL;

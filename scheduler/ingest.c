@@ -91,10 +91,12 @@ static void judge_lines(struct ingest *in, struct pending_row *rows, size_t n_ro
         struct pending_row *row = NULL;
         if (batch_custom_id_parse(l->custom_id, &row_id, &attempt) == SL_OK)
             row = bsearch(&row_id, rows, n_rows, sizeof(*rows), cmp_row_id);
-        if (!row || row->attempt != attempt || used[row - rows] || !row->task) {
+        if (!row || row->attempt != attempt || used[row - rows]) {
             in->stale++;
             continue;
         }
+        if (!row->task)
+            continue; /* failed with the unanswered rows (finisher_apply) */
         used[row - rows] = true;
         struct deferred_job job = {row->task, row->step, row->n_ladder,
                                    row->retries, in->s->cfg->scheduler.max_line_retries};

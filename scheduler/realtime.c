@@ -93,7 +93,7 @@ static void climb(const struct sched *s, struct batch_client *client,
     for (;;) {
         const struct tier_conf *tier = pending_row_tier(s, &u->row);
         if (!tier || !u->row.task) {
-            u->fail_reason = "tier or task no longer in config";
+            u->fail_reason = SCHED_CONFIG_GONE;
             return;
         }
         struct call_step *st = &u->steps[u->n_steps++];

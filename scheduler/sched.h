@@ -44,6 +44,7 @@ struct sched {
     volatile sig_atomic_t *stop; /* set by SIGTERM/SIGINT */
 
     int64_t now_ms;              /* start of the current tick */
+    bool lost_task_seen;         /* submit.c: a claim met a task not in the config */
     bool window_known;           /* windows configured */
     struct offpeak_state window;
 
@@ -93,6 +94,9 @@ void sched_rollback(struct sched *s);
 /* Formats an int64 into buf (>= 24 bytes) and returns buf. */
 const char *sched_i64(char *buf, int64_t v);
 
+/* Why a row whose task or current tier left the config fails. */
+#define SCHED_CONFIG_GONE "tier or task no longer in config"
+
 /* Outcomes written per transaction (batch lines, realtime jobs). */
 #define SCHED_CHUNK 500
 
@@ -102,7 +106,8 @@ struct finisher *finisher_new(struct sched *s);
 void finisher_free(struct finisher *f);
 /* Applies one outcome to its row: cost line (when billed), result (accept
  * or fail), and the row's next state (deleted, re-queued one tier up or
- * for a retry). mode is "batch" or "realtime"; resp may be NULL. */
+ * for a retry). mode is "batch" or "realtime"; resp may be NULL. A row
+ * whose task or tier left the config fails with SCHED_CONFIG_GONE. */
 void finisher_apply(struct finisher *f, const struct pending_row *row,
                     const struct deferred_outcome *o,
                     const struct llm_response *resp, const char *mode,

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "log.h"
 #include "sched.h"
 
@@ -74,6 +76,12 @@ static const char SQL_ORPHANS[] =
 static const char SQL_PROBE[] =
     "SELECT id, attempt FROM pending WHERE batch_id = $1 AND state = 'batched'"
     " ORDER BY id LIMIT 1";
+
+/* $1: the config's task names as a JSON array. */
+static const char SQL_LOST_TASK_ROWS[] =
+    "SELECT " PENDING_COLUMNS " FROM pending p WHERE p.state = 'ready'"
+    " AND p.task NOT IN (SELECT json_array_elements_text($1::json))"
+    " ORDER BY p.id LIMIT 500 FOR UPDATE SKIP LOCKED";
 
 static const char SQL_RELEASE_LATER[] =
     "UPDATE batches SET lease_until = now() + $2::int * interval '1 s'"
@@ -156,6 +164,15 @@ void sched_abandon(struct sched *s, int64_t batch_id, const char *state,
         sched_rollback(s); /* the lease runs out; reconciliation retries */
 }
 
+/* Lets the batch's lease run out after delay_s, so that sched_reconcile
+ * (this scheduler's or another's) asks the provider about it. */
+static void release_for_reconcile(struct sched *s, int64_t batch_id, int delay_s)
+{
+    char id[24], later[24];
+    const char *params[2] = {sched_i64(id, batch_id), sched_i64(later, delay_s)};
+    PQclear(sched_sql(s, "release for reconcile", SQL_RELEASE_LATER, 2, params));
+}
+
 static void record_submitted(struct sched *s, int64_t batch_id,
                              const char *provider_batch_id)
 {
@@ -190,6 +207,13 @@ static void submit_rows(struct sched *s, int64_t batch_id, PGresult *rows,
         s->batches_submitted++;
         log_info("scheduler: batch %lld submitted to %s as %s: %d requests for %s",
                  (long long)batch_id, p->name, provider_batch_id, n, model);
+    } else if (retryable) {
+        /* The provider may have created it all the same: reconciliation
+         * asks it (adopt, or re-queue under a new attempt). */
+        log_warn("scheduler: batch %lld (%d requests for %s) not confirmed: %s; "
+                 "asking %s whether it arrived", (long long)batch_id, n, model,
+                 err, p->name);
+        release_for_reconcile(s, batch_id, 0);
     } else {
         log_warn("scheduler: batch %lld (%d requests for %s) not submitted: %s",
                  (long long)batch_id, n, model, err);
@@ -200,6 +224,32 @@ static void submit_rows(struct sched *s, int64_t batch_id, PGresult *rows,
         free(ids[r]);
     free(ids);
     free(items);
+}
+
+/* Rows whose task left the config can never be sent: they fail, so that
+ * they do not hold up their provider/model group. */
+static void fail_lost_tasks(struct sched *s)
+{
+    cJSON *names = cJSON_CreateArray();
+    for (size_t i = 0; i < s->cfg->n_tasks; i++)
+        cJSON_AddItemToArray(names, cJSON_CreateString(s->cfg->tasks[i].name));
+    char *json = cJSON_PrintUnformatted(names);
+    cJSON_Delete(names);
+    const char *params[1] = {json};
+    if (sched_begin(s)) {
+        PGresult *res = sched_sql(s, "rows of lost tasks", SQL_LOST_TASK_ROWS, 1, params);
+        struct finisher *f = finisher_new(s);
+        for (int r = 0; res && r < PQntuples(res); r++) {
+            struct pending_row row;
+            pending_row_read(s, res, r, &row);
+            finisher_fail(f, &row, "batch", SCHED_CONFIG_GONE);
+        }
+        if (!(res && finisher_flush(f) && sched_commit(s)))
+            sched_rollback(s);
+        finisher_free(f);
+        PQclear(res);
+    }
+    free(json);
 }
 
 /* A row whose task left the config cannot be sent anywhere. */
@@ -230,9 +280,11 @@ static PGresult *claim(struct sched *s, const struct window_params *w,
     PGresult *rows = sched_sql(s, "claim pending rows", SQL_CLAIM, 9, params);
     int n = rows ? PQntuples(rows) : 0;
     if (n == 0 || !rows_sendable(s, rows)) {
-        if (n > 0)
-            log_error("scheduler: pending rows of %s name a task not in the config; "
-                      "left ready", model);
+        if (n > 0) {
+            s->lost_task_seen = true;
+            log_warn("scheduler: pending rows of %s name a task not in the config; "
+                     "they fail at the next tick", model);
+        }
         PQclear(rows);
         sched_rollback(s);
         return NULL;
@@ -274,6 +326,10 @@ static void flush_group(struct sched *s, const struct window_params *w,
 void sched_submit_due(struct sched *s)
 {
     struct window_params w;
+    if (s->lost_task_seen) {
+        s->lost_task_seen = false;
+        fail_lost_tasks(s);
+    }
     window_params(s, &w);
     const char *params[6] = {w.now, w.offpeak_ok, w.offpeak_urgent,
                              w.realtime_before, w.opened, w.async_urgent};
@@ -308,7 +364,7 @@ static char *probe_id(struct sched *s, const char *batch_id)
 static void reconcile_one(struct sched *s, int64_t batch_id,
                           const struct provider_conf *p, int64_t created_ms)
 {
-    char id[24], sluice_id[64], err[512], later[24];
+    char id[24], sluice_id[64], err[512];
     char *found = NULL;
     sched_i64(id, batch_id);
     sluice_batch_id(sluice_id, sizeof(sluice_id), batch_id);
@@ -327,8 +383,7 @@ static void reconcile_one(struct sched *s, int64_t batch_id,
     } else {
         log_info("scheduler: batch %s: cannot tell yet whether %s has it (%s)",
                  id, p->name, err);
-        const char *params[2] = {id, sched_i64(later, RECONCILE_RETRY_S)};
-        PQclear(sched_sql(s, "postpone reconcile", SQL_RELEASE_LATER, 2, params));
+        release_for_reconcile(s, batch_id, RECONCILE_RETRY_S);
     }
     free(found);
     free(probe);

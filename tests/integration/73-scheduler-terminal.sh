@@ -3,7 +3,8 @@
 # failed; Anthropic: every line errored) re-queues the rows until the retry
 # budget is spent, then each job fails with the reason and no cost line;
 # batches that expire half done are ingested for the done half and retried
-# for the expired half, and jobs out of retries fail as batch_expired.
+# for the expired half, and jobs out of retries fail as batch_expired; rows
+# of a task that left the config fail without holding up the others.
 source "$(dirname "$0")/lib.sh"
 
 JOBS=120
@@ -57,3 +58,29 @@ bad=$(psql_val "SELECT count(*) FROM results r WHERE r.job_id LIKE 'exp-%'
 [ "$bad" -eq 0 ] || fail "$bad results whose attempts differ from their cost lines"
 [ "$(it_batch_price_mismatches)" -eq 0 ] || fail "batch cost lines without the exact batch discount"
 pass "expiring batches: $answered answered over retries, $expired failed as batch_expired"
+
+# --- a task left the config while its rows waited -------------------------
+# The scheduler's config lacks "priority": its rows fail with the reason
+# and do not hold up the other tasks' rows of the same provider/model.
+restart_emulator '.batch = {"turnaround_s": 0.2}'
+jq -c '.mode = "async" | .id = "lost-" + .id' "$RUN/jobs.jsonl" >"$RUN/lost.jsonl"
+jq -c '.id = "lost-" + .id' "$RUN/gold-exp.jsonl" | sed 's/"lost-exp-/"lost-/' >"$RUN/gold-lost.jsonl"
+cat "$RUN/gold-lost.jsonl" >>"$RUN/gold.jsonl"
+it_start_worker c
+"$SLUICE" publish "$RUN/lost.jsonl" >/dev/null || fail "publish"
+it_wait_sql "SELECT count(*) FROM pending WHERE job_id LIKE 'lost-%'" $JOBS 60
+it_stop_worker c
+lost=$(psql_val "SELECT count(*) FROM pending WHERE job_id LIKE 'lost-%' AND task = 'priority'")
+[ "$lost" -gt 0 ] || fail "the workload has no priority job"
+jq 'del(.tasks.priority)' "$SLUICE_CONFIG" >"$RUN/lost.json"
+SLUICE_CONFIG=$RUN/lost.json it_start_scheduler c
+it_wait_sql "SELECT count(*) FROM results WHERE job_id LIKE 'lost-%'" $JOBS 60
+it_stop_scheduler c
+[ "$(psql_val "SELECT count(*) FROM results r JOIN jobs j USING (job_id)
+    WHERE r.job_id LIKE 'lost-%' AND j.task = 'priority' AND r.status = 'failed'
+      AND r.error = 'tier or task no longer in config'")" -eq "$lost" ] \
+    || fail "rows of the removed task did not fail with the reason"
+[ "$(psql_val "SELECT count(*) FROM results r JOIN jobs j USING (job_id)
+    WHERE r.job_id LIKE 'lost-%' AND j.task <> 'priority' AND r.status = 'answered'")" -gt 0 ] \
+    || fail "the other tasks' rows were held up"
+pass "a task removed from the config: its $lost rows failed with the reason, the others were answered"
