@@ -101,11 +101,10 @@ int cost_drift_check(struct db *db, const struct alerts_conf *a,
         return rc;
     for (size_t i = 0; i < n; i++) {
         struct cost_drift_verdict v;
-        char tier[16];
         cost_drift_judge(a, &samples[i], &v);
         if (!v.comparable)
             continue;
-        snprintf(tier, sizeof(tier), "%d", samples[i].tier);
+        const char *tier = telemetry_tier(samples[i].tier);
         metrics_set(telemetry()->cost_drift_ratio, v.ratio, tier, NULL, NULL);
         if (!v.alert)
             continue;

@@ -42,10 +42,8 @@ int64_t pricing_cost_nano(const struct price *price,
 int64_t pricing_baseline_nano(const struct config *cfg,
                               const struct llm_usage *usage)
 {
-    for (size_t i = 0; i < cfg->n_tiers; i++)
-        if (cfg->tiers[i].tier == cfg->top_tier)
-            return pricing_cost_nano(cfg->tiers[i].price, usage, false);
-    return 0;
+    const struct tier_conf *top = config_tier(cfg, cfg->top_tier);
+    return top ? pricing_cost_nano(top->price, usage, false) : 0;
 }
 
 void pricing_bill_line(struct ledger_cost_line *line,
