@@ -16,10 +16,12 @@
 #include <time.h>
 
 #include "log.h"
+#include "retry.h"
 #include "sched.h"
 
 /* Enough rows to keep every thread busy for a while, few enough that a
- * pass (and its locks) ends in seconds. */
+ * pass (and its locks) ends in seconds; never more than one finisher
+ * chunk, whose trace storage does not grow. */
 #define ROWS_PER_THREAD 8
 
 static const char SQL_URGENT[] =
@@ -57,18 +59,22 @@ struct climber {
     struct batch_client *client;
 };
 
-static void sleep_ms(int ms)
+static void sleep_ms(int64_t ms)
 {
     nanosleep(&(struct timespec){ms / 1000, (long)(ms % 1000) * 1000000L}, NULL);
 }
 
-/* One tier call with the provider's retry budget; resp always filled. */
+/* One tier call with the provider's retry budget and the worker's backoff
+ * (retry.h: full jitter, so threads that all met a 429 do not come back
+ * together); resp always filled. */
 static int call_tier(struct batch_client *client, const struct tier_conf *tier,
                      const struct pending_row *row, struct llm_response *resp)
 {
     const struct provider_conf *p = tier->provider;
-    int latency_ms = 0, backoff = p->retry_base_ms;
-    for (int attempt = 0;; attempt++) {
+    struct retry_policy pol;
+    retry_policy_from_provider(p, &pol);
+    int latency_ms = 0;
+    for (int retries = 0;; retries++) {
         char err[512];
         bool retryable = false;
         llm_response_clear(resp);
@@ -76,11 +82,11 @@ static int call_tier(struct batch_client *client, const struct tier_conf *tier,
         int rc = batch_client_realtime(client, p, row->task, tier->model,
                                        row->input, strlen(row->input), resp,
                                        &latency_ms, &retryable, err, sizeof(err));
-        if (rc == SL_OK || !retryable || attempt >= p->max_retries)
+        if (rc == SL_OK || !retryable || retries >= pol.max_retries)
             break;
         log_debug("scheduler: realtime call for %s retried: %s", row->job_id, err);
-        sleep_ms(backoff);
-        backoff = backoff * 2 < p->retry_cap_ms ? backoff * 2 : p->retry_cap_ms;
+        sleep_ms(retry_delay_ms(&pol, retries, -1,
+                                (double)random() / ((double)RAND_MAX + 1.0)));
     }
     return latency_ms;
 }
@@ -121,14 +127,14 @@ static void *climb_thread(void *arg)
     return NULL;
 }
 
-/* Runs the climbs on up to s->n_realtime_clients threads, one client each
- * (the caller's thread alone if none can be started). */
+/* Runs the climbs (p->n_rows > 0) on up to s->n_realtime_clients threads,
+ * one client each (the caller's thread alone if none can be started). */
 static void climb_all(struct sched *s, struct pass *p)
 {
     size_t want = p->n_rows < s->n_realtime_clients ? p->n_rows
                                                     : s->n_realtime_clients;
-    pthread_t *tid = xcalloc(want ? want : 1, sizeof(*tid));
-    struct climber *climbers = xcalloc(want ? want : 1, sizeof(*climbers));
+    pthread_t *tid = xcalloc(want, sizeof(*tid));
+    struct climber *climbers = xcalloc(want, sizeof(*climbers));
     size_t started = 0;
     for (; started < want; started++) {
         if (!s->realtime_clients[started])
@@ -137,7 +143,7 @@ static void climb_all(struct sched *s, struct pass *p)
         if (pthread_create(&tid[started], NULL, climb_thread, &climbers[started]))
             break;
     }
-    if (started == 0 && want > 0)
+    if (started == 0)
         climb_thread(&climbers[0]);
     for (size_t t = 0; t < started; t++)
         pthread_join(tid[t], NULL);
@@ -161,14 +167,20 @@ static void write_row(struct finisher *f, struct urgent_row *u)
 void sched_realtime_due(struct sched *s)
 {
     char before[24], limit[24];
+    size_t max_rows = s->n_realtime_clients * ROWS_PER_THREAD;
     const char *params[2] = {
         sched_i64(before, s->now_ms + (int64_t)s->cfg->scheduler.turnaround_s * 1000),
-        sched_i64(limit, (int64_t)(s->n_realtime_clients * ROWS_PER_THREAD))};
+        sched_i64(limit, (int64_t)(max_rows < SCHED_CHUNK ? max_rows : SCHED_CHUNK))};
     if (!sched_begin(s))
         return;
     PGresult *res = sched_sql(s, "urgent rows", SQL_URGENT, 2, params);
     struct pass p = {.s = s, .n_rows = res ? (size_t)PQntuples(res) : 0};
-    p.rows = xcalloc(p.n_rows ? p.n_rows : 1, sizeof(*p.rows));
+    if (p.n_rows == 0) {
+        sched_rollback(s);
+        PQclear(res);
+        return;
+    }
+    p.rows = xcalloc(p.n_rows, sizeof(*p.rows));
     for (size_t r = 0; r < p.n_rows; r++)
         pending_row_read(s, res, (int)r, &p.rows[r].row);
     climb_all(s, &p);

@@ -16,9 +16,11 @@
 /* A failed or uncertified attempt is not repeated before this. */
 #define RETRY_AFTER_FAILURE_S 600
 
-static const char SQL_DUE[] =
-    "SELECT NOT EXISTS (SELECT 1 FROM tier0_models WHERE task = $1"
-    " AND created_at > now() - $2::bigint * interval '1 s')";
+/* Milliseconds until the task is due (<= 0: due now). */
+static const char SQL_DUE_IN[] =
+    "SELECT COALESCE((extract(epoch FROM max(created_at)"
+    " + $2::bigint * interval '1 s' - now()) * 1000)::bigint, 0)"
+    " FROM tier0_models WHERE task = $1";
 
 static const char SQL_LOCK[] =
     "SELECT pg_try_advisory_lock(hashtext('sluice-tier0-retrain:' || $1))";
@@ -107,8 +109,13 @@ void sched_retrain_due(struct sched *s)
             continue;
         const char *params[2] = {task->name,
                                  sched_i64(period, task->tier0_retrain_every_s)};
-        if (!query_true(s->db, "retrain due", SQL_DUE, 2, params))
+        PGresult *res = sched_sql(s, "retrain due", SQL_DUE_IN, 2, params);
+        int64_t due_in = res ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : 1000;
+        PQclear(res);
+        if (due_in > 0) { /* asked again then, not every tick */
+            s->retrain_not_before_ms[i] = s->now_ms + due_in;
             continue;
+        }
         s->retrain_not_before_ms[i] = s->now_ms + RETRY_AFTER_FAILURE_S * 1000LL;
         start_training(s, task->name);
         return;
