@@ -6,11 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <cjson/cJSON.h>
 
 #include "provider.h"
+#include "rfc3339.h"
 
 static const char *jstr(const cJSON *obj, const char *key)
 {
@@ -142,36 +142,11 @@ static void anthropic_status(const cJSON *root, struct batch_status *out)
     out->total = jcount(c, "processing") + out->completed + failed;
 }
 
-/* RFC 3339 "2026-11-24T18:37:24.100435Z" (fraction and offset optional,
- * "+hh:mm" / "-hh:mm" accepted) → ms since the epoch; 0 when unreadable. */
+/* Anthropic's timestamps are RFC 3339; 0 when absent or unreadable. */
 static int64_t rfc3339_ms(const char *s)
 {
-    struct tm tm = {0};
-    int used = 0;
-    if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon,
-                     &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec,
-                     &used) != 6 || used != 19)
-        return 0;
-    const char *p = s + used;
-    int64_t ms = 0, scale = 100;
-    if (*p == '.') {
-        for (p++; *p >= '0' && *p <= '9'; p++) {
-            ms += (*p - '0') * scale;
-            scale /= 10;
-        }
-    }
-    int64_t offset_s = 0;
-    int oh, om;
-    if ((*p == '+' || *p == '-') && sscanf(p + 1, "%2d:%2d", &oh, &om) == 2)
-        offset_s = (*p == '+' ? 1 : -1) * (int64_t)(oh * 3600 + om * 60);
-    else if (*p != 'Z' && *p != 'z')
-        return 0;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    time_t t = timegm(&tm);
-    if (t == (time_t)-1)
-        return 0;
-    return ((int64_t)t - offset_s) * 1000 + ms;
+    int64_t ms;
+    return s && rfc3339_parse_ms(s, &ms) == SL_OK ? ms : 0;
 }
 
 /* openai created_at is unix seconds. */

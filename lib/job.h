@@ -58,9 +58,4 @@ void job_free(struct job *job);
 /* Stable machine name of a reject code, e.g. "missing_field". */
 const char *job_reject_name(enum job_reject code);
 
-
-/* Parses RFC 3339 ("2026-11-23T10:00:00Z", offsets and fractions allowed)
- * into unix ms. Returns 0 or SL_EINVAL. */
-int rfc3339_parse_ms(const char *text, int64_t *out_ms);
-
 #endif

@@ -1,4 +1,4 @@
-/* sources: lib/batch_wire.c lib/batch_parse.c lib/batch_splitter.c lib/provider.c lib/provider_openai.c lib/provider_anthropic.c lib/llm.c lib/sl.c tests/unit/fixture.c */
+/* sources: lib/batch_wire.c lib/batch_parse.c lib/rfc3339.c lib/batch_splitter.c lib/provider.c lib/provider_openai.c lib/provider_anthropic.c lib/llm.c lib/sl.c tests/unit/fixture.c */
 /* Batch wire formats: request files and bodies read back field by field,
  * multipart framing, URLs, batch objects in every state and result lines of
  * every kind from fixtures shaped per /work/shared/provider-apis.md
