@@ -290,21 +290,6 @@ static int request(struct batch_client *c, const struct provider_conf *p,
 
 /* ---------------------------------------------------------------- submit */
 
-static bool plain_id(const char *s, size_t max)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > max)
-        return false;
-    for (; *s; s++) {
-        char ch = *s;
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-              (ch >= '0' && ch <= '9') || ch == '_' || ch == '-' ||
-              ch == '.'))
-            return false;
-    }
-    return true;
-}
-
 /* POSTs body to url and parses the batch object it answers. */
 static int create_batch(struct batch_client *c, const struct provider_conf *p,
                         const struct call *call, char **provider_batch_id,
@@ -331,7 +316,7 @@ static int openai_upload(struct batch_client *c, const struct provider_conf *p,
                          const char *sluice_batch_id, char **file_id,
                          bool *retryable, char *err, size_t err_size)
 {
-    char *name = plain_id(sluice_batch_id, 100)
+    char *name = batch_provider_id_valid(sluice_batch_id)
         ? xasprintf("sluice-%s.jsonl", sluice_batch_id)
         : xstrdup("sluice-batch.jsonl");
     char *body = NULL, *ctype = NULL, *url = batch_url(p, BATCH_CALL_UPLOAD,
@@ -584,7 +569,7 @@ static int list_page(struct batch_client *c, const struct provider_conf *p,
 {
     bool ant = p->kind == PROVIDER_ANTHROPIC, retryable;
     memset(out, 0, sizeof(*out));
-    if (cursor && !plain_id(cursor, 256)) {
+    if (cursor && !batch_provider_id_valid(cursor)) {
         snprintf(err, err_size, "batch list: odd cursor from the server");
         return SL_EINVAL;
     }

@@ -352,7 +352,7 @@ int batch_openai_upload_body(const char *jsonl, size_t len,
 
 /* --- URLs --- */
 
-static bool provider_id_ok(const char *id)
+bool batch_provider_id_valid(const char *id)
 {
     if (!id || !id[0] || strlen(id) > 256)
         return false;
@@ -397,7 +397,7 @@ char *batch_url(const struct provider_conf *p, enum batch_call call,
     if (!path)
         return NULL;
     bool takes_id = strstr(path, "%s") != NULL;
-    if (takes_id && !provider_id_ok(id))
+    if (takes_id && !batch_provider_id_valid(id))
         return NULL;
     size_t blen = strlen(p->base_url);
     while (blen > 0 && p->base_url[blen - 1] == '/')

@@ -51,6 +51,10 @@ size_t batch_max_bytes(enum provider_kind kind);
  * qualify; use batch_custom_id. */
 bool batch_custom_id_valid(const char *id);
 
+/* True when a provider's id (batch, file, list cursor) is 1..256 of
+ * [a-zA-Z0-9_.-]: safe to put in a URL path or query unescaped. */
+bool batch_provider_id_valid(const char *id);
+
 /* Returns a new custom_id "r<row_id>-a<attempt>" for a pending row id
  * (>= 0) and attempt (>= 0). */
 char *batch_custom_id(int64_t row_id, int attempt);
