@@ -17,7 +17,7 @@ static void judge_answer(const struct deferred_job *job,
                                     sizeof(out->detail));
     bool climb = escalate_should_climb(v, on_last_tier(job));
     out->billed = true;
-    if (!climb && (v == VERDICT_ACCEPT || v == VERDICT_LOW_CONFIDENCE)) {
+    if (!climb) { /* escalate.h: ACCEPT, or LOW_CONFIDENCE on the last tier */
         out->action = DEFERRED_ACCEPT;
         return;
     }

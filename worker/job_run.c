@@ -221,7 +221,7 @@ static void judge_answer(struct job_run *run, const struct llm_response *resp,
                                     sizeof(detail));
     bool climb = escalate_should_climb(v, on_last_tier(run));
 
-    if (!climb && (v == VERDICT_ACCEPT || v == VERDICT_LOW_CONFIDENCE)) {
+    if (!climb) { /* escalate.h: ACCEPT, or LOW_CONFIDENCE on the last tier */
         add_line(run, resp, "accepted", NULL, latency_us);
         accept_answer(run);
         return;
