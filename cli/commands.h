@@ -3,15 +3,14 @@
 #ifndef SL_COMMANDS_H
 #define SL_COMMANDS_H
 
-int cmd_worker(int argc, char **argv);
+/* The processes' own entry points live with them: cmd_worker in
+ * worker/worker.h, cmd_scheduler and cmd_status in scheduler/scheduler.h. */
+#include "scheduler.h"
+#include "worker.h"
+
 int cmd_migrate(int argc, char **argv);
 int cmd_publish(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_train(int argc, char **argv);
-int cmd_scheduler(int argc, char **argv);
-int cmd_status(int argc, char **argv);
-
-/* --config default: $SLUICE_CONFIG, else config/sluice.json. */
-const char *cli_default_config(void);
 
 #endif

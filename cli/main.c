@@ -23,12 +23,6 @@ static const struct command commands[] = {
     {"status", cmd_status, "pending jobs, batches in flight and the next off-peak window"},
 };
 
-const char *cli_default_config(void)
-{
-    const char *env = getenv("SLUICE_CONFIG");
-    return env && *env ? env : "config/sluice.json";
-}
-
 static void usage(FILE *out)
 {
     fprintf(out, "usage: sluice <command> [options]\n\ncommands:\n");

@@ -26,7 +26,7 @@ int cmd_migrate(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *config_path = cli_default_config();
+    const char *config_path = config_default_path();
     const char *schema_dir = getenv("SLUICE_SCHEMA_DIR");
     int c;
     if (!schema_dir)

@@ -107,7 +107,7 @@ static int load_conf(const struct publish_opts *o, struct config **cfg_out,
         path = getenv("SLUICE_CONFIG");
     /* Publishing needs only an address: with one, no file is required. */
     if (!path && !o->bootstrap && !env_bootstrap)
-        path = cli_default_config();
+        path = config_default_path();
     *kc = (struct kafka_conf){0};
     if (path) {
         char err[512];

@@ -7,7 +7,7 @@
 #include "commands.h"
 #include "config.h"
 #include "db.h"
-#include "report.h"
+#include "report_tables.h"
 
 struct report_opts {
     const char *config_path, *html, *prices;
@@ -56,7 +56,7 @@ static int parse_args(int argc, char **argv, struct report_opts *o)
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     int c;
-    o->config_path = cli_default_config();
+    o->config_path = config_default_path();
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'c': o->config_path = optarg; break;

@@ -8,7 +8,7 @@
 #include "commands.h"
 #include "config.h"
 #include "db.h"
-#include "tier0_train.h"
+#include "tier0/tier0_train.h"
 
 static void usage(FILE *out)
 {
@@ -39,7 +39,7 @@ static int parse_args(int argc, char **argv, struct train_args *a)
         {"target", required_argument, NULL, 'g'}, {"folds", required_argument, NULL, 'k'},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
     };
-    *a = (struct train_args){NULL, cli_default_config(), -1, 5};
+    *a = (struct train_args){NULL, config_default_path(), -1, 5};
     int c;
     char *end;
     while ((c = getopt_long(argc, argv, "t:c:g:k:h", opts, NULL)) != -1) {

@@ -1452,3 +1452,9 @@ int job_mode_parse(const char *name, enum job_mode *out)
     }
     return SL_EINVAL;
 }
+
+const char *config_default_path(void)
+{
+    const char *env = getenv("SLUICE_CONFIG");
+    return env && *env ? env : "config/sluice.json";
+}

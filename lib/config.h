@@ -77,7 +77,7 @@ struct scheduler_conf {
     size_t n_windows;
 };
 
-/* Prometheus endpoint (lib/metrics_serve.h). */
+/* Prometheus endpoint (lib/metrics/metrics_serve.h). */
 #define CONFIG_METRICS_LISTEN_DEFAULT "127.0.0.1:9464"
 struct metrics_conf {
     char *listen; /* "HOST:PORT" to bind, port 0 = any free port; "" = off */
@@ -170,7 +170,7 @@ struct budgets_conf {
     int refresh_ms;         /* spend re-read from PostgreSQL this often (5000) */
 };
 
-/* Cost drift alert (lib/cost_drift.h). */
+/* Cost drift alert (worker/cost_drift.h). */
 struct alerts_conf {
     double cost_drift_factor;     /* last hour / trailing 7 days (1.5) */
     int64_t cost_drift_min_calls; /* calls needed in both windows (50) */
@@ -201,6 +201,10 @@ struct config {
 
 /* Reads, parses and validates path, then applies the environment overrides.
  * Returns 0 and *out, or SL_ECONFIG with the message in errstr. */
+/* The config file a command reads when not given --config: $SLUICE_CONFIG,
+ * else config/sluice.json. Borrowed (the environment's or a literal). */
+const char *config_default_path(void);
+
 int config_load(const char *path, struct config **out, char *errstr,
                 size_t errstr_size) SL_MUSTCHECK;
 /* Same from a JSON text; source_name is used in messages. No env overrides. */

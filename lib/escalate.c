@@ -8,7 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "answer.h"
+#include "provider/answer.h"
 #include "jsonschema.h"
 
 /* How much of a model-provided string (a rejected label) a detail shows. */

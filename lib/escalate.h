@@ -11,7 +11,7 @@
 #include <stddef.h>
 
 #include "config.h"
-#include "llm.h"
+#include "provider/llm.h"
 
 enum verdict {
     VERDICT_ACCEPT = 0,

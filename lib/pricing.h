@@ -24,7 +24,7 @@
 
 #include "config.h"
 #include "ledger.h"
-#include "llm.h"
+#include "provider/llm.h"
 
 /* Cost of one call in integer nano-dollars (see above). */
 int64_t pricing_cost_nano(const struct price *price,

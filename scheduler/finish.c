@@ -9,8 +9,8 @@
 #include "log.h"
 #include "pricing.h"
 #include "sched.h"
-#include "telemetry.h"
-#include "tier0_features.h"
+#include "metrics/telemetry.h"
+#include "tier0/tier0_features.h"
 
 /* Retries of errored lines wait a little so a provider hiccup can pass. */
 #define RETRY_DELAY_MS 1000

@@ -10,7 +10,7 @@
 
 #include "log.h"
 #include "sched.h"
-#include "telemetry.h"
+#include "metrics/telemetry.h"
 
 #define POLL_BATCHES_PER_TICK 10
 

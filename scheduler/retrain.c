@@ -11,7 +11,7 @@
 
 #include "log.h"
 #include "sched.h"
-#include "tier0_train.h"
+#include "tier0/tier0_train.h"
 
 /* A failed or uncertified attempt is not repeated before this. */
 #define RETRY_AFTER_FAILURE_S 600

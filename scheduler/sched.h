@@ -1,6 +1,11 @@
 /* sched.h — state shared by the files of `sluice scheduler` (not for use
  * outside scheduler/).
  *
+ * Layers, top down: loop.c drives; submit.c, ingest.c, realtime.c,
+ * retrain.c and status.c do one step each; requeue.c and finish.c turn
+ * outcomes into ledger rows and pending changes; rows.c runs SQL and reads
+ * pending rows. No file calls one above it.
+ *
  * One scheduler is one thread running a loop (loop.c): each tick it
  * reconciles batches orphaned by a crashed scheduler (submit.c), submits the
  * provider/model groups that are due (submit.c), polls and ingests batches
@@ -22,12 +27,12 @@
 
 #include <libpq-fe.h>
 
-#include "batch_client.h"
+#include "batch/batch_client.h"
 #include "config.h"
 #include "db.h"
 #include "deferred_outcome.h"
 #include "ledger.h"
-#include "metrics_serve.h"
+#include "metrics/metrics_serve.h"
 #include "offpeak.h"
 
 #define SCHED_MAX_TASKS 64
@@ -62,7 +67,7 @@ struct sched {
         jobs_realtime;
 };
 
-/* A pending row as the scheduler reads it (strings owned by the PGresult
+/* rows.c. A pending row as the scheduler reads it (strings owned by the PGresult
  * it came from). */
 struct pending_row {
     int64_t id;
@@ -84,7 +89,7 @@ void pending_row_read(const struct sched *s, const PGresult *res, int r,
 const struct tier_conf *pending_row_tier(const struct sched *s,
                                          const struct pending_row *row);
 
-/* loop.c: runs sql with text params; returns the result (caller clears)
+/* rows.c: runs sql with text params (db_query); returns the result (caller clears)
  * or NULL after logging "<what>: <error>". */
 PGresult *sched_sql(struct sched *s, const char *what, const char *sql,
                     int n_params, const char *const *params);
@@ -123,7 +128,8 @@ bool finisher_flush(struct finisher *f);
 /* submit.c */
 void sched_reconcile(struct sched *s);
 void sched_submit_due(struct sched *s);
-/* Re-queues the still-batched rows of a batch for another attempt (or
+
+/* requeue.c. Re-queues the still-batched rows of a batch for another attempt (or
  * fails those out of retries), inside the caller's transaction. */
 bool sched_requeue_batch(struct sched *s, int64_t batch_id, const char *reason);
 /* Closes a batch as state ("abandoned", "failed") and re-queues its rows,

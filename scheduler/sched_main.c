@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "commands.h"
+#include "scheduler.h"
 #include "log.h"
 #include "sched.h"
 
@@ -49,7 +49,7 @@ static int parse_args(int argc, char **argv, const char *cmd,
         {NULL, 0, NULL, 0},
     };
     int c;
-    *config_path = cli_default_config();
+    *config_path = config_default_path();
     while ((c = getopt_long(argc, argv, "c:l:h", opts, NULL)) != -1) {
         switch (c) {
         case 'c': *config_path = optarg; break;

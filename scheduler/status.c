@@ -7,7 +7,7 @@
 
 #include "log.h"
 #include "sched.h"
-#include "telemetry.h"
+#include "metrics/telemetry.h"
 
 #define GAUGE_EVERY_MS 5000
 

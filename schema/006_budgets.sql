@@ -1,5 +1,5 @@
 -- 006_budgets.sql — an index for the free users' escalation count that
--- every worker's budget refresh reads (lib/budget.c, docs/budgets.md).
+-- every worker's budget refresh reads (worker/budget.c, docs/budgets.md).
 --
 -- The count is of today's top-tier lines that followed a lower tier
 -- (attempt > 1), joined to jobs for the user tier. Escalated lines are a

@@ -13,12 +13,13 @@
 #include <curl/curl.h>
 
 #include "escalate.h"
+#include "job_run.h"
 #include "log.h"
+#include "metrics/telemetry.h"
 #include "pricing.h"
-#include "provider.h"
+#include "provider/provider.h"
 #include "retry.h"
-#include "tier0_features.h"
-#include "worker_internal.h"
+#include "tier0/tier0_features.h"
 
 /* Responses larger than this are treated as failures: no real answer of a
  * routed task comes near it. */
@@ -29,7 +30,7 @@ static void call_tier(struct job_run *run);
 
 static const struct tier_conf *current_tier(const struct job_run *run)
 {
-    return config_tier(run->w->cfg, run->plan.tiers[run->step]);
+    return config_tier(run->host->cfg, run->plan.tiers[run->step]);
 }
 
 static bool on_last_tier(const struct job_run *run)
@@ -98,7 +99,7 @@ static int64_t tier0_baseline(const struct job_run *run)
         .output_tokens = (int64_t)(strlen(run->t0_label) + 32 + 3) / 4,
     };
     free(prompt);
-    return pricing_baseline_nano(run->w->cfg, &usage);
+    return pricing_baseline_nano(run->host->cfg, &usage);
 }
 
 /* The job's answer is tier 0's. A shadow ladder, if one ran, left its cost
@@ -129,7 +130,7 @@ static void finish_tier0(struct job_run *run, const char *llm_status)
         .confidence = run->t0.score, .has_confidence = true,
         .attempts = (int)run->n_lines,
     };
-    worker_job_finished(run->w, run);
+    run->host->finished(run->host, run);
 }
 
 /* The baseline is carried by the line that concludes the job, so that
@@ -148,7 +149,7 @@ static void finish(struct job_run *run, const char *status, const char *error)
 
     if (run->n_lines > 0) {
         struct ledger_cost_line *last = &run->lines[run->n_lines - 1].line;
-        last->baseline_nanousd = pricing_baseline_nano(run->w->cfg, &run->last_usage);
+        last->baseline_nanousd = pricing_baseline_nano(run->host->cfg, &run->last_usage);
     }
     r->job_id = run->job->id;
     r->status = status;
@@ -161,7 +162,7 @@ static void finish(struct job_run *run, const char *status, const char *error)
         run->error = xstrdup(error);
         r->error = run->error;
     }
-    worker_job_finished(run->w, run);
+    run->host->finished(run->host, run);
 }
 
 /* A reached budget rejected the job: no provider call, no cost line. */
@@ -173,7 +174,7 @@ static void finish_rejected_by_budget(struct job_run *run, const char *reason)
         .job_id = run->job->id, .status = "failed", .source = "llm",
         .error = run->error,
     };
-    worker_job_finished(run->w, run);
+    run->host->finished(run->host, run);
 }
 
 static void accept_answer(struct job_run *run)
@@ -205,8 +206,8 @@ static void climb_or_fail(struct job_run *run, const char *reason)
                   telemetry_tier(current_tier(run)->tier), NULL);
     run->step++;
     run->retries = 0;
-    if (run->w->draining) {
-        worker_job_released(run->w, run);
+    if (run->host->draining) {
+        run->host->released(run->host, run);
         return;
     }
     call_tier(run);
@@ -237,11 +238,31 @@ static void on_retry_timer_closed(uv_handle_t *h)
     free(h->data);
 }
 
+/* The worker's list of runs waiting to retry, which a drain cuts short. */
+static void wait_link(struct job_run_host *w, struct retry_wait *wait)
+{
+    wait->next = w->waits;
+    if (w->waits)
+        w->waits->prev = wait;
+    w->waits = wait;
+}
+
+static void wait_unlink(struct job_run_host *w, struct retry_wait *wait)
+{
+    if (wait->prev)
+        wait->prev->next = wait->next;
+    else
+        w->waits = wait->next;
+    if (wait->next)
+        wait->next->prev = wait->prev;
+    wait->prev = wait->next = NULL;
+}
+
 static void on_retry_timer(uv_timer_t *t)
 {
     struct retry_wait *wait = t->data;
     struct job_run *run = wait->run;
-    worker_wait_unlink(run->w, wait);
+    wait_unlink(run->host, wait);
     uv_close((uv_handle_t *)t, on_retry_timer_closed);
     call_tier(run);
 }
@@ -268,10 +289,10 @@ static bool schedule_retry(struct job_run *run,
                   current_tier(run)->provider->name, NULL, NULL);
     struct retry_wait *wait = xcalloc(1, sizeof(*wait));
     wait->run = run;
-    uv_timer_init(&run->w->loop, &wait->timer);
+    uv_timer_init(run->host->loop, &wait->timer);
     wait->timer.data = wait;
     uv_timer_start(&wait->timer, on_retry_timer, (uint64_t)delay, 0);
-    worker_wait_link(run->w, wait);
+    wait_link(run->host, wait);
     return true;
 }
 
@@ -309,8 +330,8 @@ static void on_http_done(const struct http_response *http, void *arg)
                                          sizeof(err));
     if (parsed == SL_OK && http->status == 200) {
         judge_answer(run, &resp, latency_us);
-    } else if (run->w->draining) {
-        worker_job_released(run->w, run);
+    } else if (run->host->draining) {
+        run->host->released(run->host, run);
     } else if (!schedule_retry(run, http, parsed == SL_OK ? &resp : NULL)) {
         log_job(SL_LOG_WARN, run->job->id, run->job->tenant,
                 "tier %d provider failed: status=%ld %s%s",
@@ -326,8 +347,8 @@ static void on_http_done(const struct http_response *http, void *arg)
 
 static void call_tier(struct job_run *run)
 {
-    if (run->w->draining && run->retries > 0) {
-        worker_job_released(run->w, run);
+    if (run->host->draining && run->retries > 0) {
+        run->host->released(run->host, run);
         return;
     }
     const struct tier_conf *tier = current_tier(run);
@@ -350,7 +371,7 @@ static void call_tier(struct job_run *run)
     req.body_len = strlen(req.body);
     if (run->retries == 0)
         run->tier_started_us = sl_monotonic_us();
-    if (http_multi_submit(run->w->http, &req) != SL_OK) {
+    if (http_multi_submit(run->host->http, &req) != SL_OK) {
         add_line(run, NULL, on_last_tier(run) ? "failed" : "escalated",
                  "provider_failed", 0);
         climb_or_fail(run, "request could not be submitted");
@@ -365,7 +386,7 @@ static void call_tier(struct job_run *run)
 static bool defer_to_scheduler(struct job_run *run)
 {
     const struct job *job = run->job;
-    const struct config *cfg = run->w->cfg;
+    const struct config *cfg = run->host->cfg;
     if (job->mode == MODE_INTERACTIVE)
         return false;
     if (job->deadline_ms &&
@@ -382,16 +403,16 @@ static bool defer_to_scheduler(struct job_run *run)
         .input_len = job->input_len,
     };
     run->deferred = true;
-    worker_job_finished(run->w, run);
+    run->host->finished(run->host, run);
     return true;
 }
 
-struct job_run *job_run_start(struct worker *w, struct job *job,
+struct job_run *job_run_start(struct job_run_host *w, struct job *job,
                               int32_t partition, int64_t offset,
                               uint32_t generation)
 {
     struct job_run *run = xcalloc(1, sizeof(*run));
-    run->w = w;
+    run->host = w;
     run->job = job;
     run->partition = partition;
     run->offset = offset;

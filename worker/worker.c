@@ -65,10 +65,17 @@ static struct ledger_job ledger_job_of(const struct job_run *run)
     };
 }
 
+/* The worker that embeds host (a run's callbacks get the host). */
+static struct worker *worker_of(struct job_run_host *host)
+{
+    return (struct worker *)((char *)host - offsetof(struct worker, runs));
+}
+
 static void start_parked(struct worker *w);
 
-void worker_job_finished(struct worker *w, struct job_run *run)
+static void run_finished(struct job_run_host *host, struct job_run *run)
 {
+    struct worker *w = worker_of(host);
     struct ledger_job lj = ledger_job_of(run);
     struct ledger_cost_line lines[CONFIG_MAX_TIERS];
     for (size_t i = 0; i < run->n_lines; i++)
@@ -90,31 +97,13 @@ void worker_job_finished(struct worker *w, struct job_run *run)
     start_parked(w);
 }
 
-void worker_job_released(struct worker *w, struct job_run *run)
+static void run_released(struct job_run_host *host, struct job_run *run)
 {
+    struct worker *w = worker_of(host);
     log_job(SL_LOG_INFO, run->job->id, run->job->tenant, "%s",
             "released unfinished at shutdown; it will be redelivered");
     w->in_flight--;
     job_run_free(run);
-}
-
-void worker_wait_link(struct worker *w, struct retry_wait *wait)
-{
-    wait->next = w->waits;
-    if (w->waits)
-        w->waits->prev = wait;
-    w->waits = wait;
-}
-
-void worker_wait_unlink(struct worker *w, struct retry_wait *wait)
-{
-    if (wait->prev)
-        wait->prev->next = wait->next;
-    else
-        w->waits = wait->next;
-    if (wait->next)
-        wait->next->prev = wait->prev;
-    wait->prev = wait->next = NULL;
 }
 
 static void reject_free(struct reject_item *r)
@@ -268,7 +257,7 @@ static void start_parked(struct worker *w)
     if (w->starting)
         return;
     w->starting = true;
-    while (!w->draining && w->parked_len > 0 &&
+    while (!w->runs.draining && w->parked_len > 0 &&
            w->in_flight < (size_t)w->cfg->worker.max_in_flight) {
         struct parked_job p = w->parked[w->parked_head];
         w->parked_head = (w->parked_head + 1) % w->parked_cap;
@@ -282,7 +271,7 @@ static void start_parked(struct worker *w)
             continue;
         }
         w->in_flight++;
-        job_run_start(w, p.job, p.partition, p.offset, p.generation);
+        job_run_start(&w->runs, p.job, p.partition, p.offset, p.generation);
     }
     w->starting = false;
 }
@@ -342,7 +331,7 @@ static void drain_consumer(struct worker *w)
     in.n = 0;
     /* Polling goes on while paused: rebalances are served from here. */
     for (;;) {
-        if (w->draining)
+        if (w->runs.draining)
             break;
         if (backlog(w) + in.n >= w->parked_cap && !w->paused)
             break;
@@ -435,7 +424,7 @@ static bool batch_due(const struct worker *w)
         return false;
     return n >= (size_t)w->cfg->worker.batch_max_jobs ||
            sl_now_ms() - w->last_flush_ms >= w->cfg->worker.batch_flush_ms ||
-           w->draining;
+           w->runs.draining;
 }
 
 /* ---- loop callbacks ------------------------------------------------------ */
@@ -541,7 +530,7 @@ static void check_cost_drift(struct worker *w)
 {
     int64_t now = sl_now_ms();
     if (w->cfg->alerts.check_every_s == 0 || w->drift_running ||
-        w->draining || now < w->drift_check_at_ms)
+        w->runs.draining || now < w->drift_check_at_ms)
         return;
     w->drift_check_at_ms = now + w->cfg->alerts.check_every_s * 1000LL;
     w->drift_req.data = w;
@@ -555,15 +544,15 @@ static void on_tick(uv_timer_t *t)
     kproducer_poll(w->dlq);
     if (sl_now_ms() >= w->metrics_at_ms)
         sample_metrics(w);
-    if (sl_now_ms() >= w->tier0_refresh_at_ms && !w->draining)
+    if (sl_now_ms() >= w->tier0_refresh_at_ms && !w->runs.draining)
         refresh_tier0(w);
-    if (!w->draining)
+    if (!w->runs.draining)
         drain_consumer(w);
     if (batch_due(w))
         flush_batch(w);
     refresh_budget(w);
     check_cost_drift(w);
-    if (w->draining && drained(w))
+    if (w->runs.draining && drained(w))
         stop_loop(w);
 }
 
@@ -576,20 +565,20 @@ static void on_kafka_readable(uv_poll_t *p, int status, int events)
 
 static void start_drain(struct worker *w)
 {
-    w->draining = true;
+    w->runs.draining = true;
     log_info("draining: %zu jobs in flight, %zu parked, %zu waiting to be "
              "written", w->in_flight, w->parked_len,
              w->n_done_runs + w->n_rejects);
     release_parked(w);
     /* Cut retry waits short: a draining run takes no new call. */
-    for (struct retry_wait *wait = w->waits; wait; wait = wait->next)
+    for (struct retry_wait *wait = w->runs.waits; wait; wait = wait->next)
         uv_timer_start(&wait->timer, wait->timer.timer_cb, 0, 0);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
 {
     struct worker *w = s->data;
-    if (w->draining) {
+    if (w->runs.draining) {
         log_warn("second signal %d: exiting without draining", signum);
         _exit(1);
     }
@@ -627,6 +616,10 @@ static int open_services(struct worker *w, char *err, size_t err_size)
     refresh_tier0(w);
     w->budget = budget_new(cfg);
     refresh_budget(w);
+    w->runs = (struct job_run_host){
+        .cfg = cfg, .loop = &w->loop, .http = w->http, .budget = w->budget,
+        .tier0 = w->tier0, .finished = run_finished, .released = run_released,
+    };
     return SL_OK;
 }
 
@@ -689,7 +682,7 @@ int worker_run(const struct config *cfg)
              "unstarted, %llu already done",
              (unsigned long long)w.jobs_answered,
              (unsigned long long)w.jobs_tier0,
-             (unsigned long long)w.tier0_shadowed,
+             (unsigned long long)w.runs.tier0_shadowed,
              (unsigned long long)w.jobs_failed,
              (unsigned long long)w.jobs_rejected,
              (unsigned long long)w.tier0_withdrawals,

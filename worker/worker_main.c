@@ -23,7 +23,6 @@ static void usage(FILE *out)
             "  -h, --help            this text\n");
 }
 
-#include "commands.h"
 
 int cmd_worker(int argc, char **argv)
 {
@@ -33,7 +32,7 @@ int cmd_worker(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *config_path = cli_default_config();
+    const char *config_path = config_default_path();
     int c;
     while ((c = getopt_long(argc, argv, "c:l:h", opts, NULL)) != -1) {
         switch (c) {

@@ -25,9 +25,9 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 
-#include "answer.h"
-#include "batch_client.h"
-#include "batch_wire.h"
+#include "provider/answer.h"
+#include "batch/batch_client.h"
+#include "batch/batch_wire.h"
 #include "sl.h"
 
 #define KEY_ENV "SLUICE_BATCHCHECK_KEY"

@@ -15,7 +15,7 @@
  * --sum NAME prints "NAME VALUE": the sum of every sample named NAME in
  * SCRAPE, exact for integer values (summed as unsigned 64-bit).
  *
- * Written apart from lib/metrics.c on purpose: it shares no code with the
+ * Written apart from lib/metrics/metrics.c on purpose: it shares no code with the
  * renderer it checks. Exit 0 when everything holds, 1 otherwise (each
  * problem printed as FILE:LINE: reason), 2 on usage errors. */
 #include <ctype.h>

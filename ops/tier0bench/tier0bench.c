@@ -11,8 +11,8 @@
 #include <time.h>
 
 #include "sl.h"
-#include "tier0_certify.h"
-#include "tier0_model.h"
+#include "tier0/tier0_certify.h"
+#include "tier0/tier0_model.h"
 
 #define MAX_FIELD 65536
 

@@ -3,18 +3,18 @@
 # faults, so retries and escalations happen) through two workers on
 # ephemeral metrics ports. Every line of two scrapes per worker passes an
 # independent text-format 0.0.4 checker (ops/promcheck, no code shared with
-# lib/metrics.c), counters only grow between scrapes, and the counters
+# lib/metrics/metrics.c), counters only grow between scrapes, and the counters
 # agree exactly with the ledger: sum(sluice_jobs_total) = results rows,
 # sum(sluice_cost_nanodollars_total) = SUM(cost_nanousd) of cost_lines,
 # sum(sluice_rejected_total) = rejected rows. /healthz answers 200, and
 # 503 once PostgreSQL is stopped.
 # Also: the checker rejects broken exposition text, and the Grafana
-# dashboard parses and uses only metric names registered in lib/telemetry.c.
+# dashboard parses and uses only metric names registered in lib/metrics/telemetry.c.
 source "$(dirname "$0")/lib.sh"
 
 PROMCHECK="$SLUICE_BUILD_DIR/ops/promcheck/sluice-promcheck"
 DASHBOARD="$SLUICE_SOURCE_DIR/ops/grafana/sluice-dashboard.json"
-TELEMETRY_C="$SLUICE_SOURCE_DIR/lib/telemetry.c"
+TELEMETRY_C="$SLUICE_SOURCE_DIR/lib/metrics/telemetry.c"
 JOBS=400
 BAD=8
 [ -x "$PROMCHECK" ] || fail "$PROMCHECK not built"
@@ -55,7 +55,7 @@ exprs=$(jq -r '.. | objects | select(has("expr")) | .expr' "$DASHBOARD")
 names=$(grep -o 'sluice_[a-z0-9_]*' <<<"$exprs" | sed -E 's/_(bucket|sum|count)$//' | sort -u)
 n_names=0
 for name in $names; do
-    grep -q "\"$name\"" "$TELEMETRY_C" || fail "dashboard uses $name, not registered in lib/telemetry.c"
+    grep -q "\"$name\"" "$TELEMETRY_C" || fail "dashboard uses $name, not registered in lib/metrics/telemetry.c"
     n_names=$((n_names + 1))
 done
 [ "$n_names" -ge 10 ] || fail "dashboard uses only $n_names metric names"

@@ -1,4 +1,4 @@
-/* sources: lib/answer.c */
+/* sources: lib/provider/answer.c */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "answer.h"
+#include "provider/answer.h"
 
 /* Each case: model content and the compact JSON the finder must return, or
  * NULL when it must find nothing. */

@@ -1,4 +1,4 @@
-/* sources: lib/budget.c lib/config.c lib/db.c lib/log.c lib/sl.c lib/telemetry.c lib/metrics.c lib/utf8.c */
+/* sources: worker/budget.c lib/config.c lib/db.c lib/log.c lib/sl.c lib/metrics/telemetry.c lib/metrics/metrics.c lib/utf8.c */
 /* Budgets, pure logic: a table of spends x jobs -> the decision (reached or
  * not, per feature vs tenant, the action, combined caps); plan narrowing;
  * local spend on top of refreshed totals; UTC day rollover; the free-user
@@ -17,7 +17,7 @@
 
 #include "budget.h"
 #include "config.h"
-#include "telemetry.h"
+#include "metrics/telemetry.h"
 
 #define USD ((int64_t)1000000000)
 /* 2026-11-23T12:00:00Z */

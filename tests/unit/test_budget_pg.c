@@ -1,4 +1,4 @@
-/* sources: lib/budget.c lib/cost_drift.c lib/config.c lib/db.c lib/log.c lib/sl.c lib/telemetry.c lib/metrics.c lib/utf8.c tests/unit/pg_fixture.c */
+/* sources: worker/budget.c worker/cost_drift.c lib/config.c lib/db.c lib/log.c lib/sl.c lib/metrics/telemetry.c lib/metrics/metrics.c lib/utf8.c tests/unit/pg_fixture.c */
 /* Budgets and cost drift against a real PostgreSQL (pg_fixture, all
  * migrations): budget_refresh sums today's UTC spend per budgeted feature
  * and tenant and counts free users' top-tier escalations, ignoring other
@@ -22,7 +22,7 @@
 #include "cost_drift.h"
 #include "db.h"
 #include "pg_fixture.h"
-#include "telemetry.h"
+#include "metrics/telemetry.h"
 
 #define USD ((int64_t)1000000000)
 

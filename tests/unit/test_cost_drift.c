@@ -1,4 +1,4 @@
-/* sources: lib/cost_drift.c lib/db.c lib/log.c lib/sl.c lib/telemetry.c lib/metrics.c lib/utf8.c */
+/* sources: worker/cost_drift.c lib/db.c lib/log.c lib/sl.c lib/metrics/telemetry.c lib/metrics/metrics.c lib/utf8.c */
 /* Cost drift, the pure judgement: a table of per-tier samples (calls and
  * cost in the last hour and the 7 days before it) -> alert or not, with
  * the averages and the ratio. */

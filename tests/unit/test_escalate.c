@@ -1,4 +1,4 @@
-/* sources: lib/escalate.c lib/answer.c lib/jsonschema.c lib/utf8.c lib/llm.c lib/sl.c */
+/* sources: lib/escalate.c lib/provider/answer.c lib/jsonschema.c lib/utf8.c lib/provider/llm.c lib/sl.c */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>

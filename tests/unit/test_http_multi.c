@@ -1,4 +1,4 @@
-/* sources: lib/http_multi.c lib/sl.c lib/log.c */
+/* sources: worker/http_multi.c lib/sl.c lib/log.c */
 /* http_multi against a real HTTP server (libmicrohttpd, in-process, on
  * 127.0.0.1, one thread per connection): concurrency, keep-alive, header
  * capture, timeouts, body cap, refused connections, close with requests in

@@ -1,4 +1,4 @@
-/* sources: lib/metrics.c lib/metrics_http.c lib/sl.c lib/log.c lib/utf8.c */
+/* sources: lib/metrics/metrics.c lib/metrics/metrics_http.c lib/sl.c lib/log.c lib/utf8.c */
 /* Metrics registry and its HTTP endpoint: every rendered line checked
  * against the Prometheus text format 0.0.4 by a validator written here,
  * escaping, the series cap, counter semantics, real scrapes over
@@ -18,8 +18,8 @@
 #include <cmocka.h>
 #include <curl/curl.h>
 
-#include "metrics.h"
-#include "metrics_http.h"
+#include "metrics/metrics.h"
+#include "metrics/metrics_http.h"
 #include "sl.h"
 
 /* ---- the validator ------------------------------------------------------ */

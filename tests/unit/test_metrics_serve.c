@@ -1,4 +1,4 @@
-/* sources: lib/metrics_serve.c lib/metrics_http.c lib/metrics.c lib/telemetry.c lib/config.c lib/utf8.c lib/log.c lib/sl.c tests/unit/fixture.c */
+/* sources: lib/metrics/metrics_serve.c lib/metrics/metrics_http.c lib/metrics/metrics.c lib/metrics/telemetry.c lib/config.c lib/utf8.c lib/log.c lib/sl.c tests/unit/fixture.c */
 /* The metrics endpoint started from config: metrics.listen parsing (table),
  * port 0 resolved, every telemetry family served, /healthz following the
  * reported checks, "" disabling the server but not the counters, a bind
@@ -20,8 +20,8 @@
 
 #include "config.h"
 #include "fixture.h"
-#include "metrics_serve.h"
-#include "telemetry.h"
+#include "metrics/metrics_serve.h"
+#include "metrics/telemetry.h"
 
 /* The example config with "metrics" replaced by metrics_json (NULL: no
  * metrics section). */

@@ -1,4 +1,4 @@
-/* sources: lib/provider.c lib/provider_openai.c lib/provider_anthropic.c lib/llm.c lib/sl.c tests/unit/fixture.c */
+/* sources: lib/provider/provider.c lib/provider/provider_json.c lib/provider/provider_openai.c lib/provider/provider_anthropic.c lib/provider/llm.c lib/sl.c tests/unit/fixture.c */
 /* Provider client: URL, headers, prompt rendering, request bodies and the
  * parsing of real-shaped response fixtures (tests/unit/data/). */
 #include <setjmp.h>
@@ -13,7 +13,7 @@
 
 #include "fixture.h"
 
-#include "provider.h"
+#include "provider/provider.h"
 
 #define KEY_ENV "SLUICE_TEST_PROVIDER_KEY"
 #define SECRET "sk-test-0123456789abcdef"

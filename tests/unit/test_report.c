@@ -1,4 +1,4 @@
-/* sources: lib/report.c lib/report_html.c lib/pricing.c lib/config.c lib/sl.c lib/log.c */
+/* sources: cli/report_tables.c cli/report_html.c lib/pricing.c lib/config.c lib/sl.c lib/log.c */
 /* The report formatters on a hand-built report: CSV quoting and the tidy
  * layout, HTML escaping, aligned text with dollars, and the HTML page's five
  * charts with no external reference. */
@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "report.h"
+#include "report_tables.h"
 
 typedef void (*writer_fn)(FILE *out, const char *s);
 

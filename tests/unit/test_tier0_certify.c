@@ -1,4 +1,4 @@
-/* sources: lib/tier0_certify.c lib/tier0_model.c lib/tier0_features.c lib/sl.c */
+/* sources: lib/tier0/tier0_certify.c lib/tier0/tier0_model.c lib/tier0/tier0_features.c lib/sl.c */
 /* Tier-0 certification: Clopper-Pearson upper bounds against reference
  * values (exact binomial tail solved by bisection in Python), answer sets
  * whose bound misses the target are never certified, weak labels are
@@ -17,8 +17,8 @@
 
 #include <cmocka.h>
 
-#include "tier0_certify.h"
-#include "tier0_model.h"
+#include "tier0/tier0_certify.h"
+#include "tier0/tier0_model.h"
 
 struct cp_case {
     uint64_t x, n;

@@ -1,4 +1,4 @@
-/* sources: lib/tier0_features.c lib/sl.c */
+/* sources: lib/tier0/tier0_features.c lib/sl.c */
 /* Tier-0 features: normalisation table, deterministic hashing with known
  * buckets (FNV-1a 64 worked out independently in Python), sublinear tf and
  * the L2 norm, capacity and parameter checks. */
@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "tier0_features.h"
+#include "tier0/tier0_features.h"
 
 struct norm_case {
     const char *in, *want;

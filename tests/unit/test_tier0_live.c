@@ -1,4 +1,4 @@
-/* sources: lib/tier0_live.c lib/tier0_certify.c lib/tier0_store.c lib/tier0_model.c lib/tier0_features.c lib/db.c lib/utf8.c lib/sl.c lib/log.c lib/telemetry.c lib/metrics.c */
+/* sources: worker/tier0_live.c lib/tier0/tier0_certify.c lib/tier0/tier0_store.c lib/tier0/tier0_model.c lib/tier0/tier0_features.c lib/db.c lib/utf8.c lib/sl.c lib/log.c lib/metrics/telemetry.c lib/metrics/metrics.c */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* sources: lib/tier0_store.c lib/tier0_certify.c lib/tier0_model.c lib/tier0_features.c lib/db.c lib/sl.c tests/unit/pg_fixture.c */
+/* sources: lib/tier0/tier0_store.c lib/tier0/tier0_certify.c lib/tier0/tier0_model.c lib/tier0/tier0_features.c lib/db.c lib/sl.c tests/unit/pg_fixture.c */
 /* Tier-0 store against a real PostgreSQL (pg_fixture): traces are stored
  * normalised and read newest first; a model round-trips through bytea bit
  * for bit with its thresholds; versions count up per task; the served form
@@ -16,7 +16,7 @@
 
 #include "db.h"
 #include "pg_fixture.h"
-#include "tier0_store.h"
+#include "tier0/tier0_store.h"
 
 static struct pg_fixture pg;
 static struct db *db;

@@ -11,7 +11,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "provider.h"
+#include "provider/provider.h"
 
 #define OPENAI_ENDPOINT "/v1/chat/completions"
 

@@ -12,7 +12,7 @@
 
 #include <curl/curl.h>
 
-#include "provider.h"
+#include "provider/provider.h"
 #include "retry.h"
 
 /* Page size of list calls: OpenAI's maximum (Anthropic allows 1000). */

@@ -7,7 +7,7 @@
 #include <time.h>
 
 #include "log.h"
-#include "telemetry.h"
+#include "metrics/telemetry.h"
 
 /* Tier numbers are 0 (tier 0) to CONFIG_MAX_TIERS. */
 #define MAX_SAMPLES (CONFIG_MAX_TIERS + 1)

@@ -1,6 +1,6 @@
 /* report.c — the report's queries over the 003 views, re-pricing, and the
  * text and CSV formatters; see report.h. HTML is in report_html.c. */
-#include "report.h"
+#include "report_tables.h"
 
 #include <inttypes.h>
 #include <stdlib.h>

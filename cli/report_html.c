@@ -1,7 +1,7 @@
 /* report_html.c — the report as one self-contained HTML page: inline CSS,
  * SVG charts drawn here from the report's tables, then every table. Nothing
  * is fetched: no scripts, fonts, images or links. */
-#include "report.h"
+#include "report_tables.h"
 
 #include <stdlib.h>
 #include <string.h>

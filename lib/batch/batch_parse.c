@@ -9,7 +9,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "provider.h"
+#include "provider/provider.h"
 #include "rfc3339.h"
 
 static const char *jstr(const cJSON *obj, const char *key)

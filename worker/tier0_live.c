@@ -7,9 +7,9 @@
 #include <openssl/sha.h>
 
 #include "log.h"
-#include "telemetry.h"
-#include "tier0_certify.h"
-#include "tier0_store.h"
+#include "metrics/telemetry.h"
+#include "tier0/tier0_certify.h"
+#include "tier0/tier0_store.h"
 
 #define WITHDRAW_ALL "*"
 

@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "log.h"
-#include "telemetry.h"
+#include "metrics/telemetry.h"
 
 #define FREE_USER "free"
 

@@ -53,7 +53,7 @@
 
 #include "batch_wire.h"
 #include "config.h"
-#include "llm.h"
+#include "provider/llm.h"
 #include "sl.h"
 
 /* Response cap for every call but result downloads. The largest answers

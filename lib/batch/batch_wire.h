@@ -20,7 +20,7 @@
 #include <stdint.h>
 
 #include "config.h"
-#include "llm.h"
+#include "provider/llm.h"
 #include "sl.h"
 
 /* A default cap for batch_splitter_new on result files: far above any line

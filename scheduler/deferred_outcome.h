@@ -11,10 +11,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "batch_wire.h"
+#include "batch/batch_wire.h"
 #include "config.h"
 #include "escalate.h"
-#include "llm.h"
+#include "provider/llm.h"
 
 enum deferred_action {
     DEFERRED_ACCEPT, /* answer kept: result + accepted cost line */

@@ -1,0 +1,102 @@
+/* job_run.h — one job's climb up its tier ladder (job_run.c), and what a
+ * run borrows from the process that runs it.
+ *
+ * The host (the worker) starts a run with job_run_start(); the run calls
+ * providers on the host's loop and, once it has its result and cost lines,
+ * hands itself back through host->finished (the host owns it from then on
+ * and frees it with job_run_free() after writing it). A run that would need
+ * another call while the host drains goes back through host->released
+ * instead: its offset stays uncommitted and the job is redelivered. */
+#ifndef SL_JOB_RUN_H
+#define SL_JOB_RUN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "budget.h"
+#include "config.h"
+#include "http_multi.h"
+#include "job.h"
+#include "ledger.h"
+#include "provider/llm.h"
+#include "route.h"
+#include "tier0_live.h"
+
+struct job_run;
+
+/* A run waiting to retry a provider call; listed so that a drain can cut
+ * the wait short. Freed in the timer's close callback. */
+struct retry_wait {
+    uv_timer_t timer;
+    struct job_run *run;
+    struct retry_wait *prev, *next;
+};
+
+/* Borrowed by every run for its whole life; set up by the host. */
+struct job_run_host {
+    const struct config *cfg;
+    uv_loop_t *loop;
+    struct http_multi *http;
+    struct budget *budget;
+    struct tier0_live *tier0;
+    bool draining;              /* set by the host: runs take no new call */
+    uint64_t tier0_shadowed;    /* tier-0 answers re-checked by the ladder */
+    struct retry_wait *waits;   /* runs waiting to retry (job_run.c links) */
+    void (*finished)(struct job_run_host *host, struct job_run *run);
+    void (*released)(struct job_run_host *host, struct job_run *run);
+};
+
+/* A job's cost line, with the strings it owns. */
+struct run_line {
+    struct ledger_cost_line line;
+    char *request_id;
+};
+
+struct job_run {
+    struct job_run_host *host;
+    struct job *job;
+    int32_t partition;
+    int64_t offset;
+    uint32_t generation;
+    int64_t received_ms;
+
+    struct route_plan plan;
+    size_t step;        /* index into plan.tiers */
+    int retries;        /* retries spent on the current tier */
+    int64_t tier_started_us;
+
+    struct run_line lines[CONFIG_MAX_TIERS];
+    size_t n_lines;
+    struct llm_usage last_usage; /* for the baseline of a failed job */
+
+    struct ledger_result result;
+    struct llm_answer answer;
+    char *data_json;
+    char *error;
+
+    /* Tier 0 answered; with shadow, the ladder runs only to re-check it. */
+    bool by_tier0;
+    struct tier0_answer t0;
+    char *t0_label;      /* t0.label copied: a refresh may unload the model */
+    char *t0_model;      /* "tier0-v<version>" */
+    struct ledger_trace trace;
+    bool has_trace;
+    char *trace_input;
+    struct ledger_shadow shadow;
+    bool has_shadow;
+
+    /* Async/offpeak: handed to the scheduler as a pending row, no result. */
+    struct ledger_pending pending;
+    bool deferred;
+};
+
+/* Starts a run (takes ownership of job); it may finish before returning. */
+struct job_run *job_run_start(struct job_run_host *host, struct job *job,
+                              int32_t partition, int64_t offset,
+                              uint32_t generation);
+/* Frees run and its job; NULL is a no-op. */
+void job_run_free(struct job_run *run);
+
+#endif
