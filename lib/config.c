@@ -7,7 +7,7 @@
  * before tasks, tasks before routing) so every cross-reference can be
  * checked where it is read. The first error wins and stops the parse. */
 #include "config.h"
-#include "config_keys.h"
+#include "config_table.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -21,55 +21,6 @@
 
 #define PATH_MAX_LEN 256
 #define CONFIG_FILE_MAX (4u << 20) /* a config bigger than this is a mistake */
-#define PRICE_USD_MAX 1e6          /* keeps nano-dollars far from INT64_MAX */
-#define TOKENS_MAX 1000000000000LL
-
-static const char *const known_keys[] = {
-    "log_level",
-    "kafka", "kafka.bootstrap_servers", "kafka.topic", "kafka.dlq_topic",
-    "kafka.group_id", "kafka.properties",
-    "postgres", "postgres.conninfo",
-    "worker", "worker.max_in_flight", "worker.batch_max_jobs",
-    "worker.batch_flush_ms", "worker.max_input_bytes",
-    "scheduler", "scheduler.batch_max_requests", "scheduler.max_wait_s",
-    "scheduler.turnaround_s", "scheduler.poll_min_ms", "scheduler.poll_max_ms",
-    "scheduler.tick_ms", "scheduler.max_line_retries", "scheduler.lease_s",
-    "scheduler.realtime_concurrency",
-    "scheduler.offpeak", "scheduler.offpeak.timezone",
-    "scheduler.offpeak.windows",
-    "metrics", "metrics.listen",
-    "providers", "providers.*.kind", "providers.*.base_url",
-    "providers.*.api_key_env", "providers.*.timeout_ms",
-    "providers.*.connect_timeout_ms", "providers.*.max_concurrency",
-    "providers.*.max_retries", "providers.*.retry_base_ms",
-    "providers.*.retry_cap_ms", "providers.*.retry_after_cap_ms",
-    "prices", "prices.*.input", "prices.*.cached_input",
-    "prices.*.cache_write", "prices.*.output", "prices.*.batch_discount",
-    "tiers", "tiers.*.provider", "tiers.*.model",
-    "tasks", "tasks.*.output", "tasks.*.labels", "tasks.*.schema",
-    "tasks.*.system", "tasks.*.prompt", "tasks.*.ladder",
-    "tasks.*.confidence_threshold", "tasks.*.max_output_tokens",
-    "tasks.*.tier0", "tasks.*.tier0.enabled", "tasks.*.tier0.target",
-    "tasks.*.tier0.shadow_share", "tasks.*.tier0.trace_retention_days",
-    "tasks.*.tier0.retrain_every_s",
-    "routing", "routing[].when", "routing[].when.task", "routing[].when.mode",
-    "routing[].when.user_tier", "routing[].when.min_input_tokens",
-    "routing[].when.max_input_tokens", "routing[].start_tier",
-    "routing[].max_tier",
-    "budgets", "budgets.features", "budgets.features.*.daily_usd",
-    "budgets.features.*.action", "budgets.features.*.max_tier",
-    "budgets.tenants", "budgets.tenants.*.daily_usd",
-    "budgets.tenants.*.action", "budgets.tenants.*.max_tier",
-    "budgets.free_top_tier_escalations_per_day", "budgets.refresh_ms",
-    "alerts", "alerts.cost_drift_factor", "alerts.cost_drift_min_calls",
-    "alerts.check_every_s",
-};
-
-const char *const *config_known_keys(size_t *n)
-{
-    *n = SL_ARRAY_LEN(known_keys);
-    return known_keys;
-}
 
 /* ---- messages and paths ---- */
 
@@ -126,14 +77,13 @@ static void join_index(char *buf, const char *path, size_t i)
     append(buf, idx);
 }
 
-static bool key_known(const char *section, const char *key)
+/* The table entry of section.key ("providers.*" and "timeout_ms"), or NULL
+ * for a key the file may not hold. */
+static const struct config_key *entry_of(const char *section, const char *key)
 {
     char name[PATH_MAX_LEN];
     join(name, section, key);
-    for (size_t i = 0; i < SL_ARRAY_LEN(known_keys); i++)
-        if (strcmp(known_keys[i], name) == 0)
-            return true;
-    return false;
+    return config_key_find(name);
 }
 
 /* cJSON keeps both copies of a repeated key and lookups see only the first,
@@ -158,13 +108,13 @@ static int check_duplicates(struct pctx *c, const cJSON *obj, const char *path)
     return SL_OK;
 }
 
-/* Every key of obj must be section.<key> in known_keys. */
+/* Every key of obj must be section.<key> in the table (config_table.c). */
 static int check_keys(struct pctx *c, const cJSON *obj, const char *path,
                       const char *section)
 {
     char sub[PATH_MAX_LEN];
     for (const cJSON *it = obj->child; it; it = it->next) {
-        if (!key_known(section, it->string)) {
+        if (!entry_of(section, it->string)) {
             join(sub, path, it->string);
             return fail(c, sub, "unknown key");
         }
@@ -249,20 +199,9 @@ static int get_int(struct pctx *c, const cJSON *obj, const char *path,
     return check_int(c, it, sub, min, max, out);
 }
 
-/* isnan(def) marks the key as required. */
-static int get_number(struct pctx *c, const cJSON *obj, const char *path,
-                      const char *key, double min, double max, double def,
-                      double *out)
+static int check_number(struct pctx *c, const cJSON *it, const char *sub,
+                        double min, double max, double *out)
 {
-    char sub[PATH_MAX_LEN];
-    join(sub, path, key);
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
-    if (!it) {
-        if (isnan(def))
-            return fail(c, sub, "missing (required)");
-        *out = def;
-        return SL_OK;
-    }
     if (!cJSON_IsNumber(it))
         return fail(c, sub, "must be a number");
     if (!(it->valuedouble >= min && it->valuedouble <= max))
@@ -287,23 +226,118 @@ static int get_bool(struct pctx *c, const cJSON *obj, const char *path,
     return SL_OK;
 }
 
-/* Bounded int settings of one struct, set through their offsets. */
-struct int_field {
-    const char *key;
-    size_t offset;
-    int min, max, def;
-};
+/* ---- plain values through the table ---- */
 
-static int get_int_fields(struct pctx *c, const cJSON *obj, const char *path,
-                          const struct int_field *fields, size_t n, void *base)
+/* Absent keys: the table's default; without one, required keys fail and the
+ * others keep what the caller preset (e.g. -1 for "no cap"). */
+static bool table_default(struct pctx *c, const char *sub,
+                          const struct config_key *k, int *rc)
 {
+    if (k->def) {
+        *rc = SL_OK;
+        return true;
+    }
+    *rc = (k->flags & CONFIG_REQUIRED) ? fail(c, sub, "missing (required)")
+                                       : SL_OK;
+    return false;
+}
+
+/* An integer key of section (bounds and default from the table). */
+static int table_int(struct pctx *c, const cJSON *obj, const char *path,
+                     const char *section, const char *key, int64_t *out)
+{
+    const struct config_key *k = entry_of(section, key);
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+    char sub[PATH_MAX_LEN];
+    int rc;
+    join(sub, path, key);
+    if (it)
+        return check_int(c, it, sub, (int64_t)k->min, (int64_t)k->max, out);
+    if (table_default(c, sub, k, &rc))
+        *out = strtoll(k->def, NULL, 10);
+    return rc;
+}
+
+/* A number key of section (bounds and default from the table). */
+static int table_number(struct pctx *c, const cJSON *obj, const char *path,
+                        const char *section, const char *key, double *out)
+{
+    const struct config_key *k = entry_of(section, key);
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+    char sub[PATH_MAX_LEN];
+    int rc;
+    join(sub, path, key);
+    if (it)
+        return check_number(c, it, sub, k->min, k->max, out);
+    if (table_default(c, sub, k, &rc))
+        *out = strtod(k->def, NULL);
+    return rc;
+}
+
+/* A string key of section; defaults are JSON strings ("\"UTC\""). */
+static int table_string(struct pctx *c, const cJSON *obj, const char *path,
+                        const char *section, const char *key, char **out)
+{
+    const struct config_key *k = entry_of(section, key);
+    char def[PATH_MAX_LEN] = "";
+    if (k->def && k->def[0] == '"')
+        snprintf(def, sizeof(def), "%.*s", (int)strlen(k->def) - 2, k->def + 1);
+    return get_string_ex(c, obj, path, key,
+                         (k->flags & CONFIG_REQUIRED) ? REQUIRED : OPTIONAL,
+                         k->def ? def : NULL, (k->flags & CONFIG_EMPTY_OK) != 0,
+                         out);
+}
+
+/* Reads one plain value of the table into base + k->offset. */
+static int table_field(struct pctx *c, const cJSON *obj, const char *path,
+                       const char *section, const struct config_key *k,
+                       const char *key, void *base)
+{
+    void *dst = (char *)base + k->offset;
+    int64_t v = k->type == CONFIG_INT64 ? *(int64_t *)dst : 0;
+    int rc;
+    switch (k->type) {
+    case CONFIG_STRING:
+        return table_string(c, obj, path, section, key, (char **)dst);
+    case CONFIG_NUMBER:
+        return table_number(c, obj, path, section, key, (double *)dst);
+    case CONFIG_BOOL:
+        return get_bool(c, obj, path, key, k->def && strcmp(k->def, "true") == 0,
+                        (bool *)dst);
+    case CONFIG_INT:
+    case CONFIG_INT64:
+    case CONFIG_SIZE:
+        rc = table_int(c, obj, path, section, key, &v);
+        if (rc == SL_OK && k->type == CONFIG_INT)
+            *(int *)dst = (int)v;
+        else if (rc == SL_OK && k->type == CONFIG_INT64)
+            *(int64_t *)dst = v;
+        else if (rc == SL_OK)
+            *(size_t *)dst = (size_t)v;
+        return rc;
+    default:
+        return SL_OK;
+    }
+}
+
+/* Reads every plain value the table places directly in section (e.g.
+ * "providers.*" reads providers.*.timeout_ms, not deeper keys) from obj
+ * (NULL: the section is absent, all defaults) into base. */
+static int table_fields(struct pctx *c, const cJSON *obj, const char *path,
+                        const char *section, void *base)
+{
+    size_t n, len = strlen(section);
+    const struct config_key *keys = config_keys(&n);
     for (size_t i = 0; i < n; i++) {
-        int64_t v;
-        int rc = get_int(c, obj, path, fields[i].key, fields[i].min,
-                         fields[i].max, fields[i].def, &v);
+        const char *name = keys[i].name;
+        if (keys[i].offset == CONFIG_BY_HAND ||
+            strncmp(name, section, len) != 0 || name[len] != '.' ||
+            strchr(name + len + 1, '.'))
+            continue;
+        int rc = table_field(c, obj, path, section, &keys[i], name + len + 1,
+                             base);
         if (rc != SL_OK)
             return rc;
-        *(int *)((char *)base + fields[i].offset) = (int)v;
     }
     return SL_OK;
 }
@@ -313,12 +347,12 @@ static int get_int_fields(struct pctx *c, const cJSON *obj, const char *path,
 static int parse_log_level(struct pctx *c, const cJSON *root,
                            struct config *cfg)
 {
-    (void)cfg;
     char *name = NULL;
-    enum log_level level;
-    int rc = get_string(c, root, "", "log_level", OPTIONAL, "info", &name);
+    enum log_level level = SL_LOG_INFO;
+    int rc = table_string(c, root, "", "", "log_level", &name);
     if (rc == SL_OK && log_level_parse(name, &level) != SL_OK)
         rc = fail(c, "log_level", "must be one of debug, info, warn, error");
+    cfg->log_level = (int)level;
     free(name);
     return rc;
 }
@@ -355,17 +389,7 @@ static int parse_kafka(struct pctx *c, const cJSON *root, struct config *cfg)
     if (rc == SL_OK)
         rc = check_keys(c, obj, "kafka", "kafka");
     if (rc == SL_OK)
-        rc = get_string(c, obj, "kafka", "bootstrap_servers", REQUIRED, NULL,
-                        &k->bootstrap_servers);
-    if (rc == SL_OK)
-        rc = get_string(c, obj, "kafka", "topic", OPTIONAL, "sluice.jobs",
-                        &k->topic);
-    if (rc == SL_OK)
-        rc = get_string(c, obj, "kafka", "dlq_topic", OPTIONAL,
-                        "sluice.jobs.dlq", &k->dlq_topic);
-    if (rc == SL_OK)
-        rc = get_string(c, obj, "kafka", "group_id", OPTIONAL,
-                        "sluice-workers", &k->group_id);
+        rc = table_fields(c, obj, "kafka", "kafka", k);
     if (rc == SL_OK)
         rc = parse_kafka_properties(c, obj, k);
     return rc;
@@ -379,8 +403,7 @@ static int parse_postgres(struct pctx *c, const cJSON *root,
     if (rc == SL_OK)
         rc = check_keys(c, obj, "postgres", "postgres");
     if (rc == SL_OK)
-        rc = get_string(c, obj, "postgres", "conninfo", REQUIRED, NULL,
-                        &cfg->pg_conninfo);
+        rc = table_fields(c, obj, "postgres", "postgres", cfg);
     return rc;
 }
 
@@ -407,49 +430,22 @@ static int parse_metrics(struct pctx *c, const cJSON *root, struct config *cfg)
     if (rc == SL_OK && obj)
         rc = check_keys(c, obj, "metrics", "metrics");
     if (rc == SL_OK)
-        rc = get_string_ex(c, obj, "metrics", "listen", OPTIONAL,
-                           CONFIG_METRICS_LISTEN_DEFAULT, true,
-                           &cfg->metrics.listen);
+        rc = table_fields(c, obj, "metrics", "metrics", &cfg->metrics);
     if (rc == SL_OK)
         rc = check_listen(c, cfg->metrics.listen);
     return rc;
 }
 
-static const struct int_field worker_ints[] = {
-    {"max_in_flight", offsetof(struct worker_conf, max_in_flight), 1, 1000000, 512},
-    {"batch_max_jobs", offsetof(struct worker_conf, batch_max_jobs), 1, 100000, 500},
-    {"batch_flush_ms", offsetof(struct worker_conf, batch_flush_ms), 1, 60000, 50},
-};
-
 static int parse_worker(struct pctx *c, const cJSON *root, struct config *cfg)
 {
     const cJSON *obj; /* NULL when absent: every getter then takes defaults */
-    int64_t max_input;
     int rc = get_object(c, root, "", "worker", OPTIONAL, &obj);
     if (rc == SL_OK && obj)
         rc = check_keys(c, obj, "worker", "worker");
     if (rc == SL_OK)
-        rc = get_int_fields(c, obj, "worker", worker_ints,
-                            SL_ARRAY_LEN(worker_ints), &cfg->worker);
-    if (rc == SL_OK)
-        rc = get_int(c, obj, "worker", "max_input_bytes", 1, 16 << 20, 32768,
-                     &max_input);
-    if (rc == SL_OK)
-        cfg->worker.max_input_bytes = (size_t)max_input;
+        rc = table_fields(c, obj, "worker", "worker", &cfg->worker);
     return rc;
 }
-
-static const struct int_field scheduler_ints[] = {
-    {"batch_max_requests", offsetof(struct scheduler_conf, batch_max_requests), 1, 100000, 1000},
-    {"max_wait_s", offsetof(struct scheduler_conf, max_wait_s), 0, 7 * 86400, 300},
-    {"turnaround_s", offsetof(struct scheduler_conf, turnaround_s), 0, 7 * 86400, 86400},
-    {"poll_min_ms", offsetof(struct scheduler_conf, poll_min_ms), 10, 3600000, 5000},
-    {"poll_max_ms", offsetof(struct scheduler_conf, poll_max_ms), 10, 3600000, 300000},
-    {"tick_ms", offsetof(struct scheduler_conf, tick_ms), 10, 60000, 1000},
-    {"max_line_retries", offsetof(struct scheduler_conf, max_line_retries), 0, 100, 2},
-    {"lease_s", offsetof(struct scheduler_conf, lease_s), 1, 86400, 120},
-    {"realtime_concurrency", offsetof(struct scheduler_conf, realtime_concurrency), 1, 256, 16},
-};
 
 /* "HH:MM[:SS]" into seconds of the day; 24:00 is the end of the day. */
 static bool parse_clock(const char *text, const char **end, int *out)
@@ -494,8 +490,8 @@ static int parse_offpeak(struct pctx *c, const cJSON *sched,
     if (rc == SL_OK && obj)
         rc = check_keys(c, obj, "scheduler.offpeak", "scheduler.offpeak");
     if (rc == SL_OK)
-        rc = get_string(c, obj, "scheduler.offpeak", "timezone", OPTIONAL,
-                        "UTC", &s->timezone);
+        rc = table_string(c, obj, "scheduler.offpeak", "scheduler.offpeak",
+                          "timezone", &s->timezone);
     arr = obj ? cJSON_GetObjectItemCaseSensitive(obj, "windows") : NULL;
     if (rc != SL_OK || !arr)
         return rc;
@@ -517,8 +513,7 @@ static int parse_scheduler(struct pctx *c, const cJSON *root, struct config *cfg
     if (rc == SL_OK && obj)
         rc = check_keys(c, obj, "scheduler", "scheduler");
     if (rc == SL_OK)
-        rc = get_int_fields(c, obj, "scheduler", scheduler_ints,
-                            SL_ARRAY_LEN(scheduler_ints), s);
+        rc = table_fields(c, obj, "scheduler", "scheduler", s);
     if (rc == SL_OK && s->poll_max_ms < s->poll_min_ms)
         rc = fail(c, "scheduler.poll_max_ms", "must be >= poll_min_ms");
     if (rc == SL_OK)
@@ -571,16 +566,6 @@ static bool name_ok(const char *s)
     return true;
 }
 
-static const struct int_field provider_ints[] = {
-    {"timeout_ms", offsetof(struct provider_conf, timeout_ms), 1, 3600000, 30000},
-    {"connect_timeout_ms", offsetof(struct provider_conf, connect_timeout_ms), 1, 600000, 3000},
-    {"max_concurrency", offsetof(struct provider_conf, max_concurrency), 1, 100000, 256},
-    {"max_retries", offsetof(struct provider_conf, max_retries), 0, 10, 2},
-    {"retry_base_ms", offsetof(struct provider_conf, retry_base_ms), 1, 600000, 500},
-    {"retry_cap_ms", offsetof(struct provider_conf, retry_cap_ms), 1, 3600000, 8000},
-    {"retry_after_cap_ms", offsetof(struct provider_conf, retry_after_cap_ms), 0, 86400000, 120000},
-};
-
 static int parse_provider_kind(struct pctx *c, const cJSON *item,
                                const char *path, struct provider_conf *p)
 {
@@ -613,17 +598,11 @@ static int parse_provider(struct pctx *c, const cJSON *item, const char *path,
                              "'-', '_' and '.'");
     int rc = parse_provider_kind(c, item, path, p);
     if (rc == SL_OK)
-        rc = get_string(c, item, path, "base_url", REQUIRED, NULL, &p->base_url);
+        rc = table_fields(c, item, path, "providers.*", p);
     join(sub, path, "base_url");
     if (rc == SL_OK && strncmp(p->base_url, "http://", 7) != 0 &&
         strncmp(p->base_url, "https://", 8) != 0)
         rc = fail(c, sub, "must start with http:// or https://");
-    if (rc == SL_OK)
-        rc = get_string(c, item, path, "api_key_env", OPTIONAL, NULL,
-                        &p->api_key_env);
-    if (rc == SL_OK)
-        rc = get_int_fields(c, item, path, provider_ints,
-                            SL_ARRAY_LEN(provider_ints), p);
     join(sub, path, "retry_cap_ms");
     if (rc == SL_OK && p->retry_cap_ms < p->retry_base_ms)
         rc = fail(c, sub, "must be >= retry_base_ms");
@@ -642,19 +621,19 @@ static int parse_price(struct pctx *c, const cJSON *item, const char *path,
     struct price *p = elem;
     double in = 0, cached = 0, write = 0, out = 0, discount = 0;
     p->model = xstrdup(item->string);
-    int rc = get_number(c, item, path, "input", 0, PRICE_USD_MAX, NAN, &in);
+    int rc = table_number(c, item, path, "prices.*", "input", &in);
     if (rc == SL_OK)
-        rc = get_number(c, item, path, "output", 0, PRICE_USD_MAX, NAN, &out);
+        rc = table_number(c, item, path, "prices.*", "output", &out);
     /* Without a separate figure, cached input and cache writes cost what
      * plain input costs: never cheaper than the truth. */
+    cached = write = in;
     if (rc == SL_OK)
-        rc = get_number(c, item, path, "cached_input", 0, PRICE_USD_MAX, in,
-                        &cached);
+        rc = table_number(c, item, path, "prices.*", "cached_input", &cached);
     if (rc == SL_OK)
-        rc = get_number(c, item, path, "cache_write", 0, PRICE_USD_MAX, in,
-                        &write);
+        rc = table_number(c, item, path, "prices.*", "cache_write", &write);
     if (rc == SL_OK)
-        rc = get_number(c, item, path, "batch_discount", 0, 1, 0, &discount);
+        rc = table_number(c, item, path, "prices.*", "batch_discount",
+                          &discount);
     if (rc != SL_OK)
         return rc;
     p->input = usd_to_nano(in);
@@ -814,10 +793,7 @@ static int parse_prompt(struct pctx *c, const cJSON *item, const char *path,
 {
     char sub[PATH_MAX_LEN];
     join(sub, path, "prompt");
-    int rc = get_string_ex(c, item, path, "system", OPTIONAL, "", true,
-                           &t->system);
-    if (rc == SL_OK)
-        rc = get_string(c, item, path, "prompt", REQUIRED, NULL, &t->prompt);
+    int rc = table_string(c, item, path, "tasks.*", "prompt", &t->prompt);
     if (rc != SL_OK)
         return rc;
     if (!strstr(t->prompt, "{{input}}"))
@@ -875,27 +851,15 @@ static int parse_tier0(struct pctx *c, const cJSON *item, const char *path,
     const cJSON *obj;
     join(sub, path, "tier0");
     int rc = get_object(c, item, path, "tier0", OPTIONAL, &obj);
+    /* Absent or not, the defaults apply (the table's, and "enabled" for
+     * label tasks). */
     t->tier0_enabled = t->output == OUTPUT_LABEL;
-    t->tier0_target = 0.98;
-    t->tier0_shadow_share = 0.02;
-    t->tier0_trace_retention_days = 90;
-    t->tier0_retrain_every_s = 0;
-    if (rc != SL_OK || !obj)
-        return rc;
-    rc = check_keys(c, obj, sub, "tasks.*.tier0");
+    if (rc == SL_OK && obj)
+        rc = check_keys(c, obj, sub, "tasks.*.tier0");
     if (rc == SL_OK)
+        rc = table_fields(c, obj, sub, "tasks.*.tier0", t);
+    if (rc == SL_OK && obj)
         rc = get_bool(c, obj, sub, "enabled", t->tier0_enabled, &t->tier0_enabled);
-    if (rc == SL_OK)
-        rc = get_number(c, obj, sub, "target", 0.5, 0.9999, 0.98, &t->tier0_target);
-    if (rc == SL_OK)
-        rc = get_number(c, obj, sub, "shadow_share", 0, 1, 0.02,
-                        &t->tier0_shadow_share);
-    if (rc == SL_OK)
-        rc = get_int(c, obj, sub, "trace_retention_days", 0, 36500, 90,
-                     &t->tier0_trace_retention_days);
-    if (rc == SL_OK)
-        rc = get_int(c, obj, sub, "retrain_every_s", 0, 31536000, 0,
-                     &t->tier0_retrain_every_s);
     if (rc == SL_OK && t->tier0_enabled && t->output != OUTPUT_LABEL)
         return fail(c, sub, "tier 0 serves label tasks only");
     return rc;
@@ -905,7 +869,6 @@ static int parse_task(struct pctx *c, const cJSON *item, const char *path,
                       void *elem, struct config *cfg)
 {
     struct task_conf *t = elem;
-    int64_t max_out;
     t->name = xstrdup(item->string);
     if (t->name[0] == '\0')
         return fail(c, path, "task names must not be empty");
@@ -918,14 +881,8 @@ static int parse_task(struct pctx *c, const cJSON *item, const char *path,
         rc = parse_prompt(c, item, path, t);
     if (rc == SL_OK)
         rc = parse_ladder(c, item, path, cfg, t);
-    if (rc == SL_OK)
-        rc = get_number(c, item, path, "confidence_threshold", 0, 1, 0.8,
-                        &t->confidence_threshold);
-    if (rc == SL_OK)
-        rc = get_int(c, item, path, "max_output_tokens", 1, 1000000, 256,
-                     &max_out);
-    if (rc == SL_OK)
-        t->max_output_tokens = (int)max_out;
+    if (rc == SL_OK) /* system, confidence_threshold, max_output_tokens */
+        rc = table_fields(c, item, path, "tasks.*", t);
     if (rc == SL_OK)
         rc = parse_tier0(c, item, path, t);
     return rc;
@@ -990,11 +947,11 @@ static int parse_when(struct pctx *c, const cJSON *rule, const char *path,
     if (rc == SL_OK)
         rc = get_string(c, w, wpath, "user_tier", OPTIONAL, NULL, &r->user_tier);
     if (rc == SL_OK)
-        rc = get_int(c, w, wpath, "min_input_tokens", 0, TOKENS_MAX, -1,
-                     &r->min_input_tokens);
+        rc = table_int(c, w, wpath, "routing[].when", "min_input_tokens",
+                       &r->min_input_tokens);
     if (rc == SL_OK)
-        rc = get_int(c, w, wpath, "max_input_tokens", 0, TOKENS_MAX, -1,
-                     &r->max_input_tokens);
+        rc = table_int(c, w, wpath, "routing[].when", "max_input_tokens",
+                       &r->max_input_tokens);
     return rc == SL_OK ? check_when_refs(c, wpath, cfg, r) : rc;
 }
 
@@ -1085,11 +1042,12 @@ static int parse_budget_action(struct pctx *c, const cJSON *item,
 }
 
 static int parse_budget(struct pctx *c, const cJSON *item, const char *path,
-                        const struct config *cfg, struct budget_conf *b)
+                        const char *section, const struct config *cfg,
+                        struct budget_conf *b)
 {
     double usd = 0;
     char sub[PATH_MAX_LEN];
-    int rc = get_number(c, item, path, "daily_usd", 0, PRICE_USD_MAX, NAN, &usd);
+    int rc = table_number(c, item, path, section, "daily_usd", &usd);
     if (rc == SL_OK)
         rc = parse_budget_action(c, item, path, b);
     if (rc == SL_OK)
@@ -1129,7 +1087,7 @@ static int parse_budget_map(struct pctx *c, const cJSON *budgets,
         struct budget_conf *b = &(*arr)[(*n)++];
         b->name = xstrdup(it->string);
         if ((rc = check_keys(c, it, sub, section)) != SL_OK ||
-            (rc = parse_budget(c, it, sub, cfg, b)) != SL_OK)
+            (rc = parse_budget(c, it, sub, section, cfg, b)) != SL_OK)
             return rc;
     }
     return SL_OK;
@@ -1139,7 +1097,6 @@ static int parse_budgets(struct pctx *c, const cJSON *root, struct config *cfg)
 {
     const cJSON *obj;
     struct budgets_conf *b = &cfg->budgets;
-    int64_t refresh;
     int rc = get_object(c, root, "", "budgets", OPTIONAL, &obj);
     if (rc == SL_OK && obj)
         rc = check_keys(c, obj, "budgets", "budgets");
@@ -1149,14 +1106,9 @@ static int parse_budgets(struct pctx *c, const cJSON *root, struct config *cfg)
     if (rc == SL_OK && obj)
         rc = parse_budget_map(c, obj, "tenants", cfg, &b->tenants,
                               &b->n_tenants);
+    b->free_top_tier_escalations_per_day = -1; /* no cap */
     if (rc == SL_OK)
-        rc = get_int(c, obj, "budgets", "free_top_tier_escalations_per_day", 0,
-                     1000000000, -1, &b->free_top_tier_escalations_per_day);
-    if (rc == SL_OK)
-        rc = get_int(c, obj, "budgets", "refresh_ms", 100, 3600000, 5000,
-                     &refresh);
-    if (rc == SL_OK)
-        b->refresh_ms = (int)refresh;
+        rc = table_fields(c, obj, "budgets", "budgets", b);
     return rc;
 }
 
@@ -1164,20 +1116,11 @@ static int parse_alerts(struct pctx *c, const cJSON *root, struct config *cfg)
 {
     const cJSON *obj;
     struct alerts_conf *a = &cfg->alerts;
-    int64_t every;
     int rc = get_object(c, root, "", "alerts", OPTIONAL, &obj);
     if (rc == SL_OK && obj)
         rc = check_keys(c, obj, "alerts", "alerts");
     if (rc == SL_OK)
-        rc = get_number(c, obj, "alerts", "cost_drift_factor", 1, 1000, 1.5,
-                        &a->cost_drift_factor);
-    if (rc == SL_OK)
-        rc = get_int(c, obj, "alerts", "cost_drift_min_calls", 1, 1000000000,
-                     50, &a->cost_drift_min_calls);
-    if (rc == SL_OK)
-        rc = get_int(c, obj, "alerts", "check_every_s", 0, 86400, 300, &every);
-    if (rc == SL_OK)
-        a->check_every_s = (int)every;
+        rc = table_fields(c, obj, "alerts", "alerts", a);
     return rc;
 }
 
@@ -1451,6 +1394,12 @@ int job_mode_parse(const char *name, enum job_mode *out)
         }
     }
     return SL_EINVAL;
+}
+
+void config_apply_log_level(const struct config *cfg)
+{
+    if (!log_level_pinned)
+        log_min_level = (enum log_level)cfg->log_level;
 }
 
 const char *config_default_path(void)

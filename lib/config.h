@@ -179,6 +179,7 @@ struct alerts_conf {
 
 struct config {
     char *source;           /* file path, for messages */
+    int log_level;          /* enum log_level; see config_apply_log_level */
     struct kafka_conf kafka;
     char *pg_conninfo;
     struct worker_conf worker;
@@ -212,6 +213,10 @@ int config_parse(const char *json, const char *source_name,
                  struct config **out, char *errstr,
                  size_t errstr_size) SL_MUSTCHECK;
 void config_free(struct config *cfg);
+
+/* Sets the process's log level from cfg->log_level, unless the command
+ * line pinned it (log_level_pinned). */
+void config_apply_log_level(const struct config *cfg);
 
 /* Lookups return borrowed pointers or NULL. */
 const struct task_conf *config_task(const struct config *cfg, const char *name);

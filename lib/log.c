@@ -6,6 +6,7 @@
 #include <time.h>
 
 enum log_level log_min_level = SL_LOG_INFO;
+bool log_level_pinned;
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 

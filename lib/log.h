@@ -7,11 +7,16 @@
 #ifndef SL_LOG_H
 #define SL_LOG_H
 
+#include <stdbool.h>
+
 #include "sl.h"
 
 enum log_level { SL_LOG_DEBUG = 0, SL_LOG_INFO, SL_LOG_WARN, SL_LOG_ERROR };
 
 extern enum log_level log_min_level;
+/* Set when the command line chose the level (--log-level): the config's
+ * log_level then neither sets it at start nor on reload. */
+extern bool log_level_pinned;
 
 /* Parses "debug|info|warn|error"; returns 0 or SL_EINVAL. */
 int log_level_parse(const char *name, enum log_level *out);

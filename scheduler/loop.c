@@ -9,12 +9,18 @@
 #include "log.h"
 #include "sched.h"
 
-static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t stop_requested, reload_requested;
 
 static void on_stop_signal(int sig)
 {
     (void)sig;
     stop_requested = 1;
+}
+
+static void on_reload_signal(int sig)
+{
+    (void)sig;
+    reload_requested = 1;
 }
 
 static void install_signals(void)
@@ -24,6 +30,24 @@ static void install_signals(void)
     sa.sa_handler = on_stop_signal;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = on_reload_signal;
+    sigaction(SIGHUP, &sa, NULL);
+}
+
+/* Between ticks, so that no step sees two configs; the retraining thread
+ * keeps the config it started with (the holder keeps it alive). */
+static void reload_config(struct sched *s)
+{
+    char err[1024];
+    reload_requested = 0;
+    if (config_holder_reload(&s->config, err, sizeof(err)) != SL_OK) {
+        log_error("reload: %s; keeping the running config", err);
+        return;
+    }
+    s->cfg = s->config.current;
+    config_apply_log_level(s->cfg);
+    log_info("reload: %s applied (%zu tasks, %zu tiers)", s->config.path,
+             s->cfg->n_tasks, s->cfg->n_tiers);
 }
 
 /* Sleeps up to ms, waking early on a stop signal. */
@@ -61,11 +85,13 @@ static void tick(struct sched *s)
     sched_refresh_gauges(s);
 }
 
-static int open_sched(struct sched *s, const struct config *cfg)
+static int open_sched(struct sched *s, const struct config *cfg,
+                      const char *config_path)
 {
     char err[512], host[64] = "host";
     memset(s, 0, sizeof(*s));
     s->cfg = cfg;
+    config_holder_init(&s->config, config_path, cfg);
     s->stop = &stop_requested;
     gethostname(host, sizeof(host) - 1);
     snprintf(s->owner, sizeof(s->owner), "%s:%d", host, (int)getpid());
@@ -89,10 +115,10 @@ static int open_sched(struct sched *s, const struct config *cfg)
     return SL_OK;
 }
 
-int scheduler_run(const struct config *cfg, bool once)
+int scheduler_run(const struct config *cfg, const char *config_path, bool once)
 {
     struct sched s;
-    int rc = open_sched(&s, cfg);
+    int rc = open_sched(&s, cfg, config_path);
     if (rc == SL_OK) {
         install_signals();
         log_info("scheduler %s started (batch cap %d, max wait %d s, %zu off-peak "
@@ -100,6 +126,8 @@ int scheduler_run(const struct config *cfg, bool once)
                  cfg->scheduler.max_wait_s, cfg->scheduler.n_windows,
                  cfg->scheduler.timezone ? cfg->scheduler.timezone : "UTC");
         do {
+            if (reload_requested)
+                reload_config(&s);
             tick(&s);
             if (!once)
                 nap(cfg->scheduler.tick_ms);
@@ -116,5 +144,6 @@ int scheduler_run(const struct config *cfg, bool once)
     free(s.realtime_clients);
     db_close(s.db);
     metrics_serve_stop(s.metrics);
+    config_holder_free(&s.config);
     return rc == SL_OK ? 0 : 1;
 }

@@ -29,6 +29,7 @@
 
 #include "batch/batch_client.h"
 #include "config.h"
+#include "config_reload.h"
 #include "db.h"
 #include "deferred_outcome.h"
 #include "ledger.h"
@@ -38,7 +39,8 @@
 #define SCHED_MAX_TASKS 64
 
 struct sched {
-    const struct config *cfg;
+    const struct config *cfg;    /* config.current: replaced by a reload */
+    struct config_holder config; /* the file and every config loaded */
     struct db *db;
     struct batch_client *client;
     /* realtime.c: one per realtime_concurrency thread, created on first use */
@@ -152,6 +154,8 @@ void sched_retrain_wait(struct sched *s);
 void sched_refresh_gauges(struct sched *s);
 int sched_print_status(struct db *db, const struct config *cfg, FILE *out);
 
-int scheduler_run(const struct config *cfg, bool once);
+/* Runs until SIGTERM/SIGINT (or one tick with once); SIGHUP reloads
+ * config_path between ticks. cfg (loaded from config_path) is borrowed. */
+int scheduler_run(const struct config *cfg, const char *config_path, bool once);
 
 #endif

@@ -55,6 +55,7 @@ static int parse_args(int argc, char **argv, const char *cmd,
         case 'c': *config_path = optarg; break;
         case 'o': *once = true; break;
         case 'l':
+            log_level_pinned = true;
             if (log_level_parse(optarg, &log_min_level) != SL_OK) {
                 fprintf(stderr, "sluice %s: unknown log level '%s'\n", cmd, optarg);
                 return 2;
@@ -86,7 +87,8 @@ int cmd_scheduler(int argc, char **argv)
         return rc < 0 ? 0 : rc;
     if ((rc = load("scheduler", path, &cfg)) != 0)
         return rc;
-    rc = scheduler_run(cfg, once);
+    config_apply_log_level(cfg);
+    rc = scheduler_run(cfg, path, once);
     config_free(cfg);
     return rc;
 }

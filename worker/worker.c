@@ -452,6 +452,7 @@ static void stop_loop(struct worker *w)
     uv_close((uv_handle_t *)&w->kafka_poll, NULL);
     uv_close((uv_handle_t *)&w->sigterm, NULL);
     uv_close((uv_handle_t *)&w->sigint, NULL);
+    uv_close((uv_handle_t *)&w->sighup, NULL);
     http_multi_close(w->http);
     w->http = NULL;
 }
@@ -586,6 +587,39 @@ static void on_signal(uv_signal_t *s, int signum)
     start_drain(w);
 }
 
+/* A reload swaps the config in force; what was built from the old one
+ * (budget state, tier-0 models) is built again. Runs in flight keep the
+ * tasks they borrowed: the holder keeps old configs alive. */
+static void apply_config(struct worker *w)
+{
+    const struct config *cfg = w->config.current;
+    w->cfg = cfg;
+    config_apply_log_level(cfg);
+    budget_free(w->budget);
+    w->budget = budget_new(cfg);
+    refresh_budget(w);
+    tier0_live_free(w->tier0);
+    w->tier0 = tier0_live_new(cfg);
+    refresh_tier0(w);
+    w->runs.cfg = cfg;
+    w->runs.budget = w->budget;
+    w->runs.tier0 = w->tier0;
+}
+
+static void on_reload(uv_signal_t *s, int signum)
+{
+    struct worker *w = s->data;
+    char err[1024];
+    (void)signum;
+    if (config_holder_reload(&w->config, err, sizeof(err)) != SL_OK) {
+        log_error("reload: %s; keeping the running config", err);
+        return;
+    }
+    apply_config(w);
+    log_info("reload: %s applied (%zu tasks, %zu tiers)", w->config.path,
+             w->cfg->n_tasks, w->cfg->n_tiers);
+}
+
 /* ---- setup and teardown -------------------------------------------------- */
 
 static int open_services(struct worker *w, char *err, size_t err_size)
@@ -633,9 +667,11 @@ static void init_handles(struct worker *w)
     uv_poll_start(&w->kafka_poll, UV_READABLE, on_kafka_readable);
     uv_signal_init(&w->loop, &w->sigterm);
     uv_signal_init(&w->loop, &w->sigint);
-    w->sigterm.data = w->sigint.data = w;
+    uv_signal_init(&w->loop, &w->sighup);
+    w->sigterm.data = w->sigint.data = w->sighup.data = w;
     uv_signal_start(&w->sigterm, on_signal, SIGTERM);
     uv_signal_start(&w->sigint, on_signal, SIGINT);
+    uv_signal_start(&w->sighup, on_reload, SIGHUP);
 }
 
 static void close_services(struct worker *w)
@@ -650,14 +686,16 @@ static void close_services(struct worker *w)
     tier0_live_free(w->tier0);
     budget_free(w->budget);
     db_close(w->drift_db);
+    config_holder_free(&w->config);
 }
 
-int worker_run(const struct config *cfg)
+int worker_run(const struct config *cfg, const char *config_path)
 {
     struct worker w;
     char err[512] = "";
     memset(&w, 0, sizeof(w));
     w.cfg = cfg;
+    config_holder_init(&w.config, config_path, cfg);
     if (metrics_serve_start(cfg, &w.metrics, err, sizeof(err)) != SL_OK) {
         log_error("worker start failed: %s", err);
         return 1;

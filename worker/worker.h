@@ -12,8 +12,9 @@
 #include "config.h"
 
 /* Runs a worker until SIGTERM/SIGINT (drain, commit, exit 0) or a fatal
- * error. Returns the process exit code. cfg is borrowed. */
-int worker_run(const struct config *cfg);
+ * error; SIGHUP reloads config_path (config_reload.h). Returns the process
+ * exit code. cfg (loaded from config_path) and the path are borrowed. */
+int worker_run(const struct config *cfg, const char *config_path);
 
 int cmd_worker(int argc, char **argv);
 

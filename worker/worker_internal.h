@@ -11,6 +11,7 @@
 #include <uv.h>
 
 #include "config.h"
+#include "config_reload.h"
 #include "job.h"
 #include "job_run.h"
 #include "kafka.h"
@@ -30,6 +31,8 @@ struct worker {
     uv_timer_t tick;
     uv_signal_t sigterm;
     uv_signal_t sigint;
+    uv_signal_t sighup;       /* reload the config */
+    struct config_holder config; /* the file and every config loaded */
 
     /* Finished work waiting for the next ledger transaction. The batch
      * borrows from runs[] and rejects[], which live until it is written. */

@@ -38,6 +38,7 @@ int cmd_worker(int argc, char **argv)
         switch (c) {
         case 'c': config_path = optarg; break;
         case 'l':
+            log_level_pinned = true;
             if (log_level_parse(optarg, &log_min_level) != SL_OK) {
                 fprintf(stderr, "sluice worker: unknown log level '%s'\n", optarg);
                 return 2;
@@ -53,7 +54,8 @@ int cmd_worker(int argc, char **argv)
         fprintf(stderr, "sluice worker: %s\n", err);
         return 2;
     }
-    int rc = worker_run(cfg);
+    config_apply_log_level(cfg);
+    int rc = worker_run(cfg, config_path);
     config_free(cfg);
     return rc;
 }

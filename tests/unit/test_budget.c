@@ -1,4 +1,4 @@
-/* sources: worker/budget.c lib/config.c lib/db.c lib/log.c lib/sl.c lib/metrics/telemetry.c lib/metrics/metrics.c lib/utf8.c */
+/* sources: worker/budget.c lib/config.c lib/config_table.c lib/db.c lib/log.c lib/sl.c lib/metrics/telemetry.c lib/metrics/metrics.c lib/utf8.c */
 /* Budgets, pure logic: a table of spends x jobs -> the decision (reached or
  * not, per feature vs tenant, the action, combined caps); plan narrowing;
  * local spend on top of refreshed totals; UTC day rollover; the free-user

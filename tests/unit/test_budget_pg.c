@@ -1,4 +1,4 @@
-/* sources: worker/budget.c worker/cost_drift.c lib/config.c lib/db.c lib/log.c lib/sl.c lib/metrics/telemetry.c lib/metrics/metrics.c lib/utf8.c tests/unit/pg_fixture.c */
+/* sources: worker/budget.c worker/cost_drift.c lib/config.c lib/config_table.c lib/db.c lib/log.c lib/sl.c lib/metrics/telemetry.c lib/metrics/metrics.c lib/utf8.c tests/unit/pg_fixture.c */
 /* Budgets and cost drift against a real PostgreSQL (pg_fixture, all
  * migrations): budget_refresh sums today's UTC spend per budgeted feature
  * and tenant and counts free users' top-tier escalations, ignoring other

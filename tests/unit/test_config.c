@@ -1,4 +1,4 @@
-/* sources: lib/config.c lib/log.c lib/sl.c */
+/* sources: lib/config.c lib/config_table.c lib/config_reload.c lib/log.c lib/sl.c */
 /* Config loading and validation: the shipped example loads with the values
  * it states; each broken variant of a small valid config is refused with a
  * message naming the key path; env overrides, defaults and price conversion
@@ -10,11 +10,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "config.h"
-#include "config_keys.h"
+#include "config_reload.h"
+#include "config_table.h"
 
 #define EXAMPLE SLUICE_SOURCE_DIR "/config/sluice.example.json"
 
@@ -444,25 +446,180 @@ static char *read_all(const char *path)
     return buf;
 }
 
-/* Every key the parser accepts must appear in docs/config.md as `key`. */
+/* Which key a reload must refuse, table-driven: NULL = the change is
+ * reloadable (config_restart_only_diff finds nothing). */
+static const struct {
+    const char *path, *value, *restart_key;
+} reload_cases[] = {
+    {"tasks/intent/prompt", "\"<labels>{{labels}}</labels> now <input>{{input}}</input>\"", NULL},
+    {"tasks/intent/labels", "[\"a\", \"b\", \"c\"]", NULL},
+    {"prices/m1/input", "0.2", NULL},
+    {"routing/0/start_tier", "1", NULL},
+    {"providers/p1/timeout_ms", "1234", NULL},
+    {"providers/p2", "{\"kind\": \"anthropic\", \"base_url\": \"http://h\", \"max_concurrency\": 9}", NULL},
+    {"budgets", "{\"refresh_ms\": 1000}", NULL},
+    {"log_level", "\"debug\"", NULL},
+    {"kafka/topic", "\"other.jobs\"", "kafka.topic"},
+    {"kafka/properties/client.id", "\"u\"", "kafka.properties"},
+    {"postgres/conninfo", "\"dbname=u\"", "postgres.conninfo"},
+    {"worker", "{\"max_in_flight\": 7}", "worker.max_in_flight"},
+    {"scheduler", "{\"tick_ms\": 20}", "scheduler.tick_ms"},
+    {"scheduler", "{\"offpeak\": {\"windows\": [\"01:00-02:00\"]}}", "scheduler.offpeak.windows"},
+    {"metrics", "{\"listen\": \"\"}", "metrics.listen"},
+    {"providers/p1/max_concurrency", "9", "providers.p1.max_concurrency"},
+};
+
+static void test_reload_restart_only_keys(void **state)
+{
+    (void)state;
+    char *text = mutated(NULL, NULL);
+    struct config *base = parse_ok(text);
+    free(text);
+    for (size_t i = 0; i < sizeof(reload_cases) / sizeof(reload_cases[0]); i++) {
+        text = mutated(reload_cases[i].path, reload_cases[i].value);
+        struct config *next = parse_ok(text);
+        char key[256] = "";
+        int differs = config_restart_only_diff(base, next, key, sizeof(key));
+        if (reload_cases[i].restart_key) {
+            assert_int_equal(differs, 1);
+            assert_string_equal(key, reload_cases[i].restart_key);
+        } else if (differs) {
+            fail_msg("%s: reloadable, but refused for %s", reload_cases[i].path, key);
+        }
+        config_free(next);
+        free(text);
+    }
+    config_free(base);
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* A valid file replaces the config in force; an invalid one or one changing
+ * a restart-only key leaves it, and says why. */
+static void test_reload_holder(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/sluice-reload-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    char *text = mutated(NULL, NULL), err[512];
+    write_file(path, text);
+    free(text);
+    struct config *initial;
+    assert_int_equal(config_load(path, &initial, err, sizeof(err)), SL_OK);
+    struct config_holder h;
+    config_holder_init(&h, path, initial);
+
+    text = mutated("tasks/intent/labels", "[\"a\", \"b\", \"c\"]");
+    write_file(path, text);
+    free(text);
+    assert_int_equal(config_holder_reload(&h, err, sizeof(err)), SL_OK);
+    assert_ptr_not_equal(h.current, initial);
+    assert_int_equal(config_task(h.current, "intent")->n_labels, 3);
+    assert_int_equal(config_task(initial, "intent")->n_labels, 2); /* still alive */
+    const struct config *good = h.current;
+
+    write_file(path, "{\"kafka\": ");
+    assert_int_equal(config_holder_reload(&h, err, sizeof(err)), SL_ECONFIG);
+    assert_non_null(strstr(err, "invalid JSON"));
+    assert_ptr_equal(h.current, good);
+
+    text = mutated("kafka/topic", "\"other.jobs\"");
+    write_file(path, text);
+    free(text);
+    assert_int_equal(config_holder_reload(&h, err, sizeof(err)), SL_ECONFIG);
+    assert_non_null(strstr(err, "kafka.topic changes only at restart"));
+    assert_ptr_equal(h.current, good);
+
+    config_holder_free(&h);
+    config_free(initial);
+    unlink(path);
+}
+
+/* The docs row of key ("| `key` | ..." up to its end of line), or NULL. */
+static char *doc_row(const char *doc, const char *key)
+{
+    char head[256];
+    snprintf(head, sizeof(head), "| `%s` |", key);
+    const char *row = strstr(doc, head);
+    if (!row)
+        return NULL;
+    const char *end = strchr(row, '\n');
+    return strndup(row, end ? (size_t)(end - row) : strlen(row));
+}
+
+/* docs/config.md holds a row for every key of the table, showing the
+ * table's default and range, so the docs cannot drift from the parser. */
 static void test_keys_documented(void **state)
 {
     (void)state;
     char *doc = read_all(SLUICE_SOURCE_DIR "/docs/config.md");
     size_t n;
-    const char *const *keys = config_known_keys(&n);
+    const struct config_key *keys = config_keys(&n);
     assert_true(n > 40);
-    int missing = 0;
+    int wrong = 0;
     for (size_t i = 0; i < n; i++) {
-        char quoted[256];
-        snprintf(quoted, sizeof(quoted), "`%s`", keys[i]);
-        if (!strstr(doc, quoted)) {
-            print_error("undocumented config key: %s\n", keys[i]);
-            missing++;
+        char *row = doc_row(doc, keys[i].name);
+        char range[64] = "";
+        if (keys[i].min != 0 || keys[i].max != 0)
+            snprintf(range, sizeof(range), "%.15g..%.15g", keys[i].min,
+                     keys[i].max);
+        if (!row)
+            print_error("undocumented config key: %s\n", keys[i].name);
+        else if (keys[i].def && !strstr(row, keys[i].def))
+            print_error("%s: docs do not show the default %s\n", keys[i].name,
+                        keys[i].def);
+        else if (range[0] && !strstr(row, range))
+            print_error("%s: docs do not show the range %s\n", keys[i].name,
+                        range);
+        else {
+            free(row);
+            continue;
         }
+        free(row);
+        wrong++;
     }
     free(doc);
-    assert_int_equal(missing, 0);
+    assert_int_equal(wrong, 0);
+}
+
+/* The docs' reload section names exactly the keys a reload does not apply
+ * (sections aside: their keys are listed). */
+static void test_restart_only_keys_documented(void **state)
+{
+    (void)state;
+    char *doc = read_all(SLUICE_SOURCE_DIR "/docs/config.md");
+    const char *reload = strstr(doc, "## Reloading");
+    assert_non_null(reload);
+    const char *next = strstr(reload + 1, "\n## ");
+    char *section = strndup(reload, next ? (size_t)(next - reload) : strlen(reload));
+    size_t n;
+    const struct config_key *keys = config_keys(&n);
+    int wrong = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (keys[i].type == CONFIG_SECTION || keys[i].type == CONFIG_MAP)
+            continue;
+        char quoted[256];
+        snprintf(quoted, sizeof(quoted), "`%s`", keys[i].name);
+        bool listed = strstr(section, quoted) != NULL;
+        bool restart_only = !(keys[i].flags & CONFIG_RELOAD);
+        if (listed != restart_only) {
+            print_error("%s: %s\n", keys[i].name,
+                        restart_only ? "restart-only but not listed"
+                                     : "reloadable but listed as restart-only");
+            wrong++;
+        }
+    }
+    free(section);
+    free(doc);
+    assert_int_equal(wrong, 0);
 }
 
 int main(void)
@@ -478,6 +635,9 @@ int main(void)
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_job_mode_names),
         cmocka_unit_test(test_keys_documented),
+        cmocka_unit_test(test_restart_only_keys_documented),
+        cmocka_unit_test(test_reload_restart_only_keys),
+        cmocka_unit_test(test_reload_holder),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

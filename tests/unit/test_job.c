@@ -1,4 +1,4 @@
-/* sources: lib/utf8.c lib/job.c lib/rfc3339.c lib/config.c lib/log.c lib/sl.c */
+/* sources: lib/utf8.c lib/job.c lib/rfc3339.c lib/config.c lib/config_table.c lib/log.c lib/sl.c */
 /* Job messages: each rejection reason from a table of raw messages, the
  * fields of valid jobs, RFC 3339 deadlines and strict UTF-8. */
 #include <setjmp.h>

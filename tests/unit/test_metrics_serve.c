@@ -1,4 +1,4 @@
-/* sources: lib/metrics/metrics_serve.c lib/metrics/metrics_http.c lib/metrics/metrics.c lib/metrics/telemetry.c lib/config.c lib/utf8.c lib/log.c lib/sl.c tests/unit/fixture.c */
+/* sources: lib/metrics/metrics_serve.c lib/metrics/metrics_http.c lib/metrics/metrics.c lib/metrics/telemetry.c lib/config.c lib/config_table.c lib/utf8.c lib/log.c lib/sl.c tests/unit/fixture.c */
 /* The metrics endpoint started from config: metrics.listen parsing (table),
  * port 0 resolved, every telemetry family served, /healthz following the
  * reported checks, "" disabling the server but not the counters, a bind

@@ -1,4 +1,4 @@
-/* sources: scheduler/offpeak.c lib/config.c lib/log.c lib/sl.c */
+/* sources: scheduler/offpeak.c lib/config.c lib/config_table.c lib/log.c lib/sl.c */
 /* Off-peak windows: open/closed, next opening, midnight crossing, time
  * zones with daylight saving, and the scheduler config that holds them. */
 #include <setjmp.h>

@@ -1,4 +1,4 @@
-/* sources: lib/pricing.c lib/config.c lib/log.c lib/sl.c */
+/* sources: lib/pricing.c lib/config.c lib/config_table.c lib/log.c lib/sl.c */
 /* Exact nano-dollar costs. Every expected figure is worked by hand in the
  * comment beside it: sum of tokens x price (nano-$ per 1M tokens), divided
  * by 1e6 and rounded half up; batch then x (100 - pct) / 100, half up. */

@@ -1,4 +1,4 @@
-/* sources: worker/route.c lib/config.c lib/log.c lib/sl.c */
+/* sources: worker/route.c lib/config.c lib/config_table.c lib/log.c lib/sl.c */
 /* Routing: a table of rule sets x jobs -> the ladder each job climbs. */
 #include <setjmp.h>
 #include <stdarg.h>

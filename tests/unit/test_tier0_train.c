@@ -1,4 +1,4 @@
-/* sources: lib/tier0/tier0_train.c lib/tier0/tier0_store.c lib/tier0/tier0_certify.c lib/tier0/tier0_model.c lib/tier0/tier0_features.c lib/db.c lib/config.c lib/log.c lib/sl.c tests/unit/pg_fixture.c tests/unit/fixture.c */
+/* sources: lib/tier0/tier0_train.c lib/tier0/tier0_store.c lib/tier0/tier0_certify.c lib/tier0/tier0_model.c lib/tier0/tier0_features.c lib/db.c lib/config.c lib/config_table.c lib/log.c lib/sl.c tests/unit/pg_fixture.c tests/unit/fixture.c */
 /* The tier-0 training pipeline against a real PostgreSQL (pg_fixture):
  * retention deletes traces older than tasks.<t>.tier0.trace_retention_days
  * (in batches) and keeps newer ones, then the task is trained, certified

@@ -1,4 +1,4 @@
-/* sources: worker/tier0_live.c lib/tier0/tier0_certify.c lib/tier0/tier0_store.c lib/tier0/tier0_model.c lib/tier0/tier0_features.c lib/db.c lib/utf8.c lib/sl.c lib/log.c lib/metrics/telemetry.c lib/metrics/metrics.c lib/config.c tests/unit/pg_fixture.c */
+/* sources: worker/tier0_live.c lib/tier0/tier0_certify.c lib/tier0/tier0_store.c lib/tier0/tier0_model.c lib/tier0/tier0_features.c lib/db.c lib/utf8.c lib/sl.c lib/log.c lib/metrics/telemetry.c lib/metrics/metrics.c lib/config.c lib/config_table.c tests/unit/pg_fixture.c */
 /* Live withdrawals against a real PostgreSQL (pg_fixture): a certified
  * model serves; shadow checks that disagree on one label withdraw it (row
  * in tier0_withdrawals) and count sluice_tier0_withdrawals_total{task}

@@ -1,0 +1,232 @@
+/* config_table.c — the config keys (see config_table.h). Offsets are into
+ * the struct of the key's section: kafka_conf, worker_conf, scheduler_conf,
+ * metrics_conf, provider_conf, task_conf, budgets_conf, alerts_conf, and
+ * struct config itself for postgres.conninfo. */
+#include "config_table.h"
+
+#include <string.h>
+
+#include "config.h"
+#include "sl.h"
+
+#define F(type, member) offsetof(struct type, member)
+#define HAND CONFIG_BY_HAND
+#define REQ CONFIG_REQUIRED
+#define RELOAD CONFIG_RELOAD
+
+static const struct config_key keys[] = {
+    {"log_level", CONFIG_STRING, HAND, 0, 0, "\"info\"", RELOAD,
+     "debug, info, warn or error"},
+
+    {"kafka", CONFIG_SECTION, HAND, 0, 0, NULL, REQ, "where jobs come from"},
+    {"kafka.bootstrap_servers", CONFIG_STRING, F(kafka_conf, bootstrap_servers),
+     0, 0, NULL, REQ, "host:port[,host:port...] of the Kafka cluster"},
+    {"kafka.topic", CONFIG_STRING, F(kafka_conf, topic), 0, 0,
+     "\"sluice.jobs\"", 0, "topic jobs are consumed from"},
+    {"kafka.dlq_topic", CONFIG_STRING, F(kafka_conf, dlq_topic), 0, 0,
+     "\"sluice.jobs.dlq\"", 0, "topic rejected messages are copied to"},
+    {"kafka.group_id", CONFIG_STRING, F(kafka_conf, group_id), 0, 0,
+     "\"sluice-workers\"", 0, "consumer group shared by all workers"},
+    {"kafka.properties", CONFIG_SECTION, HAND, 0, 0, "{}", 0,
+     "librdkafka settings passed through unchanged"},
+
+    {"postgres", CONFIG_SECTION, HAND, 0, 0, NULL, REQ,
+     "where results and cost lines go"},
+    {"postgres.conninfo", CONFIG_STRING, F(config, pg_conninfo), 0, 0, NULL,
+     REQ, "libpq connection string"},
+
+    {"worker", CONFIG_SECTION, HAND, 0, 0, NULL, 0, "worker limits"},
+    {"worker.max_in_flight", CONFIG_INT, F(worker_conf, max_in_flight), 1,
+     1000000, "512", 0, "jobs in flight per worker before it pauses"},
+    {"worker.batch_max_jobs", CONFIG_INT, F(worker_conf, batch_max_jobs), 1,
+     100000, "500", 0, "finished jobs written per database transaction"},
+    {"worker.batch_flush_ms", CONFIG_INT, F(worker_conf, batch_flush_ms), 1,
+     60000, "50", 0, "longest wait before a partial batch is written"},
+    {"worker.max_input_bytes", CONFIG_SIZE, F(worker_conf, max_input_bytes), 1,
+     16777216, "32768", 0, "longer job inputs are rejected as oversize"},
+
+    {"scheduler", CONFIG_SECTION, HAND, 0, 0, NULL, 0,
+     "provider batches and off-peak windows"},
+    {"scheduler.batch_max_requests", CONFIG_INT,
+     F(scheduler_conf, batch_max_requests), 1, 100000, "1000", 0,
+     "most requests in one provider batch"},
+    {"scheduler.max_wait_s", CONFIG_INT, F(scheduler_conf, max_wait_s), 0,
+     604800, "300", 0, "longest wait of an async row for its batch to fill"},
+    {"scheduler.turnaround_s", CONFIG_INT, F(scheduler_conf, turnaround_s), 0,
+     604800, "86400", 0, "batch turnaround assumed for deadlines"},
+    {"scheduler.poll_min_ms", CONFIG_INT, F(scheduler_conf, poll_min_ms), 10,
+     3600000, "5000", 0, "first poll of a submitted batch"},
+    {"scheduler.poll_max_ms", CONFIG_INT, F(scheduler_conf, poll_max_ms), 10,
+     3600000, "300000", 0, "longest interval between polls"},
+    {"scheduler.tick_ms", CONFIG_INT, F(scheduler_conf, tick_ms), 10, 60000,
+     "1000", 0, "period of the scheduler's loop"},
+    {"scheduler.max_line_retries", CONFIG_INT,
+     F(scheduler_conf, max_line_retries), 0, 100, "2", 0,
+     "times an errored batch answer is re-batched"},
+    {"scheduler.lease_s", CONFIG_INT, F(scheduler_conf, lease_s), 1, 86400,
+     "120", 0, "how long a batch belongs to one scheduler"},
+    {"scheduler.realtime_concurrency", CONFIG_INT,
+     F(scheduler_conf, realtime_concurrency), 1, 256, "16", 0,
+     "calls at once for rows a batch can no longer serve in time"},
+    {"scheduler.offpeak", CONFIG_SECTION, HAND, 0, 0, NULL, 0,
+     "off-peak windows"},
+    {"scheduler.offpeak.timezone", CONFIG_STRING, HAND, 0, 0, "\"UTC\"", 0,
+     "IANA time zone of the windows"},
+    {"scheduler.offpeak.windows", CONFIG_ARRAY, HAND, 0, 0, "[]", 0,
+     "windows as \"HH:MM-HH:MM\" local time"},
+
+    {"metrics", CONFIG_SECTION, HAND, 0, 0, NULL, 0, "Prometheus endpoint"},
+    {"metrics.listen", CONFIG_STRING, F(metrics_conf, listen), 0, 0,
+     "\"" CONFIG_METRICS_LISTEN_DEFAULT "\"", CONFIG_EMPTY_OK,
+     "HOST:PORT of /metrics and /healthz; \"\" turns it off"},
+
+    {"providers", CONFIG_MAP, HAND, 0, 0, NULL, REQ | RELOAD,
+     "LLM endpoints by name"},
+    {"providers.*.kind", CONFIG_STRING, HAND, 0, 0, NULL, REQ | RELOAD,
+     "wire format: openai or anthropic"},
+    {"providers.*.base_url", CONFIG_STRING, F(provider_conf, base_url), 0, 0,
+     NULL, REQ | RELOAD, "http:// or https:// URL"},
+    {"providers.*.api_key_env", CONFIG_STRING, F(provider_conf, api_key_env),
+     0, 0, NULL, RELOAD, "environment variable holding the API key"},
+    {"providers.*.timeout_ms", CONFIG_INT, F(provider_conf, timeout_ms), 1,
+     3600000, "30000", RELOAD, "whole-request timeout"},
+    {"providers.*.connect_timeout_ms", CONFIG_INT,
+     F(provider_conf, connect_timeout_ms), 1, 600000, "3000", RELOAD,
+     "connection timeout"},
+    {"providers.*.max_concurrency", CONFIG_INT,
+     F(provider_conf, max_concurrency), 1, 100000, "256", 0,
+     "connections per host (sizes the connection pool at start)"},
+    {"providers.*.max_retries", CONFIG_INT, F(provider_conf, max_retries), 0,
+     10, "2", RELOAD, "retries of a retryable failure"},
+    {"providers.*.retry_base_ms", CONFIG_INT, F(provider_conf, retry_base_ms),
+     1, 600000, "500", RELOAD, "ceiling of the first backoff"},
+    {"providers.*.retry_cap_ms", CONFIG_INT, F(provider_conf, retry_cap_ms), 1,
+     3600000, "8000", RELOAD, "largest backoff ceiling"},
+    {"providers.*.retry_after_cap_ms", CONFIG_INT,
+     F(provider_conf, retry_after_cap_ms), 0, 86400000, "120000", RELOAD,
+     "a longer Retry-After fails the call instead"},
+
+    {"prices", CONFIG_MAP, HAND, 0, 0, NULL, REQ | RELOAD,
+     "price list by model, USD per million tokens"},
+    /* Prices stop at $1M per million tokens: nano-dollars stay far from
+     * INT64_MAX. */
+    {"prices.*.input", CONFIG_NUMBER, HAND, 0, 1e6, NULL, REQ | RELOAD,
+     "uncached input tokens"},
+    {"prices.*.cached_input", CONFIG_NUMBER, HAND, 0, 1e6, NULL, RELOAD,
+     "input tokens read from the prompt cache (default: input)"},
+    {"prices.*.cache_write", CONFIG_NUMBER, HAND, 0, 1e6, NULL, RELOAD,
+     "input tokens written to the prompt cache (default: input)"},
+    {"prices.*.output", CONFIG_NUMBER, HAND, 0, 1e6, NULL, REQ | RELOAD,
+     "output tokens"},
+    {"prices.*.batch_discount", CONFIG_NUMBER, HAND, 0, 1, "0", RELOAD,
+     "share taken off for batch API calls"},
+
+    {"tiers", CONFIG_MAP, HAND, 0, 0, NULL, REQ | RELOAD,
+     "tier number to provider and model"},
+    {"tiers.*.provider", CONFIG_STRING, HAND, 0, 0, NULL, REQ | RELOAD,
+     "a name from providers"},
+    {"tiers.*.model", CONFIG_STRING, HAND, 0, 0, NULL, REQ | RELOAD,
+     "model name sent to the provider"},
+
+    {"tasks", CONFIG_MAP, HAND, 0, 0, NULL, REQ | RELOAD,
+     "task definitions by name"},
+    {"tasks.*.output", CONFIG_STRING, HAND, 0, 0, NULL, REQ | RELOAD,
+     "label, json or text"},
+    {"tasks.*.labels", CONFIG_ARRAY, HAND, 0, 0, NULL, RELOAD,
+     "the allowed labels of a label task"},
+    {"tasks.*.schema", CONFIG_SECTION, HAND, 0, 0, NULL, RELOAD,
+     "the JSON schema of a json task's answer"},
+    {"tasks.*.system", CONFIG_STRING, F(task_conf, system), 0, 0, "\"\"",
+     CONFIG_EMPTY_OK | RELOAD, "system prompt text"},
+    {"tasks.*.prompt", CONFIG_STRING, HAND, 0, 0, NULL, REQ | RELOAD,
+     "user message template with {{input}}"},
+    {"tasks.*.ladder", CONFIG_ARRAY, HAND, 0, 0, NULL, RELOAD,
+     "tiers this task may use, cheapest first"},
+    {"tasks.*.confidence_threshold", CONFIG_NUMBER,
+     F(task_conf, confidence_threshold), 0, 1, "0.8", RELOAD,
+     "lower self-reported confidence escalates"},
+    {"tasks.*.max_output_tokens", CONFIG_INT, F(task_conf, max_output_tokens),
+     1, 1000000, "256", RELOAD, "output cap sent to the model"},
+    {"tasks.*.tier0", CONFIG_SECTION, HAND, 0, 0, NULL, RELOAD,
+     "tier-0 settings of a label task"},
+    {"tasks.*.tier0.enabled", CONFIG_BOOL, HAND, 0, 0, NULL, RELOAD,
+     "serve the newest certified model (default: true for label tasks)"},
+    {"tasks.*.tier0.target", CONFIG_NUMBER, F(task_conf, tier0_target), 0.5,
+     0.9999, "0.98", RELOAD, "agreement with the LLM that is guaranteed"},
+    {"tasks.*.tier0.shadow_share", CONFIG_NUMBER,
+     F(task_conf, tier0_shadow_share), 0, 1, "0.02", RELOAD,
+     "share of tier-0 answers re-checked by the ladder"},
+    {"tasks.*.tier0.trace_retention_days", CONFIG_INT64,
+     F(task_conf, tier0_trace_retention_days), 0, 36500, "90", RELOAD,
+     "traces older than this are pruned before training; 0 keeps them"},
+    {"tasks.*.tier0.retrain_every_s", CONFIG_INT64,
+     F(task_conf, tier0_retrain_every_s), 0, 31536000, "0", RELOAD,
+     "period of the scheduler's retraining; 0 is off"},
+
+    {"routing", CONFIG_ARRAY, HAND, 0, 0, "[]", RELOAD,
+     "routing rules, tried in order"},
+    {"routing[].when", CONFIG_SECTION, HAND, 0, 0, "{}", RELOAD,
+     "the rule's conditions"},
+    {"routing[].when.task", CONFIG_STRING, HAND, 0, 0, NULL, RELOAD,
+     "a task name"},
+    {"routing[].when.mode", CONFIG_STRING, HAND, 0, 0, NULL, RELOAD,
+     "interactive, async or offpeak"},
+    {"routing[].when.user_tier", CONFIG_STRING, HAND, 0, 0, NULL, RELOAD,
+     "the job's user_tier"},
+    {"routing[].when.min_input_tokens", CONFIG_INT64, HAND, 0, 1e12, NULL,
+     RELOAD, "at least this many estimated input tokens"},
+    {"routing[].when.max_input_tokens", CONFIG_INT64, HAND, 0, 1e12, NULL,
+     RELOAD, "at most this many estimated input tokens"},
+    {"routing[].start_tier", CONFIG_INT, HAND, 0, 0, NULL, RELOAD,
+     "drop ladder tiers below this one"},
+    {"routing[].max_tier", CONFIG_INT, HAND, 0, 0, NULL, RELOAD,
+     "drop ladder tiers above this one"},
+
+    {"budgets", CONFIG_SECTION, HAND, 0, 0, NULL, RELOAD,
+     "daily spend budgets"},
+    {"budgets.features", CONFIG_MAP, HAND, 0, 0, "{}", RELOAD,
+     "feature name to budget"},
+    {"budgets.features.*.daily_usd", CONFIG_NUMBER, HAND, 0, 1e6, NULL,
+     REQ | RELOAD, "budget per UTC day in US dollars"},
+    {"budgets.features.*.action", CONFIG_STRING, HAND, 0, 0, NULL,
+     REQ | RELOAD, "cap_tier, defer or reject"},
+    {"budgets.features.*.max_tier", CONFIG_INT, HAND, 0, 0, NULL, RELOAD,
+     "highest tier once reached (cap_tier)"},
+    {"budgets.tenants", CONFIG_MAP, HAND, 0, 0, "{}", RELOAD,
+     "tenant name to budget"},
+    {"budgets.tenants.*.daily_usd", CONFIG_NUMBER, HAND, 0, 1e6, NULL,
+     REQ | RELOAD, "budget per UTC day in US dollars"},
+    {"budgets.tenants.*.action", CONFIG_STRING, HAND, 0, 0, NULL, REQ | RELOAD,
+     "cap_tier, defer or reject"},
+    {"budgets.tenants.*.max_tier", CONFIG_INT, HAND, 0, 0, NULL, RELOAD,
+     "highest tier once reached (cap_tier)"},
+    {"budgets.free_top_tier_escalations_per_day", CONFIG_INT64,
+     F(budgets_conf, free_top_tier_escalations_per_day), 0, 1e9, NULL, RELOAD,
+     "free users' top-tier escalations per UTC day (default: no cap)"},
+    {"budgets.refresh_ms", CONFIG_INT, F(budgets_conf, refresh_ms), 100,
+     3600000, "5000", RELOAD, "how often spend is re-read from PostgreSQL"},
+
+    {"alerts", CONFIG_SECTION, HAND, 0, 0, NULL, RELOAD, "cost drift alert"},
+    {"alerts.cost_drift_factor", CONFIG_NUMBER,
+     F(alerts_conf, cost_drift_factor), 1, 1000, "1.5", RELOAD,
+     "alert when the hour's cost per call exceeds this times the week's"},
+    {"alerts.cost_drift_min_calls", CONFIG_INT64,
+     F(alerts_conf, cost_drift_min_calls), 1, 1e9, "50", RELOAD,
+     "calls needed in both windows"},
+    {"alerts.check_every_s", CONFIG_INT, F(alerts_conf, check_every_s), 0,
+     86400, "300", RELOAD, "period of each worker's check; 0: never"},
+};
+
+const struct config_key *config_keys(size_t *n)
+{
+    *n = SL_ARRAY_LEN(keys);
+    return keys;
+}
+
+const struct config_key *config_key_find(const char *name)
+{
+    for (size_t i = 0; i < SL_ARRAY_LEN(keys); i++)
+        if (strcmp(keys[i].name, name) == 0)
+            return &keys[i];
+    return NULL;
+}
