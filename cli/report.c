@@ -105,7 +105,7 @@ static int produce(struct db *db, const struct report_opts *o, char *err,
     int rc = 1;
     if (o->prices && config_load(o->prices, &prices, err, err_size) != SL_OK)
         goto out;
-    if (report_query(db_conn(db), &o->filter, &rep, err, err_size) != SL_OK)
+    if (report_query(db, &o->filter, &rep, err, err_size) != SL_OK)
         goto out;
     if (prices && report_add_reprice(rep, db_conn(db), &o->filter, prices, err,
                                      err_size) != SL_OK)

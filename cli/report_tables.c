@@ -146,18 +146,16 @@ static void filter_params(const struct report_filter *f, const char *params[4])
     params[3] = f->tenant;
 }
 
-static int run_spec(PGconn *conn, const struct report_spec *spec,
+static int run_spec(struct db *db, const struct report_spec *spec,
                     const struct report_filter *f, struct report *rep,
                     char *errstr, size_t errstr_size)
 {
     const char *params[4];
     filter_params(f, params);
-    PGresult *res = PQexecParams(conn, spec->sql, 4, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        snprintf(errstr, errstr_size, "%s: %s", spec->section, PQerrorMessage(conn));
-        PQclear(res);
+    PGresult *res = db_query(db, spec->section, spec->sql, 4, params, errstr,
+                             errstr_size);
+    if (!res)
         return SL_EDB;
-    }
     struct report_table *t = add_table(rep, spec->section, spec->title,
                                        spec->types, spec->n_keys);
     if ((size_t)PQnfields(res) != t->n_cols) {
@@ -178,15 +176,15 @@ static int run_spec(PGconn *conn, const struct report_spec *spec,
     return SL_OK;
 }
 
-int report_query(PGconn *conn, const struct report_filter *filter,
+int report_query(struct db *db, const struct report_filter *filter,
                  struct report **out, char *errstr, size_t errstr_size)
 {
     /* Whole-range reports group about a million rows: in memory, not on disk. */
-    PGresult *set = PQexec(conn, "SET work_mem = '64MB'");
-    PQclear(set);
+    PQclear(db_query(db, "work_mem", "SET work_mem = '64MB'", 0, NULL, errstr,
+                     errstr_size));
     struct report *rep = xcalloc(1, sizeof(*rep));
     for (size_t i = 0; i < SL_ARRAY_LEN(specs); i++) {
-        int rc = run_spec(conn, &specs[i], filter, rep, errstr, errstr_size);
+        int rc = run_spec(db, &specs[i], filter, rep, errstr, errstr_size);
         if (rc != SL_OK) {
             report_free(rep);
             return rc;

@@ -15,6 +15,7 @@
 #include <libpq-fe.h>
 
 #include "config.h"
+#include "db.h"
 #include "sl.h"
 
 /* All members borrowed; NULL means "no restriction". Dates are UTC calendar
@@ -49,7 +50,7 @@ struct report {
 /* Runs the report's queries on conn (blocking); sets the session's
  * work_mem to 64MB. Returns 0 and *out, or
  * SL_EDB with errstr. */
-int report_query(PGconn *conn, const struct report_filter *filter,
+int report_query(struct db *db, const struct report_filter *filter,
                  struct report **out, char *errstr,
                  size_t errstr_size) SL_MUSTCHECK;
 

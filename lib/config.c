@@ -228,64 +228,71 @@ static int get_bool(struct pctx *c, const cJSON *obj, const char *path,
 
 /* ---- plain values through the table ---- */
 
-/* Absent keys: the table's default; without one, required keys fail and the
- * others keep what the caller preset (e.g. -1 for "no cap"). */
-static bool table_default(struct pctx *c, const char *sub,
-                          const struct config_key *k, int *rc)
+/* obj[key], else the table's default parsed from its JSON text (returned
+ * in *def too, for the caller to delete), else NULL: absent with no
+ * default, which *rc says is fine or, for a required key, a failure. */
+static const cJSON *table_item(struct pctx *c, const cJSON *obj,
+                               const char *sub, const struct config_key *k,
+                               const char *key, cJSON **def, int *rc)
 {
-    if (k->def) {
-        *rc = SL_OK;
-        return true;
-    }
-    *rc = (k->flags & CONFIG_REQUIRED) ? fail(c, sub, "missing (required)")
-                                       : SL_OK;
-    return false;
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+    *def = NULL;
+    *rc = SL_OK;
+    if (it)
+        return it;
+    if (k->def)
+        return *def = cJSON_Parse(k->def);
+    if (k->flags & CONFIG_REQUIRED)
+        *rc = fail(c, sub, "missing (required)");
+    return NULL;
 }
 
-/* An integer key of section (bounds and default from the table). */
+/* A number or integer key of section, checked against the table's type and
+ * bounds: into *number (CONFIG_NUMBER) or *integer (the integer types). An
+ * absent key without a default leaves both alone. */
+static int table_scalar(struct pctx *c, const cJSON *obj, const char *path,
+                        const char *section, const char *key, double *number,
+                        int64_t *integer)
+{
+    const struct config_key *k = entry_of(section, key);
+    char sub[PATH_MAX_LEN];
+    cJSON *def;
+    int rc;
+    join(sub, path, key);
+    const cJSON *it = table_item(c, obj, sub, k, key, &def, &rc);
+    if (it && k->type == CONFIG_NUMBER)
+        rc = check_number(c, it, sub, k->min, k->max, number);
+    else if (it)
+        rc = check_int(c, it, sub, (int64_t)k->min, (int64_t)k->max, integer);
+    cJSON_Delete(def);
+    return rc;
+}
+
 static int table_int(struct pctx *c, const cJSON *obj, const char *path,
                      const char *section, const char *key, int64_t *out)
 {
-    const struct config_key *k = entry_of(section, key);
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
-    char sub[PATH_MAX_LEN];
-    int rc;
-    join(sub, path, key);
-    if (it)
-        return check_int(c, it, sub, (int64_t)k->min, (int64_t)k->max, out);
-    if (table_default(c, sub, k, &rc))
-        *out = strtoll(k->def, NULL, 10);
-    return rc;
+    return table_scalar(c, obj, path, section, key, NULL, out);
 }
 
-/* A number key of section (bounds and default from the table). */
 static int table_number(struct pctx *c, const cJSON *obj, const char *path,
                         const char *section, const char *key, double *out)
 {
-    const struct config_key *k = entry_of(section, key);
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
-    char sub[PATH_MAX_LEN];
-    int rc;
-    join(sub, path, key);
-    if (it)
-        return check_number(c, it, sub, k->min, k->max, out);
-    if (table_default(c, sub, k, &rc))
-        *out = strtod(k->def, NULL);
-    return rc;
+    return table_scalar(c, obj, path, section, key, out, NULL);
 }
 
-/* A string key of section; defaults are JSON strings ("\"UTC\""). */
+/* A string key of section (required-ness, "" allowed and default from the
+ * table). */
 static int table_string(struct pctx *c, const cJSON *obj, const char *path,
                         const char *section, const char *key, char **out)
 {
     const struct config_key *k = entry_of(section, key);
-    char def[PATH_MAX_LEN] = "";
-    if (k->def && k->def[0] == '"')
-        snprintf(def, sizeof(def), "%.*s", (int)strlen(k->def) - 2, k->def + 1);
-    return get_string_ex(c, obj, path, key,
-                         (k->flags & CONFIG_REQUIRED) ? REQUIRED : OPTIONAL,
-                         k->def ? def : NULL, (k->flags & CONFIG_EMPTY_OK) != 0,
-                         out);
+    cJSON *def = k->def ? cJSON_Parse(k->def) : NULL;
+    int rc = get_string_ex(c, obj, path, key,
+                           (k->flags & CONFIG_REQUIRED) ? REQUIRED : OPTIONAL,
+                           cJSON_GetStringValue(def),
+                           (k->flags & CONFIG_EMPTY_OK) != 0, out);
+    cJSON_Delete(def);
+    return rc;
 }
 
 /* Reads one plain value of the table into base + k->offset. */
@@ -967,7 +974,7 @@ static int check_actions(struct pctx *c, const char *path,
     if (r->start_tier == 0 && r->max_tier == 0)
         return fail(c, path, "a rule needs start_tier or max_tier");
     /* The user tier only ever caps a job's spend; it never sends a job to a
-     * dearer tier (DESIGN.md, "Routing and escalation"). */
+     * dearer tier (docs/architecture.md). */
     if (only_user_tier(r) && r->start_tier)
         return fail(c, path, "a rule on user_tier alone may set only max_tier");
     if (r->start_tier && r->max_tier && r->start_tier > r->max_tier)
@@ -1186,36 +1193,6 @@ int config_parse(const char *json, const char *source_name,
 
 /* ---- loading and environment overrides ---- */
 
-static int read_file(const char *path, char **out, char *errstr,
-                     size_t errstr_size)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(errstr, errstr_size, "%s: cannot open: %s", path,
-                 strerror(errno));
-        return SL_ECONFIG;
-    }
-    char *buf = xmalloc(CONFIG_FILE_MAX + 1);
-    size_t n = fread(buf, 1, CONFIG_FILE_MAX + 1, f);
-    int rc = SL_OK;
-    if (ferror(f)) {
-        snprintf(errstr, errstr_size, "%s: cannot read: %s", path,
-                 strerror(errno));
-        rc = SL_ECONFIG;
-    } else if (n > CONFIG_FILE_MAX) {
-        snprintf(errstr, errstr_size, "%s: larger than %u bytes", path,
-                 CONFIG_FILE_MAX);
-        rc = SL_ECONFIG;
-    }
-    fclose(f);
-    buf[n < CONFIG_FILE_MAX ? n : CONFIG_FILE_MAX] = '\0';
-    if (rc != SL_OK)
-        free(buf);
-    else
-        *out = buf;
-    return rc;
-}
-
 /* An empty variable counts as unset, so `VAR= sluice …` cannot blank a
  * connection string. */
 static void override(char **field, const char *env_name)
@@ -1253,12 +1230,11 @@ static void apply_env(struct config *cfg)
 int config_load(const char *path, struct config **out, char *errstr,
                 size_t errstr_size)
 {
-    char *text = NULL;
     *out = NULL;
-    int rc = read_file(path, &text, errstr, errstr_size);
-    if (rc != SL_OK)
-        return rc;
-    rc = config_parse(text, path, out, errstr, errstr_size);
+    char *text = sl_read_file(path, CONFIG_FILE_MAX, NULL, errstr, errstr_size);
+    if (!text)
+        return SL_ECONFIG;
+    int rc = config_parse(text, path, out, errstr, errstr_size);
     free(text);
     if (rc == SL_OK)
         apply_env(*out);

@@ -45,18 +45,58 @@ int db_error(struct db *db, const PGresult *res, const char *what,
     return SL_EDB;
 }
 
-PGresult *db_query(struct db *db, const char *what, const char *sql,
-                   int n_params, const char *const *params, char *errstr,
-                   size_t errstr_size)
+/* Runs sql (no parameters) expecting want; returns 0 or SL_EDB. */
+static int exec_simple(struct db *db, const char *sql, ExecStatusType want,
+                       const char *what, char *errstr, size_t errstr_size)
 {
-    PGresult *res = PQexecParams(db->conn, sql, n_params, NULL, params, NULL,
-                                 NULL, 0);
+    PGresult *res = PQexec(db->conn, sql);
+    int rc = 0;
+    if (PQresultStatus(res) != want)
+        rc = db_error(db, res, what, errstr, errstr_size);
+    PQclear(res);
+    return rc;
+}
+
+PGresult *db_query_bin(struct db *db, const char *what, const char *sql,
+                       int n_params, const char *const *params,
+                       const int *lengths, const int *formats, char *errstr,
+                       size_t errstr_size)
+{
+    PGresult *res = PQexecParams(db->conn, sql, n_params, NULL, params,
+                                 lengths, formats, 0);
     ExecStatusType st = PQresultStatus(res);
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
         return res;
     db_error(db, res, what, errstr, errstr_size);
     PQclear(res);
     return NULL;
+}
+
+PGresult *db_query(struct db *db, const char *what, const char *sql,
+                   int n_params, const char *const *params, char *errstr,
+                   size_t errstr_size)
+{
+    return db_query_bin(db, what, sql, n_params, params, NULL, NULL, errstr,
+                        errstr_size);
+}
+
+int db_begin(struct db *db, char *errstr, size_t errstr_size)
+{
+    return exec_simple(db, "BEGIN", PGRES_COMMAND_OK, "begin", errstr,
+                       errstr_size);
+}
+
+int db_commit(struct db *db, char *errstr, size_t errstr_size)
+{
+    return exec_simple(db, "COMMIT", PGRES_COMMAND_OK, "commit", errstr,
+                       errstr_size);
+}
+
+void db_rollback(struct db *db)
+{
+    PGTransactionStatusType ts = PQtransactionStatus(db->conn);
+    if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR)
+        PQclear(PQexec(db->conn, "ROLLBACK"));
 }
 
 struct db *db_open(const char *conninfo, const char *application_name,
@@ -110,7 +150,7 @@ int db_ensure_connected(struct db *db, char *errstr, size_t errstr_size)
         /* A caller that failed mid-transaction: roll back rather than
          * reconnect, the session itself is fine. */
         if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR) {
-            PQclear(PQexec(db->conn, "ROLLBACK"));
+            db_rollback(db);
             if (PQtransactionStatus(db->conn) == PQTRANS_IDLE)
                 return 0;
         }
@@ -119,18 +159,6 @@ int db_ensure_connected(struct db *db, char *errstr, size_t errstr_size)
     if (PQstatus(db->conn) != CONNECTION_OK)
         return db_error(db, NULL, "reconnect", errstr, errstr_size);
     return 0;
-}
-
-/* Runs sql (no parameters) expecting want; returns 0 or SL_EDB. */
-static int exec_simple(struct db *db, const char *sql, ExecStatusType want,
-                       const char *what, char *errstr, size_t errstr_size)
-{
-    PGresult *res = PQexec(db->conn, sql);
-    int rc = 0;
-    if (PQresultStatus(res) != want)
-        rc = db_error(db, res, what, errstr, errstr_size);
-    PQclear(res);
-    return rc;
 }
 
 /* Runs a file of several statements; the last one's status decides. */
@@ -211,27 +239,6 @@ static int list_migrations(const char *dir, struct migration **out,
 }
 
 /* Returns the file's contents (NUL-terminated; free with free) or NULL. */
-static char *read_file(const char *path, char *errstr, size_t errstr_size)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(errstr, errstr_size, "%s: %s", path, strerror(errno));
-        return NULL;
-    }
-    char *buf = xmalloc(MIGRATION_MAX_BYTES + 1);
-    size_t len = fread(buf, 1, MIGRATION_MAX_BYTES + 1, f);
-    bool bad = ferror(f) || len > MIGRATION_MAX_BYTES;
-    fclose(f);
-    if (bad) {
-        snprintf(errstr, errstr_size, "%s: read error or larger than %u bytes",
-                 path, MIGRATION_MAX_BYTES);
-        free(buf);
-        return NULL;
-    }
-    buf[len] = '\0';
-    return buf;
-}
-
 static bool version_applied(PGresult *applied, int version)
 {
     for (int r = 0; r < PQntuples(applied); r++)
@@ -245,7 +252,8 @@ static int apply_one(struct db *db, const char *dir, const struct migration *m,
                      char *errstr, size_t errstr_size)
 {
     char *path = xasprintf("%s/%s", dir, m->name);
-    char *sql = read_file(path, errstr, errstr_size);
+    char *sql = sl_read_file(path, MIGRATION_MAX_BYTES, NULL, errstr,
+                             errstr_size);
     free(path);
     if (!sql)
         return SL_EIO;

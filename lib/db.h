@@ -46,6 +46,19 @@ PGconn *db_conn(struct db *db); /* borrowed */
 PGresult *db_query(struct db *db, const char *what, const char *sql,
                    int n_params, const char *const *params, char *errstr,
                    size_t errstr_size);
+/* db_query with each parameter's length and format (1: binary, for bytea
+ * values); NULL arrays mean all text. */
+PGresult *db_query_bin(struct db *db, const char *what, const char *sql,
+                       int n_params, const char *const *params,
+                       const int *lengths, const int *formats, char *errstr,
+                       size_t errstr_size);
+
+/* BEGIN and COMMIT: 0, or SL_EDB with errstr. */
+int db_begin(struct db *db, char *errstr, size_t errstr_size);
+int db_commit(struct db *db, char *errstr, size_t errstr_size);
+/* Rolls back the transaction in progress (or failed); nothing to do outside
+ * one, or when the session is gone (it never committed). */
+void db_rollback(struct db *db);
 
 /* Formats a failed result into errstr as "<what>: <SQLSTATE>: <message>",
  * or the connection's message when res is NULL. Returns SL_EDB. */

@@ -1,5 +1,5 @@
 /* escalate.h — judging a model's reply: accept it, or say why the job must
- * climb to the next tier of its ladder (DESIGN.md "Routing and escalation").
+ * climb to the next tier of its ladder (README, "Running workers").
  *
  * Pure functions: no I/O, no logging, no clock. The caller (the tier ladder
  * in the worker and the scheduler's batch ingest) decides what to do with

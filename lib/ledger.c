@@ -89,16 +89,6 @@ static const char SQL_SHADOW[] =
     " FROM json_to_recordset($1::json) AS r(job_id text, task text,"
     "  version bigint, tier0_label text, llm_label text, cohort text)";
 
-static const char SQL_PENDING[] =
-    "INSERT INTO pending (job_id, task, mode, input, feature, tenant, cohort,"
-    " ladder, tier, provider, model, deadline)"
-    " SELECT r.job_id, r.task, r.mode, r.input, r.feature, r.tenant, r.cohort,"
-    "  ARRAY(SELECT json_array_elements_text(r.ladder)::int), r.tier,"
-    "  r.provider, r.model, 'epoch'::timestamptz + r.deadline_ms * interval '1 ms'"
-    " FROM json_to_recordset($1::json) AS r(job_id text, task text, mode text,"
-    "  input text, feature text, tenant text, cohort text, ladder json,"
-    "  tier int, provider text, model text, deadline_ms bigint)";
-
 static const char SQL_REJECTED[] =
     "INSERT INTO rejected (payload_sha256, job_id, reason_code, reason,"
     " kafka_topic, kafka_partition, kafka_offset, payload)"
@@ -384,8 +374,7 @@ static char *utf8_sanitize(const char *s)
 /* Runs sql with rows as its $1; frees rows. Returns the result (the caller
  * clears it) or NULL with errstr set. */
 static PGresult *exec_rows(struct db *db, const char *sql, cJSON *rows,
-                           ExecStatusType want, const char *what, char *errstr,
-                           size_t errstr_size)
+                           const char *what, char *errstr, size_t errstr_size)
 {
     char *json = cJSON_PrintUnformatted(rows);
     cJSON_Delete(rows);
@@ -393,27 +382,10 @@ static PGresult *exec_rows(struct db *db, const char *sql, cJSON *rows,
         abort(); /* cJSON's only failure is allocation */
     char *clean = utf8_sanitize(json);
     const char *params[1] = {clean ? clean : json};
-    PGresult *res = PQexecParams(db_conn(db), sql, 1, NULL, params, NULL,
-                                 NULL, 0);
+    PGresult *res = db_query(db, what, sql, 1, params, errstr, errstr_size);
     cJSON_free(json);
     free(clean);
-    if (PQresultStatus(res) != want) {
-        db_error(db, res, what, errstr, errstr_size);
-        PQclear(res);
-        return NULL;
-    }
     return res;
-}
-
-static int exec_cmd(struct db *db, const char *sql, const char *what,
-                    char *errstr, size_t errstr_size)
-{
-    PGresult *res = PQexec(db_conn(db), sql);
-    int rc = 0;
-    if (PQresultStatus(res) != PGRES_COMMAND_OK)
-        rc = db_error(db, res, what, errstr, errstr_size);
-    PQclear(res);
-    return rc;
 }
 
 /* Inserts the jobs and marks fresh[e] for each one inserted now. */
@@ -431,7 +403,7 @@ static int write_jobs(struct db *db, const struct ledger_batch *b, bool *fresh,
         cJSON_Delete(rows);
         return 0;
     }
-    PGresult *res = exec_rows(db, SQL_JOBS, rows, PGRES_TUPLES_OK, "jobs",
+    PGresult *res = exec_rows(db, SQL_JOBS, rows, "jobs",
                               errstr, errstr_size);
     if (!res)
         return SL_EDB;
@@ -472,28 +444,6 @@ static cJSON *shadow_row(const struct ledger_job *j)
     return o;
 }
 
-static cJSON *pending_row(const struct ledger_job *j)
-{
-    const struct ledger_pending *p = j->pending;
-    cJSON *o = cJSON_CreateObject();
-    put_text(o, "job_id", j->job_id);
-    put_text(o, "task", j->task);
-    put_text(o, "mode", j->mode);
-    char *input = xstrndup(p->input, p->input_len);
-    put_text(o, "input", input);
-    free(input);
-    put_text(o, "feature", j->feature);
-    put_text(o, "tenant", j->tenant);
-    put_text(o, "cohort", j->cohort);
-    put(o, "ladder", cJSON_CreateIntArray(p->ladder, (int)p->n_ladder));
-    put_int(o, "tier", p->tier);
-    put_text(o, "provider", p->provider);
-    put_text(o, "model", p->model);
-    if (j->deadline_ms)
-        put_int(o, "deadline_ms", j->deadline_ms);
-    return o;
-}
-
 /* Results, cost lines, traces, shadow checks and pending rows of the fresh
  * entries only. */
 static int write_details(struct db *db, const struct ledger_batch *b,
@@ -506,7 +456,7 @@ static int write_details(struct db *db, const struct ledger_batch *b,
                   {SQL_COST_LINES, "cost_lines", cJSON_CreateArray()},
                   {SQL_TRACES, "traces", cJSON_CreateArray()},
                   {SQL_SHADOW, "tier0_shadow", cJSON_CreateArray()},
-                  {SQL_PENDING, "pending", cJSON_CreateArray()}};
+                  {pending_insert_sql, "pending", cJSON_CreateArray()}};
     for (size_t i = 0; i < b->n_jobs; i++) {
         const struct ledger_entry *e = &b->jobs[i];
         if (!fresh[i])
@@ -523,7 +473,11 @@ static int write_details(struct db *db, const struct ledger_batch *b,
         if (e->job.shadow)
             cJSON_AddItemToArray(tables[3].rows, shadow_row(&e->job));
         if (e->job.pending)
-            cJSON_AddItemToArray(tables[4].rows, pending_row(&e->job));
+            cJSON_AddItemToArray(tables[4].rows, pending_row_json(
+                &(struct pending_job){e->job.job_id, e->job.task, e->job.mode,
+                                      e->job.feature, e->job.tenant,
+                                      e->job.cohort, e->job.deadline_ms},
+                e->job.pending));
     }
     int rc = 0;
     for (size_t t = 0; t < SL_ARRAY_LEN(tables); t++) {
@@ -533,8 +487,7 @@ static int write_details(struct db *db, const struct ledger_batch *b,
         }
         /* exec_rows takes the rows. */
         PGresult *res = exec_rows(db, tables[t].sql, tables[t].rows,
-                                  PGRES_COMMAND_OK, tables[t].what, errstr,
-                                  errstr_size);
+                                  tables[t].what, errstr, errstr_size);
         if (!res)
             rc = SL_EDB;
         PQclear(res);
@@ -548,8 +501,8 @@ static int write_rejected(struct db *db, const struct ledger_batch *b,
     cJSON *rows = cJSON_CreateArray();
     for (size_t i = 0; i < b->n_rejected; i++)
         cJSON_AddItemToArray(rows, rejected_row(&b->rejected[i]));
-    PGresult *res = exec_rows(db, SQL_REJECTED, rows, PGRES_COMMAND_OK,
-                              "rejected", errstr, errstr_size);
+    PGresult *res = exec_rows(db, SQL_REJECTED, rows, "rejected", errstr,
+                              errstr_size);
     if (!res)
         return SL_EDB;
     PQclear(res);
@@ -561,17 +514,13 @@ int ledger_write(struct db *db, const struct ledger_batch *b, bool *fresh,
 {
     if (b->n_jobs == 0 && b->n_rejected == 0)
         return 0;
-    int rc = exec_cmd(db, "BEGIN", "begin", errstr, errstr_size);
+    int rc = db_begin(db, errstr, errstr_size);
     if (rc == 0)
         rc = ledger_write_in_tx(db, b, fresh, errstr, errstr_size);
     if (rc == 0)
-        rc = exec_cmd(db, "COMMIT", "commit", errstr, errstr_size);
-    if (rc != 0) {
-        /* Nothing to do when the session is gone: it never committed. */
-        PGTransactionStatusType ts = PQtransactionStatus(db_conn(db));
-        if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR)
-            PQclear(PQexec(db_conn(db), "ROLLBACK"));
-    }
+        rc = db_commit(db, errstr, errstr_size);
+    if (rc != 0)
+        db_rollback(db);
     return rc;
 }
 
@@ -601,8 +550,8 @@ int ledger_jobs_known(struct db *db, const char *const *ids, size_t n,
     cJSON *arr = cJSON_CreateArray();
     for (size_t i = 0; i < n; i++)
         cJSON_AddItemToArray(arr, cJSON_CreateString(ids[i] ? ids[i] : ""));
-    PGresult *res = exec_rows(db, SQL_KNOWN, arr, PGRES_TUPLES_OK,
-                              "jobs known", errstr, errstr_size);
+    PGresult *res = exec_rows(db, SQL_KNOWN, arr, "jobs known", errstr,
+                              errstr_size);
     if (!res)
         return SL_EDB;
     for (int r = 0; r < PQntuples(res); r++) {

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "db.h"
+#include "pending.h"
 #include "sl.h"
 
 /* Rows to write. All strings/bytes are borrowed until ledger_write returns
@@ -37,14 +38,6 @@ struct ledger_shadow {
     int64_t version;
     const char *tier0_label, *llm_label;
 };
-/* An async/offpeak job handed to the scheduler (table pending). */
-struct ledger_pending {
-    const int *ladder; /* the route plan's tier numbers, n_ladder of them */
-    size_t n_ladder;
-    int tier;          /* ladder[0]: the first tier the batch goes to */
-    const char *provider, *model, *input;
-    size_t input_len;
-};
 struct ledger_job {
     const char *job_id, *task, *mode, *feature, *tenant, *cohort, *user_tier;
     int input_chars;
@@ -55,7 +48,7 @@ struct ledger_job {
     int64_t received_ms;
     const struct ledger_trace *trace;   /* NULL: no tier-0 trace */
     const struct ledger_shadow *shadow; /* NULL: not a shadow check */
-    const struct ledger_pending *pending; /* NULL: not deferred */
+    const struct pending_handover *pending; /* NULL: not deferred */
     /* The jobs row exists already (the scheduler finishing a deferred
      * job): only the result, cost lines and trace are written, always. */
     bool recorded;

@@ -2,7 +2,7 @@
  *
  * Pure and deterministic: the caller supplies the clock and the random
  * value, so the whole policy is testable by table. The rules follow the
- * providers' SDKs (see /work/shared/provider-apis.md), with full jitter
+ * providers' SDKs (docs/providers.md), with full jitter
  * instead of the SDKs' 25 %, and a server hint above the cap meaning
  * "give up" rather than "wait anyway". */
 #ifndef SL_RETRY_H

@@ -1,5 +1,6 @@
 #include "sl.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,4 +99,33 @@ int64_t sl_monotonic_us(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+char *sl_read_file(const char *path, size_t max, size_t *len, char *errstr,
+                   size_t errstr_size)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(errstr, errstr_size, "%s: cannot open: %s", path,
+                 strerror(errno));
+        return NULL;
+    }
+    char *buf = xmalloc(max + 1);
+    size_t n = fread(buf, 1, max + 1, f);
+    int read_errno = ferror(f) ? errno : 0;
+    fclose(f);
+    if (read_errno || n > max) {
+        if (read_errno)
+            snprintf(errstr, errstr_size, "%s: cannot read: %s", path,
+                     strerror(read_errno));
+        else
+            snprintf(errstr, errstr_size, "%s: larger than %zu bytes", path,
+                     max);
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    if (len)
+        *len = n;
+    return buf;
 }

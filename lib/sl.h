@@ -43,6 +43,13 @@ char *xasprintf(const char *fmt, ...) SL_PRINTF(1, 2);
 void sl_strlcpy(char *dst, const char *src, size_t dst_size);
 
 /* Milliseconds since the Unix epoch (wall clock) and a monotonic clock. */
+/* Reads the whole file at path, refusing one larger than max bytes (a file
+ * that big is a mistake, and nothing read from outside goes uncapped).
+ * Returns a new NUL-terminated buffer (free()) with its length in *len (may
+ * be NULL), or NULL with "path: reason" in errstr. */
+char *sl_read_file(const char *path, size_t max, size_t *len, char *errstr,
+                   size_t errstr_size);
+
 int64_t sl_now_ms(void);
 int64_t sl_monotonic_us(void);
 

@@ -169,9 +169,7 @@ static struct ledger_cost_line cost_line(struct finisher *f,
                                          const char *mode, const char *outcome,
                                          const char *reason, int latency_ms)
 {
-    struct llm_usage usage = {0};
-    if (resp && resp->has_usage)
-        usage = resp->usage;
+    struct llm_usage usage = llm_response_usage(resp);
     bool concludes = strcmp(outcome, "escalated") != 0;
     struct ledger_cost_line line = {
         .attempt = row->lines + 1,
@@ -232,7 +230,7 @@ void finisher_apply(struct finisher *f, const struct pending_row *row,
                     const struct llm_response *resp, const char *mode,
                     int latency_ms)
 {
-    const struct tier_conf *tier = pending_row_tier(f->s, row);
+    const struct tier_conf *tier = pending_row_tier(f->s->cfg, row);
     if (!tier || !row->task) {
         /* Nothing can price, judge or re-send it now; a billed answer
          * goes unrecorded, there being no price for it. */
@@ -269,7 +267,7 @@ void finisher_apply(struct finisher *f, const struct pending_row *row,
 void finisher_fail(struct finisher *f, const struct pending_row *row,
                    const char *mode, const char *reason)
 {
-    apply_fail(f, row, pending_row_tier(f->s, row), NULL, mode, reason);
+    apply_fail(f, row, pending_row_tier(f->s->cfg, row), NULL, mode, reason);
 }
 
 static bool run_rows(struct finisher *f, const char *what, const char *sql,

@@ -132,7 +132,7 @@ static bool ingest_chunk_tx(struct ingest *in)
     struct pending_row *rows = xcalloc(n_rows + 1, sizeof(*rows));
     bool *used = xcalloc(n_rows + 1, sizeof(*used));
     for (size_t r = 0; r < n_rows; r++)
-        pending_row_read(s, res, (int)r, &rows[r]);
+        pending_row_read(s->cfg, res, (int)r, &rows[r]);
     struct finisher *f = finisher_new(s);
     judge_lines(in, rows, n_rows, used, f);
     bool ok = finisher_flush(f);

@@ -97,7 +97,7 @@ static void climb(const struct sched *s, struct batch_client *client,
                   struct urgent_row *u)
 {
     for (;;) {
-        const struct tier_conf *tier = pending_row_tier(s, &u->row);
+        const struct tier_conf *tier = pending_row_tier(s->cfg, &u->row);
         if (!tier || !u->row.task) {
             u->fail_reason = SCHED_CONFIG_GONE;
             return;
@@ -182,7 +182,7 @@ void sched_realtime_due(struct sched *s)
     }
     p.rows = xcalloc(p.n_rows, sizeof(*p.rows));
     for (size_t r = 0; r < p.n_rows; r++)
-        pending_row_read(s, res, (int)r, &p.rows[r].row);
+        pending_row_read(s->cfg, res, (int)r, &p.rows[r].row);
     climb_all(s, &p);
     struct finisher *f = finisher_new(s);
     for (size_t r = 0; r < p.n_rows; r++)

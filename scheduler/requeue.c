@@ -24,7 +24,7 @@ bool sched_requeue_batch(struct sched *s, int64_t batch_id, const char *reason)
     bool ok = true;
     for (int r = 0; r < PQntuples(res) && ok; r++) {
         struct pending_row row;
-        pending_row_read(s, res, r, &row);
+        pending_row_read(s->cfg, res, r, &row);
         struct deferred_outcome o = {
             .action = row.retries < s->cfg->scheduler.max_line_retries
                           ? DEFERRED_RETRY : DEFERRED_FAIL,

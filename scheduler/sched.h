@@ -35,6 +35,7 @@
 #include "ledger.h"
 #include "metrics/metrics_serve.h"
 #include "offpeak.h"
+#include "pending.h"
 
 #define SCHED_MAX_TASKS 64
 
@@ -68,28 +69,6 @@ struct sched {
     uint64_t batches_submitted, lines_ingested, jobs_answered, jobs_failed,
         jobs_realtime;
 };
-
-/* rows.c. A pending row as the scheduler reads it (strings owned by the PGresult
- * it came from). */
-struct pending_row {
-    int64_t id;
-    const char *job_id, *task_name, *mode, *input, *feature, *tenant, *cohort;
-    const struct task_conf *task; /* NULL: the task left the config */
-    int ladder[CONFIG_MAX_TIERS];
-    size_t n_ladder, step;
-    int attempt, lines, retries;
-    int64_t deadline_ms;          /* 0: none */
-};
-
-/* The columns pending_row_read expects, in order, for SELECTs from pending. */
-#define PENDING_COLUMNS                                                       \
-    "p.id, p.job_id, p.task, p.mode, p.input, p.feature, p.tenant,"           \
-    " p.cohort, p.ladder, p.step, p.attempt, p.lines, p.retries,"             \
-    " COALESCE((extract(epoch FROM p.deadline) * 1000)::bigint, 0)"
-void pending_row_read(const struct sched *s, const PGresult *res, int r,
-                      struct pending_row *out);
-const struct tier_conf *pending_row_tier(const struct sched *s,
-                                         const struct pending_row *row);
 
 /* rows.c: runs sql with text params (db_query); returns the result (caller clears)
  * or NULL after logging "<what>: <error>". */

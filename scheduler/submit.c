@@ -143,7 +143,7 @@ static void submit_rows(struct sched *s, int64_t batch_id, PGresult *rows,
     char sluice_id[64], err[512];
     for (int r = 0; r < n; r++) {
         struct pending_row row;
-        pending_row_read(s, rows, r, &row);
+        pending_row_read(s->cfg, rows, r, &row);
         ids[r] = batch_custom_id(row.id, row.attempt);
         items[r] = (struct batch_item){ids[r], row.task, model, row.input,
                                        strlen(row.input)};
@@ -192,7 +192,7 @@ static void fail_lost_tasks(struct sched *s)
         struct finisher *f = finisher_new(s);
         for (int r = 0; res && r < PQntuples(res); r++) {
             struct pending_row row;
-            pending_row_read(s, res, r, &row);
+            pending_row_read(s->cfg, res, r, &row);
             finisher_fail(f, &row, "batch", SCHED_CONFIG_GONE);
         }
         if (!(res && finisher_flush(f) && sched_commit(s)))
@@ -208,7 +208,7 @@ static bool rows_sendable(struct sched *s, PGresult *rows)
 {
     for (int r = 0; r < PQntuples(rows); r++) {
         struct pending_row row;
-        pending_row_read(s, rows, r, &row);
+        pending_row_read(s->cfg, rows, r, &row);
         if (!row.task)
             return false;
     }

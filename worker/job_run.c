@@ -46,12 +46,10 @@ static void add_line(struct job_run *run, const struct llm_response *resp,
     struct run_line *rl = &run->lines[run->n_lines++];
     struct ledger_cost_line *l = &rl->line;
     const struct job *job = run->job;
-    struct llm_usage usage = {0};
+    struct llm_usage usage = llm_response_usage(resp);
 
-    if (resp && resp->has_usage) {
-        usage = resp->usage;
+    if (resp && resp->has_usage)
         run->last_usage = usage;
-    }
     memset(rl, 0, sizeof(*rl));
     rl->request_id = resp && resp->response_id ? xstrdup(resp->response_id) : NULL;
     l->job_id = job->id;
@@ -396,7 +394,7 @@ static bool defer_to_scheduler(struct job_run *run)
         return false;
     }
     const struct tier_conf *first = current_tier(run);
-    run->pending = (struct ledger_pending){
+    run->pending = (struct pending_handover){
         .ladder = run->plan.tiers, .n_ladder = run->plan.n,
         .tier = first->tier, .provider = first->provider->name,
         .model = first->model, .input = job->input,

@@ -88,7 +88,7 @@ struct job_run {
     bool has_shadow;
 
     /* Async/offpeak: handed to the scheduler as a pending row, no result. */
-    struct ledger_pending pending;
+    struct pending_handover pending;
     bool deferred;
 };
 

@@ -1,6 +1,6 @@
 /* batch_wire.h — the pure (no I/O) wire formats of the provider batch APIs:
  * OpenAI Files + Batch and Anthropic Message Batches (see
- * /work/shared/provider-apis.md). The scheduler does the HTTP with
+ * docs/providers.md). The scheduler does the HTTP with
  * http_multi and calls these to build request bodies and to read answers.
  *
  * Each request of a batch carries exactly the body the realtime call would

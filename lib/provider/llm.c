@@ -24,3 +24,8 @@ void llm_answer_clear(struct llm_answer *answer)
     free(answer->text);
     memset(answer, 0, sizeof(*answer));
 }
+
+struct llm_usage llm_response_usage(const struct llm_response *resp)
+{
+    return resp && resp->has_usage ? resp->usage : (struct llm_usage){0};
+}

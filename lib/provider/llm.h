@@ -54,4 +54,8 @@ struct llm_answer {
 
 void llm_answer_clear(struct llm_answer *answer);
 
+/* The usage a response bills: its reported usage, or zero tokens when it
+ * reported none (resp may be NULL: no response at all). */
+struct llm_usage llm_response_usage(const struct llm_response *resp);
+
 #endif

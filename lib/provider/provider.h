@@ -1,7 +1,7 @@
 /* provider.h — the pure part of a provider client: URL, headers, request
  * body, response parsing. No I/O: the worker and scheduler do the HTTP.
  *
- * Two wire formats are spoken (see /work/shared/provider-apis.md and
+ * Two wire formats are spoken (see docs/providers.md and
  * docs/prompt-contract.md): OpenAI Chat Completions (and every
  * OpenAI-compatible server) and Anthropic Messages. Everything above this
  * module sees only the neutral types of llm.h.

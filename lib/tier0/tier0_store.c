@@ -105,16 +105,14 @@ int tier0_store_save(struct db *db, const char *task,
     int len[4] = {0, (int)size, 0, 0}, fmt[4] = {0, 1, 0, 0};
     /* The certified labels are the keys of thresholds.labels, so the array
      * is derived in SQL rather than quoted by hand. */
-    PGresult *res = PQexecParams(db_conn(db),
+    PGresult *res = db_query_bin(db, "save tier0 model",
         "INSERT INTO tier0_models (task, version, model, thresholds, metrics, "
         "certified_labels) SELECT $1, COALESCE(max(version), 0) + 1, $2, "
         "$3::jsonb, $4::jsonb, ARRAY(SELECT jsonb_object_keys($3::jsonb->'labels') "
         "ORDER BY 1) FROM tier0_models WHERE task = $1 RETURNING version",
-        4, NULL, v, len, fmt, 0);
-    int rc = SL_OK;
-    if (PQresultStatus(res) != PGRES_TUPLES_OK)
-        rc = db_error(db, res, "save tier0 model", errstr, errstr_size);
-    else if (version)
+        4, v, len, fmt, errstr, errstr_size);
+    int rc = res ? SL_OK : SL_EDB;
+    if (res && version)
         *version = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
     PQclear(res);
     free(blob);

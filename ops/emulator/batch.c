@@ -49,22 +49,6 @@ static double line_draw(const char *batch_id, const char *custom_id)
     return (double)(x >> 11) * 0x1.0p-53;
 }
 
-static void make_ids(enum emu_api api, struct emu_line *l)
-{
-    char tail[33];
-    if (api == EMU_API_OPENAI) {
-        emu_random_chars(tail, 29, emu_b62);
-        snprintf(l->body_id, sizeof(l->body_id), "chatcmpl-%s", tail);
-        emu_random_chars(tail, 32, "0123456789abcdef");
-        snprintf(l->request_id, sizeof(l->request_id), "req_%s", tail);
-    } else {
-        emu_random_chars(tail, 22, emu_b62);
-        snprintf(l->body_id, sizeof(l->body_id), "msg_01%s", tail);
-        emu_random_chars(tail, 22, emu_b62);
-        snprintf(l->request_id, sizeof(l->request_id), "req_01%s", tail);
-    }
-}
-
 static void line_error(enum emu_api api, struct emu_line *l, enum emu_err e, const char *message)
 {
     l->status = emu_error_status(api, e);
@@ -76,7 +60,8 @@ void emu_line_answer(const struct emu_batches *b, enum emu_api api, const char *
 {
     struct emu_request req;
     char why[256], msg[400];
-    make_ids(api, l);
+    emu_make_ids(api, l->body_id, sizeof(l->body_id), l->request_id,
+                 sizeof(l->request_id));
     if (b->cfg->batch.fail || line_draw(batch_id, l->custom_id) < b->cfg->batch.errored_share) {
         line_error(api, l, EMU_ERR_SERVER,
                    api == EMU_API_OPENAI ? "The server had an error while processing your request."

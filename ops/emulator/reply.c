@@ -113,3 +113,20 @@ void emu_usage_close(struct emu_usage_log *u)
     pthread_mutex_destroy(&u->lock);
     free(u);
 }
+
+void emu_make_ids(enum emu_api api, char *body_id, size_t body_id_size,
+                  char *request_id, size_t request_id_size)
+{
+    char tail[33];
+    if (api == EMU_API_OPENAI) {
+        emu_random_chars(tail, 29, emu_b62);
+        snprintf(body_id, body_id_size, "chatcmpl-%s", tail);
+        emu_random_chars(tail, 32, "0123456789abcdef");
+        snprintf(request_id, request_id_size, "req_%s", tail);
+    } else {
+        emu_random_chars(tail, 22, emu_b62);
+        snprintf(body_id, body_id_size, "msg_01%s", tail);
+        emu_random_chars(tail, 22, emu_b62);
+        snprintf(request_id, request_id_size, "req_01%s", tail);
+    }
+}

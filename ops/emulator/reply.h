@@ -29,4 +29,10 @@ void emu_usage_write(struct emu_usage_log *u, const char *id, const char *api, c
                      const struct emu_reply *r, const char *status);
 void emu_usage_close(struct emu_usage_log *u);
 
+/* A fresh body id and request id shaped like the provider's: OpenAI
+ * "chatcmpl-…" and "req_…", Anthropic "msg_01…" and "req_01…" (each buffer
+ * at least 48 bytes). */
+void emu_make_ids(enum emu_api api, char *body_id, size_t body_id_size,
+                  char *request_id, size_t request_id_size);
+
 #endif

@@ -68,23 +68,6 @@ struct exchange {
     int status; /* the status sent, for the verbose log */
 };
 
-static void make_ids(struct exchange *x)
-{
-    const char *b62 = emu_b62;
-    char tail[33];
-    if (x->api == EMU_API_OPENAI) {
-        emu_random_chars(tail, 29, b62);
-        snprintf(x->id, sizeof(x->id), "chatcmpl-%s", tail);
-        emu_random_chars(tail, 32, "0123456789abcdef");
-        snprintf(x->request_id, sizeof(x->request_id), "req_%s", tail);
-    } else {
-        emu_random_chars(tail, 22, b62);
-        snprintf(x->id, sizeof(x->id), "msg_01%s", tail);
-        emu_random_chars(tail, 22, b62);
-        snprintf(x->request_id, sizeof(x->request_id), "req_01%s", tail);
-    }
-}
-
 static void verbose_log(const struct exchange *x, const char *method, const char *path)
 {
     if (x->s->verbose)
@@ -356,7 +339,7 @@ static enum MHD_Result first_call(struct emu_server *s, struct MHD_Connection *c
     enum emu_batch_route route = emu_batch_route(method, url);
     enum emu_err e;
     x.api = strncmp(url, "/v1/messages", strlen("/v1/messages")) == 0 ? EMU_API_ANTHROPIC : EMU_API_OPENAI;
-    make_ids(&x);
+    emu_make_ids(x.api, x.id, sizeof(x.id), x.request_id, sizeof(x.request_id));
     const char *why = refusal(&x, url, method, route, &e);
     if (why) {
         char msg[160];
@@ -396,7 +379,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return MHD_YES;
     }
     struct exchange x = {.s = s, .c = c, .api = st->api};
-    make_ids(&x);
+    emu_make_ids(x.api, x.id, sizeof(x.id), x.request_id, sizeof(x.request_id));
     enum MHD_Result rc = st->route == EMU_BATCH_NONE ? process(&x, st) : process_batch(&x, st, method, url);
     verbose_log(&x, method, url);
     return rc;

@@ -1,5 +1,5 @@
 /* wire.h — the two provider wire formats: request parsing, reply and
- * error rendering (shapes as in shared/provider-apis.md). */
+ * error rendering (shapes as in docs/providers.md). */
 #ifndef EMU_WIRE_H
 #define EMU_WIRE_H
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # 11-emulator-batch.sh — the emulator's batch APIs, field by field against
-# shared/provider-apis.md ("OpenAI Files + Batch", "Anthropic Message Batches").
+# docs/providers.md ("OpenAI Files + Batch", "Anthropic Message Batches").
 #
 # Four emulators with different "batch" settings (normal, errored share,
 # expire, fail; turnaround 1 s, 4 s for the state walk): upload, create, poll, download, every

@@ -1,4 +1,4 @@
-/* sources: lib/utf8.c lib/db.c lib/ledger.c lib/sl.c tests/unit/pg_fixture.c */
+/* sources: lib/utf8.c lib/db.c lib/ledger.c lib/pending.c lib/config.c lib/config_table.c lib/log.c lib/sl.c tests/unit/pg_fixture.c */
 /* db and ledger against a real PostgreSQL started for this test
  * (pg_fixture): migrations (repeat, concurrent, failing), the batched ledger
  * writer (idempotence, exact money, rollback, reconnect) and its speed. */
