@@ -6,7 +6,7 @@
 
 #include <string.h>
 
-#include "config.h"
+#include "config_types.h"
 #include "sl.h"
 
 #define F(type, member) offsetof(struct type, member)
