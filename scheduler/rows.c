@@ -18,22 +18,24 @@ PGresult *sched_sql(struct sched *s, const char *what, const char *sql,
     return res;
 }
 
+/* rc of a db_* call, logged when it failed; true on success. */
+static bool logged(int rc, const char *err)
+{
+    if (rc != SL_OK)
+        log_error("scheduler: %s", err);
+    return rc == SL_OK;
+}
+
 bool sched_begin(struct sched *s)
 {
     char err[512];
-    bool ok = db_begin(s->db, err, sizeof(err)) == SL_OK;
-    if (!ok)
-        log_error("scheduler: %s", err);
-    return ok;
+    return logged(db_begin(s->db, err, sizeof(err)), err);
 }
 
 bool sched_commit(struct sched *s)
 {
     char err[512];
-    bool ok = db_commit(s->db, err, sizeof(err)) == SL_OK;
-    if (!ok)
-        log_error("scheduler: %s", err);
-    return ok;
+    return logged(db_commit(s->db, err, sizeof(err)), err);
 }
 
 void sched_rollback(struct sched *s) { db_rollback(s->db); }
