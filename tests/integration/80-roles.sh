@@ -115,6 +115,9 @@ for sql in "${checks[@]}"; do
     denied it_worker "$sql"
 done
 allowed it_worker "SELECT sum(cost_nanousd) FROM cost_lines"
+# Row-level security costs the worker nothing: its budget query plans as the owner's.
+q="EXPLAIN (COSTS OFF) SELECT feature, sum(cost_nanousd) FROM cost_lines WHERE created_at >= now() - interval '1 day' GROUP BY 1"
+[ "$(sql_as it_worker "$q")" = "$(psql_val "$q")" ] || fail "RLS changed the worker's plan: $(sql_as it_worker "$q")"
 pass "worker: cannot drop, delete, update, truncate, alter or create; reads what budgets need"
 
 checks=("DROP TABLE pending" "DELETE FROM cost_lines" "UPDATE jobs SET task = 'x'"
