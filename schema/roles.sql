@@ -114,13 +114,13 @@ BEGIN
       AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
       AND c.relname NOT IN (SELECT relation FROM sluice_grants);
     IF missing IS NOT NULL THEN
-        RAISE EXCEPTION 'roles.sql: no grants declared for %; add a row per relation to the grants table in schema/roles.sql (docs/operations.md, "Database roles")', missing;
+        RAISE EXCEPTION 'no grants declared for %; add a row per relation to the grants table in schema/roles.sql (docs/operations.md, "Database roles")', missing;
     END IF;
     -- A declared relation that does not exist is a typo or a dropped table.
     SELECT string_agg(relation, ', ' ORDER BY relation) INTO missing
     FROM sluice_grants WHERE to_regclass(relation) IS NULL;
     IF missing IS NOT NULL THEN
-        RAISE EXCEPTION 'roles.sql: declared relations do not exist: %', missing;
+        RAISE EXCEPTION 'declared relations do not exist: %', missing;
     END IF;
 
     FOR g IN SELECT * FROM sluice_grants ORDER BY relation LOOP
