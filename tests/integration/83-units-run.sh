@@ -91,7 +91,12 @@ run_unit() {
     chmod 500 "$cred"
     read -ra argv <<<"$exec"
     [ "${argv[0]}" = "$ROOT/usr/local/bin/sluice" ] || fail "$name: ExecStart is not the installed sluice"
-    local -a cmd=(env -i PATH=/usr/bin:/bin "${from_env[@]}" "${from_files[@]}" "${argv[@]}")
+    # Only the unit's environment, plus the sanitizer options of an
+    # ASan/UBSan build (ops/test's second pass), which systemd would not set.
+    local -a san=()
+    [ -z "${ASAN_OPTIONS:-}" ] || san+=("ASAN_OPTIONS=$ASAN_OPTIONS")
+    [ -z "${UBSAN_OPTIONS:-}" ] || san+=("UBSAN_OPTIONS=$UBSAN_OPTIONS")
+    local -a cmd=(env -i PATH=/usr/bin:/bin "${san[@]}" "${from_env[@]}" "${from_files[@]}" "${argv[@]}")
     [ "$(id -u)" -ne 0 ] || cmd=(runuser -u "$SVC_USER" -- "${cmd[@]}")
     if [ "$mode" = fg ]; then
         local rc=0
