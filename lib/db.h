@@ -32,6 +32,13 @@ void db_close(struct db *db);
 int db_migrate(struct db *db, const char *schema_dir, int *applied,
                char *errstr, size_t errstr_size) SL_MUSTCHECK;
 
+/* Runs the SQL file at path (any number of statements, no BEGIN/COMMIT) in
+ * one transaction: all of it or, on the first error, none. Used for files
+ * re-applied on every run, unlike migrations (schema/roles.sql). Returns 0,
+ * SL_EIO (unreadable) or SL_EDB with "<file name>: <SQLSTATE>: <message>". */
+int db_exec_file(struct db *db, const char *path, char *errstr,
+                 size_t errstr_size) SL_MUSTCHECK;
+
 /* Reconnects when the connection is bad (PQreset with backoff is the
  * caller's loop; this tries once). Returns 0 when the connection is usable
  * (left idle, outside any transaction), else SL_EDB with errstr. */

@@ -12,6 +12,11 @@ PACKAGES=(
     postgresql postgresql-contrib
     kcat jq curl iproute2 procps ca-certificates
     chromium
+    # systemd-analyze for the unit test (82-systemd-units.sh): the systemd
+    # package alone installs the tools and never becomes PID 1 (that is
+    # systemd-sysv, not installed), so it is safe in a container or chroot.
+    # openssl makes the CA of the TLS test (81-pg-tls.sh).
+    systemd openssl
 )
 
 # Installed packages, one name per line (dpkg-query complains about unknown

@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# Least-privilege roles (`sluice migrate --roles`, schema/roles.sql): the
+# whole pipeline runs as them — two workers as a sluice_worker login, a
+# scheduler and `sluice train` as a sluice_scheduler login, `sluice report`
+# as a sluice_reader login — and every result arrives; then each role is
+# checked for what it must not do (permission denied, SQLSTATE 42501, not
+# any other error), a tenant reader sees only its tenant's rows, a table
+# without a declared grant stops `migrate --roles`, and a re-run converges
+# (a privilege added by hand is revoked again).
+source "$(dirname "$0")/lib.sh"
+
+JOBS=2000
+ASYNC=200
+"$WORKLOAD" --out "$RUN" --jobs $JOBS --seed 81 >/dev/null
+mkdir -p "$RUN/async" "$RUN/run2"
+"$WORKLOAD" --out "$RUN/async" --jobs $ASYNC --seed 82 --id-prefix async >/dev/null
+"$WORKLOAD" --out "$RUN/run2" --jobs 500 --seed 83 --id-prefix run2 >/dev/null
+cat "$RUN/async/gold.jsonl" "$RUN/run2/gold.jsonl" >>"$RUN/gold.jsonl"
+jq -c '.mode = "async"' "$RUN/async/jobs.jsonl" >"$RUN/async.jsonl"
+MODELS_FILTER='.batch = {"turnaround_s": 1, "errored_share": 0}' \
+it_start_services 0 '{}' '
+  .scheduler = {batch_max_requests: 100, max_wait_s: 0, turnaround_s: 30,
+                poll_min_ms: 200, poll_max_ms: 500, tick_ms: 50, lease_s: 30}
+  | .tasks.intent.tier0 += {shadow_share: 0.3, target: 0.9}'
+OWNER_CONNINFO=$SLUICE_PG_CONNINFO
+
+# --- roles: applied twice (idempotent), logins made as an operator would ---
+for i in 1 2; do
+    "$SLUICE" migrate --roles >"$RUN/migrate-roles.$i" 2>&1 || { cat "$RUN/migrate-roles.$i" >&2; fail "migrate --roles (run $i)"; }
+    grep -q '^roles applied: sluice_worker sluice_scheduler sluice_reader sluice_tenant_reader$' \
+        "$RUN/migrate-roles.$i" || fail "migrate --roles printed no roles line (run $i)"
+done
+pass "migrate --roles twice"
+psql_val "CREATE ROLE it_worker LOGIN IN ROLE sluice_worker;
+          CREATE ROLE it_sched LOGIN IN ROLE sluice_scheduler;
+          CREATE ROLE it_reader LOGIN IN ROLE sluice_reader;
+          CREATE ROLE it_tenant LOGIN IN ROLE sluice_tenant_reader;
+          CREATE ROLE it_tenant_unmapped LOGIN IN ROLE sluice_tenant_reader;
+          INSERT INTO sluice_tenant_readers VALUES ('it_tenant', 'tenant-03'),
+                                                   ('it_tenant', 'tenant-07'),
+                                                   ('someone_else', 'tenant-05')" >/dev/null
+
+as_role() { # as_role LOGIN COMMAND... — runs a sluice command as LOGIN
+    local login=$1
+    shift
+    SLUICE_PG_CONNINFO="$OWNER_CONNINFO user=$login" "$@"
+}
+
+# --- the pipeline as the restricted roles -----------------------------------
+as_role it_worker it_start_worker a
+as_role it_worker it_start_worker b
+it_wait_workers_assigned a b
+"$SLUICE" publish "$RUN/jobs.jsonl" >/dev/null || fail "publish"
+"$SLUICE" publish "$RUN/async.jsonl" >/dev/null || fail "publish async"
+printf 'not json at all\n{"id": "no-task"}\n' |
+    kcat -P -b "$SLUICE_KAFKA_BOOTSTRAP" -t sluice.jobs -l /dev/stdin || fail "kcat"
+as_role it_sched it_start_scheduler a
+it_wait_sql "SELECT count(*) FROM results" $((JOBS + ASYNC)) 240
+it_wait_sql "SELECT count(*) FROM rejected" 2 60
+it_stop_scheduler a
+it_stop_worker a
+it_stop_worker b
+grep -i 'permission denied\|42501' "$RUN"/worker-*.log "$RUN"/scheduler-*.log &&
+    fail "a process hit permission denied"
+[ "$(psql_val "SELECT count(*) FROM results WHERE source = 'batch'")" -gt 0 ] ||
+    fail "no batch answers: the scheduler's path was not exercised"
+pass "workers (sluice_worker) and scheduler (sluice_scheduler): $((JOBS + ASYNC)) results, 2 rejects, batches"
+
+# Training prunes and reads traces and stores a model: the scheduler's role.
+as_role it_sched "$SLUICE" train --task intent >"$RUN/train.txt" 2>&1 || { cat "$RUN/train.txt" >&2; fail "train as it_sched"; }
+[ "$(psql_val "SELECT count(*) FROM tier0_models")" -ge 1 ] || fail "no tier-0 model stored"
+# A second run loads it (tier0_models), answers at tier 0, shadow-checks.
+as_role it_worker it_start_worker c
+it_wait_workers_assigned c
+"$SLUICE" publish "$RUN/run2/jobs.jsonl" >/dev/null || fail "publish run2"
+it_wait_sql "SELECT count(*) FROM results" $((JOBS + ASYNC + 500)) 240
+it_stop_worker c
+grep -i 'permission denied\|42501' "$RUN"/worker-c.log && fail "worker c hit permission denied"
+tier0=$(psql_val "SELECT count(*) FROM results WHERE source = 'tier0'")
+shadow=$(psql_val "SELECT count(*) FROM tier0_shadow")
+[ "$tier0" -gt 0 ] && [ "$shadow" -gt 0 ] || fail "tier 0 not exercised: $tier0 answers, $shadow shadow checks"
+pass "train (sluice_scheduler) stored a model; worker answered $tier0 at tier 0, $shadow shadow checks"
+
+as_role it_sched "$SLUICE" status >"$RUN/status.txt" 2>&1 || { cat "$RUN/status.txt" >&2; fail "status as it_sched"; }
+as_role it_reader "$SLUICE" report --html "$RUN/report.html" >"$RUN/report.txt" 2>&1 ||
+    { cat "$RUN/report.txt" >&2; fail "report as it_reader"; }
+grep -q '<svg' "$RUN/report.html" || fail "report as it_reader drew no chart"
+pass "status (sluice_scheduler) and report (sluice_reader, views only)"
+
+# --- what each role must not do --------------------------------------------
+# usage: sql_as LOGIN SQL — prints the output (an error as its SQLSTATE).
+sql_as() {
+    PGUSER=$1 psql -X -q -t -A -v ON_ERROR_STOP=1 -v VERBOSITY=sqlstate -c "$2" 2>&1
+}
+allowed() { # allowed LOGIN SQL
+    local out
+    out=$(sql_as "$1" "$2") || fail "$1 was refused: $2 ($out)"
+}
+denied() { # denied LOGIN SQL — must fail with 42501 (insufficient privilege)
+    local out
+    if out=$(sql_as "$1" "$2"); then
+        fail "$1 was allowed: $2"
+    fi
+    grep -q '42501' <<<"$out" || fail "$1: $2 failed for another reason: $out"
+}
+
+checks=("DROP TABLE cost_lines" "DELETE FROM cost_lines" "UPDATE cost_lines SET cost_nanousd = 0"
+        "TRUNCATE cost_lines" "UPDATE results SET label = 'x'" "DELETE FROM jobs"
+        "ALTER TABLE jobs ADD COLUMN x int" "CREATE TABLE it_mine (x int)"
+        "SELECT count(*) FROM batches" "DELETE FROM pending" "DELETE FROM traces"
+        "INSERT INTO tier0_models (task, version, model, thresholds, metrics, certified_labels)
+            VALUES ('t', 1, '', '{}', '{}', '{}')" "SELECT count(*) FROM schema_migrations"
+        "SELECT count(*) FROM sluice_tenant_readers" "DROP VIEW v_cost_daily")
+for sql in "${checks[@]}"; do
+    denied it_worker "$sql"
+done
+allowed it_worker "SELECT sum(cost_nanousd) FROM cost_lines"
+# Row-level security costs the worker nothing: its budget query plans as the owner's.
+q="EXPLAIN (COSTS OFF) SELECT feature, sum(cost_nanousd) FROM cost_lines WHERE created_at >= now() - interval '1 day' GROUP BY 1"
+[ "$(sql_as it_worker "$q")" = "$(psql_val "$q")" ] || fail "RLS changed the worker's plan: $(sql_as it_worker "$q")"
+pass "worker: cannot drop, delete, update, truncate, alter or create; reads what budgets need"
+
+checks=("DROP TABLE pending" "DELETE FROM cost_lines" "UPDATE jobs SET task = 'x'"
+        "TRUNCATE batches" "DELETE FROM batches" "SELECT count(*) FROM rejected"
+        "DELETE FROM results" "CREATE TABLE it_mine (x int)")
+for sql in "${checks[@]}"; do
+    denied it_sched "$sql"
+done
+allowed it_sched "SELECT count(*) FROM pending"
+pass "scheduler: cannot drop, touch the ledger beyond inserts, or read rejected payloads"
+
+checks=("SELECT count(*) FROM traces" "SELECT count(*) FROM cost_lines" "DELETE FROM cost_lines"
+        "SELECT count(*) FROM jobs" "SELECT count(*) FROM results" "SELECT count(*) FROM rejected"
+        "INSERT INTO jobs (job_id, task, mode, input_chars, received_at) VALUES ('x', 't', 'm', 1, now())"
+        "SELECT count(*) FROM pending" "CREATE TABLE it_mine (x int)")
+for sql in "${checks[@]}"; do
+    denied it_reader "$sql"
+done
+views=$(psql_val "SELECT string_agg(viewname, ' ' ORDER BY viewname) FROM pg_views WHERE schemaname = 'public'")
+for v in $views; do
+    [ "$(sql_as it_reader "SELECT count(*) FROM $v")" = "$(psql_val "SELECT count(*) FROM $v")" ] ||
+        fail "reader sees other rows in $v than the owner"
+done
+pass "reader: every view ($(wc -w <<<"$views")) as the owner sees it, no table"
+
+# --- tenant reader: row-level security -------------------------------------
+want=$(psql_val "SELECT count(*) FROM cost_lines WHERE tenant IN ('tenant-03', 'tenant-07')")
+[ "$want" -gt 0 ] || fail "no cost lines of tenant-03/07 (workload changed?)"
+[ "$(sql_as it_tenant "SELECT count(*) FROM cost_lines")" = "$want" ] || fail "tenant reader cost_lines count"
+[ "$(sql_as it_tenant "SELECT string_agg(DISTINCT tenant, ',' ORDER BY tenant) FROM jobs")" = "tenant-03,tenant-07" ] ||
+    fail "tenant reader sees jobs of other tenants"
+[ "$(sql_as it_tenant "SELECT count(*) FROM results")" = \
+  "$(psql_val "SELECT count(*) FROM results r JOIN jobs j USING (job_id) WHERE j.tenant IN ('tenant-03', 'tenant-07')")" ] ||
+    fail "tenant reader results count"
+[ "$(sql_as it_tenant "SELECT string_agg(tenant, ',' ORDER BY tenant) FROM sluice_tenant_readers")" = "tenant-03,tenant-07" ] ||
+    fail "tenant reader sees other logins' mappings"
+[ "$(sql_as it_tenant_unmapped "SELECT count(*) FROM cost_lines")" = 0 ] || fail "unmapped tenant reader sees rows"
+checks=("SELECT count(*) FROM v_cost_daily" "DELETE FROM cost_lines" "SELECT count(*) FROM traces"
+        "INSERT INTO sluice_tenant_readers VALUES ('it_tenant', 'tenant-05')")
+for sql in "${checks[@]}"; do
+    denied it_tenant "$sql"
+done
+pass "tenant reader: $want cost lines of its two tenants, no view, no other tenant"
+
+# --- an undeclared table stops migrate --roles; a re-run converges -----------
+psql_val "CREATE TABLE it_undeclared (x int); GRANT DELETE ON cost_lines TO sluice_worker" >/dev/null
+"$SLUICE" migrate --roles >"$RUN/undeclared.txt" 2>&1 && fail "migrate --roles accepted an undeclared table"
+grep -q 'no grants declared for it_undeclared' "$RUN/undeclared.txt" || { cat "$RUN/undeclared.txt" >&2; fail "wrong error"; }
+allowed it_worker "DELETE FROM cost_lines WHERE false" # the failed run rolled back, changed nothing
+psql_val "DROP TABLE it_undeclared" >/dev/null
+"$SLUICE" migrate --roles >/dev/null || fail "migrate --roles after dropping the table"
+denied it_worker "DELETE FROM cost_lines WHERE false"
+pass "undeclared table refused by name; a re-run revokes a privilege granted by hand"
+
