@@ -341,19 +341,18 @@ int db_migrate(struct db *db, const char *schema_dir, int *applied,
 int db_exec_file(struct db *db, const char *path, char *errstr,
                  size_t errstr_size)
 {
-    char *sql = read_file(path, errstr, errstr_size);
+    char *sql = sl_read_file(path, MIGRATION_MAX_BYTES, NULL, errstr,
+                             errstr_size);
     if (!sql)
         return SL_EIO;
     const char *name = strrchr(path, '/');
-    int rc = exec_simple(db, "BEGIN", PGRES_COMMAND_OK, "begin", errstr,
-                         errstr_size);
+    int rc = db_begin(db, errstr, errstr_size);
     if (rc == 0)
         rc = exec_script(db, sql, name ? name + 1 : path, errstr, errstr_size);
     if (rc == 0)
-        rc = exec_simple(db, "COMMIT", PGRES_COMMAND_OK, "commit", errstr,
-                         errstr_size);
+        rc = db_commit(db, errstr, errstr_size);
     if (rc != 0)
-        PQclear(PQexec(db->conn, "ROLLBACK"));
+        db_rollback(db);
     free(sql);
     return rc;
 }
