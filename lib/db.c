@@ -238,7 +238,6 @@ static int list_migrations(const char *dir, struct migration **out,
     return 0;
 }
 
-/* Returns the file's contents (NUL-terminated; free with free) or NULL. */
 static bool version_applied(PGresult *applied, int version)
 {
     for (int r = 0; r < PQntuples(applied); r++)
@@ -247,38 +246,44 @@ static bool version_applied(PGresult *applied, int version)
     return false;
 }
 
-/* Runs one migration file and records it, in one transaction. */
+/* Runs the SQL file at path in one transaction (messages name it name);
+ * a migration (version >= 0) is recorded in schema_migrations in the same
+ * transaction. */
+static int run_file(struct db *db, const char *path, const char *name,
+                    int version, char *errstr, size_t errstr_size)
+{
+    char *sql = sl_read_file(path, MIGRATION_MAX_BYTES, NULL, errstr,
+                             errstr_size);
+    if (!sql)
+        return SL_EIO;
+    char v[16];
+    snprintf(v, sizeof v, "%d", version);
+    const char *params[] = {v, name};
+    int rc = db_begin(db, errstr, errstr_size);
+    if (rc == 0)
+        rc = exec_script(db, sql, name, errstr, errstr_size);
+    if (rc == 0 && version >= 0) {
+        PGresult *res = db_query(db, "record migration",
+                                 "INSERT INTO schema_migrations (version, name)"
+                                 " VALUES ($1::int, $2)",
+                                 2, params, errstr, errstr_size);
+        rc = res ? 0 : SL_EDB;
+        PQclear(res);
+    }
+    if (rc == 0)
+        rc = db_commit(db, errstr, errstr_size);
+    if (rc != 0)
+        db_rollback(db);
+    free(sql);
+    return rc;
+}
+
 static int apply_one(struct db *db, const char *dir, const struct migration *m,
                      char *errstr, size_t errstr_size)
 {
     char *path = xasprintf("%s/%s", dir, m->name);
-    char *sql = sl_read_file(path, MIGRATION_MAX_BYTES, NULL, errstr,
-                             errstr_size);
+    int rc = run_file(db, path, m->name, m->version, errstr, errstr_size);
     free(path);
-    if (!sql)
-        return SL_EIO;
-    char version[16];
-    snprintf(version, sizeof version, "%d", m->version);
-    const char *params[] = {version, m->name};
-    int rc = exec_simple(db, "BEGIN", PGRES_COMMAND_OK, "begin", errstr,
-                         errstr_size);
-    if (rc == 0)
-        rc = exec_script(db, sql, m->name, errstr, errstr_size);
-    if (rc == 0) {
-        PGresult *res = PQexecParams(
-            db->conn, "INSERT INTO schema_migrations (version, name) "
-                      "VALUES ($1::int, $2)",
-            2, NULL, params, NULL, NULL, 0);
-        if (PQresultStatus(res) != PGRES_COMMAND_OK)
-            rc = db_error(db, res, "record migration", errstr, errstr_size);
-        PQclear(res);
-    }
-    if (rc == 0)
-        rc = exec_simple(db, "COMMIT", PGRES_COMMAND_OK, "commit", errstr,
-                         errstr_size);
-    if (rc != 0)
-        PQclear(PQexec(db->conn, "ROLLBACK"));
-    free(sql);
     return rc;
 }
 
@@ -341,18 +346,6 @@ int db_migrate(struct db *db, const char *schema_dir, int *applied,
 int db_exec_file(struct db *db, const char *path, char *errstr,
                  size_t errstr_size)
 {
-    char *sql = sl_read_file(path, MIGRATION_MAX_BYTES, NULL, errstr,
-                             errstr_size);
-    if (!sql)
-        return SL_EIO;
     const char *name = strrchr(path, '/');
-    int rc = db_begin(db, errstr, errstr_size);
-    if (rc == 0)
-        rc = exec_script(db, sql, name ? name + 1 : path, errstr, errstr_size);
-    if (rc == 0)
-        rc = db_commit(db, errstr, errstr_size);
-    if (rc != 0)
-        db_rollback(db);
-    free(sql);
-    return rc;
+    return run_file(db, path, name ? name + 1 : path, -1, errstr, errstr_size);
 }
