@@ -72,6 +72,32 @@ static bool consumer_only(const char *key)
     return false;
 }
 
+/* A pass-through property; a value "env:NAME" is read from the environment
+ * variable NAME now, so that secrets (sasl.password, ssl.key.password) stay
+ * out of the config file. The message never shows such a value. */
+static int set_property(rd_kafka_conf_t *conf, const struct kv_pair *p,
+                        char *errstr, size_t errstr_size)
+{
+    if (strncmp(p->value, "env:", 4) != 0)
+        return conf_set(conf, p->key, p->value, errstr, errstr_size);
+    const char *secret = getenv(p->value + 4);
+    char err[256];
+    if (!secret || !*secret) {
+        snprintf(errstr, errstr_size,
+                 "kafka.properties.%s: environment variable %s is not set",
+                 p->key, p->value + 4);
+        return SL_ECONFIG;
+    }
+    if (rd_kafka_conf_set(conf, p->key, secret, err, sizeof(err)) !=
+        RD_KAFKA_CONF_OK) {
+        snprintf(errstr, errstr_size,
+                 "kafka.properties.%s: librdkafka refused the value of %s",
+                 p->key, p->value + 4);
+        return SL_ECONFIG;
+    }
+    return SL_OK;
+}
+
 /* Sets defaults, then the bootstrap servers and the pass-through properties,
  * which win over the defaults. */
 static int conf_apply(rd_kafka_conf_t *conf, const char *const (*defaults)[2],
@@ -88,8 +114,7 @@ static int conf_apply(rd_kafka_conf_t *conf, const char *const (*defaults)[2],
     for (size_t i = 0; i < cfg->n_properties; i++) {
         if (producer && consumer_only(cfg->properties[i].key))
             continue;
-        if (conf_set(conf, cfg->properties[i].key, cfg->properties[i].value,
-                     errstr, errstr_size))
+        if (set_property(conf, &cfg->properties[i], errstr, errstr_size))
             return SL_ECONFIG;
     }
     return SL_OK;

@@ -93,3 +93,18 @@ SLUICE_CONFIG=$RUN/kafka-typo.json timeout 30 "$SLUICE" publish "$RUN/one.jsonl"
     fail "publish with a misspelt Kafka property succeeded"
 grep -q 'security.protocl' "$RUN/ktypo.out" || { cat "$RUN/ktypo.out" >&2; fail "librdkafka did not name the misspelt key"; }
 pass "kafka.properties reach librdkafka: a TLS CA file and a misspelt key are checked by it"
+
+# A value "env:NAME" comes from the environment when the client starts.
+jq '.kafka.properties += {"security.protocol": "ssl", "ssl.ca.location": "env:SLUICE_TEST_KAFKA_CA"}' \
+    "$SLUICE_SOURCE_DIR/config/sluice.example.json" >"$RUN/kafka-env.json"
+env -u SLUICE_TEST_KAFKA_CA SLUICE_CONFIG=$RUN/kafka-env.json timeout 30 \
+    "$SLUICE" publish "$RUN/one.jsonl" >"$RUN/kenv.out" 2>&1 && fail "publish with an unset env: property succeeded"
+grep -q 'kafka.properties.ssl.ca.location: environment variable SLUICE_TEST_KAFKA_CA is not set' "$RUN/kenv.out" ||
+    { cat "$RUN/kenv.out" >&2; fail "an unset env: property was not named"; }
+SLUICE_TEST_KAFKA_CA=/nonexistent/from-env-ca.pem SLUICE_CONFIG=$RUN/kafka-env.json timeout 30 \
+    "$SLUICE" publish "$RUN/one.jsonl" >"$RUN/kenv.out" 2>&1 && fail "publish with a missing CA file (from env) succeeded"
+# librdkafka's own log names the file it tried to open: the value came from
+# the environment.
+grep -q 'fopen(/nonexistent/from-env-ca.pem' "$RUN/kenv.out" ||
+    { cat "$RUN/kenv.out" >&2; fail "the env: value did not reach librdkafka"; }
+pass "kafka.properties \"env:NAME\" values are read from the environment"
