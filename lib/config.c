@@ -31,6 +31,7 @@ static const char *const known_keys[] = {
     "postgres", "postgres.conninfo",
     "worker", "worker.max_in_flight", "worker.batch_max_jobs",
     "worker.batch_flush_ms", "worker.max_input_bytes",
+    "worker.claim_lease_ms",
     "scheduler", "scheduler.batch_max_requests", "scheduler.max_wait_s",
     "scheduler.turnaround_s", "scheduler.poll_min_ms", "scheduler.poll_max_ms",
     "scheduler.tick_ms", "scheduler.max_line_retries", "scheduler.lease_s",
@@ -419,6 +420,7 @@ static const struct int_field worker_ints[] = {
     {"max_in_flight", offsetof(struct worker_conf, max_in_flight), 1, 1000000, 512},
     {"batch_max_jobs", offsetof(struct worker_conf, batch_max_jobs), 1, 100000, 500},
     {"batch_flush_ms", offsetof(struct worker_conf, batch_flush_ms), 1, 60000, 50},
+    {"claim_lease_ms", offsetof(struct worker_conf, claim_lease_ms), 1000, 600000, 15000},
 };
 
 static int parse_worker(struct pctx *c, const cJSON *root, struct config *cfg)

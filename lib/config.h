@@ -52,6 +52,7 @@ struct worker_conf {
     int max_in_flight;      /* jobs in flight before consumption pauses (512) */
     int batch_max_jobs;     /* finished jobs per DB transaction (500) */
     int batch_flush_ms;     /* max wait before a partial batch is written (50) */
+    int claim_lease_ms;     /* a job claim lapses unless renewed (15000) */
     size_t max_input_bytes; /* larger job inputs are rejected (32768) */
 };
 
