@@ -68,13 +68,17 @@ static const char SQL_COST_LINES[] =
     "INSERT INTO cost_lines (job_id, attempt, tier, provider, model, mode,"
     " tokens_in, tokens_cached_in, tokens_cache_write, tokens_out,"
     " cost_nanousd, baseline_nanousd, latency_ms, outcome, reason, task,"
-    " feature, tenant, cohort, provider_request_id)"
+    " feature, tenant, cohort, provider_request_id, client_request_id)"
     " SELECT * FROM json_to_recordset($1::json) AS r(job_id text,"
     "  attempt int, tier int, provider text, model text, mode text,"
     "  tokens_in bigint, tokens_cached_in bigint, tokens_cache_write bigint,"
     "  tokens_out bigint, cost_nanousd bigint, baseline_nanousd bigint,"
     "  latency_ms int, outcome text, reason text, task text, feature text,"
-    "  tenant text, cohort text, provider_request_id text)";
+    "  tenant text, cohort text, provider_request_id text,"
+    "  client_request_id text)"
+    /* Lines of a run released at shutdown are written before the job is
+     * (ledger_job.recorded); a line stored once is never stored twice. */
+    " ON CONFLICT DO NOTHING";
 
 static const char SQL_TRACES[] =
     "INSERT INTO traces (task, input_norm, label, tier, model, confidence)"
@@ -324,6 +328,7 @@ static cJSON *cost_row(const struct ledger_cost_line *c, const char *job_id)
     put_text(o, "tenant", c->tenant);
     put_text(o, "cohort", c->cohort);
     put_text_or_null(o, "provider_request_id", c->provider_request_id);
+    put_text_or_null(o, "client_request_id", c->client_request_id);
     return o;
 }
 

@@ -78,6 +78,7 @@ struct ledger_cost_line {
     int latency_ms;
     const char *outcome, *reason, *task, *feature, *tenant, *cohort,
         *provider_request_id;
+    const char *client_request_id; /* the id sent with the call; NULL none */
 };
 struct ledger_rejected {
     const char *job_id /* may be NULL */, *reason_code, *reason, *kafka_topic;
@@ -111,6 +112,8 @@ void ledger_batch_add_rejected(struct ledger_batch *b,
 
 /* Writes the whole batch in ONE transaction: jobs INSERT ... ON CONFLICT
  * (job_id) DO NOTHING; results and cost lines only for the jobs inserted now
+ * (cost lines ON CONFLICT DO NOTHING: a line whose (job_id, attempt) or
+ * client_request_id is already stored is not written again)
  * (a redelivered job writes nothing twice; of two entries with one job_id in
  * a batch only the first counts); rejected rows ON CONFLICT (payload_sha256)
  * DO NOTHING. On success returns 0 and, if fresh != NULL (room for

@@ -12,6 +12,7 @@
 #include <string.h>
 
 
+#include "claims.h"
 #include "cost_drift.h"
 #include "db.h"
 #include "log.h"
@@ -19,7 +20,10 @@
 #include "worker_internal.h"
 
 #define TICK_MS 10
-#define INTAKE_CHUNK 256           /* messages per dedupe query */
+#define INTAKE_CHUNK 256           /* messages per claim query */
+/* A copy of a job claimed elsewhere asks again this often: about the time
+ * a ledger batch takes to land, so it is acknowledged soon after. */
+#define CLAIM_RECHECK_MS 200
 #define WRITE_RETRY_MS 1000
 /* Parked jobs per slot: enough to hide a partition refetch after resume. */
 #define PARKED_PER_SLOT 4
@@ -73,17 +77,51 @@ static struct worker *worker_of(struct job_run_host *host)
 
 static void start_parked(struct worker *w);
 
+/* The run's cost lines as the ledger takes them; free() the array. */
+static struct ledger_cost_line *lines_of(const struct job_run *run)
+{
+    struct ledger_cost_line *lines =
+        xcalloc(run->n_lines ? run->n_lines : 1, sizeof(*lines));
+    for (size_t i = 0; i < run->n_lines; i++)
+        lines[i] = run->lines[i].line;
+    return lines;
+}
+
+/* A claim to delete once what its job left is durable (flush_releases). */
+static void queue_release(struct worker *w, const char *job_id)
+{
+    push_ptr((void ***)&w->release_ids, &w->n_release, &w->cap_release,
+             xstrdup(job_id));
+}
+
+static void flush_releases(struct worker *w)
+{
+    char err[256];
+    if (w->n_release == 0)
+        return;
+    if (claims_release(w->db, w->claim_owner, (const char *const *)w->release_ids,
+                       w->n_release, err, sizeof(err)) != SL_OK) {
+        /* Kept for the next try; meanwhile the jobs row (or the lease)
+         * settles what a waiting copy does. */
+        log_warn("releasing %zu job claims failed, retrying: %s",
+                 w->n_release, err);
+        return;
+    }
+    for (size_t i = 0; i < w->n_release; i++)
+        free(w->release_ids[i]);
+    w->n_release = 0;
+}
+
 static void run_finished(struct job_run_host *host, struct job_run *run)
 {
     struct worker *w = worker_of(host);
     struct ledger_job lj = ledger_job_of(run);
-    struct ledger_cost_line lines[CONFIG_MAX_TIERS];
-    for (size_t i = 0; i < run->n_lines; i++)
-        lines[i] = run->lines[i].line;
+    struct ledger_cost_line *lines = lines_of(run);
     ledger_batch_add_job(w->batch, &lj, run->deferred ? NULL : &run->result,
                          lines, run->n_lines);
     budget_add_job(w->budget, lj.feature, lj.tenant, lj.user_tier, lines,
                    run->n_lines, sl_now_ms());
+    free(lines);
     push_ptr((void ***)&w->done_runs, &w->n_done_runs, &w->cap_done_runs, run);
     w->in_flight--;
     if (run->deferred)
@@ -97,13 +135,33 @@ static void run_finished(struct job_run_host *host, struct job_run *run)
     start_parked(w);
 }
 
+/* A run handed back at shutdown: the job is redelivered, but the calls it
+ * made were billed, so their lines go into the batch on their own (no jobs
+ * row, no result, no offset) and its claim is released after they commit;
+ * the next run of the job numbers its lines on from them (attempt_base). */
 static void run_released(struct job_run_host *host, struct job_run *run)
 {
     struct worker *w = worker_of(host);
-    log_job(SL_LOG_INFO, run->job->id, run->job->tenant, "%s",
-            "released unfinished at shutdown; it will be redelivered");
+    log_job(SL_LOG_INFO, run->job->id, run->job->tenant,
+            "released unfinished at shutdown after %zu billed call(s); it "
+            "will be redelivered", run->n_lines);
     w->in_flight--;
-    job_run_free(run);
+    w->runs_released++;
+    if (run->n_lines == 0) {
+        queue_release(w, run->job->id);
+        job_run_free(run);
+        return;
+    }
+    struct ledger_job lj = ledger_job_of(run);
+    lj.recorded = true; /* lines only: the job itself is not finished */
+    lj.trace = NULL;
+    lj.shadow = NULL;
+    lj.pending = NULL;
+    struct ledger_cost_line *lines = lines_of(run);
+    ledger_batch_add_job(w->batch, &lj, NULL, lines, run->n_lines);
+    free(lines);
+    run->released = true;
+    push_ptr((void ***)&w->done_runs, &w->n_done_runs, &w->cap_done_runs, run);
 }
 
 static void reject_free(struct reject_item *r)
@@ -221,33 +279,115 @@ static void park_job(struct worker *w, const struct parked_job *job)
     w->parked[(w->parked_head + w->parked_len++) % w->parked_cap] = *job;
 }
 
-/* Starts the jobs of a chunk that the ledger does not know yet; the known
- * ones were answered before a crash or a replay and are only acknowledged. */
-static void start_intake(struct worker *w, struct intake *in)
+static void wait_job(struct worker *w, const struct parked_job *job)
+{
+    if (w->n_waiting == w->cap_waiting) {
+        w->cap_waiting = w->cap_waiting ? w->cap_waiting * 2 : 64;
+        w->waiting = xrealloc(w->waiting, w->cap_waiting * sizeof(*w->waiting));
+    }
+    w->waiting[w->n_waiting++] = *job;
+}
+
+/* Claims jobs[0..n) in one round trip and sorts them: done ones (answered
+ * before a crash, a replay, or by the copy another worker ran) are only
+ * acknowledged; claimed ones are parked for a slot; the others wait for
+ * the claim's holder (waiting[]). Without an answer from PostgreSQL all
+ * wait: calling without a claim could call a job twice. `waited` marks
+ * copies that had been waiting, for the metrics. */
+static void sort_by_claim(struct worker *w, struct parked_job *jobs, size_t n,
+                          bool waited)
 {
     const char *ids[INTAKE_CHUNK];
-    bool known[INTAKE_CHUNK];
+    enum claim_state st[INTAKE_CHUNK];
+    int base[INTAKE_CHUNK];
     char err[256];
-    for (size_t i = 0; i < in->n; i++)
-        ids[i] = in->jobs[i]->id;
-    if (ledger_jobs_known(w->db, ids, in->n, known, err, sizeof(err)) != SL_OK) {
-        log_warn("dedupe lookup failed (%s); the ledger write will dedupe", err);
-        memset(known, 0, sizeof(known));
+    for (size_t i = 0; i < n; i++)
+        ids[i] = jobs[i].job->id;
+    if (db_ensure_connected(w->db, err, sizeof(err)) != SL_OK ||
+        claims_take(w->db, w->claim_owner, w->cfg->worker.claim_lease_ms, ids,
+                    n, st, base, err, sizeof(err)) != SL_OK) {
+        log_warn("claiming %zu jobs failed (%s); they wait and ask again", n, err);
+        for (size_t i = 0; i < n; i++)
+            st[i] = CLAIM_BUSY;
     }
-    for (size_t i = 0; i < in->n; i++) {
-        if (known[i]) {
-            w->jobs_skipped++;
-            metrics_count(telemetry()->jobs_skipped, 1, "already_done", NULL, NULL);
-            kconsumer_done(w->consumer, in->partitions[i], in->offsets[i],
-                           in->gens[i]);
-            job_free(in->jobs[i]);
-            continue;
+    for (size_t i = 0; i < n; i++) {
+        struct parked_job *p = &jobs[i];
+        switch (st[i]) {
+        case CLAIM_DONE:
+            if (waited)
+                w->jobs_waited++;
+            else
+                w->jobs_skipped++;
+            metrics_count(telemetry()->jobs_skipped, 1,
+                          waited ? "duplicate" : "already_done", NULL, NULL);
+            kconsumer_done(w->consumer, p->partition, p->offset, p->generation);
+            job_free(p->job);
+            break;
+        case CLAIM_TAKEN:
+            p->attempt_base = base[i];
+            park_job(w, p);
+            break;
+        case CLAIM_BUSY:
+            wait_job(w, p);
+            break;
         }
-        park_job(w, &(struct parked_job){in->jobs[i], in->partitions[i],
-                                         in->offsets[i], in->gens[i]});
     }
+}
+
+/* Starts the jobs of a chunk (see sort_by_claim). */
+static void start_intake(struct worker *w, struct intake *in)
+{
+    struct parked_job jobs[INTAKE_CHUNK];
+    for (size_t i = 0; i < in->n; i++)
+        jobs[i] = (struct parked_job){in->jobs[i], in->partitions[i],
+                                      in->offsets[i], in->gens[i], 0};
+    sort_by_claim(w, jobs, in->n, false);
     in->n = 0;
     start_parked(w);
+}
+
+/* Asks again for the copies waiting on another claim: the result may be in
+ * now (acknowledge), or the claim released or lapsed (run it). Copies of a
+ * partition this worker lost are dropped: their new owner reads them. */
+static void recheck_waiting(struct worker *w)
+{
+    int64_t now = sl_now_ms();
+    if (w->n_waiting == 0 || now < w->waiting_check_at_ms)
+        return;
+    w->waiting_check_at_ms = now + CLAIM_RECHECK_MS;
+    size_t n = w->n_waiting;
+    struct parked_job *batch = w->waiting;
+    w->waiting = NULL;
+    w->n_waiting = w->cap_waiting = 0;
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (kconsumer_owns(w->consumer, batch[i].partition, batch[i].generation))
+            batch[kept++] = batch[i];
+        else
+            job_free(batch[i].job);
+    }
+    for (size_t i = 0; i < kept; i += INTAKE_CHUNK)
+        sort_by_claim(w, batch + i, kept - i < INTAKE_CHUNK ? kept - i
+                                                           : INTAKE_CHUNK, true);
+    free(batch);
+    start_parked(w);
+}
+
+/* One statement keeps every claim of this worker alive, well before its
+ * lease runs out; a worker that stops renewing (dead, or cut off from
+ * PostgreSQL) loses its claims to whoever asks after the lease. */
+static void renew_claims(struct worker *w)
+{
+    char err[256];
+    int64_t now = sl_now_ms();
+    if (now < w->claims_renew_at_ms)
+        return;
+    w->claims_renew_at_ms = now + w->cfg->worker.claim_lease_ms / 3;
+    if (db_ensure_connected(w->db, err, sizeof(err)) != SL_OK ||
+        claims_renew(w->db, w->claim_owner, w->cfg->worker.claim_lease_ms,
+                     NULL, err, sizeof(err)) != SL_OK)
+        log_warn("renewing job claims failed: %s", err);
+    flush_releases(w);
 }
 
 /* Gives free slots to parked jobs, oldest first. Re-entry (a run that ends
@@ -267,11 +407,13 @@ static void start_parked(struct worker *w)
              * reads it again, and two calls would be billed twice. */
             w->jobs_handed_over++;
             metrics_count(telemetry()->jobs_skipped, 1, "partition_moved", NULL, NULL);
+            queue_release(w, p.job->id);
             job_free(p.job);
             continue;
         }
         w->in_flight++;
-        job_run_start(&w->runs, p.job, p.partition, p.offset, p.generation);
+        job_run_start(&w->runs, p.job, p.partition, p.offset, p.generation,
+                      p.attempt_base);
     }
     w->starting = false;
 }
@@ -280,7 +422,11 @@ static void start_parked(struct worker *w)
  * redelivered to whoever owns their partitions next. */
 static void release_parked(struct worker *w)
 {
+    for (size_t i = 0; i < w->n_waiting; i++)
+        job_free(w->waiting[i].job);
+    w->n_waiting = 0;
     while (w->parked_len > 0) {
+        queue_release(w, w->parked[w->parked_head].job->id);
         job_free(w->parked[w->parked_head].job);
         w->parked_head = (w->parked_head + 1) % w->parked_cap;
         w->parked_len--;
@@ -310,7 +456,7 @@ static void take_message(struct worker *w, struct intake *in,
  * not yet handed to a run or the batch. */
 static size_t backlog(const struct worker *w)
 {
-    return w->parked_len + w->awaiting_dlq;
+    return w->parked_len + w->n_waiting + w->awaiting_dlq;
 }
 
 static void apply_backpressure(struct worker *w)
@@ -364,7 +510,9 @@ static void acknowledge_batch(struct worker *w)
 {
     for (size_t i = 0; i < w->n_done_runs; i++) {
         struct job_run *r = w->done_runs[i];
-        kconsumer_done(w->consumer, r->partition, r->offset, r->generation);
+        queue_release(w, r->job->id);
+        if (!r->released) /* a released job is redelivered, not done */
+            kconsumer_done(w->consumer, r->partition, r->offset, r->generation);
     }
     for (size_t i = 0; i < w->n_rejects; i++) {
         struct reject_item *r = w->rejects[i];
@@ -379,8 +527,8 @@ static void count_written(const struct worker *w, const bool *fresh)
     const struct telemetry *t = telemetry();
     for (size_t i = 0; i < w->n_done_runs; i++) {
         const struct job_run *run = w->done_runs[i];
-        if (!fresh[i] || run->deferred) /* the scheduler counts those */
-            continue;
+        if (!fresh[i] || run->deferred || run->released) /* the scheduler */
+            continue;                       /* counts deferred ones */
         const struct ledger_result *r = &run->result;
         metrics_count(t->jobs, 1, r->status, r->source, telemetry_tier(r->tier));
         for (size_t k = 0; k < run->n_lines; k++)
@@ -415,6 +563,7 @@ static void flush_batch(struct worker *w)
     free(fresh);
     acknowledge_batch(w);
     batch_clear(w);
+    flush_releases(w);
 }
 
 static bool batch_due(const struct worker *w)
@@ -440,12 +589,14 @@ static void on_revoke(void *arg)
 
 static bool drained(const struct worker *w)
 {
-    return w->in_flight == 0 && w->parked_len == 0 && w->awaiting_dlq == 0 &&
+    return w->in_flight == 0 && w->parked_len == 0 && w->n_waiting == 0 &&
+           w->awaiting_dlq == 0 &&
            w->n_done_runs + w->n_rejects == 0;
 }
 
 static void stop_loop(struct worker *w)
 {
+    flush_releases(w);
     uv_timer_stop(&w->tick);
     uv_poll_stop(&w->kafka_poll);
     uv_close((uv_handle_t *)&w->tick, NULL);
@@ -548,8 +699,10 @@ static void on_tick(uv_timer_t *t)
         refresh_tier0(w);
     if (!w->runs.draining)
         drain_consumer(w);
+    recheck_waiting(w);
     if (batch_due(w))
         flush_batch(w);
+    renew_claims(w);
     refresh_budget(w);
     check_cost_drift(w);
     if (w->runs.draining && drained(w))
@@ -616,9 +769,14 @@ static int open_services(struct worker *w, char *err, size_t err_size)
     refresh_tier0(w);
     w->budget = budget_new(cfg);
     refresh_budget(w);
+    claims_owner_token(w->claim_owner, sizeof(w->claim_owner));
+    /* Call ids "sl<pid>x<start>-<n>": unique per process and run, ASCII. */
+    snprintf(w->call_id_prefix, sizeof(w->call_id_prefix), "sl%ldx%llx",
+             (long)getpid(), (unsigned long long)sl_now_ms());
     w->runs = (struct job_run_host){
         .cfg = cfg, .loop = &w->loop, .http = w->http, .budget = w->budget,
         .tier0 = w->tier0, .finished = run_finished, .released = run_released,
+        .call_id_prefix = w->call_id_prefix,
     };
     return SL_OK;
 }
@@ -647,6 +805,12 @@ static void close_services(struct worker *w)
     free(w->done_runs);
     free(w->rejects);
     free(w->parked);
+    for (size_t i = 0; i < w->n_waiting; i++)
+        job_free(w->waiting[i].job);
+    free(w->waiting);
+    for (size_t i = 0; i < w->n_release; i++)
+        free(w->release_ids[i]);
+    free(w->release_ids);
     tier0_live_free(w->tier0);
     budget_free(w->budget);
     db_close(w->drift_db);
@@ -679,7 +843,8 @@ int worker_run(const struct config *cfg)
     log_info("worker stopped: %llu answered (%llu at tier 0, %llu of them "
              "shadow-checked), %llu failed, %llu rejected, %llu tier-0 "
              "withdrawals, %llu deferred to the scheduler, %llu handed over "
-             "unstarted, %llu already done",
+             "unstarted, %llu already done, %llu duplicates acknowledged "
+             "after waiting, %llu released at shutdown",
              (unsigned long long)w.jobs_answered,
              (unsigned long long)w.jobs_tier0,
              (unsigned long long)w.runs.tier0_shadowed,
@@ -688,7 +853,9 @@ int worker_run(const struct config *cfg)
              (unsigned long long)w.tier0_withdrawals,
              (unsigned long long)w.jobs_deferred,
              (unsigned long long)w.jobs_handed_over,
-             (unsigned long long)w.jobs_skipped);
+             (unsigned long long)w.jobs_skipped,
+             (unsigned long long)w.jobs_waited,
+             (unsigned long long)w.runs_released);
     close_services(&w);
     metrics_serve_stop(w.metrics);
     int rc = uv_loop_close(&w.loop);

@@ -65,6 +65,18 @@ struct worker {
     struct metrics_serve *metrics; /* /metrics and /healthz */
     int64_t metrics_at_ms;         /* next lag and health sample */
 
+    /* Job id claims (claims.h): owner token, copies waiting for another
+     * claim's outcome, and claims to delete once their outcome is durable
+     * or their job is given up. */
+    char claim_owner[128];
+    char call_id_prefix[64];
+    struct parked_job *waiting;
+    size_t n_waiting, cap_waiting;
+    int64_t waiting_check_at_ms;
+    int64_t claims_renew_at_ms;
+    char **release_ids;
+    size_t n_release, cap_release;
+
     size_t in_flight;   /* jobs climbing their ladder, not yet in the batch */
     size_t awaiting_dlq; /* rejects waiting for their DLQ delivery report */
     bool paused;
@@ -72,6 +84,8 @@ struct worker {
 
     uint64_t jobs_answered, jobs_failed, jobs_rejected, jobs_skipped;
     uint64_t jobs_handed_over; /* parked, then their partition was revoked */
+    uint64_t jobs_waited;      /* copies acknowledged after another's result */
+    uint64_t runs_released;    /* runs handed back unfinished at shutdown */
     uint64_t jobs_tier0, tier0_withdrawals, jobs_deferred;
 };
 
@@ -80,6 +94,7 @@ struct parked_job {
     int32_t partition;
     int64_t offset;
     uint32_t generation;
+    int attempt_base; /* claims_take: cost lines the job already has */
 };
 
 

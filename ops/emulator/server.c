@@ -165,7 +165,8 @@ static enum MHD_Result answer(struct exchange *x, const struct emu_model *m, con
     if (x->fault == FAULT_MALFORMED)
         body[strlen(body) / 2] = '\0'; /* half an object never parses */
     emu_usage_write(x->s->usage_log, x->id, x->api == EMU_API_OPENAI ? "openai" : "anthropic", m->name, &r,
-                    x->fault == FAULT_MALFORMED ? "malformed" : "ok");
+                    x->fault == FAULT_MALFORMED ? "malformed" : "ok",
+                    MHD_lookup_connection_value(x->c, MHD_HEADER_KIND, "X-Client-Request-Id"));
     return respond(x, 200, body, -1);
 }
 

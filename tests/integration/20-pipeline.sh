@@ -37,7 +37,7 @@ mismatched=$(psql_val "SELECT count(*) FROM cost_lines c JOIN usage_log u ON u.r
     WHERE (c.tokens_in, c.tokens_cached_in, c.tokens_out, c.model)
        IS DISTINCT FROM (u.input_tokens, u.cached_tokens, u.output_tokens, u.model)")
 [ "$mismatched" -eq 0 ] || fail "$mismatched cost lines disagree with the usage the emulator reported"
-ledger=$(psql_val "SELECT sum(cost_nanousd) FROM cost_lines")
+ledger=$(psql_val "SELECT sum(cost_nanousd) FROM cost_lines WHERE outcome <> 'unconfirmed'")
 expected=$(psql_val "SELECT sum(round(((u.input_tokens - u.cached_tokens) * p.input
                                        + u.cached_tokens * p.cached_input
                                        + u.output_tokens * p.output) * 1000))
@@ -45,6 +45,16 @@ expected=$(psql_val "SELECT sum(round(((u.input_tokens - u.cached_tokens) * p.in
 [ "$ledger" = "$expected" ] || fail "ledger total $ledger nano-USD != independent total $expected"
 [ "$ledger" -gt 0 ] || fail "ledger total is zero"
 pass "ledger total $ledger nano-USD equals the price table applied to the emulator's usage"
+
+# --- every malformed answer the emulator billed has an unconfirmed line ----
+malformed=$(psql_val "SELECT count(*) FROM usage_log WHERE status = 'malformed'")
+[ "$malformed" -gt 0 ] || fail "no malformed answer: the unconfirmed case was not exercised"
+unconfirmed_bad=$(psql_val "SELECT count(*) FROM usage_log u WHERE u.status = 'malformed'
+    AND NOT EXISTS (SELECT 1 FROM cost_lines c WHERE c.client_request_id = u.client_request_id
+                    AND c.outcome = 'unconfirmed' AND c.reason = 'unparseable'
+                    AND c.tokens_in = u.input_tokens)")
+[ "$unconfirmed_bad" -eq 0 ] || fail "$unconfirmed_bad of $malformed malformed (billed) answers lack an unconfirmed line with the billed input tokens"
+pass "$malformed unparseable answers: each has an unconfirmed line whose input tokens are what the emulator billed"
 
 # --- one cost line per attempt, outcomes in order ------------------------
 bad_attempts=$(psql_val "SELECT count(*) FROM results r
@@ -54,7 +64,7 @@ bad_attempts=$(psql_val "SELECT count(*) FROM results r
 escalated=$(psql_val "SELECT count(*) FROM results WHERE attempts > 1")
 [ "$escalated" -gt 0 ] || fail "no job escalated: the ladder was not exercised"
 bad_outcomes=$(psql_val "SELECT count(*) FROM cost_lines c JOIN results r USING (job_id)
-    WHERE (c.attempt < r.attempts AND c.outcome <> 'escalated')
+    WHERE (c.attempt < r.attempts AND c.outcome NOT IN ('escalated', 'unconfirmed'))
        OR (c.attempt = r.attempts AND c.outcome <> CASE r.status WHEN 'answered' THEN 'accepted' ELSE 'failed' END)")
 [ "$bad_outcomes" -eq 0 ] || fail "$bad_outcomes cost lines with an outcome out of order"
 tiers_up=$(psql_val "SELECT count(*) FROM cost_lines c1 JOIN cost_lines c2

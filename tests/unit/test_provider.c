@@ -1,4 +1,4 @@
-/* sources: lib/provider/provider.c lib/provider/provider_json.c lib/provider/provider_openai.c lib/provider/provider_anthropic.c lib/provider/llm.c lib/sl.c tests/unit/fixture.c */
+/* sources: lib/provider/provider.c lib/provider/provider_json.c lib/provider/provider_openai.c lib/provider/provider_anthropic.c lib/provider/llm.c lib/sl.c lib/utf8.c tests/unit/fixture.c */
 /* Provider client: URL, headers, prompt rendering, request bodies and the
  * parsing of real-shaped response fixtures (tests/unit/data/). */
 #include <setjmp.h>
