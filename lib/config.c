@@ -27,6 +27,7 @@
 static const char *const known_keys[] = {
     "log_level",
     "kafka", "kafka.bootstrap_servers", "kafka.topic", "kafka.dlq_topic",
+    "kafka.dlq_max_message_bytes",
     "kafka.group_id", "kafka.properties",
     "postgres", "postgres.conninfo",
     "worker", "worker.max_in_flight", "worker.batch_max_jobs",
@@ -367,6 +368,12 @@ static int parse_kafka(struct pctx *c, const cJSON *root, struct config *cfg)
     if (rc == SL_OK)
         rc = get_string(c, obj, "kafka", "group_id", OPTIONAL,
                         "sluice-workers", &k->group_id);
+    int64_t dlq_max = 0;
+    if (rc == SL_OK)
+        rc = get_int(c, obj, "kafka", "dlq_max_message_bytes", 4096,
+                     900000000, 1048576, &dlq_max);
+    if (rc == SL_OK)
+        k->dlq_max_message_bytes = (size_t)dlq_max;
     if (rc == SL_OK)
         rc = parse_kafka_properties(c, obj, k);
     return rc;

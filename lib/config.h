@@ -43,6 +43,7 @@ struct kafka_conf {
     char *bootstrap_servers;   /* "host:port,…" */
     char *topic;               /* jobs topic, default "sluice.jobs" */
     char *dlq_topic;           /* default "sluice.jobs.dlq" */
+    size_t dlq_max_message_bytes; /* larger rejects go truncated (1048576) */
     char *group_id;            /* default "sluice-workers" */
     struct kv_pair *properties; /* passed through to rd_kafka_conf_set */
     size_t n_properties;

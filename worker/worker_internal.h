@@ -111,6 +111,13 @@ struct reject_item {
     const char *reason_code;
     char reason[256];
     int dlq_attempts;
+    char *key;                  /* the message's key (or the job id), owned */
+    size_t key_len;
+    rd_kafka_headers_t *headers; /* the message's headers, owned; NULL none */
+    char sha256_hex[65];        /* of the whole payload */
+    size_t copy_cap, copy_len;  /* payload bytes the DLQ copy may / did carry */
+    uv_timer_t timer;           /* retry backoff; r is freed in its close_cb */
+    bool timer_open;
 };
 
 
