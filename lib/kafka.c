@@ -642,7 +642,7 @@ int kproducer_send(struct kproducer *p, const char *topic, const void *key,
                    const char *const *header_values, size_t n_headers,
                    kproducer_dr_cb dr, void *opaque)
 {
-    struct dr_ctx *ctx = xmalloc(sizeof(*ctx));
+    struct dr_ctx *ctx = xcalloc(1, sizeof(*ctx));
     ctx->cb = dr;
     ctx->opaque = opaque;
     rd_kafka_headers_t *headers = make_headers(header_names, header_values,
