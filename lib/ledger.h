@@ -129,6 +129,14 @@ int ledger_write_in_tx(struct db *db, const struct ledger_batch *b,
                        bool *fresh, char *errstr,
                        size_t errstr_size) SL_MUSTCHECK;
 
+/* Writes, in one autocommitted statement, the intent lines of calls about
+ * to be sent (outcome "unconfirmed", reason "in_flight"): each stays the
+ * call's line unless a later line of the same (job_id, attempt) replaces it
+ * (an intent replaces an intent: a retried call that was never billed).
+ * Returns 0 or SL_EDB. */
+int ledger_write_intents(struct db *db, const struct ledger_cost_line *lines,
+                         size_t n, char *errstr, size_t errstr_size) SL_MUSTCHECK;
+
 /* Looks up which of ids[0..n) already have a jobs row (one query).
  * known[i] set accordingly. Returns 0 or SL_EDB. */
 int ledger_jobs_known(struct db *db, const char *const *ids, size_t n,

@@ -408,6 +408,24 @@ static void on_http_done(const struct http_response *http, void *arg)
     llm_response_clear(&resp);
 }
 
+/* The line the call will have if nothing else is ever recorded for it:
+ * written (by the host) before the request leaves, so that a worker killed
+ * while the call is in flight still leaves a line for what the provider
+ * bills. The call's own line (answer, unconfirmed, provider_failed) takes
+ * its place: same job and attempt. */
+static void write_intent(struct job_run *run)
+{
+    struct ledger_cost_line *l = &run->intent;
+    memset(l, 0, sizeof(*l));
+    l->job_id = run->job->id;
+    l->attempt = run->attempt_base + (int)run->n_lines + 1;
+    pricing_bill_line(l, current_tier(run), &run->call_bound, "realtime");
+    l->outcome = "unconfirmed";
+    l->reason = "in_flight";
+    line_dimensions(l, run->job);
+    l->client_request_id = run->call_id;
+}
+
 static void call_tier(struct job_run *run)
 {
     if (run->host->draining && run->retries > 0) {
@@ -445,6 +463,21 @@ static void call_tier(struct job_run *run)
         memset(&run->call_bound, 0, sizeof(run->call_bound));
     if (run->retries == 0)
         run->tier_started_us = sl_monotonic_us();
+    run->pending_req = req;
+    run->pending_url = url;
+    write_intent(run);
+    if (run->host->queue_call)
+        run->host->queue_call(run->host, run);
+    else
+        job_run_send(run);
+}
+
+void job_run_send(struct job_run *run)
+{
+    struct http_request req = run->pending_req;
+    char *url = run->pending_url;
+    memset(&run->pending_req, 0, sizeof(run->pending_req));
+    run->pending_url = NULL;
     if (http_multi_submit(run->host->http, &req) != SL_OK) {
         add_line(run, NULL, on_last_tier(run) ? "failed" : "escalated",
                  "provider_failed", 0);
@@ -525,6 +558,11 @@ void job_run_free(struct job_run *run)
         free(run->lines[i].client_request_id);
     }
     free(run->lines);
+    if (run->pending_url) { /* queued, never sent */
+        curl_slist_free_all(run->pending_req.headers);
+        free(run->pending_req.body);
+        free(run->pending_url);
+    }
     llm_answer_clear(&run->answer);
     free(run->data_json);
     free(run->error);

@@ -56,6 +56,10 @@ struct job_run_host {
     const char *call_id_prefix; /* unique to the process: X-Client-Request-Id
                                    is "<prefix>-<n>" */
     uint64_t calls_sent;        /* n of the last call id */
+    /* Queues a run whose call is ready (run->intent, run->pending_req): the
+     * host writes the intents of all queued calls in one statement, then
+     * calls job_run_send() for each. NULL: sent at once, no intent. */
+    void (*queue_call)(struct job_run_host *host, struct job_run *run);
     void (*finished)(struct job_run_host *host, struct job_run *run);
     void (*released)(struct job_run_host *host, struct job_run *run);
 };
@@ -86,6 +90,9 @@ struct job_run {
     bool released;          /* handed back unfinished: lines only, no ack */
     char call_id[96];       /* the call in flight: X-Client-Request-Id */
     struct llm_usage call_bound; /* its estimate (unconfirmed lines) */
+    struct ledger_cost_line intent; /* the call's line until it has its own */
+    struct http_request pending_req; /* built, not yet sent (queue_call) */
+    char *pending_url;
     struct llm_usage last_usage; /* for the baseline of a failed job */
 
     struct ledger_result result;
@@ -115,6 +122,9 @@ struct job_run {
 struct job_run *job_run_start(struct job_run_host *host, struct job *job,
                               int32_t partition, int64_t offset,
                               uint32_t generation, int attempt_base);
+/* Sends the call queued through host->queue_call, once its intent line is
+ * durable. */
+void job_run_send(struct job_run *run);
 /* Frees run and its job; NULL is a no-op. */
 void job_run_free(struct job_run *run);
 

@@ -89,6 +89,50 @@ static struct ledger_cost_line *lines_of(const struct job_run *run)
     return lines;
 }
 
+/* ---- calls: an intent line is durable before the request leaves --------- */
+
+#define INTENT_RETRY_MS 500
+
+static void queue_call(struct job_run_host *host, struct job_run *run)
+{
+    struct worker *w = worker_of(host);
+    push_ptr((void ***)&w->to_send, &w->n_to_send, &w->cap_to_send, run);
+}
+
+/* Writes the intent lines of every queued call in one statement, then
+ * sends them. Without PostgreSQL nothing is sent: a call that could not be
+ * recorded must not be made. Runs from the tick, so a call waits at most a
+ * tick (10 ms) plus one insert. */
+static void flush_calls(struct worker *w)
+{
+    char err[512];
+    int64_t now = sl_now_ms();
+    if (w->n_to_send == 0 || now < w->send_retry_at_ms)
+        return;
+    struct ledger_cost_line *lines = xcalloc(w->n_to_send, sizeof(*lines));
+    for (size_t i = 0; i < w->n_to_send; i++)
+        lines[i] = w->to_send[i]->intent;
+    int rc = db_ensure_connected(w->db, err, sizeof(err));
+    if (rc == SL_OK)
+        rc = ledger_write_intents(w->db, lines, w->n_to_send, err, sizeof(err));
+    free(lines);
+    if (rc != SL_OK) {
+        log_warn("writing %zu intent lines failed, calls wait %d ms: %s",
+                 w->n_to_send, INTENT_RETRY_MS, err);
+        w->send_retry_at_ms = now + INTENT_RETRY_MS;
+        return;
+    }
+    /* Sending may queue more (a submit failure climbs at once): take the
+     * list first. */
+    size_t n = w->n_to_send;
+    struct job_run **runs = w->to_send;
+    w->to_send = NULL;
+    w->n_to_send = w->cap_to_send = 0;
+    for (size_t i = 0; i < n; i++)
+        job_run_send(runs[i]);
+    free(runs);
+}
+
 /* A claim to delete once what its job left is durable (flush_releases). */
 static void queue_release(struct worker *w, const char *job_id)
 {
@@ -815,6 +859,7 @@ static void on_tick(uv_timer_t *t)
     if (!w->runs.draining)
         drain_consumer(w);
     recheck_waiting(w);
+    flush_calls(w);
     if (batch_due(w))
         flush_batch(w);
     renew_claims(w);
@@ -893,7 +938,7 @@ static int open_services(struct worker *w, char *err, size_t err_size)
     w->runs = (struct job_run_host){
         .cfg = cfg, .loop = &w->loop, .http = w->http, .budget = w->budget,
         .tier0 = w->tier0, .finished = run_finished, .released = run_released,
-        .call_id_prefix = w->call_id_prefix,
+        .call_id_prefix = w->call_id_prefix, .queue_call = queue_call,
     };
     return SL_OK;
 }
@@ -928,6 +973,9 @@ static void close_services(struct worker *w)
     for (size_t i = 0; i < w->n_release; i++)
         free(w->release_ids[i]);
     free(w->release_ids);
+    for (size_t i = 0; i < w->n_to_send; i++)
+        job_run_free(w->to_send[i]);
+    free(w->to_send);
     tier0_live_free(w->tier0);
     budget_free(w->budget);
     db_close(w->drift_db);

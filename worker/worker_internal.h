@@ -76,6 +76,10 @@ struct worker {
     int64_t claims_renew_at_ms;
     char **release_ids;
     size_t n_release, cap_release;
+    /* Calls ready to send, waiting for their intent lines (flush_calls). */
+    struct job_run **to_send;
+    size_t n_to_send, cap_to_send;
+    int64_t send_retry_at_ms;
 
     size_t in_flight;   /* jobs climbing their ladder, not yet in the batch */
     size_t awaiting_dlq; /* rejects waiting for their DLQ delivery report */
