@@ -68,7 +68,7 @@ bad_outcomes=$(psql_val "SELECT count(*) FROM cost_lines c JOIN results r USING 
        OR (c.attempt = r.attempts AND c.outcome <> CASE r.status WHEN 'answered' THEN 'accepted' ELSE 'failed' END)")
 [ "$bad_outcomes" -eq 0 ] || fail "$bad_outcomes cost lines with an outcome out of order"
 tiers_up=$(psql_val "SELECT count(*) FROM cost_lines c1 JOIN cost_lines c2
-    ON c1.job_id = c2.job_id AND c2.attempt = c1.attempt + 1 WHERE c2.tier <= c1.tier")
+    ON c1.job_id = c2.job_id AND c2.attempt = c1.attempt + 1 WHERE c1.outcome = 'escalated' AND c2.tier <= c1.tier")
 [ "$tiers_up" -eq 0 ] || fail "$tiers_up escalations that did not climb"
 baseline_lines=$(psql_val "SELECT count(*) FROM cost_lines WHERE baseline_nanousd > 0 AND tokens_in > 0")
 [ "$baseline_lines" -ge $((JOBS * 9 / 10)) ] || fail "only $baseline_lines lines carry a baseline"
@@ -106,7 +106,7 @@ done
 [ "$(it_topic_count sluice.jobs.dlq)" -eq $((2 * BAD)) ] || fail "replayed rejects did not reach the DLQ"
 it_stop_worker a
 it_stop_worker b
-skipped=$(cat "$RUN"/worker-*.log | sed -n 's/.* \([0-9]*\) already done$/\1/p' | awk '{s += $1} END {print s + 0}')
+skipped=$(cat "$RUN"/worker-*.log | sed -n 's/.* \([0-9]*\) already done,.*/\1/p' | awk '{s += $1} END {print s + 0}')
 [ "$skipped" -eq $JOBS ] || fail "workers skipped $skipped replayed jobs, wanted $JOBS"
 after=$(psql_val "$snapshot")
 [ "$before" = "$after" ] || fail "replay changed the ledger: $before -> $after"
