@@ -41,7 +41,8 @@ static const char *const known_keys[] = {
     "scheduler.offpeak.windows",
     "metrics", "metrics.listen",
     "providers", "providers.*.kind", "providers.*.base_url",
-    "providers.*.api_key_env", "providers.*.timeout_ms",
+    "providers.*.api_key_env", "providers.*.admin_key_env",
+    "providers.*.timeout_ms",
     "providers.*.connect_timeout_ms", "providers.*.max_concurrency",
     "providers.*.max_retries", "providers.*.retry_base_ms",
     "providers.*.retry_cap_ms", "providers.*.retry_after_cap_ms",
@@ -64,7 +65,7 @@ static const char *const known_keys[] = {
     "budgets.tenants.*.action", "budgets.tenants.*.max_tier",
     "budgets.free_top_tier_escalations_per_day", "budgets.refresh_ms",
     "alerts", "alerts.cost_drift_factor", "alerts.cost_drift_min_calls",
-    "alerts.check_every_s",
+    "alerts.check_every_s", "alerts.reconcile_tolerance_usd",
 };
 
 const char *const *config_known_keys(size_t *n)
@@ -631,6 +632,9 @@ static int parse_provider(struct pctx *c, const cJSON *item, const char *path,
         rc = get_string(c, item, path, "api_key_env", OPTIONAL, NULL,
                         &p->api_key_env);
     if (rc == SL_OK)
+        rc = get_string(c, item, path, "admin_key_env", OPTIONAL, NULL,
+                        &p->admin_key_env);
+    if (rc == SL_OK)
         rc = get_int_fields(c, item, path, provider_ints,
                             SL_ARRAY_LEN(provider_ints), p);
     join(sub, path, "retry_cap_ms");
@@ -1187,6 +1191,12 @@ static int parse_alerts(struct pctx *c, const cJSON *root, struct config *cfg)
         rc = get_int(c, obj, "alerts", "check_every_s", 0, 86400, 300, &every);
     if (rc == SL_OK)
         a->check_every_s = (int)every;
+    double tol = 0;
+    if (rc == SL_OK)
+        rc = get_number(c, obj, "alerts", "reconcile_tolerance_usd", 0, 1e6,
+                        0.01, &tol);
+    if (rc == SL_OK)
+        a->reconcile_tolerance_nanousd = (int64_t)(tol * 1e9 + 0.5);
     return rc;
 }
 
@@ -1392,6 +1402,7 @@ void config_free(struct config *cfg)
         free(cfg->providers[i].name);
         free(cfg->providers[i].base_url);
         free(cfg->providers[i].api_key_env);
+        free(cfg->providers[i].admin_key_env);
     }
     free(cfg->providers);
     for (size_t i = 0; i < cfg->n_prices; i++)

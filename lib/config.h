@@ -90,6 +90,7 @@ struct provider_conf {
     enum provider_kind kind;
     char *base_url;        /* openai: ".../v1"; anthropic: "https://api.anthropic.com" */
     char *api_key_env;     /* name of the environment variable, never the key */
+    char *admin_key_env;   /* the same for the usage-report (admin) API */
     int timeout_ms;        /* whole request (30000) */
     int connect_timeout_ms; /* (3000) */
     int max_concurrency;   /* connections per host (256) */
@@ -177,6 +178,7 @@ struct alerts_conf {
     double cost_drift_factor;     /* last hour / trailing 7 days (1.5) */
     int64_t cost_drift_min_calls; /* calls needed in both windows (50) */
     int check_every_s;            /* 0: the worker never checks (300) */
+    int64_t reconcile_tolerance_nanousd; /* sluice reconcile warns above (0.01 USD) */
 };
 
 struct config {
