@@ -5,7 +5,12 @@
  * PostgreSQL transaction, and only then is its offset marked done and the
  * partition's contiguous watermark stored for Kafka's auto-commit. A crash
  * anywhere before that redelivers the job; the jobs primary key makes the
- * second write a no-op, and the intake skips jobs already in the ledger. */
+ * second write a no-op, and the intake skips jobs already in the ledger.
+ *
+ * One call per job id: intake claims each micro-batch's ids (claims.h)
+ * before a run starts; a copy of a claimed id waits (waiting[]) until the
+ * ledger has its result. Every call's cost line is written (as an intent,
+ * unconfirmed/in_flight) before its request leaves (flush_calls). */
 #include <signal.h>
 #include <unistd.h>
 #include <stdlib.h>
