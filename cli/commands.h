@@ -10,6 +10,7 @@
 
 int cmd_migrate(int argc, char **argv);
 int cmd_publish(int argc, char **argv);
+int cmd_reconcile(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 

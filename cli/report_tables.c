@@ -59,6 +59,17 @@ static const struct report_spec specs[] = {
      " sum(tokens_cache_write) AS tokens_cache_write, sum(tokens_out) AS tokens_out,"
      " sum(cost_nanousd) AS cost_nanousd FROM v_cost_daily" FILTER
      "GROUP BY 1, 2, 3 ORDER BY 9 DESC, 1, 2, 3"},
+    /* Unconfirmed calls (sent, no usable answer) are priced at their
+     * request's bound: the bill lies between the two last columns. */
+    {"bill_bounds", "The bill's bounds: confirmed (lower) + unconfirmed calls"
+     " (sent, no answer, priced at max tokens) = upper", "ttiiuuu", 2,
+     "SELECT CASE WHEN grouping(provider) = 1 THEN '(total)' ELSE provider END"
+     " AS provider, coalesce(model, '') AS model, sum(calls) AS calls,"
+     " sum(unconfirmed) AS unconfirmed_calls,"
+     " sum(cost_nanousd) - sum(unconfirmed_nanousd) AS lower_bound_nanousd,"
+     " sum(unconfirmed_nanousd) AS unconfirmed_nanousd,"
+     " sum(cost_nanousd) AS upper_bound_nanousd FROM v_cost_daily" FILTER
+     "GROUP BY ROLLUP ((provider, model)) ORDER BY grouping(provider), 1, 2"},
     {"cost_by_day", "Cost per day", "tiiuu", 1,
      "SELECT day::text AS day, sum(jobs) AS jobs, sum(calls) AS calls,"
      " sum(cost_nanousd) AS cost_nanousd,"

@@ -1128,6 +1128,11 @@ static int parse_alerts(struct pctx *c, const cJSON *root, struct config *cfg)
         rc = check_keys(c, obj, "alerts", "alerts");
     if (rc == SL_OK)
         rc = table_fields(c, obj, "alerts", "alerts", a);
+    double tolerance = 0;
+    if (rc == SL_OK)
+        rc = table_number(c, obj, "alerts", "alerts", "reconcile_tolerance_usd",
+                          &tolerance);
+    a->reconcile_tolerance_nanousd = usd_to_nano(tolerance);
     return rc;
 }
 
@@ -1302,6 +1307,7 @@ void config_free(struct config *cfg)
         free(cfg->providers[i].name);
         free(cfg->providers[i].base_url);
         free(cfg->providers[i].api_key_env);
+        free(cfg->providers[i].admin_key_env);
     }
     free(cfg->providers);
     for (size_t i = 0; i < cfg->n_prices; i++)

@@ -25,6 +25,9 @@ static const struct config_key keys[] = {
      "\"sluice.jobs\"", 0, "topic jobs are consumed from"},
     {"kafka.dlq_topic", CONFIG_STRING, F(kafka_conf, dlq_topic), 0, 0,
      "\"sluice.jobs.dlq\"", 0, "topic rejected messages are copied to"},
+    {"kafka.dlq_max_message_bytes", CONFIG_SIZE,
+     F(kafka_conf, dlq_max_message_bytes), 4096, 900000000, "1048576", 0,
+     "larger rejected messages go to the DLQ truncated"},
     {"kafka.group_id", CONFIG_STRING, F(kafka_conf, group_id), 0, 0,
      "\"sluice-workers\"", 0, "consumer group shared by all workers"},
     {"kafka.properties", CONFIG_SECTION, HAND, 0, 0, "{}", 0,
@@ -42,6 +45,8 @@ static const struct config_key keys[] = {
      100000, "500", 0, "finished jobs written per database transaction"},
     {"worker.batch_flush_ms", CONFIG_INT, F(worker_conf, batch_flush_ms), 1,
      60000, "50", 0, "longest wait before a partial batch is written"},
+    {"worker.claim_lease_ms", CONFIG_INT, F(worker_conf, claim_lease_ms), 1000,
+     600000, "15000", 0, "a job claim lapses unless renewed within this"},
     {"worker.max_input_bytes", CONFIG_SIZE, F(worker_conf, max_input_bytes), 1,
      16777216, "32768", 0, "longer job inputs are rejected as oversize"},
 
@@ -88,6 +93,9 @@ static const struct config_key keys[] = {
      NULL, REQ | RELOAD, "http:// or https:// URL"},
     {"providers.*.api_key_env", CONFIG_STRING, F(provider_conf, api_key_env),
      0, 0, NULL, RELOAD, "environment variable holding the API key"},
+    {"providers.*.admin_key_env", CONFIG_STRING,
+     F(provider_conf, admin_key_env), 0, 0, NULL, RELOAD,
+     "environment variable holding the usage-report (admin) API key"},
     {"providers.*.timeout_ms", CONFIG_INT, F(provider_conf, timeout_ms), 1,
      3600000, "30000", RELOAD, "whole-request timeout"},
     {"providers.*.connect_timeout_ms", CONFIG_INT,
@@ -215,6 +223,8 @@ static const struct config_key keys[] = {
      "calls needed in both windows"},
     {"alerts.check_every_s", CONFIG_INT, F(alerts_conf, check_every_s), 0,
      86400, "300", RELOAD, "period of each worker's check; 0: never"},
+    {"alerts.reconcile_tolerance_usd", CONFIG_NUMBER, HAND, 0, 1e6, "0.01",
+     RELOAD, "sluice reconcile warns when a difference exceeds this"},
 };
 
 const struct config_key *config_keys(size_t *n)

@@ -26,6 +26,7 @@ struct kafka_conf {
     char *bootstrap_servers;   /* "host:port,…" */
     char *topic;               /* jobs topic, default "sluice.jobs" */
     char *dlq_topic;           /* default "sluice.jobs.dlq" */
+    size_t dlq_max_message_bytes; /* larger rejects go truncated (1048576) */
     char *group_id;            /* default "sluice-workers" */
     struct kv_pair *properties; /* passed through to rd_kafka_conf_set */
     size_t n_properties;
@@ -35,6 +36,7 @@ struct worker_conf {
     int max_in_flight;      /* jobs in flight before consumption pauses (512) */
     int batch_max_jobs;     /* finished jobs per DB transaction (500) */
     int batch_flush_ms;     /* max wait before a partial batch is written (50) */
+    int claim_lease_ms;     /* a job claim lapses unless renewed (15000) */
     size_t max_input_bytes; /* larger job inputs are rejected (32768) */
 };
 
@@ -71,6 +73,7 @@ struct provider_conf {
     enum provider_kind kind;
     char *base_url;        /* openai: ".../v1"; anthropic: "https://api.anthropic.com" */
     char *api_key_env;     /* name of the environment variable, never the key */
+    char *admin_key_env;   /* the same for the usage-report (admin) API */
     int timeout_ms;        /* whole request (30000) */
     int connect_timeout_ms; /* (3000) */
     int max_concurrency;   /* connections per host (256) */
@@ -158,6 +161,7 @@ struct alerts_conf {
     double cost_drift_factor;     /* last hour / trailing 7 days (1.5) */
     int64_t cost_drift_min_calls; /* calls needed in both windows (50) */
     int check_every_s;            /* 0: the worker never checks (300) */
+    int64_t reconcile_tolerance_nanousd; /* sluice reconcile warns above (0.01 USD) */
 };
 
 struct config {

@@ -38,6 +38,7 @@ struct kproducer {
 
 struct dr_ctx {
     kproducer_dr_cb cb;
+    kproducer_copy_dr_cb copy_cb; /* instead of cb, for kproducer_send_copy */
     void *opaque;
 };
 
@@ -572,16 +573,31 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     (void)opaque;
     if (!ctx)
         return;
-    if (ctx->cb)
+    if (ctx->copy_cb)
+        ctx->copy_cb((int)m->err, m->err ? rd_kafka_err2str(m->err) : NULL,
+                     ctx->opaque);
+    else if (ctx->cb)
         ctx->cb(m->err ? SL_EKAFKA : SL_OK,
                 m->err ? rd_kafka_err2str(m->err) : NULL, ctx->opaque);
     free(ctx);
 }
 
-struct kproducer *kproducer_new(const struct kafka_conf *cfg, char *errstr,
-                                size_t errstr_size)
+/* Room for a copy's headers and the record overhead above its payload. */
+#define COPY_HEADER_ROOM (64u << 10)
+
+static struct kproducer *producer_new(const struct kafka_conf *cfg,
+                                      size_t max_message_bytes, char *errstr,
+                                      size_t errstr_size)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    char max[32];
+    snprintf(max, sizeof(max), "%zu", max_message_bytes + COPY_HEADER_ROOM);
+    /* Before conf_apply, so that kafka.properties can still override. */
+    if (max_message_bytes &&
+        conf_set(conf, "message.max.bytes", max, errstr, errstr_size)) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
     if (conf_apply(conf, producer_defaults, SL_ARRAY_LEN(producer_defaults),
                    cfg, true, errstr, errstr_size)) {
         rd_kafka_conf_destroy(conf);
@@ -599,6 +615,19 @@ struct kproducer *kproducer_new(const struct kafka_conf *cfg, char *errstr,
     struct kproducer *p = xcalloc(1, sizeof(*p));
     p->rk = rk;
     return p;
+}
+
+struct kproducer *kproducer_new(const struct kafka_conf *cfg, char *errstr,
+                                size_t errstr_size)
+{
+    return producer_new(cfg, 0, errstr, errstr_size);
+}
+
+struct kproducer *kproducer_new_for_copies(const struct kafka_conf *cfg,
+                                           size_t max_message_bytes,
+                                           char *errstr, size_t errstr_size)
+{
+    return producer_new(cfg, max_message_bytes, errstr, errstr_size);
 }
 
 static rd_kafka_headers_t *make_headers(const char *const *names,
@@ -638,7 +667,7 @@ int kproducer_send(struct kproducer *p, const char *topic, const void *key,
                    const char *const *header_values, size_t n_headers,
                    kproducer_dr_cb dr, void *opaque)
 {
-    struct dr_ctx *ctx = xmalloc(sizeof(*ctx));
+    struct dr_ctx *ctx = xcalloc(1, sizeof(*ctx));
     ctx->cb = dr;
     ctx->opaque = opaque;
     rd_kafka_headers_t *headers = make_headers(header_names, header_values,
@@ -655,6 +684,30 @@ int kproducer_send(struct kproducer *p, const char *topic, const void *key,
     log_warn("kafka: produce to %s: %s", topic, rd_kafka_err2str(err));
     if (headers)
         rd_kafka_headers_destroy(headers);
+    free(ctx);
+    return SL_EKAFKA;
+}
+
+int kproducer_send_copy(struct kproducer *p, const char *topic,
+                        const void *key, size_t key_len, const void *payload,
+                        size_t len, const rd_kafka_headers_t *base,
+                        const char *const *names, const char *const *values,
+                        size_t n, kproducer_copy_dr_cb dr, void *opaque,
+                        int *kerr)
+{
+    struct dr_ctx *ctx = xcalloc(1, sizeof(*ctx));
+    ctx->copy_cb = dr;
+    ctx->opaque = opaque;
+    rd_kafka_headers_t *headers = base ? rd_kafka_headers_copy(base)
+                                       : rd_kafka_headers_new(n);
+    for (size_t i = 0; i < n; i++)
+        rd_kafka_header_add(headers, names[i], -1, values[i], -1);
+    rd_kafka_resp_err_t err = produce_once(p, topic, key, key_len, payload,
+                                           len, headers, ctx);
+    *kerr = (int)err;
+    if (!err)
+        return SL_OK; /* the message owns headers and ctx now */
+    rd_kafka_headers_destroy(headers);
     free(ctx);
     return SL_EKAFKA;
 }

@@ -106,6 +106,30 @@ int kproducer_send(struct kproducer *p, const char *topic, const void *key,
                    const char *const *header_names,
                    const char *const *header_values, size_t n_headers,
                    kproducer_dr_cb dr, void *opaque) SL_MUSTCHECK;
+/* The producer for copies of consumed messages (the dead-letter topic): as
+ * kproducer_new, with message.max.bytes raised to max_message_bytes plus
+ * room for headers, so that a copy of anything the jobs topic delivered is
+ * refused, if at all, by the broker and not by a smaller local default
+ * (kafka.properties still win). */
+struct kproducer *kproducer_new_for_copies(const struct kafka_conf *cfg,
+                                           size_t max_message_bytes,
+                                           char *errstr, size_t errstr_size);
+/* Delivery report with librdkafka's error code (0 on success), so that a
+ * caller can tell RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE from the rest;
+ * errmsg is borrowed for the call. */
+typedef void (*kproducer_copy_dr_cb)(int kerr, const char *errmsg,
+                                     void *opaque);
+/* Queues a copy: key and payload copied, base headers (may be NULL;
+ * borrowed) copied first, then n extra NUL-terminated name/value pairs.
+ * Does not wait for room in a full queue. Returns 0 (dr then runs exactly
+ * once, from kproducer_poll/flush/free) or SL_EKAFKA with *kerr set (dr is
+ * never called). */
+int kproducer_send_copy(struct kproducer *p, const char *topic,
+                        const void *key, size_t key_len, const void *payload,
+                        size_t len, const rd_kafka_headers_t *base,
+                        const char *const *names, const char *const *values,
+                        size_t n, kproducer_copy_dr_cb dr, void *opaque,
+                        int *kerr) SL_MUSTCHECK;
 /* Serves delivery reports without blocking. */
 void kproducer_poll(struct kproducer *p);
 /* Waits up to timeout_ms for every queued message to be delivered or fail.

@@ -64,17 +64,40 @@ static const char SQL_RESULTS[] =
     "  label text, data jsonb, text_output text, confidence float8,"
     "  attempts int, error text)";
 
+/* A line replaces the intent line written before its call was sent
+ * (reason in_flight, ledger_write_intents), and nothing else: a line stored
+ * once is never stored twice. */
+#define COST_LINES_UPSERT                                                    \
+    " ON CONFLICT (job_id, attempt) DO UPDATE SET tier = EXCLUDED.tier,"     \
+    "  provider = EXCLUDED.provider, model = EXCLUDED.model,"                \
+    "  mode = EXCLUDED.mode, tokens_in = EXCLUDED.tokens_in,"                \
+    "  tokens_cached_in = EXCLUDED.tokens_cached_in,"                        \
+    "  tokens_cache_write = EXCLUDED.tokens_cache_write,"                    \
+    "  tokens_out = EXCLUDED.tokens_out,"                                    \
+    "  cost_nanousd = EXCLUDED.cost_nanousd,"                                \
+    "  baseline_nanousd = EXCLUDED.baseline_nanousd,"                        \
+    "  latency_ms = EXCLUDED.latency_ms, outcome = EXCLUDED.outcome,"        \
+    "  reason = EXCLUDED.reason,"                                            \
+    "  provider_request_id = EXCLUDED.provider_request_id,"                  \
+    "  client_request_id = EXCLUDED.client_request_id"                       \
+    " WHERE cost_lines.outcome = 'unconfirmed'"                              \
+    "  AND cost_lines.reason = 'in_flight'"
+
 static const char SQL_COST_LINES[] =
     "INSERT INTO cost_lines (job_id, attempt, tier, provider, model, mode,"
     " tokens_in, tokens_cached_in, tokens_cache_write, tokens_out,"
     " cost_nanousd, baseline_nanousd, latency_ms, outcome, reason, task,"
-    " feature, tenant, cohort, provider_request_id)"
-    " SELECT * FROM json_to_recordset($1::json) AS r(job_id text,"
+    " feature, tenant, cohort, provider_request_id, client_request_id)"
+    /* One row per key: an upsert may not touch a row twice. */
+    " SELECT DISTINCT ON (r.job_id, r.attempt) *"
+    " FROM json_to_recordset($1::json) AS r(job_id text,"
     "  attempt int, tier int, provider text, model text, mode text,"
     "  tokens_in bigint, tokens_cached_in bigint, tokens_cache_write bigint,"
     "  tokens_out bigint, cost_nanousd bigint, baseline_nanousd bigint,"
     "  latency_ms int, outcome text, reason text, task text, feature text,"
-    "  tenant text, cohort text, provider_request_id text)";
+    "  tenant text, cohort text, provider_request_id text,"
+    "  client_request_id text)"
+    COST_LINES_UPSERT;
 
 static const char SQL_TRACES[] =
     "INSERT INTO traces (task, input_norm, label, tier, model, confidence)"
@@ -314,6 +337,7 @@ static cJSON *cost_row(const struct ledger_cost_line *c, const char *job_id)
     put_text(o, "tenant", c->tenant);
     put_text(o, "cohort", c->cohort);
     put_text_or_null(o, "provider_request_id", c->provider_request_id);
+    put_text_or_null(o, "client_request_id", c->client_request_id);
     return o;
 }
 
@@ -539,6 +563,22 @@ int ledger_write_in_tx(struct db *db, const struct ledger_batch *b,
         memcpy(fresh, marks, b->n_jobs * sizeof *fresh);
     free(marks);
     return rc;
+}
+
+int ledger_write_intents(struct db *db, const struct ledger_cost_line *lines,
+                         size_t n, char *errstr, size_t errstr_size)
+{
+    if (n == 0)
+        return 0;
+    cJSON *rows = cJSON_CreateArray();
+    for (size_t i = 0; i < n; i++)
+        cJSON_AddItemToArray(rows, cost_row(&lines[i], lines[i].job_id));
+    PGresult *res = exec_rows(db, SQL_COST_LINES, rows, "intent lines", errstr,
+                              errstr_size);
+    if (!res)
+        return SL_EDB;
+    PQclear(res);
+    return 0;
 }
 
 int ledger_jobs_known(struct db *db, const char *const *ids, size_t n,

@@ -71,6 +71,7 @@ struct ledger_cost_line {
     int latency_ms;
     const char *outcome, *reason, *task, *feature, *tenant, *cohort,
         *provider_request_id;
+    const char *client_request_id; /* the id sent with the call; NULL none */
 };
 struct ledger_rejected {
     const char *job_id /* may be NULL */, *reason_code, *reason, *kafka_topic;
@@ -104,6 +105,8 @@ void ledger_batch_add_rejected(struct ledger_batch *b,
 
 /* Writes the whole batch in ONE transaction: jobs INSERT ... ON CONFLICT
  * (job_id) DO NOTHING; results and cost lines only for the jobs inserted now
+ * (cost lines ON CONFLICT DO NOTHING: a line whose (job_id, attempt) or
+ * client_request_id is already stored is not written again)
  * (a redelivered job writes nothing twice; of two entries with one job_id in
  * a batch only the first counts); rejected rows ON CONFLICT (payload_sha256)
  * DO NOTHING. On success returns 0 and, if fresh != NULL (room for
@@ -118,6 +121,14 @@ int ledger_write(struct db *db, const struct ledger_batch *b, bool *fresh,
 int ledger_write_in_tx(struct db *db, const struct ledger_batch *b,
                        bool *fresh, char *errstr,
                        size_t errstr_size) SL_MUSTCHECK;
+
+/* Writes, in one autocommitted statement, the intent lines of calls about
+ * to be sent (outcome "unconfirmed", reason "in_flight"): each stays the
+ * call's line unless a later line of the same (job_id, attempt) replaces it
+ * (an intent replaces an intent: a retried call that was never billed).
+ * Returns 0 or SL_EDB. */
+int ledger_write_intents(struct db *db, const struct ledger_cost_line *lines,
+                         size_t n, char *errstr, size_t errstr_size) SL_MUSTCHECK;
 
 /* Looks up which of ids[0..n) already have a jobs row (one query).
  * known[i] set accordingly. Returns 0 or SL_EDB. */

@@ -56,7 +56,8 @@ COMMENT ON TABLE sluice_tenant_readers IS 'Login role -> tenant it may read (mem
 -- Privileges are a comma-separated GRANT list ('' = none). USAGE on a
 -- table's serial sequences follows from INSERT. Writers may read what they
 -- write; only the scheduler changes rows (its own queue, pending and
--- batches); nobody but the owner updates or deletes ledger rows
+-- batches), and the writers replace a cost line's 'unconfirmed' estimate
+-- by the call's outcome; nobody but the owner deletes ledger rows
 -- (jobs, results, cost_lines), drops, truncates or alters anything.
 CREATE TEMP TABLE sluice_grants (
     relation      text PRIMARY KEY,
@@ -71,7 +72,10 @@ INSERT INTO sluice_grants VALUES
     ('schema_migrations',              '',               '',                                '',       ''),
     ('jobs',                           'SELECT, INSERT', 'SELECT, INSERT',                  '',       'SELECT'),
     ('results',                        'SELECT, INSERT', 'SELECT, INSERT',                  '',       'SELECT'),
-    ('cost_lines',                     'SELECT, INSERT', 'SELECT, INSERT',                  '',       'SELECT'),
+    -- UPDATE: a call's line is written as 'unconfirmed' before it is sent
+    -- and replaced by its outcome (ON CONFLICT (job_id, attempt) DO UPDATE).
+    ('cost_lines',                     'SELECT, INSERT, UPDATE', 'SELECT, INSERT, UPDATE',  '',       'SELECT'),
+    ('job_claims',                     'SELECT, INSERT, UPDATE, DELETE', '',                '',       ''),
     ('rejected',                       'SELECT, INSERT', '',                                '',       ''),
     ('traces',                         'INSERT',         'SELECT, INSERT, DELETE',          '',       ''),
     ('tier0_models',                   'SELECT',         'SELECT, INSERT',                  '',       ''),
@@ -97,7 +101,8 @@ INSERT INTO sluice_grants VALUES
     ('v_request_shapes',               '',               '',                                'SELECT', ''),
     ('v_input_token_histogram',        '',               '',                                'SELECT', ''),
     ('v_task_mix',                     '',               '',                                'SELECT', ''),
-    ('v_top_request_shapes',           '',               '',                                'SELECT', '');
+    ('v_top_request_shapes',           '',               '',                                'SELECT', ''),
+    ('v_bill_bounds',                  '',               '',                                'SELECT', '');
 
 -- ---- 3. apply them ------------------------------------------------------------
 DO $$
@@ -186,3 +191,12 @@ BEGIN
         END IF;
     END LOOP;
 END $$;
+
+-- The writers may UPDATE cost_lines only to replace the estimate written
+-- before a call was sent (outcome unconfirmed, reason in_flight) by the
+-- call's outcome; a line that says what was billed is never changed.
+-- (USING picks the rows that may change; the new row may say anything.)
+DROP POLICY IF EXISTS sluice_replace_in_flight ON cost_lines;
+CREATE POLICY sluice_replace_in_flight ON cost_lines AS RESTRICTIVE FOR UPDATE
+    TO sluice_worker, sluice_scheduler
+    USING (outcome = 'unconfirmed' AND reason = 'in_flight') WITH CHECK (true);

@@ -41,6 +41,7 @@ struct http_call {
     char *body;                 /* response, NUL-terminated when non-NULL */
     size_t body_len, body_cap, max_body;
     bool truncated;
+    bool sent; /* curl wrote the request: the server may have acted on it */
     char *hdr[HDR_COUNT];
     char errbuf[CURL_ERROR_SIZE];
     int64_t started_us;
@@ -204,6 +205,7 @@ static void finish(struct http_call *call, CURLcode result, long status)
     r.request_id = call->hdr[HDR_X_REQUEST_ID] ? call->hdr[HDR_X_REQUEST_ID]
                                                : call->hdr[HDR_REQUEST_ID];
     r.elapsed_us = sl_monotonic_us() - call->started_us;
+    r.request_sent = call->sent;
     call->done(&r, call->arg);
     call_free(call);
 }
@@ -214,9 +216,14 @@ static void complete(struct http_call *call, CURLcode result)
 {
     struct http_multi *m = call->m;
     long status = 0;
+    long request_size = 0;
 
     if (result != CURLE_ABORTED_BY_CALLBACK)
         curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &status);
+    /* Bytes of request headers curl sent: 0 when it never connected. */
+    if (curl_easy_getinfo(call->easy, CURLINFO_REQUEST_SIZE, &request_size) ==
+        CURLE_OK)
+        call->sent = request_size > 0;
     call_unlink(m, call);
     CURLMcode mc = curl_multi_remove_handle(m->multi, call->easy);
     if (mc != CURLM_OK)

@@ -42,6 +42,9 @@ struct http_response {
     const char *x_should_retry;
     const char *request_id;   /* "x-request-id" or "request-id" */
     int64_t elapsed_us;       /* from submit to completion */
+    bool request_sent;        /* the request left (curl sent its headers):
+                                 with a transport error, the server may
+                                 still have processed and billed it */
 };
 
 typedef void (*http_done_cb)(const struct http_response *resp, void *arg);

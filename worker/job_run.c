@@ -38,31 +38,75 @@ static bool on_last_tier(const struct job_run *run)
     return run->step + 1 >= run->plan.n;
 }
 
+/* A new zeroed line numbered after the job's earlier lines (attempt_base:
+ * a run released at shutdown wrote some already). */
+static struct run_line *new_line(struct job_run *run)
+{
+    if (run->n_lines == run->cap_lines) {
+        run->cap_lines = run->cap_lines ? run->cap_lines * 2 : 4;
+        run->lines = xrealloc(run->lines, run->cap_lines * sizeof(*run->lines));
+    }
+    struct run_line *rl = &run->lines[run->n_lines++];
+    memset(rl, 0, sizeof(*rl));
+    rl->line.job_id = run->job->id;
+    rl->line.attempt = run->attempt_base + (int)run->n_lines;
+    return rl;
+}
+
+/* The job dimensions every line copies. */
+static void line_dimensions(struct ledger_cost_line *l, const struct job *job)
+{
+    l->task = job->task->name;
+    l->feature = job->feature;
+    l->tenant = job->tenant;
+    l->cohort = job->cohort;
+}
+
 static void add_line(struct job_run *run, const struct llm_response *resp,
                      const char *outcome, const char *reason,
                      int64_t latency_us)
 {
     const struct tier_conf *tier = current_tier(run);
-    struct run_line *rl = &run->lines[run->n_lines++];
+    struct run_line *rl = new_line(run);
     struct ledger_cost_line *l = &rl->line;
     const struct job *job = run->job;
     struct llm_usage usage = llm_response_usage(resp);
 
-    if (resp && resp->has_usage)
+    if (resp && resp->has_usage) {
         run->last_usage = usage;
-    memset(rl, 0, sizeof(*rl));
+        /* An answered call: the id it was sent with matches the provider's
+         * usage record too. A line for a refused status carries none. */
+        rl->client_request_id = xstrdup(run->call_id);
+    }
     rl->request_id = resp && resp->response_id ? xstrdup(resp->response_id) : NULL;
-    l->job_id = job->id;
-    l->attempt = (int)run->n_lines;
     pricing_bill_line(l, tier, &usage, "realtime");
     l->latency_ms = (int)(latency_us / 1000);
     l->outcome = outcome;
     l->reason = reason;
-    l->task = job->task->name;
-    l->feature = job->feature;
-    l->tenant = job->tenant;
-    l->cohort = job->cohort;
+    line_dimensions(l, job);
     l->provider_request_id = rl->request_id;
+    l->client_request_id = rl->client_request_id;
+}
+
+/* The call left and no usable answer came back: the provider may have
+ * billed it. Priced at the request's bound (input estimated, max tokens
+ * out), so unconfirmed spend is an upper bound; reason says why. */
+static void add_unconfirmed_line(struct job_run *run, const char *reason,
+                                 int64_t latency_us)
+{
+    struct run_line *rl = new_line(run);
+    struct ledger_cost_line *l = &rl->line;
+    pricing_bill_line(l, current_tier(run), &run->call_bound, "realtime");
+    /* No body, so no provider id (the answer's id): ours names the call. */
+    rl->client_request_id = xstrdup(run->call_id);
+    l->latency_ms = (int)(latency_us / 1000);
+    l->outcome = "unconfirmed";
+    l->reason = reason;
+    line_dimensions(l, run->job);
+    l->provider_request_id = rl->request_id;
+    l->client_request_id = rl->client_request_id;
+    metrics_count(telemetry()->unconfirmed_calls, 1,
+                  current_tier(run)->provider->name, reason, NULL);
 }
 
 /* An accepted LLM label becomes tier-0 training data. */
@@ -113,10 +157,9 @@ static void finish_tier0(struct job_run *run, const char *llm_status)
                                              run->answer.label};
         run->has_shadow = true;
     }
-    struct run_line *rl = &run->lines[run->n_lines++];
-    memset(rl, 0, sizeof(*rl));
+    struct run_line *rl = new_line(run);
     rl->line = (struct ledger_cost_line){
-        .job_id = run->job->id, .attempt = (int)run->n_lines, .tier = 0,
+        .job_id = run->job->id, .attempt = rl->line.attempt, .tier = 0,
         .provider = "local", .model = run->t0_model, .mode = "realtime",
         .baseline_nanousd = tier0_baseline(run), .outcome = "accepted",
         .task = run->job->task->name, .feature = run->job->feature,
@@ -126,7 +169,7 @@ static void finish_tier0(struct job_run *run, const char *llm_status)
         .job_id = run->job->id, .status = "answered", .source = "tier0",
         .provider = "local", .model = run->t0_model, .label = run->t0_label,
         .confidence = run->t0.score, .has_confidence = true,
-        .attempts = (int)run->n_lines,
+        .attempts = run->attempt_base + (int)run->n_lines,
     };
     run->host->finished(run->host, run);
 }
@@ -155,7 +198,7 @@ static void finish(struct job_run *run, const char *status, const char *error)
     r->tier = tier->tier;
     r->provider = tier->provider->name;
     r->model = tier->model;
-    r->attempts = (int)run->n_lines;
+    r->attempts = run->attempt_base + (int)run->n_lines;
     if (error) {
         run->error = xstrdup(error);
         r->error = run->error;
@@ -312,6 +355,24 @@ static void count_call(const struct job_run *run,
     metrics_count(t->inflight_calls, -1, NULL, NULL, NULL);
 }
 
+/* Why a call that was sent has no usable answer, or NULL when it has one
+ * or was never sent (refused before connecting, an error status: nothing
+ * billed). A 200 the client could not read was billed all the same. */
+static const char *unconfirmed_reason(const struct http_response *http,
+                                      int parsed)
+{
+    if (http->transport_error)
+        return !http->request_sent ? NULL
+               : http->transport_error == CURLE_OPERATION_TIMEDOUT ? "timeout"
+               : http->transport_error == CURLE_ABORTED_BY_CALLBACK ? "abandoned"
+                                                                  : "connection_lost";
+    if (http->body_truncated)
+        return "oversized";
+    if (http->status == 200 && parsed != SL_OK)
+        return "unparseable";
+    return NULL;
+}
+
 static void on_http_done(const struct http_response *http, void *arg)
 {
     struct job_run *run = arg;
@@ -326,6 +387,9 @@ static void on_http_done(const struct http_response *http, void *arg)
                                          http->status, http->body,
                                          http->body_len, &resp, err,
                                          sizeof(err));
+    const char *unconfirmed = unconfirmed_reason(http, parsed);
+    if (unconfirmed)
+        add_unconfirmed_line(run, unconfirmed, http->elapsed_us);
     if (parsed == SL_OK && http->status == 200) {
         judge_answer(run, &resp, latency_us);
     } else if (run->host->draining) {
@@ -343,6 +407,24 @@ static void on_http_done(const struct http_response *http, void *arg)
     llm_response_clear(&resp);
 }
 
+/* The line the call will have if nothing else is ever recorded for it:
+ * written (by the host) before the request leaves, so that a worker killed
+ * while the call is in flight still leaves a line for what the provider
+ * bills. The call's own line (answer, unconfirmed, provider_failed) takes
+ * its place: same job and attempt. */
+static void write_intent(struct job_run *run)
+{
+    struct ledger_cost_line *l = &run->intent;
+    memset(l, 0, sizeof(*l));
+    l->job_id = run->job->id;
+    l->attempt = run->attempt_base + (int)run->n_lines + 1;
+    pricing_bill_line(l, current_tier(run), &run->call_bound, "realtime");
+    l->outcome = "unconfirmed";
+    l->reason = "in_flight";
+    line_dimensions(l, run->job);
+    l->client_request_id = run->call_id;
+}
+
 static void call_tier(struct job_run *run)
 {
     if (run->host->draining && run->retries > 0) {
@@ -352,10 +434,19 @@ static void call_tier(struct job_run *run)
     const struct tier_conf *tier = current_tier(run);
     const struct provider_conf *p = tier->provider;
     const struct job *job = run->job;
+    /* Our own id for the call, sent as X-Client-Request-Id (OpenAI records
+     * it; others ignore it): it names the call in the ledger even when no
+     * answer, and so no provider request id, ever comes back. */
+    snprintf(run->call_id, sizeof(run->call_id), "%s-%llu",
+             run->host->call_id_prefix ? run->host->call_id_prefix : "sluice",
+             (unsigned long long)++run->host->calls_sent);
+    char id_header[160];
+    snprintf(id_header, sizeof(id_header), "X-Client-Request-Id: %s",
+             run->call_id);
     struct http_request req = {
         .method = "POST",
         .url = NULL,
-        .headers = provider_headers(p),
+        .headers = curl_slist_append(provider_headers(p), id_header),
         .body = provider_request_body(p, job->task, tier->model, job->input,
                                       job->input_len),
         .timeout_ms = p->timeout_ms,
@@ -367,8 +458,25 @@ static void call_tier(struct job_run *run)
     char *url = provider_url(p);
     req.url = url;
     req.body_len = strlen(req.body);
+    if (provider_estimate_request(req.body, req.body_len, &run->call_bound) != SL_OK)
+        memset(&run->call_bound, 0, sizeof(run->call_bound));
     if (run->retries == 0)
         run->tier_started_us = sl_monotonic_us();
+    run->pending_req = req;
+    run->pending_url = url;
+    write_intent(run);
+    if (run->host->queue_call)
+        run->host->queue_call(run->host, run);
+    else
+        job_run_send(run);
+}
+
+void job_run_send(struct job_run *run)
+{
+    struct http_request req = run->pending_req;
+    char *url = run->pending_url;
+    memset(&run->pending_req, 0, sizeof(run->pending_req));
+    run->pending_url = NULL;
     if (http_multi_submit(run->host->http, &req) != SL_OK) {
         add_line(run, NULL, on_last_tier(run) ? "failed" : "escalated",
                  "provider_failed", 0);
@@ -407,7 +515,7 @@ static bool defer_to_scheduler(struct job_run *run)
 
 struct job_run *job_run_start(struct job_run_host *w, struct job *job,
                               int32_t partition, int64_t offset,
-                              uint32_t generation)
+                              uint32_t generation, int attempt_base)
 {
     struct job_run *run = xcalloc(1, sizeof(*run));
     run->host = w;
@@ -416,6 +524,7 @@ struct job_run *job_run_start(struct job_run_host *w, struct job *job,
     run->offset = offset;
     run->generation = generation;
     run->received_ms = sl_now_ms();
+    run->attempt_base = attempt_base;
     route_plan(w->cfg, job, &run->plan);
     /* Budgets may cap the plan, defer the job to off-peak or reject it. */
     struct budget_decision bd;
@@ -443,8 +552,16 @@ void job_run_free(struct job_run *run)
 {
     if (!run)
         return;
-    for (size_t i = 0; i < run->n_lines; i++)
+    for (size_t i = 0; i < run->n_lines; i++) {
         free(run->lines[i].request_id);
+        free(run->lines[i].client_request_id);
+    }
+    free(run->lines);
+    if (run->pending_url) { /* queued, never sent */
+        curl_slist_free_all(run->pending_req.headers);
+        free(run->pending_req.body);
+        free(run->pending_url);
+    }
     llm_answer_clear(&run->answer);
     free(run->data_json);
     free(run->error);

@@ -6,7 +6,16 @@
  * hands itself back through host->finished (the host owns it from then on
  * and frees it with job_run_free() after writing it). A run that would need
  * another call while the host drains goes back through host->released
- * instead: its offset stays uncommitted and the job is redelivered. */
+ * instead: its offset stays uncommitted and the job is redelivered, and the
+ * cost lines of the calls it already made (run->lines) must still be
+ * written by the host, since the provider billed them.
+ *
+ * Every request sent leaves a cost line: an answer (accepted, escalated,
+ * failed), or, when the request left and no usable answer came back (a
+ * timeout or lost connection after sending, an unparseable or oversized
+ * body), a line with outcome "unconfirmed": input tokens estimated from the
+ * request body, output tokens = the request's max tokens, so its cost is an
+ * upper bound of what the provider billed (provider_estimate_request). */
 #ifndef SL_JOB_RUN_H
 #define SL_JOB_RUN_H
 
@@ -44,6 +53,13 @@ struct job_run_host {
     bool draining;              /* set by the host: runs take no new call */
     uint64_t tier0_shadowed;    /* tier-0 answers re-checked by the ladder */
     struct retry_wait *waits;   /* runs waiting to retry (job_run.c links) */
+    const char *call_id_prefix; /* unique to the process: X-Client-Request-Id
+                                   is "<prefix>-<n>" */
+    uint64_t calls_sent;        /* n of the last call id */
+    /* Queues a run whose call is ready (run->intent, run->pending_req): the
+     * host writes the intents of all queued calls in one statement, then
+     * calls job_run_send() for each. NULL: sent at once, no intent. */
+    void (*queue_call)(struct job_run_host *host, struct job_run *run);
     void (*finished)(struct job_run_host *host, struct job_run *run);
     void (*released)(struct job_run_host *host, struct job_run *run);
 };
@@ -52,6 +68,7 @@ struct job_run_host {
 struct run_line {
     struct ledger_cost_line line;
     char *request_id;
+    char *client_request_id;
 };
 
 struct job_run {
@@ -67,8 +84,15 @@ struct job_run {
     int retries;        /* retries spent on the current tier */
     int64_t tier_started_us;
 
-    struct run_line lines[CONFIG_MAX_TIERS];
-    size_t n_lines;
+    struct run_line *lines; /* one per provider call that may be billed */
+    size_t n_lines, cap_lines;
+    int attempt_base;       /* lines a released earlier run of the job left */
+    bool released;          /* handed back unfinished: lines only, no ack */
+    char call_id[96];       /* the call in flight: X-Client-Request-Id */
+    struct llm_usage call_bound; /* its estimate (unconfirmed lines) */
+    struct ledger_cost_line intent; /* the call's line until it has its own */
+    struct http_request pending_req; /* built, not yet sent (queue_call) */
+    char *pending_url;
     struct llm_usage last_usage; /* for the baseline of a failed job */
 
     struct ledger_result result;
@@ -92,10 +116,15 @@ struct job_run {
     bool deferred;
 };
 
-/* Starts a run (takes ownership of job); it may finish before returning. */
+/* Starts a run (takes ownership of job); it may finish before returning.
+ * attempt_base: the job's highest cost-line attempt already in the ledger
+ * (claims_take); this run's lines and result attempts number on from it. */
 struct job_run *job_run_start(struct job_run_host *host, struct job *job,
                               int32_t partition, int64_t offset,
-                              uint32_t generation);
+                              uint32_t generation, int attempt_base);
+/* Sends the call queued through host->queue_call, once its intent line is
+ * durable. */
+void job_run_send(struct job_run *run);
 /* Frees run and its job; NULL is a no-op. */
 void job_run_free(struct job_run *run);
 

@@ -5,13 +5,21 @@
  * PostgreSQL transaction, and only then is its offset marked done and the
  * partition's contiguous watermark stored for Kafka's auto-commit. A crash
  * anywhere before that redelivers the job; the jobs primary key makes the
- * second write a no-op, and the intake skips jobs already in the ledger. */
+ * second write a no-op, and the intake skips jobs already in the ledger.
+ *
+ * One call per job id: intake claims each micro-batch's ids (claims.h)
+ * before a run starts; a copy of a claimed id waits (waiting[]) until the
+ * ledger has its result. Every call's cost line is written (as an intent,
+ * unconfirmed/in_flight) before its request leaves (flush_calls). */
 #include <signal.h>
 #include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
 
+#include <openssl/evp.h>
+
+#include "claims.h"
 #include "cost_drift.h"
 #include "db.h"
 #include "log.h"
@@ -19,7 +27,10 @@
 #include "worker_internal.h"
 
 #define TICK_MS 10
-#define INTAKE_CHUNK 256           /* messages per dedupe query */
+#define INTAKE_CHUNK 256           /* messages per claim query */
+/* A copy of a job claimed elsewhere asks again this often: about the time
+ * a ledger batch takes to land, so it is acknowledged soon after. */
+#define CLAIM_RECHECK_MS 200
 #define WRITE_RETRY_MS 1000
 /* Parked jobs per slot: enough to hide a partition refetch after resume. */
 #define PARKED_PER_SLOT 4
@@ -73,17 +84,95 @@ static struct worker *worker_of(struct job_run_host *host)
 
 static void start_parked(struct worker *w);
 
+/* The run's cost lines as the ledger takes them; free() the array. */
+static struct ledger_cost_line *lines_of(const struct job_run *run)
+{
+    struct ledger_cost_line *lines =
+        xcalloc(run->n_lines ? run->n_lines : 1, sizeof(*lines));
+    for (size_t i = 0; i < run->n_lines; i++)
+        lines[i] = run->lines[i].line;
+    return lines;
+}
+
+/* ---- calls: an intent line is durable before the request leaves --------- */
+
+#define INTENT_RETRY_MS 500
+
+static void queue_call(struct job_run_host *host, struct job_run *run)
+{
+    struct worker *w = worker_of(host);
+    push_ptr((void ***)&w->to_send, &w->n_to_send, &w->cap_to_send, run);
+}
+
+/* Writes the intent lines of every queued call in one statement, then
+ * sends them. Without PostgreSQL nothing is sent: a call that could not be
+ * recorded must not be made. Runs from the tick, so a call waits at most a
+ * tick (10 ms) plus one insert. */
+static void flush_calls(struct worker *w)
+{
+    char err[512];
+    int64_t now = sl_now_ms();
+    if (w->n_to_send == 0 || now < w->send_retry_at_ms)
+        return;
+    struct ledger_cost_line *lines = xcalloc(w->n_to_send, sizeof(*lines));
+    for (size_t i = 0; i < w->n_to_send; i++)
+        lines[i] = w->to_send[i]->intent;
+    int rc = db_ensure_connected(w->db, err, sizeof(err));
+    if (rc == SL_OK)
+        rc = ledger_write_intents(w->db, lines, w->n_to_send, err, sizeof(err));
+    free(lines);
+    if (rc != SL_OK) {
+        log_warn("writing %zu intent lines failed, calls wait %d ms: %s",
+                 w->n_to_send, INTENT_RETRY_MS, err);
+        w->send_retry_at_ms = now + INTENT_RETRY_MS;
+        return;
+    }
+    /* Sending may queue more (a submit failure climbs at once): take the
+     * list first. */
+    size_t n = w->n_to_send;
+    struct job_run **runs = w->to_send;
+    w->to_send = NULL;
+    w->n_to_send = w->cap_to_send = 0;
+    for (size_t i = 0; i < n; i++)
+        job_run_send(runs[i]);
+    free(runs);
+}
+
+/* A claim to delete once what its job left is durable (flush_releases). */
+static void queue_release(struct worker *w, const char *job_id)
+{
+    push_ptr((void ***)&w->release_ids, &w->n_release, &w->cap_release,
+             xstrdup(job_id));
+}
+
+static void flush_releases(struct worker *w)
+{
+    char err[256];
+    if (w->n_release == 0)
+        return;
+    if (claims_release(w->db, w->claim_owner, (const char *const *)w->release_ids,
+                       w->n_release, err, sizeof(err)) != SL_OK) {
+        /* Kept for the next try; meanwhile the jobs row (or the lease)
+         * settles what a waiting copy does. */
+        log_warn("releasing %zu job claims failed, retrying: %s",
+                 w->n_release, err);
+        return;
+    }
+    for (size_t i = 0; i < w->n_release; i++)
+        free(w->release_ids[i]);
+    w->n_release = 0;
+}
+
 static void run_finished(struct job_run_host *host, struct job_run *run)
 {
     struct worker *w = worker_of(host);
     struct ledger_job lj = ledger_job_of(run);
-    struct ledger_cost_line lines[CONFIG_MAX_TIERS];
-    for (size_t i = 0; i < run->n_lines; i++)
-        lines[i] = run->lines[i].line;
+    struct ledger_cost_line *lines = lines_of(run);
     ledger_batch_add_job(w->batch, &lj, run->deferred ? NULL : &run->result,
                          lines, run->n_lines);
     budget_add_job(w->budget, lj.feature, lj.tenant, lj.user_tier, lines,
                    run->n_lines, sl_now_ms());
+    free(lines);
     push_ptr((void ***)&w->done_runs, &w->n_done_runs, &w->cap_done_runs, run);
     w->in_flight--;
     if (run->deferred)
@@ -97,39 +186,102 @@ static void run_finished(struct job_run_host *host, struct job_run *run)
     start_parked(w);
 }
 
+/* A run handed back at shutdown: the job is redelivered, but the calls it
+ * made were billed, so their lines go into the batch on their own (no jobs
+ * row, no result, no offset) and its claim is released after they commit;
+ * the next run of the job numbers its lines on from them (attempt_base). */
 static void run_released(struct job_run_host *host, struct job_run *run)
 {
     struct worker *w = worker_of(host);
-    log_job(SL_LOG_INFO, run->job->id, run->job->tenant, "%s",
-            "released unfinished at shutdown; it will be redelivered");
+    log_job(SL_LOG_INFO, run->job->id, run->job->tenant,
+            "released unfinished at shutdown after %zu billed call(s); it "
+            "will be redelivered", run->n_lines);
     w->in_flight--;
-    job_run_free(run);
+    w->runs_released++;
+    if (run->n_lines == 0) {
+        queue_release(w, run->job->id);
+        job_run_free(run);
+        return;
+    }
+    struct ledger_job lj = ledger_job_of(run);
+    lj.recorded = true; /* lines only: the job itself is not finished */
+    lj.trace = NULL;
+    lj.shadow = NULL;
+    lj.pending = NULL;
+    struct ledger_cost_line *lines = lines_of(run);
+    ledger_batch_add_job(w->batch, &lj, NULL, lines, run->n_lines);
+    free(lines);
+    run->released = true;
+    push_ptr((void ***)&w->done_runs, &w->n_done_runs, &w->cap_done_runs, run);
+}
+
+static void on_reject_timer_closed(uv_handle_t *h)
+{
+    struct reject_item *r = h->data;
+    free(r);
 }
 
 static void reject_free(struct reject_item *r)
 {
     free(r->payload);
     free(r->job_id);
-    free(r);
+    free(r->key);
+    if (r->headers)
+        rd_kafka_headers_destroy(r->headers);
+    /* The retry timer is embedded: free only once libuv is done with it. */
+    if (r->timer_open)
+        uv_close((uv_handle_t *)&r->timer, on_reject_timer_closed);
+    else
+        free(r);
 }
 
-/* ---- rejects: DLQ first (awaited), then the rejected row ---------------- */
+/* ---- rejects: DLQ first (awaited), then the rejected row ----------------
+ *
+ * Every rejected message goes to the DLQ with its original key and headers
+ * plus the reason headers. One larger than kafka.dlq_max_message_bytes, or
+ * refused by the broker as too large, goes as a truncated copy (headers
+ * give the original size and SHA-256; the whole payload stays in the
+ * rejected row). Other failures are retried with a doubling delay on a
+ * timer, never from inside the failure: DLQ_MAX_ATTEMPTS in all. */
+
+#define DLQ_RETRY_BASE_MS 200
+#define DLQ_MIN_COPY_BYTES 1024
+#define HDR_TRUNCATED "sluice-truncated"
+#define HDR_ORIG_SIZE "sluice-original-size"
+#define HDR_ORIG_SHA "sluice-original-sha256"
+#define HDR_SOURCE "sluice-source"
 
 static void send_to_dlq(struct reject_item *r);
 
-static void on_dlq_delivered(int err, const char *errmsg, void *opaque)
+static void on_reject_timer(uv_timer_t *t)
 {
-    struct reject_item *r = opaque;
-    struct worker *w = r->w;
-    if (err && ++r->dlq_attempts < DLQ_MAX_ATTEMPTS) {
-        log_warn("dlq delivery failed (%s), retrying", errmsg);
-        send_to_dlq(r);
-        return;
+    send_to_dlq(t->data);
+}
+
+static void retry_dlq_later(struct reject_item *r)
+{
+    if (!r->timer_open) {
+        uv_timer_init(&r->w->loop, &r->timer);
+        r->timer.data = r;
+        r->timer_open = true;
     }
-    if (err)
-        log_error("dlq delivery failed %d times (%s); keeping only the "
-                  "rejected row", r->dlq_attempts, errmsg);
+    uint64_t delay = (uint64_t)DLQ_RETRY_BASE_MS << (r->dlq_attempts - 1);
+    uv_timer_start(&r->timer, on_reject_timer, delay, 0);
+}
+
+/* The DLQ is done with r (delivered, or given up): the rejected row goes
+ * into the batch, and r's offset is acknowledged once that commits. */
+static void dlq_settled(struct reject_item *r, bool delivered)
+{
+    struct worker *w = r->w;
     w->awaiting_dlq--;
+    if (delivered) {
+        metrics_count(telemetry()->rejected, 1, r->reason_code, NULL, NULL);
+        if (r->copy_len < r->payload_len)
+            metrics_count(telemetry()->dlq_truncated, 1, r->reason_code, NULL, NULL);
+    } else {
+        metrics_count(telemetry()->dlq_failed, 1, r->reason_code, NULL, NULL);
+    }
     struct ledger_rejected row = {
         .job_id = r->job_id,
         .reason_code = r->reason_code,
@@ -144,16 +296,69 @@ static void on_dlq_delivered(int err, const char *errmsg, void *opaque)
     push_ptr((void ***)&w->rejects, &w->n_rejects, &w->cap_rejects, r);
 }
 
+static void dlq_failed(struct reject_item *r, int kerr, const char *errmsg)
+{
+    if (kerr == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE &&
+        r->copy_len / 4 >= DLQ_MIN_COPY_BYTES) {
+        /* The broker's limit is below ours: a smaller copy, at once (at
+         * most a few steps down to DLQ_MIN_COPY_BYTES). */
+        log_warn("dlq refused %zu bytes as too large; sending %zu", r->copy_len,
+                 r->copy_len / 4);
+        r->copy_cap = r->copy_len / 4;
+        send_to_dlq(r);
+        return;
+    }
+    if (++r->dlq_attempts < DLQ_MAX_ATTEMPTS) {
+        log_warn("dlq delivery failed (%s), retry %d in %d ms", errmsg,
+                 r->dlq_attempts, DLQ_RETRY_BASE_MS << (r->dlq_attempts - 1));
+        retry_dlq_later(r);
+        return;
+    }
+    log_error("dlq delivery failed %d times (%s); keeping only the rejected "
+              "row", r->dlq_attempts, errmsg);
+    dlq_settled(r, false);
+}
+
+static void on_dlq_delivered(int kerr, const char *errmsg, void *opaque)
+{
+    struct reject_item *r = opaque;
+    if (kerr)
+        dlq_failed(r, kerr, errmsg);
+    else
+        dlq_settled(r, true);
+}
+
 static void send_to_dlq(struct reject_item *r)
 {
     const struct kafka_conf *k = &r->w->cfg->kafka;
-    const char *names[] = {HDR_CODE, HDR_REASON};
-    const char *values[] = {r->reason_code, r->reason};
-    size_t key_len = r->job_id ? strlen(r->job_id) : 0;
-    if (kproducer_send(r->w->dlq, k->dlq_topic, r->job_id, key_len,
-                       r->payload, r->payload_len, names, values, 2,
-                       on_dlq_delivered, r) != SL_OK)
-        on_dlq_delivered(SL_EKAFKA, "local produce failed", r);
+    char size[32], source[300];
+    r->copy_len = r->payload_len < r->copy_cap ? r->payload_len : r->copy_cap;
+    snprintf(size, sizeof(size), "%zu", r->payload_len);
+    snprintf(source, sizeof(source), "%s[%d]@%lld", k->topic, (int)r->partition,
+             (long long)r->offset);
+    const char *names[] = {HDR_CODE, HDR_REASON, HDR_SOURCE, HDR_TRUNCATED,
+                           HDR_ORIG_SIZE, HDR_ORIG_SHA};
+    const char *values[] = {r->reason_code, r->reason, source, "true", size,
+                            r->sha256_hex};
+    size_t n = r->copy_len < r->payload_len ? 6 : 3;
+    int kerr = 0;
+    if (kproducer_send_copy(r->w->dlq, k->dlq_topic, r->key, r->key_len,
+                            r->payload, r->copy_len, r->headers, names, values,
+                            n, on_dlq_delivered, r, &kerr) != SL_OK)
+        dlq_failed(r, kerr, rd_kafka_err2str((rd_kafka_resp_err_t)kerr));
+}
+
+static void sha256_hex(const void *p, size_t n, char out[65])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    static const char digits[] = "0123456789abcdef";
+    EVP_Digest(p, n, md, &len, EVP_sha256(), NULL);
+    for (unsigned int i = 0; i < len && i < 32; i++) {
+        out[2 * i] = digits[md[i] >> 4];
+        out[2 * i + 1] = digits[md[i] & 15];
+    }
+    out[64] = '\0';
 }
 
 /* Best effort: the id of a message that failed validation for another
@@ -185,10 +390,27 @@ static void reject_message(struct worker *w, const rd_kafka_message_t *m,
         r->job_id = salvage_job_id(r->payload, r->payload_len);
     r->reason_code = job_reject_name(code);
     sl_strlcpy(r->reason, reason, sizeof(r->reason));
-    log_warn("rejected message %s[%d]@%lld: %s", w->cfg->kafka.topic,
-             (int)m->partition, (long long)m->offset, reason);
+    /* The copy keeps the producer's key (else the salvaged job id) and
+     * headers, so the DLQ can be replayed to the jobs topic as it was. */
+    if (m->key && m->key_len) {
+        r->key = xmalloc(m->key_len);
+        memcpy(r->key, m->key, m->key_len);
+        r->key_len = m->key_len;
+    } else if (r->job_id) {
+        r->key = xstrdup(r->job_id);
+        r->key_len = strlen(r->job_id);
+    }
+    rd_kafka_headers_t *hdrs = NULL;
+    if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR && hdrs)
+        r->headers = rd_kafka_headers_copy(hdrs);
+    sha256_hex(r->payload, r->payload_len, r->sha256_hex);
+    /* Room for the headers below the cap. */
+    size_t cap = w->cfg->kafka.dlq_max_message_bytes;
+    r->copy_cap = cap > 8192 ? cap - 4096 : cap / 2;
+    log_warn("rejected message %s[%d]@%lld (%zu bytes): %s",
+             w->cfg->kafka.topic, (int)m->partition, (long long)m->offset,
+             (size_t)m->len, reason);
     w->jobs_rejected++;
-    metrics_count(telemetry()->rejected, 1, r->reason_code, NULL, NULL);
     w->awaiting_dlq++;
     send_to_dlq(r);
 }
@@ -221,33 +443,115 @@ static void park_job(struct worker *w, const struct parked_job *job)
     w->parked[(w->parked_head + w->parked_len++) % w->parked_cap] = *job;
 }
 
-/* Starts the jobs of a chunk that the ledger does not know yet; the known
- * ones were answered before a crash or a replay and are only acknowledged. */
-static void start_intake(struct worker *w, struct intake *in)
+static void wait_job(struct worker *w, const struct parked_job *job)
+{
+    if (w->n_waiting == w->cap_waiting) {
+        w->cap_waiting = w->cap_waiting ? w->cap_waiting * 2 : 64;
+        w->waiting = xrealloc(w->waiting, w->cap_waiting * sizeof(*w->waiting));
+    }
+    w->waiting[w->n_waiting++] = *job;
+}
+
+/* Claims jobs[0..n) in one round trip and sorts them: done ones (answered
+ * before a crash, a replay, or by the copy another worker ran) are only
+ * acknowledged; claimed ones are parked for a slot; the others wait for
+ * the claim's holder (waiting[]). Without an answer from PostgreSQL all
+ * wait: calling without a claim could call a job twice. `waited` marks
+ * copies that had been waiting, for the metrics. */
+static void sort_by_claim(struct worker *w, struct parked_job *jobs, size_t n,
+                          bool waited)
 {
     const char *ids[INTAKE_CHUNK];
-    bool known[INTAKE_CHUNK];
+    enum claim_state st[INTAKE_CHUNK];
+    int base[INTAKE_CHUNK];
     char err[256];
-    for (size_t i = 0; i < in->n; i++)
-        ids[i] = in->jobs[i]->id;
-    if (ledger_jobs_known(w->db, ids, in->n, known, err, sizeof(err)) != SL_OK) {
-        log_warn("dedupe lookup failed (%s); the ledger write will dedupe", err);
-        memset(known, 0, sizeof(known));
+    for (size_t i = 0; i < n; i++)
+        ids[i] = jobs[i].job->id;
+    if (db_ensure_connected(w->db, err, sizeof(err)) != SL_OK ||
+        claims_take(w->db, w->claim_owner, w->cfg->worker.claim_lease_ms, ids,
+                    n, st, base, err, sizeof(err)) != SL_OK) {
+        log_warn("claiming %zu jobs failed (%s); they wait and ask again", n, err);
+        for (size_t i = 0; i < n; i++)
+            st[i] = CLAIM_BUSY;
     }
-    for (size_t i = 0; i < in->n; i++) {
-        if (known[i]) {
-            w->jobs_skipped++;
-            metrics_count(telemetry()->jobs_skipped, 1, "already_done", NULL, NULL);
-            kconsumer_done(w->consumer, in->partitions[i], in->offsets[i],
-                           in->gens[i]);
-            job_free(in->jobs[i]);
-            continue;
+    for (size_t i = 0; i < n; i++) {
+        struct parked_job *p = &jobs[i];
+        switch (st[i]) {
+        case CLAIM_DONE:
+            if (waited)
+                w->jobs_waited++;
+            else
+                w->jobs_skipped++;
+            metrics_count(telemetry()->jobs_skipped, 1,
+                          waited ? "duplicate" : "already_done", NULL, NULL);
+            kconsumer_done(w->consumer, p->partition, p->offset, p->generation);
+            job_free(p->job);
+            break;
+        case CLAIM_TAKEN:
+            p->attempt_base = base[i];
+            park_job(w, p);
+            break;
+        case CLAIM_BUSY:
+            wait_job(w, p);
+            break;
         }
-        park_job(w, &(struct parked_job){in->jobs[i], in->partitions[i],
-                                         in->offsets[i], in->gens[i]});
     }
+}
+
+/* Starts the jobs of a chunk (see sort_by_claim). */
+static void start_intake(struct worker *w, struct intake *in)
+{
+    struct parked_job jobs[INTAKE_CHUNK];
+    for (size_t i = 0; i < in->n; i++)
+        jobs[i] = (struct parked_job){in->jobs[i], in->partitions[i],
+                                      in->offsets[i], in->gens[i], 0};
+    sort_by_claim(w, jobs, in->n, false);
     in->n = 0;
     start_parked(w);
+}
+
+/* Asks again for the copies waiting on another claim: the result may be in
+ * now (acknowledge), or the claim released or lapsed (run it). Copies of a
+ * partition this worker lost are dropped: their new owner reads them. */
+static void recheck_waiting(struct worker *w)
+{
+    int64_t now = sl_now_ms();
+    if (w->n_waiting == 0 || now < w->waiting_check_at_ms)
+        return;
+    w->waiting_check_at_ms = now + CLAIM_RECHECK_MS;
+    size_t n = w->n_waiting;
+    struct parked_job *batch = w->waiting;
+    w->waiting = NULL;
+    w->n_waiting = w->cap_waiting = 0;
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (kconsumer_owns(w->consumer, batch[i].partition, batch[i].generation))
+            batch[kept++] = batch[i];
+        else
+            job_free(batch[i].job);
+    }
+    for (size_t i = 0; i < kept; i += INTAKE_CHUNK)
+        sort_by_claim(w, batch + i, kept - i < INTAKE_CHUNK ? kept - i
+                                                           : INTAKE_CHUNK, true);
+    free(batch);
+    start_parked(w);
+}
+
+/* One statement keeps every claim of this worker alive, well before its
+ * lease runs out; a worker that stops renewing (dead, or cut off from
+ * PostgreSQL) loses its claims to whoever asks after the lease. */
+static void renew_claims(struct worker *w)
+{
+    char err[256];
+    int64_t now = sl_now_ms();
+    if (now < w->claims_renew_at_ms)
+        return;
+    w->claims_renew_at_ms = now + w->cfg->worker.claim_lease_ms / 3;
+    if (db_ensure_connected(w->db, err, sizeof(err)) != SL_OK ||
+        claims_renew(w->db, w->claim_owner, w->cfg->worker.claim_lease_ms,
+                     NULL, err, sizeof(err)) != SL_OK)
+        log_warn("renewing job claims failed: %s", err);
+    flush_releases(w);
 }
 
 /* Gives free slots to parked jobs, oldest first. Re-entry (a run that ends
@@ -267,11 +571,13 @@ static void start_parked(struct worker *w)
              * reads it again, and two calls would be billed twice. */
             w->jobs_handed_over++;
             metrics_count(telemetry()->jobs_skipped, 1, "partition_moved", NULL, NULL);
+            queue_release(w, p.job->id);
             job_free(p.job);
             continue;
         }
         w->in_flight++;
-        job_run_start(&w->runs, p.job, p.partition, p.offset, p.generation);
+        job_run_start(&w->runs, p.job, p.partition, p.offset, p.generation,
+                      p.attempt_base);
     }
     w->starting = false;
 }
@@ -280,7 +586,11 @@ static void start_parked(struct worker *w)
  * redelivered to whoever owns their partitions next. */
 static void release_parked(struct worker *w)
 {
+    for (size_t i = 0; i < w->n_waiting; i++)
+        job_free(w->waiting[i].job);
+    w->n_waiting = 0;
     while (w->parked_len > 0) {
+        queue_release(w, w->parked[w->parked_head].job->id);
         job_free(w->parked[w->parked_head].job);
         w->parked_head = (w->parked_head + 1) % w->parked_cap;
         w->parked_len--;
@@ -310,7 +620,7 @@ static void take_message(struct worker *w, struct intake *in,
  * not yet handed to a run or the batch. */
 static size_t backlog(const struct worker *w)
 {
-    return w->parked_len + w->awaiting_dlq;
+    return w->parked_len + w->n_waiting + w->awaiting_dlq;
 }
 
 static void apply_backpressure(struct worker *w)
@@ -364,7 +674,9 @@ static void acknowledge_batch(struct worker *w)
 {
     for (size_t i = 0; i < w->n_done_runs; i++) {
         struct job_run *r = w->done_runs[i];
-        kconsumer_done(w->consumer, r->partition, r->offset, r->generation);
+        queue_release(w, r->job->id);
+        if (!r->released) /* a released job is redelivered, not done */
+            kconsumer_done(w->consumer, r->partition, r->offset, r->generation);
     }
     for (size_t i = 0; i < w->n_rejects; i++) {
         struct reject_item *r = w->rejects[i];
@@ -379,8 +691,8 @@ static void count_written(const struct worker *w, const bool *fresh)
     const struct telemetry *t = telemetry();
     for (size_t i = 0; i < w->n_done_runs; i++) {
         const struct job_run *run = w->done_runs[i];
-        if (!fresh[i] || run->deferred) /* the scheduler counts those */
-            continue;
+        if (!fresh[i] || run->deferred || run->released) /* the scheduler */
+            continue;                       /* counts deferred ones */
         const struct ledger_result *r = &run->result;
         metrics_count(t->jobs, 1, r->status, r->source, telemetry_tier(r->tier));
         for (size_t k = 0; k < run->n_lines; k++)
@@ -415,6 +727,7 @@ static void flush_batch(struct worker *w)
     free(fresh);
     acknowledge_batch(w);
     batch_clear(w);
+    flush_releases(w);
 }
 
 static bool batch_due(const struct worker *w)
@@ -440,12 +753,14 @@ static void on_revoke(void *arg)
 
 static bool drained(const struct worker *w)
 {
-    return w->in_flight == 0 && w->parked_len == 0 && w->awaiting_dlq == 0 &&
+    return w->in_flight == 0 && w->parked_len == 0 && w->n_waiting == 0 &&
+           w->awaiting_dlq == 0 &&
            w->n_done_runs + w->n_rejects == 0;
 }
 
 static void stop_loop(struct worker *w)
 {
+    flush_releases(w);
     uv_timer_stop(&w->tick);
     uv_poll_stop(&w->kafka_poll);
     uv_close((uv_handle_t *)&w->tick, NULL);
@@ -549,8 +864,11 @@ static void on_tick(uv_timer_t *t)
         refresh_tier0(w);
     if (!w->runs.draining)
         drain_consumer(w);
+    recheck_waiting(w);
+    flush_calls(w);
     if (batch_due(w))
         flush_batch(w);
+    renew_claims(w);
     refresh_budget(w);
     check_cost_drift(w);
     if (w->runs.draining && drained(w))
@@ -633,7 +951,9 @@ static int open_services(struct worker *w, char *err, size_t err_size)
     w->db = db_open(cfg->pg_conninfo, "sluice-worker", err, err_size);
     if (!w->db)
         return SL_EDB;
-    w->dlq = kproducer_new(&cfg->kafka, err, err_size);
+    w->dlq = kproducer_new_for_copies(&cfg->kafka,
+                                      cfg->kafka.dlq_max_message_bytes, err,
+                                      err_size);
     if (!w->dlq)
         return SL_EKAFKA;
     w->consumer = kconsumer_new(&cfg->kafka, err, err_size);
@@ -650,9 +970,14 @@ static int open_services(struct worker *w, char *err, size_t err_size)
     refresh_tier0(w);
     w->budget = budget_new(cfg);
     refresh_budget(w);
+    claims_owner_token(w->claim_owner, sizeof(w->claim_owner));
+    /* Call ids "sl<pid>x<start>-<n>": unique per process and run, ASCII. */
+    snprintf(w->call_id_prefix, sizeof(w->call_id_prefix), "sl%ldx%llx",
+             (long)getpid(), (unsigned long long)sl_now_ms());
     w->runs = (struct job_run_host){
         .cfg = cfg, .loop = &w->loop, .http = w->http, .budget = w->budget,
         .tier0 = w->tier0, .finished = run_finished, .released = run_released,
+        .call_id_prefix = w->call_id_prefix, .queue_call = queue_call,
     };
     return SL_OK;
 }
@@ -683,6 +1008,15 @@ static void close_services(struct worker *w)
     free(w->done_runs);
     free(w->rejects);
     free(w->parked);
+    for (size_t i = 0; i < w->n_waiting; i++)
+        job_free(w->waiting[i].job);
+    free(w->waiting);
+    for (size_t i = 0; i < w->n_release; i++)
+        free(w->release_ids[i]);
+    free(w->release_ids);
+    for (size_t i = 0; i < w->n_to_send; i++)
+        job_run_free(w->to_send[i]);
+    free(w->to_send);
     tier0_live_free(w->tier0);
     budget_free(w->budget);
     db_close(w->drift_db);
@@ -717,7 +1051,8 @@ int worker_run(const struct config *cfg, const char *config_path)
     log_info("worker stopped: %llu answered (%llu at tier 0, %llu of them "
              "shadow-checked), %llu failed, %llu rejected, %llu tier-0 "
              "withdrawals, %llu deferred to the scheduler, %llu handed over "
-             "unstarted, %llu already done",
+             "unstarted, %llu already done, %llu duplicates acknowledged "
+             "after waiting, %llu released at shutdown",
              (unsigned long long)w.jobs_answered,
              (unsigned long long)w.jobs_tier0,
              (unsigned long long)w.runs.tier0_shadowed,
@@ -726,7 +1061,9 @@ int worker_run(const struct config *cfg, const char *config_path)
              (unsigned long long)w.tier0_withdrawals,
              (unsigned long long)w.jobs_deferred,
              (unsigned long long)w.jobs_handed_over,
-             (unsigned long long)w.jobs_skipped);
+             (unsigned long long)w.jobs_skipped,
+             (unsigned long long)w.jobs_waited,
+             (unsigned long long)w.runs_released);
     close_services(&w);
     metrics_serve_stop(w.metrics);
     int rc = uv_loop_close(&w.loop);

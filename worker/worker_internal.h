@@ -68,6 +68,22 @@ struct worker {
     struct metrics_serve *metrics; /* /metrics and /healthz */
     int64_t metrics_at_ms;         /* next lag and health sample */
 
+    /* Job id claims (claims.h): owner token, copies waiting for another
+     * claim's outcome, and claims to delete once their outcome is durable
+     * or their job is given up. */
+    char claim_owner[128];
+    char call_id_prefix[64];
+    struct parked_job *waiting;
+    size_t n_waiting, cap_waiting;
+    int64_t waiting_check_at_ms;
+    int64_t claims_renew_at_ms;
+    char **release_ids;
+    size_t n_release, cap_release;
+    /* Calls ready to send, waiting for their intent lines (flush_calls). */
+    struct job_run **to_send;
+    size_t n_to_send, cap_to_send;
+    int64_t send_retry_at_ms;
+
     size_t in_flight;   /* jobs climbing their ladder, not yet in the batch */
     size_t awaiting_dlq; /* rejects waiting for their DLQ delivery report */
     bool paused;
@@ -75,6 +91,8 @@ struct worker {
 
     uint64_t jobs_answered, jobs_failed, jobs_rejected, jobs_skipped;
     uint64_t jobs_handed_over; /* parked, then their partition was revoked */
+    uint64_t jobs_waited;      /* copies acknowledged after another's result */
+    uint64_t runs_released;    /* runs handed back unfinished at shutdown */
     uint64_t jobs_tier0, tier0_withdrawals, jobs_deferred;
 };
 
@@ -83,6 +101,7 @@ struct parked_job {
     int32_t partition;
     int64_t offset;
     uint32_t generation;
+    int attempt_base; /* claims_take: cost lines the job already has */
 };
 
 
@@ -99,6 +118,13 @@ struct reject_item {
     const char *reason_code;
     char reason[256];
     int dlq_attempts;
+    char *key;                  /* the message's key (or the job id), owned */
+    size_t key_len;
+    rd_kafka_headers_t *headers; /* the message's headers, owned; NULL none */
+    char sha256_hex[65];        /* of the whole payload */
+    size_t copy_cap, copy_len;  /* payload bytes the DLQ copy may / did carry */
+    uv_timer_t timer;           /* retry backoff; r is freed in its close_cb */
+    bool timer_open;
 };
 
 

@@ -17,6 +17,7 @@ static const char *const l_tier[] = {"tier"};
 static const char *const l_pending[] = {"provider", "model", "mode"};
 static const char *const l_state[] = {"state"};
 static const char *const l_lines[] = {"provider", "outcome"};
+static const char *const l_unconfirmed[] = {"provider", "reason"};
 
 #define COUNTER(name, help, labels) \
     metrics_counter(m, name, help, SL_ARRAY_LEN(labels), labels)
@@ -51,6 +52,24 @@ void telemetry_init(void)
                           "Messages rejected to the dead-letter topic.", l_reason);
     t->jobs_skipped = COUNTER("sluice_jobs_skipped_total",
                               "Messages taken from Kafka and not run here.", l_reason);
+    t->unconfirmed_calls = COUNTER("sluice_unconfirmed_calls_total",
+                                   "Provider requests sent without a usable answer"
+                                   " (each has an unconfirmed cost line).",
+                                   l_unconfirmed);
+    t->dlq_truncated = COUNTER("sluice_dlq_truncated_total",
+                               "Rejected messages too large for the dead-letter"
+                               " topic, sent as a truncated copy.", l_reason);
+    t->dlq_failed = COUNTER("sluice_dlq_failed_total",
+                            "Rejected messages the dead-letter topic never took"
+                            " (kept only as a rejected row).", l_reason);
+    t->reconcile_diff_tokens = GAUGE("sluice_reconcile_diff_tokens",
+                                     "Last reconcile: provider-reported minus ledger"
+                                     " tokens (input + output) over its range.",
+                                     l_provider);
+    t->reconcile_diff_nanousd = GAUGE("sluice_reconcile_diff_nanodollars",
+                                      "Last reconcile: provider-reported minus ledger"
+                                      " cost over its range, nano-dollars.",
+                                      l_provider);
     t->tier0_withdrawals = COUNTER("sluice_tier0_withdrawals_total",
                                    "Tier-0 labels or models withdrawn by live checks.",
                                    l_task);

@@ -27,6 +27,12 @@ struct telemetry {
     struct metric_family *consumer_lag;          /* gauge, messages */
     struct metric_family *rejected;              /* {reason} */
     struct metric_family *jobs_skipped;          /* {reason} */
+    struct metric_family *unconfirmed_calls;     /* {provider,reason} */
+    struct metric_family *dlq_truncated;         /* {reason} */
+    struct metric_family *dlq_failed;            /* {reason} */
+    /* reconcile */
+    struct metric_family *reconcile_diff_tokens;   /* gauge {provider} */
+    struct metric_family *reconcile_diff_nanousd;  /* gauge {provider} */
     /* tier 0 */
     struct metric_family *tier0_withdrawals;     /* {task} */
     /* budgets and drift */

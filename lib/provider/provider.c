@@ -1,6 +1,7 @@
 /* provider.c — provider-neutral parts of the client: URL, headers, prompt
  * rendering, and the dispatch to provider_openai.c / provider_anthropic.c. */
 #include "provider.h"
+#include "utf8.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -176,6 +177,47 @@ char *provider_request_body(const struct provider_conf *p,
     free(prompt);
     free(system);
     return body;
+}
+
+/* Characters (code points) of a content value: a string, or an array of
+ * {"type":"text","text":...} blocks. Other shapes count 0. */
+static int64_t content_chars(const cJSON *content)
+{
+    if (cJSON_IsString(content))
+        return (int64_t)utf8_chars(content->valuestring);
+    int64_t n = 0;
+    const cJSON *part;
+    if (cJSON_IsArray(content))
+        cJSON_ArrayForEach(part, content) {
+            const cJSON *text = cJSON_GetObjectItemCaseSensitive(part, "text");
+            if (cJSON_IsString(text))
+                n += (int64_t)utf8_chars(text->valuestring);
+        }
+    return n;
+}
+
+int provider_estimate_request(const char *body, size_t len,
+                              struct llm_usage *out)
+{
+    memset(out, 0, sizeof(*out));
+    cJSON *root = cJSON_ParseWithLength(body, len);
+    if (!cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        return SL_EINVAL;
+    }
+    int64_t chars = content_chars(cJSON_GetObjectItemCaseSensitive(root, "system"));
+    const cJSON *msg;
+    cJSON_ArrayForEach(msg, cJSON_GetObjectItemCaseSensitive(root, "messages"))
+        chars += content_chars(cJSON_GetObjectItemCaseSensitive(msg, "content"));
+    out->input_tokens = (chars + 3) / 4;
+    const char *names[] = {"max_completion_tokens", "max_tokens"};
+    for (size_t i = 0; i < SL_ARRAY_LEN(names) && !out->output_tokens; i++) {
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(root, names[i]);
+        if (cJSON_IsNumber(m) && m->valuedouble > 0)
+            out->output_tokens = (int64_t)m->valuedouble;
+    }
+    cJSON_Delete(root);
+    return SL_OK;
 }
 
 /* Keeps enough of a non-JSON error body to recognise it in a log line,

@@ -71,6 +71,17 @@ int provider_parse_response(enum provider_kind kind, long http_status,
                             struct llm_response *out, char *errstr,
                             size_t errstr_size) SL_MUSTCHECK;
 
+/* What a request body would be billed at most, for a call whose answer
+ * never arrived (a cost line with outcome "unconfirmed"): input_tokens is
+ * the characters of the system text and every message's content / 4,
+ * rounded up (the usual estimate; a real provider's tokenizer differs by a
+ * few per cent, which `sluice reconcile` shows); output_tokens is the
+ * request's max_completion_tokens or max_tokens (0 when absent), the most
+ * the provider can bill. Cached and cache-write tokens are 0. Returns 0, or
+ * SL_EINVAL (out zeroed) when body is not a JSON object. */
+int provider_estimate_request(const char *body, size_t len,
+                              struct llm_usage *out) SL_MUSTCHECK;
+
 /* "openai" / "anthropic"; "unknown" for anything else. Static string. */
 const char *provider_kind_name(enum provider_kind kind);
 

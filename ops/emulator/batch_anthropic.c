@@ -119,7 +119,7 @@ static void advance(struct emu_batches *b, struct an_batch *ab, double now)
         const struct emu_line *l = &ab->lines[order[k]];
         result_line(&out, l, order[k] < done, ab->cancel_at >= 0);
         if (order[k] < done && l->status == 200)
-            emu_usage_write(b->usage, l->body_id, "anthropic-batch", l->model, &l->usage, "ok");
+            emu_usage_write(b->usage, l->body_id, "anthropic-batch", l->model, &l->usage, "ok", NULL);
     }
     free(order);
     ab->results = out.p ? out.p : emu_xstrdup("");

@@ -275,7 +275,7 @@ static void materialise(struct emu_batches *b, struct oa_batch *ob, double now)
         else
             output_line(l->status == 200 ? &out : &err, l);
         if (order[k] < done && l->status == 200)
-            emu_usage_write(b->usage, l->body_id, "openai-batch", l->model, &l->usage, "ok");
+            emu_usage_write(b->usage, l->body_id, "openai-batch", l->model, &l->usage, "ok", NULL);
     }
     free(order);
     if (out.len)

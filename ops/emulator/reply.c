@@ -2,6 +2,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "reply.h"
 #include "sim.h"
@@ -51,30 +52,86 @@ char *emu_reply_render(const struct emu_config *cfg, enum emu_api api, const str
 }
 
 struct emu_usage_log {
-    FILE *f;
+    FILE *f; /* NULL: totals only */
     pthread_mutex_t lock;
+    struct emu_usage_total *totals;
+    size_t n_totals, cap_totals;
 };
 
 int emu_usage_open(const char *path, struct emu_usage_log **out, char *err, size_t err_size)
 {
+    FILE *f = NULL;
     *out = NULL;
-    if (path == NULL)
-        return 0;
-    FILE *f = fopen(path, "a");
-    if (f == NULL) {
-        snprintf(err, err_size, "--usage-log %s: cannot open for appending", path);
-        return -1;
-    }
-    /* A restarted emulator appends to the same log: one header only. */
-    if (ftell(f) == 0) {
-        fputs("request_id,api,model,input_tokens,cached_tokens,output_tokens,status\n", f);
-        fflush(f);
+    if (path != NULL) {
+        f = fopen(path, "a");
+        if (f == NULL) {
+            snprintf(err, err_size, "--usage-log %s: cannot open for appending", path);
+            return -1;
+        }
+        /* A restarted emulator appends to the same log: one header only. */
+        if (ftell(f) == 0) {
+            fputs("request_id,api,model,input_tokens,cached_tokens,output_tokens,status,"
+                  "client_request_id\n", f);
+            fflush(f);
+        }
     }
     struct emu_usage_log *u = emu_xcalloc(1, sizeof(*u));
     u->f = f;
     pthread_mutex_init(&u->lock, NULL);
     *out = u;
     return 0;
+}
+
+/* Adds one billed reply to its day's totals; called with the lock held. */
+static void add_total(struct emu_usage_log *u, const char *api, const char *model,
+                      const struct emu_reply *r)
+{
+    long long day = (long long)time(NULL) / 86400 * 86400;
+    struct emu_usage_total *t = NULL;
+    for (size_t i = 0; i < u->n_totals && !t; i++)
+        if (u->totals[i].day == day && strcmp(u->totals[i].api, api) == 0 &&
+            strcmp(u->totals[i].model, model) == 0)
+            t = &u->totals[i];
+    if (!t) {
+        if (u->n_totals == u->cap_totals) {
+            u->cap_totals = u->cap_totals ? u->cap_totals * 2 : 16;
+            u->totals = emu_xrealloc(u->totals, u->cap_totals * sizeof(*u->totals));
+        }
+        t = &u->totals[u->n_totals++];
+        memset(t, 0, sizeof(*t));
+        t->day = day;
+        snprintf(t->api, sizeof(t->api), "%s", api);
+        snprintf(t->model, sizeof(t->model), "%s", model);
+    }
+    t->requests++;
+    t->input_tokens += r->input_tokens;
+    t->cached_tokens += r->cached_tokens;
+    t->output_tokens += r->output_tokens;
+}
+
+static int total_cmp(const void *a, const void *b)
+{
+    const struct emu_usage_total *x = a, *y = b;
+    if (x->day != y->day)
+        return x->day < y->day ? -1 : 1;
+    int c = strcmp(x->api, y->api);
+    return c ? c : strcmp(x->model, y->model);
+}
+
+struct emu_usage_total *emu_usage_totals(struct emu_usage_log *u, long long from, long long to,
+                                         size_t *n)
+{
+    *n = 0;
+    if (u == NULL)
+        return NULL;
+    pthread_mutex_lock(&u->lock);
+    struct emu_usage_total *out = emu_xcalloc(u->n_totals + 1, sizeof(*out));
+    for (size_t i = 0; i < u->n_totals; i++)
+        if (u->totals[i].day >= from && u->totals[i].day < to)
+            out[(*n)++] = u->totals[i];
+    pthread_mutex_unlock(&u->lock);
+    qsort(out, *n, sizeof(*out), total_cmp);
+    return out;
 }
 
 static void csv_field(FILE *f, const char *s)
@@ -93,15 +150,21 @@ static void csv_field(FILE *f, const char *s)
 }
 
 void emu_usage_write(struct emu_usage_log *u, const char *id, const char *api, const char *model,
-                     const struct emu_reply *r, const char *status)
+                     const struct emu_reply *r, const char *status, const char *client_id)
 {
     if (u == NULL)
         return;
     pthread_mutex_lock(&u->lock);
-    fprintf(u->f, "%s,%s,", id, api);
-    csv_field(u->f, model);
-    fprintf(u->f, ",%ld,%ld,%ld,%s\n", r->input_tokens, r->cached_tokens, r->output_tokens, status);
-    fflush(u->f);
+    add_total(u, api, model, r);
+    if (u->f) {
+        fprintf(u->f, "%s,%s,", id, api);
+        csv_field(u->f, model);
+        fprintf(u->f, ",%ld,%ld,%ld,%s,", r->input_tokens, r->cached_tokens, r->output_tokens,
+                status);
+        csv_field(u->f, client_id ? client_id : "");
+        fputc('\n', u->f);
+        fflush(u->f);
+    }
     pthread_mutex_unlock(&u->lock);
 }
 
@@ -109,7 +172,9 @@ void emu_usage_close(struct emu_usage_log *u)
 {
     if (u == NULL)
         return;
-    fclose(u->f);
+    if (u->f)
+        fclose(u->f);
+    free(u->totals);
     pthread_mutex_destroy(&u->lock);
     free(u);
 }

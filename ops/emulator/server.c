@@ -18,6 +18,7 @@
 #include "batch.h"
 #include "reply.h"
 #include "server.h"
+#include "usage_report.h"
 #include "util.h"
 #include "wire.h"
 
@@ -148,7 +149,8 @@ static enum MHD_Result answer(struct exchange *x, const struct emu_model *m, con
     if (x->fault == FAULT_MALFORMED)
         body[strlen(body) / 2] = '\0'; /* half an object never parses */
     emu_usage_write(x->s->usage_log, x->id, x->api == EMU_API_OPENAI ? "openai" : "anthropic", m->name, &r,
-                    x->fault == FAULT_MALFORMED ? "malformed" : "ok");
+                    x->fault == FAULT_MALFORMED ? "malformed" : "ok",
+                    MHD_lookup_connection_value(x->c, MHD_HEADER_KIND, "X-Client-Request-Id"));
     return respond(x, 200, body, -1);
 }
 
@@ -335,6 +337,8 @@ static enum MHD_Result first_call(struct emu_server *s, struct MHD_Connection *c
     if (strcmp(url, "/healthz") == 0)
         return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 ? respond_text(c, 200, "ok")
                                                                           : respond_text(c, 405, "method not allowed");
+    if (emu_usage_report_route(url))
+        return emu_usage_report_answer(c, url, method, s->usage_log);
     struct exchange x = {.s = s, .c = c};
     enum emu_batch_route route = emu_batch_route(method, url);
     enum emu_err e;

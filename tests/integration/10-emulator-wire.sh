@@ -281,20 +281,20 @@ pass "keep-alive"
 
 # ---------------------------------------------------------------- usage log
 U="$DIR/wire.csv"
-[ "$(head -n1 "$U")" = "request_id,api,model,input_tokens,cached_tokens,output_tokens,status" ] \
+[ "$(head -n1 "$U")" = "request_id,api,model,input_tokens,cached_tokens,output_tokens,status,client_request_id" ] \
     || fail "usage log header is '$(head -n1 "$U")'"
 usage_line() { grep "^$1," "$U" || fail "no usage log line for $1"; }
 id=$(jq -r .id "$DIR/oa.json")
-want="$id,openai,oracle,$(jq -r '[.usage.prompt_tokens, .usage.prompt_tokens_details.cached_tokens, .usage.completion_tokens] | join(",")' "$DIR/oa.json"),ok"
+want="$id,openai,oracle,$(jq -r '[.usage.prompt_tokens, .usage.prompt_tokens_details.cached_tokens, .usage.completion_tokens] | join(",")' "$DIR/oa.json"),ok,"
 [ "$(usage_line "$id")" = "$want" ] || fail "usage line '$(usage_line "$id")' != '$want'"
 id=$(jq -r .id "$DIR/an.json")
-want="$id,anthropic,oracle,$(jq -r '.usage | [.input_tokens + .cache_read_input_tokens + .cache_creation_input_tokens, .cache_read_input_tokens, .output_tokens] | join(",")' "$DIR/an.json"),ok"
+want="$id,anthropic,oracle,$(jq -r '.usage | [.input_tokens + .cache_read_input_tokens + .cache_creation_input_tokens, .cache_read_input_tokens, .output_tokens] | join(",")' "$DIR/an.json"),ok,"
 [ "$(usage_line "$id")" = "$want" ] || fail "usage line '$(usage_line "$id")' != '$want'"
-[ "$(grep -c ',garbled,.*,malformed$' "$U")" = 2 ] || fail "usage log lacks the two malformed lines"
+[ "$(grep -c ',garbled,.*,malformed,[^,]*$' "$U")" = 2 ] || fail "usage log lacks the two malformed lines"
 if grep -q -e ',limited,' -e ',crowded,' -e ',broken,' -e 'no-such-model' "$U"; then
     fail "usage log has lines for non-200 responses"
 fi
-ok_200=$(grep -c '^[^,]*,[^,]*,[^,]*,[0-9]*,[0-9]*,[0-9]*,\(ok\|malformed\)$' "$U")
+ok_200=$(grep -c '^[^,]*,[^,]*,[^,]*,[0-9]*,[0-9]*,[0-9]*,\(ok\|malformed\),[^,]*$' "$U")
 [ "$ok_200" -eq $(($(wc -l < "$U") - 1)) ] || fail "usage log has malformed lines"
 pass "usage log ($ok_200 lines)"
 

@@ -37,7 +37,7 @@ mismatched=$(psql_val "SELECT count(*) FROM cost_lines c JOIN usage_log u ON u.r
     WHERE (c.tokens_in, c.tokens_cached_in, c.tokens_out, c.model)
        IS DISTINCT FROM (u.input_tokens, u.cached_tokens, u.output_tokens, u.model)")
 [ "$mismatched" -eq 0 ] || fail "$mismatched cost lines disagree with the usage the emulator reported"
-ledger=$(psql_val "SELECT sum(cost_nanousd) FROM cost_lines")
+ledger=$(psql_val "SELECT sum(cost_nanousd) FROM cost_lines WHERE outcome <> 'unconfirmed'")
 expected=$(psql_val "SELECT sum(round(((u.input_tokens - u.cached_tokens) * p.input
                                        + u.cached_tokens * p.cached_input
                                        + u.output_tokens * p.output) * 1000))
@@ -45,6 +45,16 @@ expected=$(psql_val "SELECT sum(round(((u.input_tokens - u.cached_tokens) * p.in
 [ "$ledger" = "$expected" ] || fail "ledger total $ledger nano-USD != independent total $expected"
 [ "$ledger" -gt 0 ] || fail "ledger total is zero"
 pass "ledger total $ledger nano-USD equals the price table applied to the emulator's usage"
+
+# --- every malformed answer the emulator billed has an unconfirmed line ----
+malformed=$(psql_val "SELECT count(*) FROM usage_log WHERE status = 'malformed'")
+[ "$malformed" -gt 0 ] || fail "no malformed answer: the unconfirmed case was not exercised"
+unconfirmed_bad=$(psql_val "SELECT count(*) FROM usage_log u WHERE u.status = 'malformed'
+    AND NOT EXISTS (SELECT 1 FROM cost_lines c WHERE c.client_request_id = u.client_request_id
+                    AND c.outcome = 'unconfirmed' AND c.reason = 'unparseable'
+                    AND c.tokens_in = u.input_tokens)")
+[ "$unconfirmed_bad" -eq 0 ] || fail "$unconfirmed_bad of $malformed malformed (billed) answers lack an unconfirmed line with the billed input tokens"
+pass "$malformed unparseable answers: each has an unconfirmed line whose input tokens are what the emulator billed"
 
 # --- one cost line per attempt, outcomes in order ------------------------
 bad_attempts=$(psql_val "SELECT count(*) FROM results r
@@ -54,11 +64,11 @@ bad_attempts=$(psql_val "SELECT count(*) FROM results r
 escalated=$(psql_val "SELECT count(*) FROM results WHERE attempts > 1")
 [ "$escalated" -gt 0 ] || fail "no job escalated: the ladder was not exercised"
 bad_outcomes=$(psql_val "SELECT count(*) FROM cost_lines c JOIN results r USING (job_id)
-    WHERE (c.attempt < r.attempts AND c.outcome <> 'escalated')
+    WHERE (c.attempt < r.attempts AND c.outcome NOT IN ('escalated', 'unconfirmed'))
        OR (c.attempt = r.attempts AND c.outcome <> CASE r.status WHEN 'answered' THEN 'accepted' ELSE 'failed' END)")
 [ "$bad_outcomes" -eq 0 ] || fail "$bad_outcomes cost lines with an outcome out of order"
 tiers_up=$(psql_val "SELECT count(*) FROM cost_lines c1 JOIN cost_lines c2
-    ON c1.job_id = c2.job_id AND c2.attempt = c1.attempt + 1 WHERE c2.tier <= c1.tier")
+    ON c1.job_id = c2.job_id AND c2.attempt = c1.attempt + 1 WHERE c1.outcome = 'escalated' AND c2.tier <= c1.tier")
 [ "$tiers_up" -eq 0 ] || fail "$tiers_up escalations that did not climb"
 baseline_lines=$(psql_val "SELECT count(*) FROM cost_lines WHERE baseline_nanousd > 0 AND tokens_in > 0")
 [ "$baseline_lines" -ge $((JOBS * 9 / 10)) ] || fail "only $baseline_lines lines carry a baseline"
@@ -96,7 +106,7 @@ done
 [ "$(it_topic_count sluice.jobs.dlq)" -eq $((2 * BAD)) ] || fail "replayed rejects did not reach the DLQ"
 it_stop_worker a
 it_stop_worker b
-skipped=$(cat "$RUN"/worker-*.log | sed -n 's/.* \([0-9]*\) already done$/\1/p' | awk '{s += $1} END {print s + 0}')
+skipped=$(cat "$RUN"/worker-*.log | sed -n 's/.* \([0-9]*\) already done,.*/\1/p' | awk '{s += $1} END {print s + 0}')
 [ "$skipped" -eq $JOBS ] || fail "workers skipped $skipped replayed jobs, wanted $JOBS"
 after=$(psql_val "$snapshot")
 [ "$before" = "$after" ] || fail "replay changed the ledger: $before -> $after"

@@ -4,13 +4,17 @@
 # 100 ms), half of them from the partitions that move. It must not start
 # those once their partitions are revoked: the new owner reads them again
 # from the last commit, and both would call the provider. The new owner
-# skips what the ledger already has. So no job is called twice: every call
-# the emulator billed has its cost line, and every job has one result.
+# skips what the ledger already has. Calls still in flight when their
+# partition moves keep their claim (job_claims): the new owner's copy waits
+# for their result instead of calling again. So no job is called twice:
+# every call the emulator billed has its cost line (billed == recorded),
+# and every job has one result.
 source "$(dirname "$0")/lib.sh"
 
 JOBS=2000
 "$WORKLOAD" --out "$RUN" --jobs $JOBS --malformed 0 --seed 25 >/dev/null
-it_start_services 100 '{}' '.worker.max_in_flight = 4'
+# 16 calls of 300 ms in flight: the rebalance always finds some running.
+it_start_services 300 '{}' '.worker.max_in_flight = 16'
 it_start_worker a
 it_wait_workers_assigned a
 "$SLUICE" publish "$RUN/jobs.jsonl" >/dev/null || fail "publish"
@@ -36,4 +40,11 @@ billed=$(psql_val "SELECT count(*) FROM usage_log WHERE status = 'ok'")
 unmatched=$(psql_val "SELECT count(*) FROM usage_log u WHERE u.status = 'ok'
     AND NOT EXISTS (SELECT 1 FROM cost_lines c WHERE c.provider_request_id = u.request_id)")
 [ "$unmatched" -eq 0 ] || fail "$unmatched of $billed billed calls have no cost line: jobs were called twice across the rebalance"
-pass "worker b joined mid-run: a handed $handed parked jobs over unstarted; $billed billed calls, each with its cost line; $JOBS results"
+all_billed=$(psql_val "SELECT count(*) FROM usage_log")
+recorded=$(psql_val "SELECT count(*) FROM usage_log u WHERE EXISTS
+    (SELECT 1 FROM cost_lines c WHERE c.client_request_id = u.client_request_id)")
+lines=$(psql_val "SELECT count(*) FROM cost_lines")
+[ "$recorded" -eq "$all_billed" ] && [ "$lines" -eq "$all_billed" ] \
+    || fail "billed $all_billed calls, recorded $recorded of them, $lines cost lines"
+waited=$(cat "$RUN"/worker-*.log | sed -n 's/.* \([0-9]*\) duplicates acknowledged after waiting.*/\1/p' | awk '{s += $1} END {print s + 0}')
+pass "worker b joined mid-run: a handed $handed parked jobs over unstarted, $waited redelivered copies waited for a call in flight; billed $all_billed = recorded $recorded = $lines cost lines; $JOBS results"

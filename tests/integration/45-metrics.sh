@@ -155,7 +155,7 @@ pass "cost by tier and feature, and $escalated_metric escalations, equal to the 
 # --- provider calls, retries, latency, in-flight, lag ------------------------
 calls_200=$(cat "$RUN"/a2.prom "$RUN"/b2.prom \
     | sed -n 's/^sluice_provider_calls_total{.*status="200"} \([0-9]*\)$/\1/p' | awk '{s += $1} END {print s + 0}')
-usage_ok=$(grep -c ',ok$' "$RUN/usage.csv" || true)
+usage_ok=$(awk -F, 'NR > 1 && $7 == "ok"' "$RUN/usage.csv" | wc -l)
 [ "$calls_200" -eq "$usage_ok" ] || fail "provider calls with status 200: $calls_200, emulator billed $usage_ok"
 retries=$(sum_of sluice_provider_retries_total)
 [ "$retries" -gt 0 ] || fail "no retry counted despite injected 500/429"

@@ -104,7 +104,7 @@ denied() { # denied LOGIN SQL — must fail with 42501 (insufficient privilege)
     grep -q '42501' <<<"$out" || fail "$1: $2 failed for another reason: $out"
 }
 
-checks=("DROP TABLE cost_lines" "DELETE FROM cost_lines" "UPDATE cost_lines SET cost_nanousd = 0"
+checks=("DROP TABLE cost_lines" "DELETE FROM cost_lines"
         "TRUNCATE cost_lines" "UPDATE results SET label = 'x'" "DELETE FROM jobs"
         "ALTER TABLE jobs ADD COLUMN x int" "CREATE TABLE it_mine (x int)"
         "SELECT count(*) FROM batches" "DELETE FROM pending" "DELETE FROM traces"
@@ -115,6 +115,11 @@ for sql in "${checks[@]}"; do
     denied it_worker "$sql"
 done
 allowed it_worker "SELECT sum(cost_nanousd) FROM cost_lines"
+# A worker may replace only an in-flight estimate: a billed line stays.
+before=$(psql_val "SELECT sum(cost_nanousd) || '/' || count(*) FROM cost_lines WHERE reason IS DISTINCT FROM 'in_flight'")
+sql_as it_worker "UPDATE cost_lines SET cost_nanousd = 0" >/dev/null || fail "worker UPDATE errored"
+[ "$(psql_val "SELECT sum(cost_nanousd) || '/' || count(*) FROM cost_lines WHERE reason IS DISTINCT FROM 'in_flight'")" = "$before" ] ||
+    fail "a worker changed a billed cost line"
 # Row-level security costs the worker nothing: its budget query plans as the owner's.
 q="EXPLAIN (COSTS OFF) SELECT feature, sum(cost_nanousd) FROM cost_lines WHERE created_at >= now() - interval '1 day' GROUP BY 1"
 [ "$(sql_as it_worker "$q")" = "$(psql_val "$q")" ] || fail "RLS changed the worker's plan: $(sql_as it_worker "$q")"

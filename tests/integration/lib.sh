@@ -176,7 +176,8 @@ it_topic_count() {
 it_load_usage_log() {
     psql_val "DROP TABLE IF EXISTS usage_log;
       CREATE TABLE usage_log(request_id text, api text, model text, input_tokens bigint,
-                             cached_tokens bigint, output_tokens bigint, status text)" >/dev/null
+                             cached_tokens bigint, output_tokens bigint, status text,
+                             client_request_id text)" >/dev/null
     psql -X -q -v ON_ERROR_STOP=1 -c "\\copy usage_log FROM '$RUN/usage.csv' WITH (FORMAT csv, HEADER true)"
 }
 

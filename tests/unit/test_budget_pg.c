@@ -198,7 +198,7 @@ static void test_cost_drift(void **state)
 {
     (void)state;
     telemetry_init();
-    struct alerts_conf a = {1.5, 50, 300};
+    struct alerts_conf a = {1.5, 50, 300, 0};
     int64_t now = sl_now_ms();
     char log[4096], at[160];
     long long now_s = (long long)(now / 1000);

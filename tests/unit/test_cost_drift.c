@@ -42,7 +42,7 @@ static const struct drift_case cases[] = {
 static void test_judge(void **state)
 {
     (void)state;
-    struct alerts_conf a = {1.5, 50, 300};
+    struct alerts_conf a = {1.5, 50, 300, 0};
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct cost_drift_verdict v;
         cost_drift_judge(&a, &cases[i].s, &v);

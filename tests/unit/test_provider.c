@@ -1,4 +1,4 @@
-/* sources: lib/provider/provider.c lib/provider/provider_json.c lib/provider/provider_openai.c lib/provider/provider_anthropic.c lib/provider/llm.c lib/sl.c tests/unit/fixture.c */
+/* sources: lib/provider/provider.c lib/provider/provider_json.c lib/provider/provider_openai.c lib/provider/provider_anthropic.c lib/provider/llm.c lib/sl.c lib/utf8.c tests/unit/fixture.c */
 /* Provider client: URL, headers, prompt rendering, request bodies and the
  * parsing of real-shaped response fixtures (tests/unit/data/). */
 #include <setjmp.h>
@@ -385,6 +385,34 @@ static void test_clear_helpers(void **state)
     assert_false(a.has_confidence);
 }
 
+/* provider_estimate_request: characters of system + messages / 4 rounded
+ * up (code points, as the emulator counts), max tokens as output. */
+static void test_estimate_request(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *body;
+        int rc;
+        int64_t in, out;
+    } cases[] = {
+        {"{\"messages\":[{\"role\":\"system\",\"content\":\"abcd\"},"
+         "{\"role\":\"user\",\"content\":\"efghi\"}],\"max_completion_tokens\":64}",
+         SL_OK, 3, 64},                                /* 9 chars -> 3 */
+        {"{\"system\":\"abc\",\"messages\":[{\"role\":\"user\",\"content\":"
+         "[{\"type\":\"text\",\"text\":\"\u00e9t\u00e9\"}]}],\"max_tokens\":16}",
+         SL_OK, 2, 16},                                /* 3 + 3 code points */
+        {"{\"messages\":[]}", SL_OK, 0, 0},
+        {"not json", SL_EINVAL, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct llm_usage u;
+        int rc = provider_estimate_request(cases[i].body, strlen(cases[i].body), &u);
+        assert_int_equal(rc, cases[i].rc);
+        assert_int_equal(u.input_tokens, cases[i].in);
+        assert_int_equal(u.output_tokens, cases[i].out);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -398,6 +426,7 @@ int main(void)
         cmocka_unit_test(test_parse_respects_len),
         cmocka_unit_test(test_usage_clamped),
         cmocka_unit_test(test_clear_helpers),
+        cmocka_unit_test(test_estimate_request),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
