@@ -82,6 +82,27 @@ it_start_services() {
     "$SLUICE" migrate >/dev/null || fail "sluice migrate"
 }
 
+# Stops the emulator and waits until it has exited. Its usage log is then
+# complete: read it after this (and after stopping what calls it).
+it_stop_emulator() {
+    _svc_stop_pid "$(cat "$RUN/emulator.pid")"
+    rm -f "$RUN/emulator.pid"
+}
+
+# Restarts the emulator, which re-reads $RUN/models.json and $RUN/gold.jsonl,
+# and points the providers at it. It comes back on another port, which only
+# processes started afterwards learn: so no worker or scheduler may run.
+it_restart_emulator() {
+    local pidfile
+    for pidfile in "$RUN"/worker-*.pid "$RUN"/scheduler-*.pid; do
+        [ ! -f "$pidfile" ] ||
+            fail "$(basename "$pidfile" .pid) runs: it would keep calling the old emulator address"
+    done
+    it_stop_emulator
+    svc_emulator_start "$RUN" "$SLUICE_BUILD_DIR" "$RUN/models.json" "$RUN/usage.csv"
+    it_point_providers_at_emulator
+}
+
 # Every provider of the config talks to the emulator (env overrides).
 it_point_providers_at_emulator() {
     local name kind var
@@ -96,12 +117,15 @@ it_point_providers_at_emulator() {
 }
 
 # Long-running sluice processes (workers, schedulers), one pid and one log
-# per KIND-NAME in $RUN.
+# per KIND-NAME in $RUN. A restart under the same name starts a fresh log
+# (the previous one becomes KIND-NAME.log.1): what the tests read from a
+# log is then always the running process's (see svc_rotate_log).
 # usage: it_start_proc KIND NAME [ARGS...] — runs `sluice KIND ARGS...`
 it_start_proc() {
     local kind=$1 name=$2
     shift 2
-    "$SLUICE" "$kind" "$@" >"$RUN/$kind-$name.log" 2>&1 &
+    svc_rotate_log "$RUN/$kind-$name.log"
+    "$SLUICE" "$kind" "$@" >>"$RUN/$kind-$name.log" 2>&1 &
     echo $! >"$RUN/$kind-$name.pid"
 }
 
