@@ -147,6 +147,7 @@ _svc_pg_bindir() {
     local dir best=
     for dir in /usr/lib/postgresql/*/bin; do
         [ -x "$dir/initdb" ] || continue
+        case $(basename "$(dirname "$dir")") in *[!0-9]*) continue ;; esac
         if [ -z "$best" ] || [ "$(basename "$(dirname "$dir")")" -gt \
             "$(basename "$(dirname "$best")")" ]; then
             best=$dir
