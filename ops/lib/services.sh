@@ -4,6 +4,7 @@
 #
 # Every service keeps its state in a run directory RUNDIR given by the caller:
 #   RUNDIR/<name>.pid  RUNDIR/<name>.log      broker, emulator
+#   RUNDIR/<name>.log.1 .. .log.9             logs of earlier starts, newest first
 #   RUNDIR/pg  RUNDIR/pgsock  RUNDIR/pg.log   PostgreSQL data, socket dir, log
 #   RUNDIR/services                           names started, for svc_stop_all
 # The file sets no shell options (it may be sourced interactively); its
@@ -18,6 +19,7 @@
 #   svc_emulator_start RUNDIR BUILD_DIR MODELS_JSON [USAGE_LOG]
 #                                        exports SLUICE_EMULATOR_URL
 #   svc_stop_all RUNDIR                  stops all of the above; safe twice / in traps
+#   svc_rotate_log FILE                  fresh empty FILE for a process about to start
 
 : "${SVC_START_TIMEOUT:=30}"
 
@@ -49,9 +51,28 @@ _svc_register() {
     grep -qx "$2" "$1/services" || echo "$2" >>"$1/services"
 }
 
+# usage: svc_rotate_log FILE — moves an existing FILE to FILE.1 (FILE.1 to
+# FILE.2 and so on; FILE.9 is dropped) and creates FILE empty. Call it before
+# starting a process whose log is FILE: in `cmd >>FILE &` the shell opens
+# FILE in the child, which may run only after the caller's next command, so
+# without this a reader of FILE right after the start can find no file at
+# all, or (`cmd >FILE &` over an earlier run's log) the previous process's
+# lines, such as its old address. The earlier logs stay for KEEP_RUN.
+svc_rotate_log() {
+    local log=${1:?usage: svc_rotate_log FILE} i
+    if [ -e "$log" ]; then
+        for ((i = 8; i >= 1; i--)); do
+            [ ! -e "$log.$i" ] || mv -f "$log.$i" "$log.$((i + 1))"
+        done
+        mv -f "$log" "$log.1"
+    fi
+    : >"$log"
+}
+
 # usage: _svc_spawn RUNDIR NAME KEY COMMAND [ARGS...]
-# Starts COMMAND in the background (stdout and stderr to RUNDIR/NAME.log,
-# pid in RUNDIR/NAME.pid) and waits for its first line KEY=value; prints value.
+# Starts COMMAND in the background (stdout and stderr to a fresh
+# RUNDIR/NAME.log, see svc_rotate_log; pid in RUNDIR/NAME.pid) and waits for
+# its first line KEY=value; prints value.
 _svc_spawn() {
     local run=$1 name=$2 key=$3 log pid value waited=0
     shift 3
@@ -62,7 +83,8 @@ _svc_spawn() {
     fi
     [ -x "$1" ] || { _svc_err "$name: $1 is not an executable (built yet?)"; return 1; }
     _svc_register "$run" "$name"
-    "$@" >"$log" 2>&1 </dev/null &
+    svc_rotate_log "$log"
+    "$@" >>"$log" 2>&1 </dev/null &
     pid=$!
     echo "$pid" >"$run/$name.pid"
     while :; do
@@ -125,6 +147,7 @@ _svc_pg_bindir() {
     local dir best=
     for dir in /usr/lib/postgresql/*/bin; do
         [ -x "$dir/initdb" ] || continue
+        case $(basename "$(dirname "$dir")") in *[!0-9]*) continue ;; esac
         if [ -z "$best" ] || [ "$(basename "$(dirname "$dir")")" -gt \
             "$(basename "$(dirname "$best")")" ]; then
             best=$dir

@@ -120,11 +120,23 @@ pid_a=$!
 consume b &
 pid_b=$!
 consumer_pids=("$pid_a" "$pid_b")
+# Heartbeats a member has sent (-d cgrp logs each; librdkafka sends the next
+# only once the previous one is answered).
+heartbeats() {
+    grep -c 'Heartbeat for group' "$RUN/consumer-$1.log" || true
+}
 deadline=$((SECONDS + 60))
 while :; do
     if group_split; then
         before=$(cat "$RUN"/consumer-[ab].log | grep -c '^% Group .* rebalanced ' || true)
-        sleep 1.5 # > 2 heartbeats: a pending rebalance would show by now
+        # Two more heartbeats answered by each member: a pending rebalance
+        # would have been announced in one of those answers.
+        hb_a=$(($(heartbeats a) + 3))
+        hb_b=$(($(heartbeats b) + 3))
+        until [ "$(heartbeats a)" -ge "$hb_a" ] && [ "$(heartbeats b)" -ge "$hb_b" ]; do
+            [ "$SECONDS" -lt "$deadline" ] || fail "the members stopped heartbeating"
+            sleep 0.1
+        done
         after=$(cat "$RUN"/consumer-[ab].log | grep -c '^% Group .* rebalanced ' || true)
         [ "$before" != "$after" ] || ! group_split || break
     fi

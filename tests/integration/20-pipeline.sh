@@ -27,7 +27,9 @@ missing=$(psql_val "SELECT count(*) FROM jobs j LEFT JOIN results r USING (job_i
 pass "one result for each of $JOBS jobs"
 
 # --- cost lines equal the price table applied to the emulator's usage ------
-sleep 0.5   # the usage log is flushed per line; let the last lines land
+# Every ok usage line needs its cost line: once no call is in flight, the
+# emulator has logged every call (the workers stay up for the replay below).
+it_wait_calls_answered a b
 it_load_usage_log
 it_load_prices
 unmatched=$(psql_val "SELECT count(*) FROM usage_log u WHERE u.status = 'ok'

@@ -24,7 +24,7 @@ it_wait_sql "SELECT count(*) FROM results" $JOBS 300
 # The mock cluster hands partitions over in rounds seconds apart: make sure
 # b has its share before stopping.
 it_wait_workers_assigned b
-addr=$(sed -n 's/.*metrics listening on \([0-9.]*:[0-9]*\).*/\1/p' "$RUN/worker-a.log" | head -n 1)
+addr=$(it_metrics_addr worker a)
 moved=$(curl -sf "http://$addr/metrics" | awk '/^sluice_jobs_skipped_total\{reason="partition_moved"\}/ {print $2}')
 it_stop_worker a
 it_stop_worker b
@@ -34,7 +34,7 @@ handed=$(sed -n 's/.* \([0-9]*\) handed over unstarted.*/\1/p' "$RUN/worker-a.lo
 [ "${handed:-0}" -gt 0 ] || fail "worker a had no parked job of a revoked partition: the case was not exercised"
 [ "${moved:-0}" = "$handed" ] || fail "sluice_jobs_skipped_total{reason=\"partition_moved\"} says ${moved:-nothing}, the worker $handed"
 [ "$(psql_val "SELECT count(*) FROM results")" -eq $JOBS ] || fail "result count"
-sleep 0.3 # the emulator flushes each usage line; let the last land
+it_stop_emulator # its usage log is complete once it has exited
 it_load_usage_log
 billed=$(psql_val "SELECT count(*) FROM usage_log WHERE status = 'ok'")
 unmatched=$(psql_val "SELECT count(*) FROM usage_log u WHERE u.status = 'ok'

@@ -13,7 +13,8 @@ it_start_services 40 '{}' '.worker.max_in_flight = 16'
 # ~3 s) exits cleanly: librdkafka < 2.3 asserts when a consumer is destroyed
 # before its first assignment, so the worker finishes the join first.
 it_start_worker early
-sleep 0.5
+it_wait_log "$RUN/worker-early.log" "worker consuming" 60 # its SIGTERM handler is set
+[ "$(it_worker_partitions early)" -eq 0 ] || fail "worker early joined before the stop"
 it_stop_worker early
 grep -q "finishing the group join before closing" "$RUN/worker-early.log" \
     || fail "the early stop did not wait for the group join"
@@ -31,7 +32,9 @@ echo "killed worker a at $killed_at results"
 it_wait_sql "SELECT count(*) FROM results" $((killed_at + 300)) 120
 it_start_worker a
 it_wait_sql "SELECT count(*) FROM results" $JOBS 180
-sleep 1   # anything still in flight would land now if it were duplicated
+# A duplicate still in flight must land before the counts below: wait for
+# the calls to be answered (the stops then drain: finish and write the jobs).
+it_wait_calls_answered a b
 it_stop_worker a
 it_stop_worker b
 

@@ -100,12 +100,16 @@ pass "text report ($(wc -l <"$RUN/report.txt") lines)"
 
 "$SLUICE" report --csv --from 2025-03-31 --to 2025-04-01 --feature support >"$RUN/f.csv" \
     || fail "sluice report --csv with filters"
-python3 - "$RUN/f.csv" <<'PY' || fail "--csv does not parse as 4-field CSV"
-import csv, sys
-rows = list(csv.reader(open(sys.argv[1], newline="")))
-assert rows[0] == ["section", "key", "metric", "value"], rows[0]
-assert len(rows) > 50 and all(len(r) == 4 for r in rows), "ragged rows"
-PY
+# PostgreSQL's CSV reader (COPY ... FORMAT csv: quoting, embedded commas
+# and newlines) refuses a row with more or fewer than the four columns.
+psql_val "DROP TABLE IF EXISTS csv_rows;
+  CREATE TABLE csv_rows(n serial, section text, key text, metric text, value text)" >/dev/null
+psql -X -q -v ON_ERROR_STOP=1 \
+    -c "\\copy csv_rows(section, key, metric, value) FROM '$RUN/f.csv' WITH (FORMAT csv)" \
+    || fail "--csv does not parse as 4-field CSV"
+[ "$(psql_val "SELECT concat_ws('|', section, key, metric, value) FROM csv_rows ORDER BY n LIMIT 1")" \
+    = "section|key|metric|value" ] || fail "--csv header is not section,key,metric,value"
+[ "$(psql_val "SELECT count(*) FROM csv_rows")" -gt 50 ] || fail "--csv has only a few rows"
 csv_val() { # FILE SECTION KEY METRIC
     awk -F, -v s="$2" -v k="$3" -v m="$4" '$1 == s && $2 == k && $3 == m { sub(/\r$/, "", $4); print $4 }' "$1"
 }

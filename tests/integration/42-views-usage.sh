@@ -25,7 +25,7 @@ kcat -P -b "$SLUICE_KAFKA_BOOTSTRAP" -t sluice.jobs -l "$RUN/jobs.jsonl" \
 it_wait_sql "SELECT count(*) FROM results" $JOBS 180
 it_stop_worker a
 it_stop_worker b
-sleep 0.3 # the emulator flushes each usage line; let the last land
+it_stop_emulator # its usage log is complete once it has exited
 
 # ---- the independent inputs -------------------------------------------------
 # prices.tsv: model, nano-USD per 1M tokens: input, cached input, output.

@@ -67,19 +67,8 @@ it_start_services 5 '{"http_500": 0.03, "http_429": 0.03, "retry_after_s": 0}'
 it_start_worker a
 it_start_worker b
 
-# usage: metrics_addr NAME — the address the worker logged
-metrics_addr() {
-    local addr=""
-    for _ in $(seq 1 100); do
-        addr=$(sed -n 's/.*metrics listening on \([0-9.]*:[0-9]*\).*/\1/p' "$RUN/worker-$1.log" | head -n 1)
-        [ -n "$addr" ] && break
-        sleep 0.1
-    done
-    [ -n "$addr" ] || fail "worker $1 logged no metrics address"
-    echo "$addr"
-}
-addr_a=$(metrics_addr a)
-addr_b=$(metrics_addr b)
+addr_a=$(it_metrics_addr worker a)
+addr_b=$(it_metrics_addr worker b)
 [ "$addr_a" != "$addr_b" ] || fail "both workers on $addr_a"
 for addr in "$addr_a" "$addr_b"; do
     port=${addr##*:}
@@ -104,9 +93,34 @@ scrape "$addr_a" "$RUN/a1.prom"
 scrape "$addr_b" "$RUN/b1.prom"
 it_wait_sql "SELECT count(*) FROM results" $JOBS 180
 it_wait_sql "SELECT count(*) FROM rejected" $BAD 60
-sleep 1 # the lag gauge is sampled every second; counters follow each commit
-scrape "$addr_a" "$RUN/a2.prom"
-scrape "$addr_b" "$RUN/b2.prom"
+sum_of() { # usage: sum_of NAME — exact sum over both workers' last scrapes
+    local a b
+    a=$("$PROMCHECK" "$RUN/a2.prom" --sum "$1" 2>/dev/null | awk '{print $2}')
+    b=$("$PROMCHECK" "$RUN/b2.prom" --sum "$1" 2>/dev/null | awk '{print $2}')
+    echo $((a + b))
+}
+# The lag gauge is sampled every second and a counter moves only after its
+# commit: scrape until both workers show lag 0 and no call in flight, and
+# their job and reject counters caught up with the ledger's rows; then
+# compare everything.
+deadline=$((SECONDS + 30))
+while :; do
+    scrape "$addr_a" "$RUN/a2.prom"
+    scrape "$addr_b" "$RUN/b2.prom"
+    jobs_metric=$(sum_of sluice_jobs_total)
+    rejected_metric=$(sum_of sluice_rejected_total)
+    settled=1
+    for w in a b; do
+        grep -qx 'sluice_consumer_lag_messages 0' "$RUN/${w}2.prom" || settled=0
+        grep -qx 'sluice_inflight_calls 0' "$RUN/${w}2.prom" || settled=0
+    done
+    [ "$jobs_metric" -ge "$(psql_val "SELECT count(*) FROM results")" ] || settled=0
+    [ "$rejected_metric" -ge "$(psql_val "SELECT count(*) FROM rejected")" ] || settled=0
+    [ "$settled" = 0 ] || break
+    [ $SECONDS -lt $deadline ] || fail "the workers did not settle in 30 s: jobs $jobs_metric, rejects \
+$rejected_metric, $(grep -hE '^sluice_(consumer_lag_messages|inflight_calls) ' "$RUN"/[ab]2.prom | tr '\n' ' ')"
+    sleep 0.1
+done
 
 for w in a b; do
     "$PROMCHECK" "$RUN/${w}1.prom" || fail "scrape 1 of worker $w is not valid 0.0.4"
@@ -117,12 +131,6 @@ lines=$(cat "$RUN"/a2.prom "$RUN"/b2.prom | wc -l)
 pass "4 scrapes ($lines lines in the last two) valid; counters monotonic"
 
 # --- the counters agree with the ledger --------------------------------------
-sum_of() { # usage: sum_of NAME — exact sum over both workers' last scrapes
-    local a b
-    a=$("$PROMCHECK" "$RUN/a2.prom" --sum "$1" 2>/dev/null | awk '{print $2}')
-    b=$("$PROMCHECK" "$RUN/b2.prom" --sum "$1" 2>/dev/null | awk '{print $2}')
-    echo $((a + b))
-}
 jobs_metric=$(sum_of sluice_jobs_total)
 jobs_pg=$(psql_val "SELECT count(*) FROM results")
 [ "$jobs_metric" = "$jobs_pg" ] || fail "sum(sluice_jobs_total) = $jobs_metric, results rows = $jobs_pg"

@@ -22,13 +22,6 @@ run_workers() { # run_workers TOTAL_RESULTS [WITHDRAWALS] — the workers refres
     it_stop_worker b
 }
 
-restart_emulator() {
-    _svc_stop_pid "$(cat "$RUN/emulator.pid")"
-    rm -f "$RUN/emulator.pid"
-    svc_emulator_start "$RUN" "$SLUICE_BUILD_DIR" "$RUN/models.json" "$RUN/usage.csv" >/dev/null
-    it_point_providers_at_emulator
-}
-
 # --- run 1: no model yet, every answer is an LLM's and becomes a trace ----
 : >"$RUN/gold.jsonl"
 mkdir -p "$RUN/run1"
@@ -54,7 +47,7 @@ pass "model certified: $(psql_val "SELECT array_to_string(certified_labels, ',')
 
 # --- run 2: a share answered at tier 0, zero-cost lines, shadow checks -----
 publish_run run2 202 3000
-restart_emulator
+it_restart_emulator # it reads the new gold labels
 run_workers 7000
 tier0=$(psql_val "SELECT count(*) FROM results WHERE source = 'tier0' AND job_id LIKE 'run2-%'")
 intent=$(psql_val "SELECT count(*) FROM jobs WHERE task = 'intent' AND job_id LIKE 'run2-%'")
@@ -89,7 +82,7 @@ jq '.tasks.intent.tier0.shadow_share = 1.0' "$SLUICE_CONFIG" >"$RUN/c.json" && m
 publish_run run3 303 3000
 jq -c 'if .labels.intent == "refund" then .labels.intent = "billing" else . end' \
     "$RUN/gold.jsonl" >"$RUN/gold.drift" && mv "$RUN/gold.drift" "$RUN/gold.jsonl"
-restart_emulator
+it_restart_emulator # it reads the new gold labels
 run_workers 10000 1
 withdrawn=$(psql_val "SELECT coalesce(string_agg(label, ',' ORDER BY label), '') FROM tier0_withdrawals")
 echo "withdrawn: $withdrawn"
@@ -101,7 +94,7 @@ grep -q "tier0: withdrew" "$RUN"/worker-*.log || fail "the withdrawal was not lo
 
 # --- run 4: the withdrawn label is no longer answered at tier 0 ------------
 publish_run run4 404 1000
-restart_emulator
+it_restart_emulator # it reads the new gold labels
 run_workers 11000
 refund_t0=$(psql_val "SELECT count(*) FROM results WHERE source = 'tier0' AND label = 'refund' AND job_id LIKE 'run4-%'")
 [ "$refund_t0" -eq 0 ] || fail "$refund_t0 'refund' answers at tier 0 after the withdrawal"

@@ -45,8 +45,7 @@ pass "$JOBS offpeak jobs wait in pending; none submitted before the window"
 
 # The scheduler's /metrics: valid text format, pending rows by mode.
 PROMCHECK="$SLUICE_BUILD_DIR/ops/promcheck/sluice-promcheck"
-addr=$(sed -n 's/.*metrics listening on \([0-9.:]*\).*/\1/p' "$RUN/scheduler-a.log" | head -n 1)
-[ -n "$addr" ] || fail "the scheduler logged no metrics address"
+addr=$(it_metrics_addr scheduler a)
 pending_gauge() {
     curl -sf "http://$addr/metrics" >"$RUN/sched.prom" || fail "scrape the scheduler"
     "$PROMCHECK" "$RUN/sched.prom" || fail "the scheduler's /metrics is not valid"

@@ -32,18 +32,9 @@ make_orphan() {
               WHERE b.id = o.id RETURNING b.id || ' ' || o.provider_batch_id"
 }
 
-wait_log() {
-    local file=$1 pattern=$2 timeout=$3 start
-    start=$(date +%s)
-    until grep -q "$pattern" "$file" 2>/dev/null; do
-        [ $(( $(date +%s) - start )) -lt "$timeout" ] || fail "no '$pattern' in $file"
-        sleep 0.05
-    done
-}
-
 # --- kill -9 right after a submission ------------------------------------
 it_start_scheduler a
-wait_log "$RUN/scheduler-a.log" "submitted to emu-openai" 30
+it_wait_log "$RUN/scheduler-a.log" "submitted to emu-openai" 30
 it_kill9_scheduler a
 read -r orphan1 provider_id1 <<<"$(make_orphan emu-openai)"
 [ -n "$orphan1" ] || fail "no submitted openai batch to orphan"
@@ -59,7 +50,8 @@ pass "scheduler killed while polling; batch $orphan2 ($provider_id2) made an orp
 
 it_start_scheduler c
 it_wait_sql "SELECT count(*) FROM results" $JOBS 180
-it_wait_sql "SELECT count(*) FROM batches WHERE state IN ('submitting', 'submitted', 'ingesting')" 0 1 || true
+# The last batches' rows have their results; wait for the batches to finish too.
+it_wait_sql "SELECT (count(*) = 0)::int FROM batches WHERE state IN ('submitting', 'submitted', 'ingesting')" 1 30
 it_stop_scheduler c
 it_stop_worker a
 
@@ -84,7 +76,7 @@ pass "both orphans found at their provider and adopted"
 bad=$(psql_val "SELECT count(*) FROM results r
     WHERE r.attempts <> (SELECT count(*) FROM cost_lines c WHERE c.job_id = r.job_id)")
 [ "$bad" -eq 0 ] || fail "$bad results whose attempts differ from their cost lines"
-sleep 0.5
+it_stop_emulator # its usage log is complete once it has exited
 it_load_usage_log
 billed=$(psql_val "SELECT count(*) FROM usage_log WHERE api LIKE '%-batch' AND status = 'ok'")
 lines=$(psql_val "SELECT count(*) FROM cost_lines WHERE mode = 'batch'")

@@ -65,7 +65,7 @@ for s in a b; do
 done
 owners=$(psql_val "SELECT count(DISTINCT owner) FROM batches")
 [ "$owners" -eq 2 ] || fail "batches owned by $owners schedulers, wanted 2"
-sleep 0.5
+it_stop_emulator # its usage log is complete once it has exited (nothing below calls it)
 it_load_usage_log
 submitted=$(psql_val "SELECT sum(n_rows) FROM batches")
 lines=$(psql_val "SELECT count(*) FROM cost_lines WHERE mode = 'batch'")
@@ -87,7 +87,10 @@ traces=$(psql_val "SELECT count(*) FROM traces WHERE task = 'intent'")
 [ "$traces" -gt 1000 ] || fail "only $traces intent traces from batch answers"
 cp "$SLUICE_CONFIG" "$RUN/hourly.json"
 jq '.tasks.intent.tier0.retrain_every_s = 1' "$RUN/hourly.json" >"$SLUICE_CONFIG"
-sleep 1.1
+# Due once the newest model is older than the period, by PostgreSQL's clock
+# (scheduler/retrain.c asks it).
+it_wait_sql "SELECT count(*) FROM (SELECT FROM tier0_models WHERE task = 'intent'
+    HAVING max(created_at) <= now() - interval '1 s') due" 1 10
 "$SLUICE" scheduler --once >"$RUN/scheduler-once.log" 2>&1 || fail "scheduler --once"
 grep -q "retrained tier 0 of intent: version 2 from $traces traces" "$RUN/scheduler-once.log" \
     || fail "no retraining: $(grep -i tier "$RUN/scheduler-once.log" | tail -2)"

@@ -16,11 +16,11 @@ cat "$RUN/gold-exp.jsonl" >>"$RUN/gold.jsonl"
 SCHED='.scheduler = {batch_max_requests: 1000, max_wait_s: 0, turnaround_s: 30,
                      poll_min_ms: 100, poll_max_ms: 300, tick_ms: 50, max_line_retries: 2}'
 
+# The emulator with another batch behaviour. No worker or scheduler may run
+# meanwhile (it_restart_emulator): each phase starts its own.
 restart_emulator() {
-    _svc_stop_pid "$(cat "$RUN/emulator.pid")"
     MODELS_FILTER=$1 it_write_models 0 '{}'
-    svc_emulator_start "$RUN" "$SLUICE_BUILD_DIR" "$RUN/models.json" "$RUN/usage.csv"
-    it_point_providers_at_emulator
+    it_restart_emulator
 }
 
 # --- every batch fails ----------------------------------------------------
@@ -30,6 +30,7 @@ it_start_worker a
 it_start_scheduler a
 it_wait_sql "SELECT count(*) FROM results" $JOBS 90
 it_stop_scheduler a
+it_stop_worker a
 [ "$(psql_val "SELECT count(*) FROM results WHERE status = 'failed'")" -eq $JOBS ] \
     || fail "jobs answered although every batch failed"
 [ "$(psql_val "SELECT count(*) FROM cost_lines")" -eq 0 ] || fail "cost lines for unanswered jobs"
@@ -43,11 +44,12 @@ pass "$JOBS jobs failed with the provider's reason after 3 submissions each, no 
 
 # --- every batch expires half done ----------------------------------------
 restart_emulator '.batch = {"turnaround_s": 0.2, "expire": true}'
+it_start_worker b
 it_start_scheduler b
 "$SLUICE" publish "$RUN/expire.jsonl" >/dev/null || fail "publish"
 it_wait_sql "SELECT count(*) FROM results WHERE job_id LIKE 'exp-%'" $JOBS 120
 it_stop_scheduler b
-it_stop_worker a
+it_stop_worker b
 answered=$(psql_val "SELECT count(*) FROM results WHERE job_id LIKE 'exp-%' AND status = 'answered'")
 expired=$(psql_val "SELECT count(*) FROM results WHERE job_id LIKE 'exp-%' AND status = 'failed' AND error LIKE 'batch_expired%'")
 [ $((answered + expired)) -eq $JOBS ] || fail "answered $answered + expired $expired != $JOBS"

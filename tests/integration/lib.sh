@@ -17,6 +17,8 @@ chmod 755 "$RUN"
 export SLUICE_CONFIG="$RUN/sluice.json"
 export SLUICE_SCHEMA_DIR="$SLUICE_SOURCE_DIR/schema"
 export PGOPTIONS="-c client_min_messages=warning"
+# Partitions of the dev broker's topics (it_wait_workers_assigned counts them).
+IT_PARTITIONS=8
 
 fail() {
     echo "FAIL: $*" >&2
@@ -76,10 +78,31 @@ it_start_services() {
         "$SLUICE_SOURCE_DIR/config/sluice.example.json" | jq "$filter" > "$SLUICE_CONFIG"
     it_write_models "$latency" "$faults"
     svc_pg_start "$RUN"
-    svc_broker_start "$RUN" "$SLUICE_BUILD_DIR" 8
+    svc_broker_start "$RUN" "$SLUICE_BUILD_DIR" "$IT_PARTITIONS"
     svc_emulator_start "$RUN" "$SLUICE_BUILD_DIR" "$RUN/models.json" "$RUN/usage.csv"
     it_point_providers_at_emulator
     "$SLUICE" migrate >/dev/null || fail "sluice migrate"
+}
+
+# Stops the emulator and waits until it has exited. Its usage log is then
+# complete: read it after this (and after stopping what calls it).
+it_stop_emulator() {
+    _svc_stop_pid "$(cat "$RUN/emulator.pid")"
+    rm -f "$RUN/emulator.pid"
+}
+
+# Restarts the emulator, which re-reads $RUN/models.json and $RUN/gold.jsonl,
+# and points the providers at it. It comes back on another port, which only
+# processes started afterwards learn: so no worker or scheduler may run.
+it_restart_emulator() {
+    local pidfile
+    for pidfile in "$RUN"/worker-*.pid "$RUN"/scheduler-*.pid; do
+        [ ! -f "$pidfile" ] ||
+            fail "$(basename "$pidfile" .pid) runs: it would keep calling the old emulator address"
+    done
+    it_stop_emulator
+    svc_emulator_start "$RUN" "$SLUICE_BUILD_DIR" "$RUN/models.json" "$RUN/usage.csv"
+    it_point_providers_at_emulator
 }
 
 # Every provider of the config talks to the emulator (env overrides).
@@ -96,13 +119,34 @@ it_point_providers_at_emulator() {
 }
 
 # Long-running sluice processes (workers, schedulers), one pid and one log
-# per KIND-NAME in $RUN.
+# per KIND-NAME in $RUN. A restart under the same name starts a fresh log
+# (the previous one becomes KIND-NAME.log.1): what the tests read from a
+# log is then always the running process's (see svc_rotate_log).
 # usage: it_start_proc KIND NAME [ARGS...] — runs `sluice KIND ARGS...`
 it_start_proc() {
     local kind=$1 name=$2
     shift 2
-    "$SLUICE" "$kind" "$@" >"$RUN/$kind-$name.log" 2>&1 &
+    svc_rotate_log "$RUN/$kind-$name.log"
+    "$SLUICE" "$kind" "$@" >>"$RUN/$kind-$name.log" 2>&1 &
     echo $! >"$RUN/$kind-$name.pid"
+}
+
+# usage: it_wait_log FILE PATTERN TIMEOUT_S — until a line of FILE matches
+# the grep pattern.
+it_wait_log() {
+    local file=$1 pattern=$2 deadline=$((SECONDS + $3))
+    until grep -q "$pattern" "$file" 2>/dev/null; do
+        [ $SECONDS -lt $deadline ] || fail "no '$pattern' in $file within $3 s"
+        sleep 0.05
+    done
+}
+
+# usage: it_metrics_addr KIND NAME — prints the host:port the process logged
+# for its /metrics (metrics.listen is 127.0.0.1:0), waiting for the line.
+it_metrics_addr() {
+    local log=$RUN/$1-$2.log
+    it_wait_log "$log" 'metrics listening on [0-9.]*:[0-9]' 30
+    sed -n 's/.*metrics listening on \([0-9.]*:[0-9]*\).*/\1/p' "$log" | head -n 1
 }
 
 # Sends SIGTERM and requires a clean exit 0 (drain, commit).
@@ -125,19 +169,56 @@ it_kill9_proc() {
 it_start_worker() { it_start_proc worker "$@"; }
 it_stop_worker() { it_stop_proc worker "$1"; }
 it_kill9_worker() { it_kill9_proc worker "$1"; }
-# Waits until every named worker holds partitions, so that the group's
-# first rebalance is over before a test publishes: jobs published during it
-# wait seconds (deadlines pass) or run twice.
+# Partitions a worker holds now: the count its last "kafka: assigned" or
+# "revoked"/"lost" line leaves it with (0 before any).
+it_worker_partitions() {
+    { sed -n 's/.*kafka: [a-z]* [0-9]* partition(s) of .*, \([0-9]*\) \(now\|left\)$/\1/p' \
+        "$RUN/worker-$1.log" 2>/dev/null || true; } | tail -n 1 | awk '{print $1 + 0} END {if (!NR) print 0}'
+}
+
+# Waits until every named worker holds partitions and the running workers
+# (those with a pid file) hold all $IT_PARTITIONS between them, so that the
+# group's rebalance is over before a test publishes: jobs published during
+# one wait seconds (deadlines pass) or run twice. A cooperative rebalance
+# takes partitions away first and hands them out in a later round, and a
+# member the mock broker makes rejoin holds none until it has synced; so
+# until then they do not add up.
 # usage: it_wait_workers_assigned NAME...
 it_wait_workers_assigned() {
-    local name deadline=$((SECONDS + 120))
+    local name pidfile held total deadline=$((SECONDS + 120))
+    while :; do
+        held=1
+        for name in "$@"; do
+            [ "$(it_worker_partitions "$name")" -gt 0 ] || held=0
+        done
+        total=0
+        for pidfile in "$RUN"/worker-*.pid; do
+            [ -f "$pidfile" ] || continue
+            name=$(basename "$pidfile" .pid)
+            total=$((total + $(it_worker_partitions "${name#worker-}")))
+        done
+        [ "$held" = 0 ] || [ "$total" -ne "$IT_PARTITIONS" ] || return 0
+        [ $SECONDS -lt $deadline ] ||
+            fail "workers $* not all assigned in 120 s ($total of $IT_PARTITIONS partitions held)"
+        sleep 0.1
+    done
+}
+
+# Waits until no named worker has a provider call in flight (its
+# sluice_inflight_calls gauge is 0). Every call it made has then been
+# answered, and the emulator writes a call's usage line before it answers.
+# usage: it_wait_calls_answered NAME...
+it_wait_calls_answered() {
+    local name addr prom deadline=$((SECONDS + 60))
     for name in "$@"; do
-        until grep -q 'kafka: assigned [1-9]' "$RUN/worker-$name.log"; do
-            [ $SECONDS -lt $deadline ] || fail "worker $name got no partitions in 120 s"
+        addr=$(it_metrics_addr worker "$name")
+        until prom=$(curl -sf "http://$addr/metrics") &&
+            grep -qx 'sluice_inflight_calls 0' <<<"$prom"; do
+            [ $SECONDS -lt $deadline ] || fail "worker $name still has calls in flight after 60 s: $(
+                grep '^sluice_inflight_calls ' <<<"${prom:-}")"
             sleep 0.1
         done
     done
-    sleep 1
 }
 it_start_scheduler() { it_start_proc scheduler "$@"; }
 it_stop_scheduler() { it_stop_proc scheduler "$1"; }

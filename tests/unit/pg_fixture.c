@@ -48,8 +48,20 @@ static bool is_exec(const char *dir, const char *name)
     return access(path, X_OK) == 0;
 }
 
-/* $SLUICE_PG_BINDIR, else the highest /usr/lib/postgresql/N/bin, else ""
- * (meaning: search $PATH). */
+/* True for a directory name that is a PostgreSQL major version ("15"). */
+static bool is_version(const char *name)
+{
+    if (!*name)
+        return false;
+    for (; *name; name++)
+        if (*name < '0' || *name > '9')
+            return false;
+    return true;
+}
+
+/* $SLUICE_PG_BINDIR, else the highest /usr/lib/postgresql/N/bin holding
+ * initdb, whatever N is installed (ops/lib/services.sh picks the same), else
+ * "" (meaning: search $PATH). */
 static void find_bindir(char *out, size_t size)
 {
     const char *env = getenv("SLUICE_PG_BINDIR");
@@ -65,6 +77,8 @@ static void find_bindir(char *out, size_t size)
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         char ver[PATH_MAX], bin[PATH_MAX];
+        if (!is_version(e->d_name))
+            continue;
         long v = strtol(e->d_name, NULL, 10);
         join(ver, sizeof ver, "/usr/lib/postgresql", e->d_name);
         join(bin, sizeof bin, ver, "bin");
@@ -90,15 +104,30 @@ static int drop_root(void)
     return 0;
 }
 
+#define RUN_MAX_ARGS 16
+
 /* Runs bindir/argv[0] with output appended to dir/cmd.log; returns its exit
- * status (0 ok) or -1. */
+ * status (0 ok) or -1. The program gets that full path as its argv[0]:
+ * initdb and pg_ctl look for postgres next to their argv[0], and search $PATH
+ * for it when argv[0] has no slash, where Debian puts none of the three. */
 static int run(const struct pg_fixture *pg, char *const argv[], bool as_server)
 {
     char prog[PATH_MAX], logpath[PATH_MAX];
+    char *args[RUN_MAX_ARGS];
     if (pg->bindir[0])
         join(prog, sizeof prog, pg->bindir, argv[0]);
     else
         snprintf(prog, sizeof prog, "%s", argv[0]);
+    size_t n = 0;
+    for (; argv[n]; n++) {
+        if (n + 1 >= RUN_MAX_ARGS) {
+            fprintf(stderr, "pg_fixture: too many arguments for %s\n", prog);
+            abort();
+        }
+        args[n] = argv[n];
+    }
+    args[0] = prog;
+    args[n] = NULL;
     join(logpath, sizeof logpath, pg->dir, "cmd.log");
     pid_t pid = fork();
     if (pid < 0)
@@ -112,7 +141,7 @@ static int run(const struct pg_fixture *pg, char *const argv[], bool as_server)
         }
         if (as_server && drop_root() != 0)
             _exit(126);
-        execvp(prog, argv);
+        execvp(prog, args);
         _exit(127);
     }
     int status;
