@@ -26,11 +26,7 @@ lowest_first_tier() {
 
 # usage: wait_log FILE TEXT — waits until FILE has a line containing TEXT
 wait_log() {
-    local deadline=$((SECONDS + 60))
-    until grep -qF -- "$2" "$1"; do
-        [ $SECONDS -lt $deadline ] || fail "no '$2' in $(basename "$1") within 60 s"
-        sleep 0.1
-    done
+    it_wait_log "$1" "$(sed 's/[].[*^$\\]/\\&/g' <<<"$2")" 60
 }
 
 reload() {

@@ -37,8 +37,7 @@ printf '%s\n' "ssl = on" "ssl_cert_file = 'server.crt'" "ssl_key_file = 'server.
 { printf '%s\n' "hostssl sluice it_tls 127.0.0.1/32 scram-sha-256" \
       "host    sluice it_tls 127.0.0.1/32 reject"
   cat "$data/pg_hba.conf"; } >"$RUN/hba" && cat "$RUN/hba" >"$data/pg_hba.conf"
-_svc_as_pg "$(_svc_pg_bindir)/pg_ctl" -D "$data" reload >/dev/null
-sleep 1
+it_pg_reload
 [ "$(psql_val "SHOW ssl")" = on ] || fail "the server did not turn TLS on"
 
 printf 'localhost:%s:sluice:it_tls:%s\n' "$PGPORT" "$PW" >"$RUN/pgpass"

@@ -30,8 +30,7 @@ psql_val "CREATE DATABASE walk OWNER sluice_owner" >/dev/null
 data=$(readlink -f "$RUN/pg")
 { echo "host walk sluice_owner,it_w,it_s 127.0.0.1/32 scram-sha-256"; cat "$data/pg_hba.conf"; } >"$RUN/hba"
 cat "$RUN/hba" >"$data/pg_hba.conf"
-_svc_as_pg "$(_svc_pg_bindir)/pg_ctl" -D "$data" reload >/dev/null
-sleep 1
+it_pg_reload
 walk_val() { psql -X -q -t -A -v ON_ERROR_STOP=1 -d walk -c "$1"; }
 
 # --- /etc/sluice from the installed examples ----------------------------------

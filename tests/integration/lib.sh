@@ -131,6 +131,18 @@ it_start_proc() {
     echo $! >"$RUN/$kind-$name.pid"
 }
 
+# Reloads PostgreSQL's configuration (pg_hba.conf, sluice.conf) and waits
+# until the server has read it (pg_conf_load_time moves).
+it_pg_reload() {
+    local before deadline=$((SECONDS + 30))
+    before=$(psql_val "SELECT pg_conf_load_time()")
+    _svc_as_pg "$(_svc_pg_bindir)/pg_ctl" -D "$(readlink -f "$RUN/pg")" reload >/dev/null
+    until [ "$(psql_val "SELECT pg_conf_load_time()")" != "$before" ]; do
+        [ $SECONDS -lt $deadline ] || fail "PostgreSQL did not reload its configuration within 30 s"
+        sleep 0.05
+    done
+}
+
 # usage: it_wait_log FILE PATTERN TIMEOUT_S — until a line of FILE matches
 # the grep pattern.
 it_wait_log() {
