@@ -1,5 +1,5 @@
 /* reconcile.c — `sluice reconcile`: the ledger against the providers'
- * usage reports (lib/reconcile.h), per UTC day, provider, model and mode. */
+ * usage reports (reconcile_usage.h), per UTC day, provider, model and mode. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +12,7 @@
 #include "log.h"
 #include "metrics/telemetry.h"
 #include "pricing.h"
-#include "reconcile.h"
+#include "reconcile_usage.h"
 
 struct reconcile_opts {
     const char *config_path, *metrics_file;

@@ -1,4 +1,4 @@
-/* sources: lib/claims.c lib/db.c lib/log.c lib/sl.c lib/utf8.c tests/unit/pg_fixture.c */
+/* sources: worker/claims.c lib/db.c lib/log.c lib/sl.c lib/utf8.c tests/unit/pg_fixture.c */
 /* Job id claims against a real PostgreSQL (pg_fixture, all migrations):
  * the claim/lease rules of claims.h, table-driven where they are a table.
  * - a free id is claimed; a second owner finds it busy, and so does the

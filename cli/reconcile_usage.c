@@ -1,5 +1,5 @@
-/* reconcile.c — see reconcile.h. */
-#include "reconcile.h"
+/* reconcile_usage.c — the ledger against the providers' usage reports (see reconcile_usage.h). */
+#include "reconcile_usage.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* reconcile.h — the ledger against the providers' own usage reports.
+/* reconcile_usage.h — the ledger against the providers' own usage reports.
  *
  * For each configured provider, reads its organization usage report per
  * UTC day, model and mode (OpenAI GET {base_url}/organization/usage/
