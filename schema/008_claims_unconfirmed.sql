@@ -2,7 +2,7 @@
 -- cost line for every request sent (also when no answer came back).
 --
 -- job_claims: a worker claims the ids of a whole micro-batch (one statement,
--- lib/claims.h) before any provider call. A live claim of another owner
+-- worker/claims.h) before any provider call. A live claim of another owner
 -- makes a second copy of the job wait for the first one's result; a claim
 -- whose lease ran out (its owner died or lost PostgreSQL) is taken over. A
 -- claim is deleted once the job's result is committed; a leftover one is
