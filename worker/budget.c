@@ -231,26 +231,32 @@ void budget_set_totals(struct budget *b, const struct budget_totals *t,
 
 /* ---- the refresh query ---- */
 
-/* Each branch filters on the budgeted names (a text[] parameter the
+/* A line with reason in_flight is a placeholder written before its call
+ * left and replaced by the call's outcome (an upper-bound estimate):
+ * counting it would act on spend not yet made, so only lines that say what
+ * happened count, as the worker's own finished jobs do (budget_add_job).
+ *
+ * Each branch filters on the budgeted names (a text[] parameter the
  * planner sees, so it knows how selective they are) and today's created_at
  * range: an index range scan of (feature, created_at) or (tenant,
  * created_at) of schema/001. The free-user branch reads the partial index
  * of escalated lines (schema/006) and joins those to jobs. */
 static const char REFRESH_SQL[] =
     "SELECT 'f', feature, sum(cost_nanousd)::bigint FROM cost_lines"
-    " WHERE feature = ANY ($2::text[])"
+    " WHERE feature = ANY ($2::text[]) AND reason IS DISTINCT FROM 'in_flight'"
     "   AND created_at >= to_timestamp($1::bigint)"
     "   AND created_at < to_timestamp($1::bigint + 86400)"
     " GROUP BY feature"
     " UNION ALL "
     "SELECT 't', tenant, sum(cost_nanousd)::bigint FROM cost_lines"
-    " WHERE tenant = ANY ($3::text[])"
+    " WHERE tenant = ANY ($3::text[]) AND reason IS DISTINCT FROM 'in_flight'"
     "   AND created_at >= to_timestamp($1::bigint)"
     "   AND created_at < to_timestamp($1::bigint + 86400)"
     " GROUP BY tenant"
     " UNION ALL "
     "SELECT 'e', '', count(*) FROM cost_lines c JOIN jobs j USING (job_id)"
     " WHERE $4::int > 0 AND c.tier = $4::int AND c.attempt > 1"
+    "   AND c.reason IS DISTINCT FROM 'in_flight'"
     "   AND j.user_tier = 'free'"
     "   AND c.created_at >= to_timestamp($1::bigint)"
     "   AND c.created_at < to_timestamp($1::bigint + 86400)";

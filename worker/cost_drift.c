@@ -47,6 +47,8 @@ static const char LOAD_SQL[] =
     "           0)::bigint "
     "FROM cost_lines"
     " WHERE created_at >= $2::timestamptz AND created_at < $3::timestamptz"
+    /* placeholders of calls still in flight (an estimate, replaced) */
+    "   AND reason IS DISTINCT FROM 'in_flight'"
     " GROUP BY tier ORDER BY tier";
 
 /* RFC 3339 UTC with milliseconds, which PostgreSQL reads as timestamptz. */
