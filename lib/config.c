@@ -51,7 +51,7 @@ static const char *const known_keys[] = {
     "tasks.*.confidence_threshold", "tasks.*.max_output_tokens",
     "tasks.*.tier0", "tasks.*.tier0.enabled", "tasks.*.tier0.target",
     "tasks.*.tier0.shadow_share", "tasks.*.tier0.trace_retention_days",
-    "tasks.*.tier0.retrain_every_s",
+    "tasks.*.tier0.retrain_every_s", "tasks.*.tier0.fallback_label",
     "routing", "routing[].when", "routing[].when.task", "routing[].when.mode",
     "routing[].when.user_tier", "routing[].when.min_input_tokens",
     "routing[].when.max_input_tokens", "routing[].start_tier",
@@ -867,6 +867,14 @@ static int parse_ladder(struct pctx *c, const cJSON *item, const char *path,
     return parse_ladder_list(c, arr, sub, cfg, t);
 }
 
+static bool has_label(const struct task_conf *t, const char *label)
+{
+    for (size_t i = 0; i < t->n_labels; i++)
+        if (strcmp(t->labels[i], label) == 0)
+            return true;
+    return false;
+}
+
 /* Tier-0 settings; present or not, only label tasks use them. */
 static int parse_tier0(struct pctx *c, const cJSON *item, const char *path,
                        struct task_conf *t)
@@ -898,6 +906,11 @@ static int parse_tier0(struct pctx *c, const cJSON *item, const char *path,
                      &t->tier0_retrain_every_s);
     if (rc == SL_OK && t->tier0_enabled && t->output != OUTPUT_LABEL)
         return fail(c, sub, "tier 0 serves label tasks only");
+    if (rc == SL_OK)
+        rc = get_string(c, obj, sub, "fallback_label", OPTIONAL, NULL,
+                        &t->tier0_fallback_label);
+    if (rc == SL_OK && t->tier0_fallback_label && !has_label(t, t->tier0_fallback_label))
+        return fail(c, sub, "fallback_label must be one of the task's labels");
     return rc;
 }
 
@@ -1332,6 +1345,7 @@ static void free_task(struct task_conf *t)
     free(t->labels);
     cJSON_Delete(t->schema);
     free(t->schema_text);
+    free(t->tier0_fallback_label);
     free(t->system);
     free(t->prompt);
 }
