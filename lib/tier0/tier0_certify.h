@@ -43,8 +43,12 @@
 #define TIER0_TARGET_DEFAULT 0.98
 #define TIER0_ALPHA 0.05
 /* Novelty limit: the tune rows' quantile of unseen-feature share above
- * which tier 0 abstains (see docs/tier0.md for the measurements). */
-#define TIER0_NOVELTY_QUANTILE 1.0
+ * which tier 0 abstains. Text unlike anything trained on (other languages,
+ * other topics) is mostly unseen features; near-synonym out-of-scope intents
+ * are not (banking77 open-set, AUROC of out-of-scope detection: low score
+ * 0.84, small margin 0.82, unseen share 0.66; the score is already what the
+ * answer set ranks by). 0.99 costs about 0.5 % coverage. */
+#define TIER0_NOVELTY_QUANTILE 0.99
 
 /* The one-sided (1 - alpha) Clopper-Pearson upper bound of a binomial
  * proportion with x successes in n trials: the p at which P(X <= x; n, p) =

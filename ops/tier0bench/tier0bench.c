@@ -237,7 +237,44 @@ struct tally {
     size_t oos_wrong;                /* out-of-scope answered with a wrong label */
 };
 
+/* How well a novelty signal tells out-of-scope test messages from in-scope
+ * ones, as the area under the ROC curve (0.5: not at all). */
+struct scored {
+    double v;
+    bool oos;
+};
+
+static int cmp_scored(const void *a, const void *b)
+{
+    double x = ((const struct scored *)a)->v, y = ((const struct scored *)b)->v;
+    return x < y ? -1 : x > y;
+}
+
+static double auroc(struct scored *v, size_t n)
+{
+    qsort(v, n, sizeof *v, cmp_scored);
+    double rank_sum = 0, n_oos = 0;
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j < n && v[j].v == v[i].v)
+            j++;
+        for (size_t k = i; k < j; k++)
+            if (v[k].oos) {
+                rank_sum += (double)(i + j + 1) / 2; /* mid-rank of the tie group */
+                n_oos++;
+            }
+        i = j;
+    }
+    double n_in = (double)n - n_oos;
+    return n_oos > 0 && n_in > 0
+               ? (rank_sum - n_oos * (n_oos + 1) / 2) / (n_oos * n_in) : 0.5;
+}
+
+enum { SIG_SCORE, SIG_MARGIN, SIG_UNSEEN, N_SIG };
+static const char *const sig_name[N_SIG] = {"low_score", "small_margin", "unseen_share"};
+
 struct summary {
+    double auc[N_SIG];
     double cov_sum, agr_sum, agr_min, in_cov_sum, in_agr_sum, in_agr_min;
     size_t below, violations, in_below, in_violations, runs;
     size_t answered, oos_wrong, oos;
@@ -338,11 +375,21 @@ static int resplit(const struct opts *o, const struct tier0_data *d, size_t test
     if (rc == SL_OK) {
         struct tally t = {0};
         int fallback = o->cert.fallback ? tier0_model_label_index(m, o->cert.fallback) : -1;
+        struct scored *sig[N_SIG];
+        for (int k = 0; k < N_SIG; k++)
+            sig[k] = xmalloc((test_n ? test_n : 1) * sizeof *sig[k]);
         for (size_t i = 0; i < test_n; i++) {
             struct tier0_pred p;
             int y = tier0_data_y(d, perm[i]);
             tier0_model_predict_row_full(m, d, perm[i], &p);
             tally_answer(&t, &c, &p, y, held[y], fallback);
+            sig[SIG_SCORE][i] = (struct scored){-p.score, held[y]};
+            sig[SIG_MARGIN][i] = (struct scored){-p.margin, held[y]};
+            sig[SIG_UNSEEN][i] = (struct scored){p.unseen, held[y]};
+        }
+        for (int k = 0; k < N_SIG; k++) {
+            s->auc[k] += auroc(sig[k], test_n);
+            free(sig[k]);
         }
         summarise(s, &t, co.target, test_n);
     } else {
@@ -400,6 +447,10 @@ static int resplits(const struct opts *o, const struct rows *train,
            s.in_cov_sum / runs, s.in_agr_sum / runs, s.in_agr_min,
            (double)s.in_below / runs, (double)s.in_violations / runs, s.oos,
            (double)(sl_monotonic_us() - t0) / 1e6);
+    printf("# out-of-scope detection, mean AUROC over re-splits (0.5 = none):");
+    for (int k = 0; k < N_SIG; k++)
+        printf(" %s=%.3f", sig_name[k], s.auc[k] / runs);
+    printf("\n");
     return SL_OK;
 }
 
