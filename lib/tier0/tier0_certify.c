@@ -140,12 +140,15 @@ static int cmp_risk(const void *a, const void *b)
 }
 
 /* Where the sequence starts, as a tune coverage: TIER0_SEQ_BACKOFF times
- * the largest coverage at which the tune rows' own bound meets the target
- * (at least TIER0_SEQ_FIRST). Fixed-sequence testing stops at its first
- * failure, and on a few hundred answers one unlucky error fails a test, so
- * starting where the tune rows say the answer set is comfortably inside
- * the target keeps early noise from ending the search. The tune rows are
- * independent of the certify rows, so choosing the start costs nothing. */
+ * the largest coverage at which the tune rows' own bound meets the target,
+ * but never so low that the first candidate could not pass even without an
+ * error (fewer than ln(alpha) / ln(1 - (1 - target)) answers, with 10 %
+ * to spare; tune and certify rows are about as many), and at least
+ * TIER0_SEQ_FIRST. Fixed-sequence testing stops at its first failure, and
+ * on a few hundred answers one unlucky error fails a test, so starting
+ * where the tune rows say the answer set is comfortably inside the target
+ * keeps early noise from ending the search. The tune rows are independent
+ * of the certify rows, so choosing the start costs no validity. */
 static double sequence_start(const struct risked *v, size_t m, double target)
 {
     double best = 0;
@@ -156,8 +159,12 @@ static double sequence_start(const struct risked *v, size_t m, double target)
             tier0_cp_upper(x, i + 1, TIER0_ALPHA) <= 1 - target)
             best = (double)(i + 1) / (double)m;
     }
-    best *= TIER0_SEQ_BACKOFF;
-    return best > TIER0_SEQ_FIRST ? best : TIER0_SEQ_FIRST;
+    double start = best * TIER0_SEQ_BACKOFF;
+    double n_min = 1.1 * log(TIER0_ALPHA) / log(target);
+    double least = m ? n_min / (double)m : 1;
+    if (start < least)
+        start = least < best ? least : best;
+    return start > TIER0_SEQ_FIRST ? start : TIER0_SEQ_FIRST;
 }
 
 /* The candidates: the tune risks at tune coverage start, + TIER0_SEQ_STEP,
