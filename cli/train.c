@@ -13,36 +13,38 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: sluice train --task T [--config FILE] [--target X] [--folds K]\n"
+            "usage: sluice train --task T [--config FILE] [--target X] [--seed S]\n"
             "\n"
-            "Deletes T's traces older than tier0.trace_retention_days, trains\n"
-            "the tier-0 classifier of label task T on its newest traces\n"
-            "(at most %d), certifies it with K-fold (default 5) out-of-fold\n"
-            "predictions so that the 95 %% Clopper-Pearson upper bound of\n"
-            "disagreement over the answer set is <= 1 - X (default: the task's\n"
-            "tier0.target), prints the table and stores the model as the task's\n"
-            "next version, even when nothing is certified (it then answers\n"
-            "nothing). Exit 0 when stored, 1 on failure, 2 on bad usage.\n",
+            "Deletes T's traces older than tier0.trace_retention_days, splits\n"
+            "T's newest traces (at most %d) into fit, tune and certify rows\n"
+            "(seeded by S, default 1), trains the tier-0 classifier of label\n"
+            "task T, and certifies it on the held-out certify rows by\n"
+            "fixed-sequence testing, so that the 95 %% Clopper-Pearson upper\n"
+            "bound of disagreement over the answer set is <= 1 - X (default:\n"
+            "the task's tier0.target). Prints the table and stores the model as\n"
+            "the task's next version, even when nothing is certified (it then\n"
+            "answers nothing). Exit 0 when stored, 1 on failure, 2 on bad usage.\n",
             TIER0_TRAIN_MAX_TRACES);
 }
 
 struct train_args {
     const char *task, *config;
     double target; /* < 0: from the task config */
-    int folds;
+    unsigned seed;
 };
 
 static int parse_args(int argc, char **argv, struct train_args *a)
 {
     static const struct option opts[] = {
         {"task", required_argument, NULL, 't'}, {"config", required_argument, NULL, 'c'},
-        {"target", required_argument, NULL, 'g'}, {"folds", required_argument, NULL, 'k'},
+        {"target", required_argument, NULL, 'g'}, {"seed", required_argument, NULL, 's'},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
     };
-    *a = (struct train_args){NULL, config_default_path(), -1, 5};
+    *a = (struct train_args){NULL, config_default_path(), -1, 1};
+    unsigned long seed;
     int c;
     char *end;
-    while ((c = getopt_long(argc, argv, "t:c:g:k:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "t:c:g:s:h", opts, NULL)) != -1) {
         switch (c) {
         case 't': a->task = optarg; break;
         case 'c': a->config = optarg; break;
@@ -51,10 +53,11 @@ static int parse_args(int argc, char **argv, struct train_args *a)
             if (*end || !(a->target > 0 && a->target < 1))
                 return fprintf(stderr, "sluice train: --target must be in (0, 1)\n"), 2;
             break;
-        case 'k':
-            a->folds = (int)strtol(optarg, &end, 10);
-            if (*end || a->folds < 2 || a->folds > 20)
-                return fprintf(stderr, "sluice train: --folds must be in [2, 20]\n"), 2;
+        case 's':
+            seed = strtoul(optarg, &end, 10);
+            if (*end || seed < 1 || seed > 0x7fffffffUL)
+                return fprintf(stderr, "sluice train: --seed must be in [1, 2^31)\n"), 2;
+            a->seed = (unsigned)seed;
             break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -88,7 +91,7 @@ int cmd_train(int argc, char **argv)
     }
     struct db *db = db_open(cfg->pg_conninfo, "sluice-train", err, sizeof err);
     struct tier0_train_report r;
-    struct tier0_train_opts o = {a.target > 0 ? a.target : 0, a.folds, 2, 0};
+    struct tier0_train_opts o = {a.target > 0 ? a.target : 0, 0, a.seed};
     if (!db) {
         fprintf(stderr, "sluice train: %s\n", err);
         rc = 1;

@@ -850,6 +850,14 @@ static int parse_ladder(struct pctx *c, const cJSON *item, const char *path,
     return parse_ladder_list(c, arr, sub, cfg, t);
 }
 
+static bool has_label(const struct task_conf *t, const char *label)
+{
+    for (size_t i = 0; i < t->n_labels; i++)
+        if (strcmp(t->labels[i], label) == 0)
+            return true;
+    return false;
+}
+
 /* Tier-0 settings; present or not, only label tasks use them. */
 static int parse_tier0(struct pctx *c, const cJSON *item, const char *path,
                        struct task_conf *t)
@@ -867,6 +875,9 @@ static int parse_tier0(struct pctx *c, const cJSON *item, const char *path,
         rc = table_fields(c, obj, sub, "tasks.*.tier0", t);
     if (rc == SL_OK && obj)
         rc = get_bool(c, obj, sub, "enabled", t->tier0_enabled, &t->tier0_enabled);
+    if (rc == SL_OK && t->tier0_fallback_label &&
+        !has_label(t, t->tier0_fallback_label))
+        return fail(c, sub, "fallback_label must be one of the task's labels");
     if (rc == SL_OK && t->tier0_enabled && t->output != OUTPUT_LABEL)
         return fail(c, sub, "tier 0 serves label tasks only");
     return rc;
@@ -1256,6 +1267,7 @@ static void free_task(struct task_conf *t)
     free(t->labels);
     cJSON_Delete(t->schema);
     free(t->schema_text);
+    free(t->tier0_fallback_label);
     free(t->system);
     free(t->prompt);
 }

@@ -171,6 +171,10 @@ static const struct config_key keys[] = {
      F(task_conf, tier0_retrain_every_s), 0, 31536000, "0", RELOAD,
      "period of the scheduler's retraining; 0 is off"},
 
+    {"tasks.*.tier0.fallback_label", CONFIG_STRING,
+     F(task_conf, tier0_fallback_label), 0, 0, NULL, RELOAD,
+     "the task's \"none of these\" label, certified like the others"},
+
     {"routing", CONFIG_ARRAY, HAND, 0, 0, "[]", RELOAD,
      "routing rules, tried in order"},
     {"routing[].when", CONFIG_SECTION, HAND, 0, 0, "{}", RELOAD,

@@ -119,6 +119,8 @@ struct task_conf {
     double tier0_shadow_share; /* tier-0 answers re-checked by the LLM (0.02) */
     int64_t tier0_trace_retention_days; /* traces older are pruned (90; 0 = keep) */
     int64_t tier0_retrain_every_s; /* scheduled retraining period (0 = off) */
+    char *tier0_fallback_label; /* the task's "none of these" label, one of
+                                 * labels, or NULL; owned */
 };
 
 /* A routing rule: every set condition must hold; the first matching rule's

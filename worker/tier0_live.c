@@ -121,6 +121,16 @@ bool tier0_live_breach(const struct tier0_evidence *e, double target,
     return (cert_bound <= limit && *bound > limit) || lower > limit;
 }
 
+bool tier0_live_label_breach(const struct tier0_evidence *e, double target,
+                             double *bound)
+{
+    uint64_t n = e->cert_n + e->live_n, x = e->cert_x + e->live_x;
+    if (e->live_n == 0 || n == 0)
+        return false;
+    *bound = tier0_cp_upper(x, n, TIER0_ALPHA);
+    return 1.0 - tier0_cp_upper(n - x, n, TIER0_ALPHA) > 1.0 - target;
+}
+
 /* Inserts the withdrawal; *made counts it only when this call inserted it
  * (a label stays breached, and so is found again, on every refresh). */
 static int withdraw(struct db *db, const struct served_task *s,
@@ -172,7 +182,7 @@ static int check_live_bounds(struct served_task *s, struct db *db, int *made,
                              strtoull(PQgetvalue(res, r, 4), NULL, 10)};
         all.cert_n += e.cert_n, all.cert_x += e.cert_x;
         all.live_n += e.live_n, all.live_x += e.live_x;
-        if (tier0_live_breach(&e, s->task->tier0_target, &bound)) {
+        if (tier0_live_label_breach(&e, s->task->tier0_target, &bound)) {
             rc = withdraw(db, s, PQgetvalue(res, r, 0), bound, &e, made,
                           errstr, errstr_size);
         }

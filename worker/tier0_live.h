@@ -2,11 +2,16 @@
  * each label task, hot reload, shadow sampling, and the live guarantee.
  *
  * The live guarantee pools the model's certification evidence (answered and
- * agreeing out-of-fold traces, per label) with the shadow checks recorded
- * since (table tier0_shadow): when the 95 % Clopper-Pearson upper bound of
- * disagreement of a label — or of the whole answer set — rises above
- * 1 − target, the label (or '*', the model) is written to tier0_withdrawals
- * and no worker answers it any more. Pooling is what lets a handful of
+ * agreeing held-out certify traces, per label) with the shadow checks
+ * recorded since (table tier0_shadow): when the 95 % Clopper-Pearson upper
+ * bound of disagreement of the whole answer set rises above 1 − target, or
+ * a label is clearly worse than the target (its pooled lower bound above
+ * 1 − target), the model ('*') or the label is written to
+ * tier0_withdrawals and no worker answers it any more. The guarantee is
+ * over the whole answer set, so that is what the upper bound guards; a
+ * label, certified as part of the set on a few dozen rows, is withdrawn on
+ * its own only when clearly worse (its upper bound alone crosses with two
+ * unlucky checks in twenty, which is noise). Pooling is what lets a handful of
  * shadow checks count: on their own, ten agreeing checks still bound the
  * disagreement only below 26 %.
  *
@@ -57,6 +62,11 @@ struct tier0_evidence {
  * gets the pooled upper bound. */
 bool tier0_live_breach(const struct tier0_evidence *e, double target,
                        double *bound);
+/* The rule for one label: true when shadow checks exist and the pooled
+ * lower bound of disagreement is above 1 − target. *bound gets the pooled
+ * upper bound. */
+bool tier0_live_label_breach(const struct tier0_evidence *e, double target,
+                             double *bound);
 
 /* Whether tier 0 answers this job, and if so with what. */
 bool tier0_live_answer(const struct tier0_live *t, const struct job *job,

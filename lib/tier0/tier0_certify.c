@@ -2,7 +2,6 @@
 #include "tier0_certify.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,187 +76,251 @@ double tier0_cp_upper(uint64_t x, uint64_t n, double alpha)
     return hi;
 }
 
-/* ---- selection ---- */
+/* ---- tuning: the ranking and the candidate sequence ---- */
 
-struct ranked {
-    double score;
-    size_t i;
+static double risk_of(const struct tier0_rank *r, const struct tier0_pred *p)
+{
+    return (1 - p->score) * r->factor[p->label];
+}
+
+static bool too_novel(int fallback, double max_unseen, const struct tier0_pred *p)
+{
+    return p->label != fallback && p->unseen > max_unseen;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The q-quantile (q in (0, 1]) of n values, sorted in place. */
+static double quantile(double *v, size_t n, double q)
+{
+    qsort(v, n, sizeof *v, cmp_double);
+    size_t i = (size_t)ceil(q * (double)n);
+    return v[i ? i - 1 : 0];
+}
+
+/* Per-label factors: a label's observed tune errors over the errors its
+ * scores predicted (sum of 1 - score), shrunk towards the pooled ratio by
+ * TIER0_TUNE_PRIOR pseudo-errors, so a label seen a dozen times moves only
+ * as far as its evidence warrants. */
+static void tune_factors(const struct tier0_point *t, size_t n,
+                         struct tier0_rank *r)
+{
+    double *obs = xcalloc(r->n_labels, sizeof *obs);
+    double *exp_err = xcalloc(r->n_labels, sizeof *exp_err);
+    double all_obs = 0, all_exp = 0;
+    for (size_t i = 0; i < n; i++) {
+        int k = t[i].p.label;
+        obs[k] += t[i].y != k;
+        exp_err[k] += 1 - t[i].p.score;
+    }
+    for (size_t k = 0; k < r->n_labels; k++)
+        all_obs += obs[k], all_exp += exp_err[k];
+    double prior = TIER0_TUNE_PRIOR;
+    double pooled = (all_obs + prior) / (all_exp + prior);
+    for (size_t k = 0; k < r->n_labels; k++)
+        r->factor[k] = (obs[k] + prior * pooled) /
+                       (exp_err[k] + prior);
+    free(obs);
+    free(exp_err);
+}
+
+struct risked {
+    double risk;
+    bool wrong;
 };
 
-static int cmp_score_desc(const void *a, const void *b)
+static int cmp_risk(const void *a, const void *b)
 {
-    const struct ranked *x = a, *y = b;
-    if (x->score != y->score)
-        return x->score > y->score ? -1 : 1;
-    return x->i < y->i ? -1 : x->i > y->i;
+    const struct risked *x = a, *y = b;
+    return x->risk < y->risk ? -1 : x->risk > y->risk;
 }
 
-/* A label's threshold: the pooled one, or its own floor when higher. */
-static double label_threshold(double pooled, double floor)
+/* Where the sequence starts, as a tune coverage: TIER0_SEQ_BACKOFF times
+ * the largest coverage at which the tune rows' own bound meets the target,
+ * but never so low that the first candidate could not pass even without an
+ * error (fewer than ln(alpha) / ln(1 - (1 - target)) answers, with 10 %
+ * to spare; tune and certify rows are about as many), and at least
+ * TIER0_SEQ_FIRST. Fixed-sequence testing stops at its first failure, and
+ * on a few hundred answers one unlucky error fails a test, so starting
+ * where the tune rows say the answer set is comfortably inside the target
+ * keeps early noise from ending the search. The tune rows are independent
+ * of the certify rows, so choosing the start costs no validity. */
+static double sequence_start(const struct risked *v, size_t m, double target)
 {
-    return floor > pooled ? floor : pooled;
-}
-
-/* The lowest pooled threshold whose answer set (each label above its
- * floor too) meets the bound; NEVER when none does. */
-static double scan_threshold(const struct tier0_oof *oof, const size_t *order,
-                             size_t n, const double *floor, double target)
-{
-    double best = NEVER, risk = 1 - target;
-    uint64_t k = 0, x = 0;
-    for (size_t i = 0; i < n; i++) {
-        const struct tier0_oof *o = &oof[order[i]];
-        if (o->score < floor[o->pred])
-            continue;
-        k++;
-        x += o->pred != o->y;
-        /* A threshold cannot split tied scores: test only at a group end. */
-        size_t j = i + 1;
-        while (j < n && oof[order[j]].score < floor[oof[order[j]].pred])
-            j++;
-        if (j < n && oof[order[j]].score == o->score)
-            continue;
-        if ((double)x <= risk * (double)k && tier0_cp_upper(x, k, TIER0_ALPHA) <= risk)
-            best = o->score;
+    double best = 0;
+    uint64_t x = 0;
+    for (size_t i = 0; i < m; i++) {
+        x += v[i].wrong;
+        if ((i + 1 == m || v[i + 1].risk > v[i].risk) &&
+            tier0_cp_upper(x, i + 1, TIER0_ALPHA) <= 1 - target)
+            best = (double)(i + 1) / (double)m;
     }
-    return best;
+    double start = best * TIER0_SEQ_BACKOFF;
+    double n_min = 1.1 * log(TIER0_ALPHA) / log(target);
+    double least = m ? n_min / (double)m : 1;
+    if (start < least)
+        start = least < best ? least : best;
+    return start > TIER0_SEQ_FIRST ? start : TIER0_SEQ_FIRST;
 }
 
-static void count_labels(const struct tier0_oof *oof, size_t n,
-                         const double *floor, double t, struct tier0_cert *c)
+/* The candidates: the tune risks at tune coverage start, + TIER0_SEQ_STEP,
+ * ..., 1 (duplicates dropped), most conservative first. */
+static void tune_sequence(const struct tier0_point *t, size_t n, double target,
+                          struct tier0_rank *r)
 {
-    memset(c->labels, 0, c->n_labels * sizeof *c->labels);
+    struct risked *v = xmalloc((n ? n : 1) * sizeof *v);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!too_novel(r->fallback, r->max_unseen, &t[i].p))
+            v[m++] = (struct risked){risk_of(r, &t[i].p), t[i].y != t[i].p.label};
+    qsort(v, m, sizeof *v, cmp_risk);
+    double start = sequence_start(v, m, target);
+    size_t cap = (size_t)((1 - start) / TIER0_SEQ_STEP) + 2;
+    r->lambda = xmalloc(cap * sizeof *r->lambda);
+    r->n_steps = 0;
+    for (size_t j = 0; m > 0 && j < cap; j++) {
+        double q = start + TIER0_SEQ_STEP * (double)j;
+        size_t i = (size_t)ceil((q < 1 ? q : 1) * (double)m);
+        double l = v[i ? i - 1 : 0].risk;
+        if (r->n_steps == 0 || l > r->lambda[r->n_steps - 1])
+            r->lambda[r->n_steps++] = l;
+        if (q >= 1)
+            break;
+    }
+    free(v);
+}
+
+int tier0_cert_tune(const struct tier0_point *tune, size_t n, size_t n_labels,
+                    int fallback, double novelty_quantile, double target,
+                    struct tier0_rank *out)
+{
+    memset(out, 0, sizeof *out);
+    if (n_labels == 0 || !(target > 0 && target < 1) || fallback < -1 || (fallback >= 0 && (size_t)fallback >= n_labels) ||
+        !(novelty_quantile > 0 && novelty_quantile <= 1))
+        return SL_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (tune[i].y < 0 || (size_t)tune[i].y >= n_labels || tune[i].p.label < 0 ||
+            (size_t)tune[i].p.label >= n_labels)
+            return SL_EINVAL;
+    out->n_labels = n_labels;
+    out->fallback = fallback;
+    out->factor = xcalloc(n_labels, sizeof *out->factor);
+    tune_factors(tune, n, out);
+    out->max_unseen = 1;
+    if (novelty_quantile < 1 && n > 0) {
+        double *u = xmalloc(n * sizeof *u);
+        for (size_t i = 0; i < n; i++)
+            u[i] = tune[i].p.unseen;
+        out->max_unseen = quantile(u, n, novelty_quantile);
+        free(u);
+    }
+    tune_sequence(tune, n, target, out);
+    return SL_OK;
+}
+
+void tier0_rank_clear(struct tier0_rank *r)
+{
+    if (!r)
+        return;
+    free(r->factor);
+    free(r->lambda);
+    memset(r, 0, sizeof *r);
+}
+
+/* ---- certification: fixed-sequence testing ---- */
+
+/* Label thresholds of risk level lambda: risk <= lambda is
+ * score >= 1 - lambda / factor. Serving compares scores only, so
+ * certification counts through the very same thresholds. */
+static void set_thresholds(struct tier0_cert *c, const struct tier0_rank *r,
+                           double lambda)
+{
+    for (size_t k = 0; k < c->n_labels; k++) {
+        double t = r->factor[k] > 0 ? 1 - lambda / r->factor[k] : 0;
+        c->labels[k].threshold = t > 0 ? t : 0;
+        c->labels[k].certified = true;
+    }
+}
+
+static void count(const struct tier0_point *cal, size_t n, struct tier0_cert *c)
+{
+    for (size_t k = 0; k < c->n_labels; k++) {
+        struct tier0_label_cert *l = &c->labels[k];
+        l->support = l->answered = l->agreed = 0;
+    }
     c->n_answered = c->n_disagree = 0;
     for (size_t i = 0; i < n; i++) {
-        struct tier0_label_cert *l = &c->labels[oof[i].pred];
+        struct tier0_label_cert *l = &c->labels[cal[i].p.label];
         l->support++;
-        if (oof[i].score < label_threshold(t, floor[oof[i].pred]))
+        if (!tier0_cert_answers(c, &cal[i].p))
             continue;
         l->answered++;
-        l->agreed += oof[i].pred == oof[i].y;
+        l->agreed += cal[i].y == cal[i].p.label;
         c->n_answered++;
-        c->n_disagree += oof[i].pred != oof[i].y;
+        c->n_disagree += cal[i].y != cal[i].p.label;
     }
 }
 
-/* The lowest score s >= from (at the end of a tie group) at which label k's
- * own answer set {pred == k, score >= s} is not clearly below target (upper
- * bound of its agreement >= target); NEVER when there is none. Always above
- * `from` when the set at `from` itself is clearly below. */
-static double raised_floor(const struct tier0_oof *oof, const size_t *order,
-                           size_t n, int k, double from, double target)
+/* One test of the sequence: the candidate's disagreement is bounded at or
+ * below 1 - target. */
+static bool accepted(const struct tier0_cert *c)
 {
-    double best = NEVER;
-    uint64_t seen = 0, agreed = 0;
-    for (size_t i = 0; i < n; i++) {
-        const struct tier0_oof *o = &oof[order[i]];
-        if (o->pred != k)
-            continue;
-        if (o->score < from)
-            break;
-        seen++;
-        agreed += o->y == k;
-        size_t j = i + 1;
-        while (j < n && oof[order[j]].pred != k)
-            j++;
-        if (j < n && oof[order[j]].score == o->score)
-            continue;
-        if (tier0_cp_upper(agreed, seen, TIER0_ALPHA) >= target)
-            best = o->score;
-    }
-    return best;
+    return c->n_answered > 0 &&
+           tier0_cp_upper(c->n_disagree, c->n_answered, TIER0_ALPHA) <= 1 - c->target;
 }
 
-/* Per-label refinement: a label clearly below target inside the answer set
- * gets its own, higher threshold (its floor) where it is not, or is dropped
- * when no score gets it there. Raising a threshold only removes answers;
- * the pooled bound is then computed again over the union of every label's
- * answers, so the guarantee is still the one of the whole answer set.
- * Returns whether any floor rose. */
-static bool raise_floors(const struct tier0_oof *oof, const size_t *order,
-                         size_t n, double t, struct tier0_cert *c, double *floor)
-{
-    bool changed = false;
-    for (size_t k = 0; k < c->n_labels; k++) {
-        const struct tier0_label_cert *l = &c->labels[k];
-        if (floor[k] > 1 || l->answered == 0 ||
-            tier0_cp_upper(l->agreed, l->answered, TIER0_ALPHA) >= c->target)
-            continue;
-        floor[k] = raised_floor(oof, order, n, (int)k, label_threshold(t, floor[k]),
-                                c->target);
-        changed = true;
-    }
-    return changed;
-}
-
-static void finish_cert(struct tier0_cert *c, const double *floor)
+static void finish_cert(struct tier0_cert *c)
 {
     c->coverage = c->n_traces ? (double)c->n_answered / (double)c->n_traces : 0;
     c->agreement = c->n_answered ? 1 - (double)c->n_disagree / (double)c->n_answered : 0;
     c->bound = tier0_cp_upper(c->n_disagree, c->n_answered, TIER0_ALPHA);
-    bool any = false;
     for (size_t k = 0; k < c->n_labels; k++) {
         struct tier0_label_cert *l = &c->labels[k];
-        l->certified = floor[k] <= 1 && l->answered > 0 && c->threshold <= 1;
-        l->threshold = l->certified ? label_threshold(c->threshold, floor[k]) : NEVER;
         l->agreement = l->answered ? (double)l->agreed / (double)l->answered : 0;
         l->coverage = l->support ? (double)l->answered / (double)l->support : 0;
-        any = any || l->certified;
-    }
-    c->certified = any && c->bound <= 1 - c->target;
-    if (!c->certified) {
-        for (size_t k = 0; k < c->n_labels; k++) {
-            c->labels[k].certified = false;
-            c->labels[k].threshold = NEVER;
-        }
-        c->threshold = NEVER;
     }
 }
 
-static size_t *order_by_score(const struct tier0_oof *oof, size_t n)
-{
-    struct ranked *r = xmalloc((n ? n : 1) * sizeof *r);
-    size_t *order = xmalloc((n ? n : 1) * sizeof *order);
-    for (size_t i = 0; i < n; i++)
-        r[i] = (struct ranked){oof[i].score, i};
-    qsort(r, n, sizeof *r, cmp_score_desc);
-    for (size_t i = 0; i < n; i++)
-        order[i] = r[i].i;
-    free(r);
-    return order;
-}
-
-int tier0_cert_select(const struct tier0_oof *oof, size_t n, size_t n_labels,
-                      double target, struct tier0_cert *out)
+int tier0_cert_ltt(const struct tier0_point *cal, size_t n,
+                   const struct tier0_rank *r, double target,
+                   struct tier0_cert *out)
 {
     memset(out, 0, sizeof *out);
-    if (!(target > 0 && target < 1) || n_labels == 0)
+    if (!(target > 0 && target < 1) || r->n_labels == 0)
         return SL_EINVAL;
     for (size_t i = 0; i < n; i++)
-        if (oof[i].y < 0 || (size_t)oof[i].y >= n_labels || oof[i].pred < 0 ||
-            (size_t)oof[i].pred >= n_labels)
+        if (cal[i].y < 0 || (size_t)cal[i].y >= r->n_labels || cal[i].p.label < 0 ||
+            (size_t)cal[i].p.label >= r->n_labels)
             return SL_EINVAL;
     out->target = target;
+    out->max_unseen = r->max_unseen;
+    out->fallback = r->fallback;
     out->n_traces = n;
-    out->n_labels = n_labels;
-    out->labels = xcalloc(n_labels, sizeof *out->labels);
-    size_t *order = order_by_score(oof, n);
-    double *floor = xmalloc(n_labels * sizeof *floor);
-    for (size_t k = 0; k < n_labels; k++)
-        floor[k] = -1; /* no floor: scores are >= 0 */
-    /* Floors only rise, each to a higher score or out, so this ends. When
-     * no threshold works yet, labels are judged over all their predictions:
-     * one bad label must not keep the others out. */
-    double t;
-    do {
-        out->threshold = scan_threshold(oof, order, n, floor, target);
-        t = out->threshold <= 1 ? out->threshold : 0;
-        count_labels(oof, n, floor, t, out);
-    } while (raise_floors(oof, order, n, t, out, floor));
-    count_labels(oof, n, floor, out->threshold, out);
-    finish_cert(out, floor);
-    free(order);
-    free(floor);
+    out->n_labels = r->n_labels;
+    out->labels = xcalloc(r->n_labels, sizeof *out->labels);
+    out->certified = true; /* so that count() sees the candidate's set */
+    size_t j = 0;
+    for (; j < r->n_steps; j++) {
+        set_thresholds(out, r, r->lambda[j]);
+        count(cal, n, out);
+        if (!accepted(out))
+            break; /* fixed sequence: the first failure ends the search */
+    }
+    out->steps = j;
+    if (j > 0) {
+        out->lambda = r->lambda[j - 1];
+        set_thresholds(out, r, out->lambda);
+    } else {
+        out->certified = false;
+        for (size_t k = 0; k < out->n_labels; k++)
+            out->labels[k] = (struct tier0_label_cert){0, NEVER, 0, 0, 0, 0, false};
+    }
+    count(cal, n, out);
+    finish_cert(out);
     return SL_OK;
 }
 
@@ -269,46 +332,21 @@ void tier0_cert_clear(struct tier0_cert *c)
     memset(c, 0, sizeof *c);
 }
 
-bool tier0_cert_answers(const struct tier0_cert *c, int label, double score)
+bool tier0_cert_answers(const struct tier0_cert *c, const struct tier0_pred *p)
 {
-    if (!c->certified || label < 0 || (size_t)label >= c->n_labels)
+    if (!c->certified || p->label < 0 || (size_t)p->label >= c->n_labels)
         return false;
-    const struct tier0_label_cert *l = &c->labels[label];
-    return l->certified && score >= l->threshold;
+    const struct tier0_label_cert *l = &c->labels[p->label];
+    return l->certified && p->score >= l->threshold &&
+           !too_novel(c->fallback, c->max_unseen, p);
 }
 
-/* ---- k-fold ---- */
+/* ---- the whole procedure ---- */
 
-struct fold_job {
-    const struct tier0_data *d;
-    const struct tier0_train_params *params;
-    const int *fold_of;
-    int folds, first, step;
-    struct tier0_oof *oof;
-    int rc;
-    char err[256];
-};
-
-static void *run_folds(void *arg)
+void tier0_cert_opts_default(struct tier0_cert_opts *o)
 {
-    struct fold_job *j = arg;
-    size_t n = tier0_data_count(j->d);
-    bool *use = xmalloc(n * sizeof *use);
-    for (int f = j->first; f < j->folds && j->rc == SL_OK; f += j->step) {
-        for (size_t i = 0; i < n; i++)
-            use[i] = j->fold_of[i] != f;
-        struct tier0_model *m = NULL;
-        j->rc = tier0_model_train(j->d, j->params, use, &m, j->err, sizeof j->err);
-        for (size_t i = 0; m && i < n; i++) {
-            if (use[i])
-                continue;
-            j->oof[i].y = tier0_data_y(j->d, i);
-            tier0_model_predict_row(m, j->d, i, &j->oof[i].pred, &j->oof[i].score);
-        }
-        tier0_model_free(m);
-    }
-    free(use);
-    return NULL;
+    *o = (struct tier0_cert_opts){TIER0_TARGET_DEFAULT, 0.15, 0.15,
+                                  TIER0_NOVELTY_QUANTILE, NULL, 1};
 }
 
 static uint64_t splitmix64(uint64_t *s)
@@ -319,64 +357,116 @@ static uint64_t splitmix64(uint64_t *s)
     return z ^ (z >> 31);
 }
 
-/* Shuffles the rows, then deals each label's rows round-robin so every
- * fold sees every label in proportion. */
-static int *stratified_folds(const struct tier0_data *d, int folds, uint64_t seed)
+int *tier0_cert_split(const struct tier0_data *d, const bool *rows,
+                      double tune_share, double cert_share, unsigned seed)
 {
     size_t n = tier0_data_count(d);
-    size_t *perm = xmalloc(n * sizeof *perm);
+    uint64_t s = seed;
+    size_t *perm = xmalloc((n ? n : 1) * sizeof *perm);
     for (size_t i = 0; i < n; i++)
         perm[i] = i;
     for (size_t i = n; i > 1; i--) {
-        size_t k = (size_t)(splitmix64(&seed) % i), t = perm[i - 1];
+        size_t k = (size_t)(splitmix64(&s) % i), t = perm[i - 1];
         perm[i - 1] = perm[k];
         perm[k] = t;
     }
-    int *fold_of = xmalloc(n * sizeof *fold_of);
+    /* Deal label by label with one running counter mapped through the
+     * golden-ratio sequence, whose consecutive values spread evenly over
+     * [0, 1): every part gets its share of every label (to a row or two). */
+    int *part = xmalloc((n ? n : 1) * sizeof *part);
     size_t next = 0;
+    double fit_end = 1 - tune_share - cert_share, tune_end = 1 - cert_share;
     for (size_t lab = 0; lab < tier0_data_n_labels(d); lab++)
-        for (size_t i = 0; i < n; i++)
-            if ((size_t)tier0_data_y(d, perm[i]) == lab)
-                fold_of[perm[i]] = (int)(next++ % (size_t)folds);
+        for (size_t i = 0; i < n; i++) {
+            if ((size_t)tier0_data_y(d, perm[i]) != lab)
+                continue;
+            if (rows && !rows[perm[i]]) {
+                part[perm[i]] = -1;
+                continue;
+            }
+            double pos = fmod((double)next++ * 0.6180339887498949, 1.0);
+            part[perm[i]] = pos < fit_end ? 0 : pos < tune_end ? 1 : 2;
+        }
     free(perm);
-    return fold_of;
+    return part;
 }
 
-int tier0_cert_kfold(const struct tier0_data *d,
-                     const struct tier0_train_params *params, int folds,
-                     uint64_t seed, int threads, struct tier0_oof *oof,
-                     char *errstr, size_t errstr_size)
+/* Predictions of model m for the rows of part `which`; returns how many. */
+static size_t predict_part(const struct tier0_model *m, const struct tier0_data *d,
+                           const int *part, int which, struct tier0_point *out)
 {
-    if (folds < 2 || (size_t)folds > tier0_data_count(d)) {
-        snprintf(errstr, errstr_size, "folds must be in [2, traces]");
+    size_t k = 0;
+    for (size_t i = 0; i < tier0_data_count(d); i++) {
+        if (part[i] != which)
+            continue;
+        out[k].y = tier0_data_y(d, i);
+        tier0_model_predict_row_full(m, d, i, &out[k].p);
+        k++;
+    }
+    return k;
+}
+
+/* The fallback's label index, or -1: a fallback the LLM has not answered
+ * yet is not among the labels, and there is nothing to exempt. */
+static int fallback_index(const struct tier0_data *d, const char *name)
+{
+    for (size_t k = 0; name && k < tier0_data_n_labels(d); k++)
+        if (strcmp(tier0_data_label(d, k), name) == 0)
+            return (int)k;
+    return -1;
+}
+
+static int check_opts(const struct tier0_cert_opts *o, char *errstr,
+                      size_t errstr_size)
+{
+    if (!(o->target > 0 && o->target < 1) || !(o->tune_share > 0) ||
+        !(o->cert_share > 0) || !(o->tune_share + o->cert_share < 1) ||
+        !(o->novelty_quantile > 0 && o->novelty_quantile <= 1)) {
+        snprintf(errstr, errstr_size, "tier0 certify: target, shares or "
+                 "novelty quantile out of range");
         return SL_EINVAL;
     }
-    threads = threads < 1 ? 1 : threads > folds ? folds : threads;
-    int *fold_of = stratified_folds(d, folds, seed);
-    struct fold_job *jobs = xcalloc((size_t)threads, sizeof *jobs);
-    pthread_t *tid = xcalloc((size_t)threads, sizeof *tid);
-    bool *started = xcalloc((size_t)threads, sizeof *started);
-    for (int t = 0; t < threads; t++) {
-        jobs[t] = (struct fold_job){d, params, fold_of, folds, t, threads, oof,
-                                    SL_OK, ""};
-        started[t] = t > 0 && pthread_create(&tid[t], NULL, run_folds, &jobs[t]) == 0;
+    return SL_OK;
+}
+
+int tier0_cert_build(const struct tier0_data *d, const bool *rows,
+                     const struct tier0_train_params *params,
+                     const struct tier0_cert_opts *o,
+                     struct tier0_model **model, struct tier0_cert *cert,
+                     char *errstr, size_t errstr_size)
+{
+    *model = NULL;
+    memset(cert, 0, sizeof *cert);
+    if (errstr_size > 0)
+        errstr[0] = '\0';
+    int fallback = fallback_index(d, o->fallback), rc = check_opts(o, errstr, errstr_size);
+    if (rc != SL_OK)
+        return rc;
+    size_t n = tier0_data_count(d);
+    struct tier0_train_params p = *params;
+    p.seed = o->seed;
+    int *part = tier0_cert_split(d, rows, o->tune_share, o->cert_share, o->seed);
+    bool *use = xmalloc((n ? n : 1) * sizeof *use);
+    struct tier0_point *pts = xmalloc((n ? n : 1) * sizeof *pts);
+    struct tier0_rank rank = {0};
+    for (size_t i = 0; i < n; i++)
+        use[i] = part[i] == 0;
+    rc = tier0_model_train(d, &p, use, model, errstr, errstr_size);
+    if (rc == SL_OK) {
+        size_t nt = predict_part(*model, d, part, 1, pts);
+        rc = tier0_cert_tune(pts, nt, tier0_data_n_labels(d), fallback,
+                             o->novelty_quantile, o->target, &rank);
     }
-    for (int t = 0; t < threads; t++) {
-        if (started[t])
-            pthread_join(tid[t], NULL);
-        else
-            run_folds(&jobs[t]); /* thread 0, or one that could not start */
+    if (rc == SL_OK) {
+        size_t nc = predict_part(*model, d, part, 2, pts);
+        rc = tier0_cert_ltt(pts, nc, &rank, o->target, cert);
     }
-    int rc = SL_OK;
-    for (int t = 0; t < threads && rc == SL_OK; t++)
-        if (jobs[t].rc != SL_OK) {
-            rc = jobs[t].rc;
-            snprintf(errstr, errstr_size, "%s", jobs[t].err);
-        }
-    free(jobs);
-    free(tid);
-    free(started);
-    free(fold_of);
+    if (rc != SL_OK && !errstr[0])
+        snprintf(errstr, errstr_size, "tier0 certify: bad labels");
+    tier0_rank_clear(&rank);
+    free(pts);
+    free(use);
+    free(part);
     return rc;
 }
 
@@ -385,10 +475,10 @@ int tier0_cert_kfold(const struct tier0_data *d,
 void tier0_cert_print(FILE *f, const struct tier0_cert *c,
                       const struct tier0_model *m)
 {
-    fprintf(f, "certified=%s target=%.4f threshold=%s%.4f coverage=%.4f "
-            "agreement=%.4f bound=%.4f answered=%zu/%zu\n",
-            c->certified ? "yes" : "no", c->target,
-            c->threshold > 1 ? "none " : "", c->threshold > 1 ? 0 : c->threshold,
+    fprintf(f, "certified=%s target=%.4f lambda=%.6f steps=%zu max_unseen=%.4f "
+            "fallback=%s coverage=%.4f agreement=%.4f bound=%.4f answered=%zu/%zu\n",
+            c->certified ? "yes" : "no", c->target, c->lambda, c->steps,
+            c->max_unseen, c->fallback >= 0 ? tier0_model_label(m, (size_t)c->fallback) : "-",
             c->coverage, c->agreement, c->bound, c->n_answered, c->n_traces);
     fprintf(f, "%-40s %7s %9s %9s %8s %9s\n", "label", "support", "threshold",
             "agreement", "coverage", "certified");
@@ -410,8 +500,10 @@ char *tier0_cert_thresholds_json(const struct tier0_cert *c,
 {
     cJSON *root = cJSON_CreateObject();
     cJSON_AddNumberToObject(root, "target", c->target);
-    if (c->threshold <= 1)
-        cJSON_AddNumberToObject(root, "threshold", c->threshold);
+    cJSON_AddNumberToObject(root, "lambda", c->lambda);
+    cJSON_AddNumberToObject(root, "max_unseen", c->max_unseen);
+    if (c->fallback >= 0)
+        cJSON_AddStringToObject(root, "fallback", tier0_model_label(m, (size_t)c->fallback));
     cJSON *labels = cJSON_AddObjectToObject(root, "labels");
     for (size_t k = 0; k < c->n_labels; k++)
         if (c->labels[k].certified)
@@ -433,6 +525,9 @@ char *tier0_cert_metrics_json(const struct tier0_cert *c,
     cJSON_AddNumberToObject(root, "coverage", c->coverage);
     cJSON_AddNumberToObject(root, "agreement", c->agreement);
     cJSON_AddNumberToObject(root, "bound", c->bound);
+    cJSON_AddNumberToObject(root, "lambda", c->lambda);
+    cJSON_AddNumberToObject(root, "steps", (double)c->steps);
+    cJSON_AddNumberToObject(root, "max_unseen", c->max_unseen);
     cJSON *labels = cJSON_AddObjectToObject(root, "labels");
     for (size_t k = 0; k < c->n_labels; k++) {
         const struct tier0_label_cert *l = &c->labels[k];
@@ -453,15 +548,25 @@ static int from_json(const cJSON *root, const struct tier0_model *m,
                      struct tier0_cert *out, char *errstr, size_t errstr_size)
 {
     const cJSON *target = cJSON_GetObjectItemCaseSensitive(root, "target");
-    const cJSON *thr = cJSON_GetObjectItemCaseSensitive(root, "threshold");
+    const cJSON *lambda = cJSON_GetObjectItemCaseSensitive(root, "lambda");
+    const cJSON *unseen = cJSON_GetObjectItemCaseSensitive(root, "max_unseen");
+    const cJSON *fallback = cJSON_GetObjectItemCaseSensitive(root, "fallback");
     const cJSON *labels = cJSON_GetObjectItemCaseSensitive(root, "labels");
     if (!cJSON_IsNumber(target) || !cJSON_IsObject(labels) ||
-        (thr && !cJSON_IsNumber(thr))) {
+        (lambda && !cJSON_IsNumber(lambda)) || (unseen && !cJSON_IsNumber(unseen)) ||
+        (fallback && !cJSON_IsString(fallback))) {
         snprintf(errstr, errstr_size, "tier0 thresholds: need target and labels");
         return SL_EINVAL;
     }
     out->target = target->valuedouble;
-    out->threshold = thr ? thr->valuedouble : NEVER;
+    out->lambda = lambda ? lambda->valuedouble : 0;
+    out->max_unseen = unseen ? unseen->valuedouble : 1;
+    out->fallback = fallback ? tier0_model_label_index(m, fallback->valuestring) : -1;
+    if (fallback && out->fallback < 0) {
+        snprintf(errstr, errstr_size, "tier0 thresholds: fallback '%.64s' "
+                 "unknown to the model", fallback->valuestring);
+        return SL_EINVAL;
+    }
     const cJSON *it;
     cJSON_ArrayForEach(it, labels) {
         int k = tier0_model_label_index(m, it->string);

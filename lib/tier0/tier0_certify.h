@@ -1,27 +1,36 @@
-/* tier0_certify.h — choosing, with a statistical guarantee, which tier-0
- * predictions may be answered without the LLM.
+/* tier0_certify.h — choosing which tier-0 predictions may be answered
+ * without the LLM, with a guarantee that is valid by construction.
  *
- * Every trace gets an out-of-fold prediction (k-fold cross-validation, so
- * each trace serves both training and calibration). The answer set is, per
- * label k, {pred == k, score >= max(threshold, floor_k)}. The pooled
- * threshold is the lowest one (largest coverage) at which the one-sided
- * (1 - alpha) Clopper-Pearson upper bound of the disagreement rate over ALL
- * answered traces is <= 1 - target (selective risk in the manner of
- * Geifman & El-Yaniv's SGR).
- * Per-label refinement: a label whose own agreement inside the answer set
- * is clearly below target (the one-sided (1 - alpha) upper bound of its
- * agreement is < target) gets a floor: the lowest score above its current
- * threshold at which its own answers are no longer clearly below target
- * (no such score: the label is dropped). The pooled threshold is then
- * chosen again with the floors, until no floor rises. Floors only remove
- * answers, and the bound that certifies is always computed over the union
- * of every label's answers, so refinement never weakens the guarantee; it
- * buys coverage by keeping a weak label's confident answers (rather than
- * dropping the label) and by letting the pooled threshold fall once the weak
- * labels' low-score errors are out.
- * Caveat: the threshold is picked by scanning every candidate, so the bound
- * is the bound at the chosen threshold, without the Bonferroni correction
- * over candidates that SGR's binary search applies. */
+ * The procedure (tier0_cert_build), on one task's traces:
+ *  1. Split: stratified by label and seeded, into fit (70 %), tune (15 %)
+ *     and certify (15 %) rows.
+ *  2. Train: the served model is trained on the fit rows only.
+ *  3. Tune: it predicts the tune rows. From them, tier0_cert_tune ranks
+ *     answers by an estimated risk, (1 - score) times a per-label factor (the label's tune errors over what its scores
+ *     predicted, shrunk towards the pooled ratio), and fixes the novelty
+ *     limit (the largest share of unseen features still answered) and a
+ *     sequence of nested candidate answer sets {risk <= lambda_j}, from the
+ *     most conservative to the least, starting a little below the largest
+ *     set the tune rows themselves would certify.
+ *  4. Certify (tier0_cert_ltt): it predicts the certify rows, which
+ *     neither trained it nor chose anything, so the certified scores are
+ *     the served model's own. Fixed-sequence testing (Learn-then-Test):
+ *     candidate j is accepted when the one-sided (1 - alpha) Clopper-Pearson
+ *     upper bound of its disagreement on the certify rows is <= 1 - target;
+ *     testing stops at the first candidate not accepted, and the last
+ *     accepted one is served. Each test runs at level alpha in an order
+ *     fixed before the certify rows are looked at, so the family-wise error
+ *     is at most alpha: the search costs no validity, and the per-label
+ *     thresholds are covered because they are part of each candidate.
+ * (A model retrained on fit + tune rows would be more confident than the
+ * one tuned, and the tune rows' risk levels did not carry over: on
+ * banking77 its first candidate disagreed 3.9 %.)
+ * Guarantee: if future traffic is exchangeable with the traces, then with
+ * probability >= 1 - alpha over the certify rows, the served answer set's
+ * disagreement with the LLM is <= 1 - target.
+ * The task's fallback label (the LLM's "none of these", e.g. "other") is
+ * certified like any label; a prediction of it is exempt from novelty
+ * abstention, since novel text is what it is for. */
 #ifndef SL_TIER0_CERTIFY_H
 #define SL_TIER0_CERTIFY_H
 
@@ -35,6 +44,13 @@
 
 #define TIER0_TARGET_DEFAULT 0.98
 #define TIER0_ALPHA 0.05
+/* Novelty limit: the tune rows' quantile of unseen-feature share above
+ * which tier 0 abstains. Text unlike anything trained on (other languages,
+ * other topics) is mostly unseen features; near-synonym out-of-scope intents
+ * are not (banking77 open-set, AUROC of out-of-scope detection: low score
+ * 0.84, small margin 0.82, unseen share 0.66; the score is already what the
+ * answer set ranks by). 0.99 costs about 0.5 % coverage. */
+#define TIER0_NOVELTY_QUANTILE 0.99
 
 /* The one-sided (1 - alpha) Clopper-Pearson upper bound of a binomial
  * proportion with x successes in n trials: the p at which P(X <= x; n, p) =
@@ -42,72 +58,133 @@
  * Returns 1 when x >= n or n == 0. */
 double tier0_cp_upper(uint64_t x, uint64_t n, double alpha);
 
-/* One calibration point: the trace's label and its out-of-fold prediction. */
-struct tier0_oof {
+/* One held-out row: its label (the LLM's answer) and the prediction. */
+struct tier0_point {
     int y;
-    int pred;
-    double score;
+    struct tier0_pred p;
 };
 
-/* Per label, counted over the traces whose prediction is that label. */
+/* What tuning fixes before certification looks at its rows. */
+struct tier0_rank {
+    size_t n_labels;
+    double *factor;    /* owned; per label, multiplies (1 - score) */
+    double max_unseen; /* answered only up to this unseen-feature share */
+    int fallback;      /* label exempt from the novelty limit, or -1 */
+    size_t n_steps;
+    double *lambda;    /* owned; n_steps increasing risk levels */
+};
+
+/* Pseudo-errors shrinking a label's factor towards the pooled one. Small
+ * priors overfit the tune rows (banking77, one split: 2 -> nothing
+ * certified, 10 -> coverage 0.62, 20 -> 0.70, 50 -> 0.72, no per-label
+ * factor at all -> 0.68). */
+#define TIER0_TUNE_PRIOR 50.0
+#define TIER0_SEQ_FIRST 0.20   /* lowest tune coverage of the first candidate */
+#define TIER0_SEQ_BACKOFF 0.75 /* first candidate: this share of the tune
+                                * coverage whose tune bound meets target
+                                * (banking77, 50 % of train: 0.9 -> nothing
+                                * certified, 0.75 -> 0.48; full train: 0.70
+                                * -> 0.71) */
+#define TIER0_SEQ_STEP 0.005   /* tune coverage added by each next one */
+
+/* Ranks from n tune points. novelty_quantile in (0, 1]: max_unseen is that
+ * quantile of the tune points' unseen shares (1: no novelty abstention).
+ * target places the first candidate (see sequence_start in the .c).
+ * Fills *out (free its content with tier0_rank_clear). Returns 0 or
+ * SL_EINVAL (a label or the fallback out of range, quantile out of range). */
+int tier0_cert_tune(const struct tier0_point *tune, size_t n, size_t n_labels,
+                    int fallback, double novelty_quantile, double target,
+                    struct tier0_rank *out) SL_MUSTCHECK;
+void tier0_rank_clear(struct tier0_rank *r);
+
+/* Per label, counted over the certify rows whose prediction is that label. */
 struct tier0_label_cert {
-    size_t support;   /* traces predicted as this label */
-    double threshold; /* answered when score >= threshold (> 1: never):
-                       * the pooled threshold or the label's higher floor */
-    size_t answered;  /* of support, with score >= threshold */
+    size_t support;   /* rows predicted as this label */
+    double threshold; /* answered when score >= threshold (> 1: never) */
+    size_t answered;  /* of support, in the answer set */
     size_t agreed;    /* of answered, prediction == label */
     double agreement; /* agreed / answered (0 when none) */
     double coverage;  /* answered / support (0 when none) */
-    bool certified;   /* not dropped and answered >= 1 */
+    bool certified;   /* threshold <= 1 */
 };
 
 struct tier0_cert {
     double target;
-    double threshold;   /* the pooled score threshold (> 1: none) */
-    size_t n_traces, n_answered, n_disagree;
+    double lambda;      /* the accepted risk level (0: none accepted) */
+    size_t steps;       /* candidates accepted before the first failure */
+    double max_unseen;  /* novelty limit (1: none) */
+    int fallback;       /* -1: none */
+    size_t n_traces, n_answered, n_disagree; /* over the certify rows */
     double coverage;    /* n_answered / n_traces */
     double agreement;   /* 1 - n_disagree / n_answered */
     double bound;       /* upper bound of disagreement over the answer set */
-    bool certified;     /* bound <= 1 - target and some label certified */
+    bool certified;     /* some candidate accepted */
     size_t n_labels;
     struct tier0_label_cert *labels; /* owned; n_labels entries */
 };
 
-/* Chooses the answer set for n out-of-fold points over n_labels labels.
- * Fills *out (free its content with tier0_cert_clear). Returns 0 or
- * SL_EINVAL (target not in (0, 1), a label out of range). */
-int tier0_cert_select(const struct tier0_oof *oof, size_t n, size_t n_labels,
-                      double target, struct tier0_cert *out) SL_MUSTCHECK;
+/* Fixed-sequence testing of r's candidates on n certify points. Fills *out
+ * (free its content with tier0_cert_clear). Returns 0 or SL_EINVAL (target
+ * not in (0, 1), a label out of range, r for another label count). */
+int tier0_cert_ltt(const struct tier0_point *cal, size_t n,
+                   const struct tier0_rank *r, double target,
+                   struct tier0_cert *out) SL_MUSTCHECK;
 void tier0_cert_clear(struct tier0_cert *c);
 
-/* Out-of-fold predictions over all rows of d: rows are split into `folds`
- * stratified folds by a shuffle seeded with seed; each fold is predicted by
- * a model trained on the others (folds run on up to `threads` threads).
- * oof must hold tier0_data_count(d) entries. Returns 0 or SL_EINVAL. */
-int tier0_cert_kfold(const struct tier0_data *d,
-                     const struct tier0_train_params *params, int folds,
-                     uint64_t seed, int threads, struct tier0_oof *oof,
-                     char *errstr, size_t errstr_size) SL_MUSTCHECK;
+/* The serving decision: true when prediction p is in the certified answer
+ * set (certified label, score >= its threshold, and unseen share <= the
+ * novelty limit unless p is the fallback label). */
+bool tier0_cert_answers(const struct tier0_cert *c, const struct tier0_pred *p);
 
-/* The serving decision: true when a prediction of label with score falls in
- * the certified answer set. */
-bool tier0_cert_answers(const struct tier0_cert *c, int label, double score);
+/* Options of the whole procedure; tier0_cert_opts_default fills them. */
+struct tier0_cert_opts {
+    double target;
+    double tune_share, cert_share; /* of the traces; fit gets the rest */
+    double novelty_quantile;       /* see tier0_cert_tune */
+    const char *fallback;          /* label name, NULL: none; borrowed */
+    unsigned seed;                 /* split shuffle and solver seed */
+};
+void tier0_cert_opts_default(struct tier0_cert_opts *o);
+
+/* Split part of each row: 0 fit, 1 tune, 2 certify, -1 not used (rows
+ * given and rows[i] false; rows NULL: all used). Stratified: each label's
+ * rows, shuffled by seed, are dealt so every part gets its share of every
+ * label. Returns a new array of tier0_data_count(d) (free()). */
+int *tier0_cert_split(const struct tier0_data *d, const bool *rows,
+                      double tune_share, double cert_share, unsigned seed);
+
+/* Steps 1-4 above, over the rows of d with rows[i] true (rows NULL: all;
+ * a label without rows is known to the model but never predicted).
+ * Returns 0 with *model (new; free with tier0_model_free)
+ * and *cert (free its content with tier0_cert_clear), or SL_EINVAL with
+ * errstr (bad options, too few rows or labels to train). A model is
+ * returned even when nothing is certified; it then answers nothing.
+ * Same data, params and opts give the same model and thresholds bit for
+ * bit. */
+int tier0_cert_build(const struct tier0_data *d, const bool *rows,
+                     const struct tier0_train_params *params,
+                     const struct tier0_cert_opts *o,
+                     struct tier0_model **model, struct tier0_cert *cert,
+                     char *errstr, size_t errstr_size) SL_MUSTCHECK;
 
 /* Prints the overall line and the per-label table, labels named by m. */
 void tier0_cert_print(FILE *f, const struct tier0_cert *c,
                       const struct tier0_model *m);
 
-/* JSON for tier0_models.thresholds: {"target":t,"threshold":t0,
- * "labels":{"<label>":threshold,...}} with certified labels only; and for
+/* JSON for tier0_models.thresholds: {"target":t,"lambda":l,"max_unseen":u,
+ * "fallback":"<label>","labels":{"<label>":threshold,...}} with certified
+ * labels only (fallback only when there is one); and for
  * tier0_models.metrics: the overall figures and every label's row.
  * Return new strings; free with free(). */
 char *tier0_cert_thresholds_json(const struct tier0_cert *c,
                                  const struct tier0_model *m);
 char *tier0_cert_metrics_json(const struct tier0_cert *c,
                               const struct tier0_model *m);
-/* Rebuilds the serving part of a cert (target, thresholds, certified flags;
- * no counts) from thresholds JSON, mapping labels through m; a label the
- * model does not know is an error. Returns 0 or SL_EINVAL with errstr. */
+/* Rebuilds the serving part of a cert (target, thresholds, certified flags,
+ * novelty limit, fallback; no counts) from thresholds JSON, mapping labels
+ * through m; a label the model does not know is an error. A version stored
+ * before the novelty limit existed has none (max_unseen 1). Returns 0 or
+ * SL_EINVAL with errstr. */
 int tier0_cert_from_json(const char *thresholds_json,
                          const struct tier0_model *m, struct tier0_cert *out,
                          char *errstr, size_t errstr_size) SL_MUSTCHECK;

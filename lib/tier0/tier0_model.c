@@ -2,6 +2,7 @@
 #include "tier0_model.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,7 @@ void tier0_train_params_default(struct tier0_train_params *p)
     p->C = 10;
     p->dual = true;
     p->eps = 0;
+    p->seed = 1;
 }
 
 /* ---- data ---- */
@@ -316,8 +318,14 @@ int tier0_model_train(const struct tier0_data *d,
     if (why) {
         snprintf(errstr, errstr_size, "tier0 train: %s", why);
     } else {
+        /* The dual solver draws its shuffles from rand(): seed it and keep
+         * every other training off rand() until this one is done. */
+        static pthread_mutex_t rand_lock = PTHREAD_MUTEX_INITIALIZER;
+        pthread_mutex_lock(&rand_lock);
         set_print_string_function(quiet);
+        srand(params->seed);
         struct model *lm = train(&prob, &param);
+        pthread_mutex_unlock(&rand_lock);
         *out = model_from_liblinear(d, lm);
         free_and_destroy_model(&lm);
         rc = SL_OK;
@@ -339,30 +347,42 @@ int tier0_model_label_index(const struct tier0_model *m, const char *label)
     return -1;
 }
 
-static void accumulate(const struct tier0_model *m, float *s, uint32_t bucket,
+/* Adds one feature's weights; false when the model has none for it. */
+static bool accumulate(const struct tier0_model *m, float *s, uint32_t bucket,
                        float v)
 {
     int32_t r = m->row_of[bucket];
     if (r < 0)
-        return;
+        return false;
     const float *w = m->w + (size_t)r * m->n_labels;
     for (uint32_t c = 0; c < m->n_labels; c++)
         s[c] += v * w[c];
+    return true;
 }
 
-/* Picks the best label and normalises the one-vs-rest sigmoids. */
-static void finish(const struct tier0_model *m, const float *s, int *label,
-                   double *score)
+static double sigmoid(float x) { return 1.0 / (1.0 + exp(-(double)x)); }
+
+/* Picks the best label and normalises the one-vs-rest sigmoids; n_feats
+ * features of which n_unseen had no weight row. */
+static void finish(const struct tier0_model *m, const float *s, size_t n_feats,
+                   size_t n_unseen, struct tier0_pred *out)
 {
-    uint32_t best = 0;
+    uint32_t best = 0, second = m->n_labels > 1 ? 1 : 0;
     double sum = 0;
     for (uint32_t c = 0; c < m->n_labels; c++) {
-        if (s[c] > s[best])
+        if (s[c] > s[best]) {
+            second = best;
             best = c;
-        sum += 1.0 / (1.0 + exp(-(double)s[c]));
+        } else if (c != best && (second == best || s[c] > s[second])) {
+            second = c;
+        }
+        sum += sigmoid(s[c]);
     }
-    *label = (int)best;
-    *score = sum > 0 ? 1.0 / (1.0 + exp(-(double)s[best])) / sum : 0;
+    out->label = (int)best;
+    out->score = sum > 0 ? sigmoid(s[best]) / sum : 0;
+    out->margin = sum > 0 && second != best ? out->score - sigmoid(s[second]) / sum
+                                            : out->score;
+    out->unseen = n_feats ? (double)n_unseen / (double)n_feats : 1;
 }
 
 /* The weight rows of a text are scattered over tens of MB, so nearly every
@@ -372,12 +392,13 @@ static void finish(const struct tier0_model *m, const float *s, int *label,
  * at -O3). */
 #define PREFETCH_CHUNK 64
 
-void tier0_model_predict_feats(const struct tier0_model *m,
-                               const struct tier0_feat *f, size_t n,
-                               int *label, double *score)
+static void predict_feats(const struct tier0_model *m,
+                          const struct tier0_feat *f, size_t n,
+                          struct tier0_pred *out)
 {
     float s[TIER0_MAX_LABELS];
     int32_t rows[PREFETCH_CHUNK];
+    size_t unseen = 0;
     size_t row_bytes = m->n_labels * sizeof *m->w;
     memcpy(s, m->bias, m->n_labels * sizeof *s);
     for (size_t base = 0; base < n; base += PREFETCH_CHUNK) {
@@ -391,37 +412,72 @@ void tier0_model_predict_feats(const struct tier0_model *m,
                 __builtin_prefetch(w + off);
         }
         for (size_t i = 0; i < k; i++) {
-            if (rows[i] < 0)
+            if (rows[i] < 0) {
+                unseen++;
                 continue;
+            }
             const float *w = m->w + (size_t)rows[i] * m->n_labels;
             float v = f[base + i].value;
             for (uint32_t c = 0; c < m->n_labels; c++)
                 s[c] += v * w[c];
         }
     }
-    finish(m, s, label, score);
+    finish(m, s, n, unseen, out);
 }
 
-void tier0_model_predict(const struct tier0_model *m, const char *text,
-                         int *label, double *score)
+void tier0_model_predict_feats(const struct tier0_model *m,
+                               const struct tier0_feat *f, size_t n,
+                               int *label, double *score)
+{
+    struct tier0_pred p;
+    predict_feats(m, f, n, &p);
+    *label = p.label;
+    *score = p.score;
+}
+
+void tier0_model_predict_full(const struct tier0_model *m, const char *text,
+                              struct tier0_pred *out)
 {
     char norm[TIER0_MAX_TEXT + 1];
     struct tier0_feat f[TIER0_MAX_FEATS];
     size_t len = tier0_feat_normalize(text, norm, sizeof norm);
     size_t n = tier0_feat_extract(&m->feat, norm, len, f, TIER0_MAX_FEATS);
-    tier0_model_predict_feats(m, f, n, label, score);
+    predict_feats(m, f, n, out);
+}
+
+void tier0_model_predict(const struct tier0_model *m, const char *text,
+                         int *label, double *score)
+{
+    struct tier0_pred p;
+    tier0_model_predict_full(m, text, &p);
+    *label = p.label;
+    *score = p.score;
+}
+
+void tier0_model_predict_row_full(const struct tier0_model *m,
+                                  const struct tier0_data *d, size_t row,
+                                  struct tier0_pred *out)
+{
+    float s[TIER0_MAX_LABELS];
+    size_t n = 0, unseen = 0;
+    memcpy(s, m->bias, m->n_labels * sizeof *s);
+    for (const struct feature_node *x = d->x[row]; x->index > 0; x++) {
+        if ((uint32_t)x->index > d->m)
+            continue; /* the bias node */
+        n++;
+        unseen += !accumulate(m, s, d->bucket_of[x->index - 1], (float)x->value);
+    }
+    finish(m, s, n, unseen, out);
 }
 
 void tier0_model_predict_row(const struct tier0_model *m,
                              const struct tier0_data *d, size_t row,
                              int *label, double *score)
 {
-    float s[TIER0_MAX_LABELS];
-    memcpy(s, m->bias, m->n_labels * sizeof *s);
-    for (const struct feature_node *x = d->x[row]; x->index > 0; x++)
-        if ((uint32_t)x->index <= d->m)
-            accumulate(m, s, d->bucket_of[x->index - 1], (float)x->value);
-    finish(m, s, label, score);
+    struct tier0_pred p;
+    tier0_model_predict_row_full(m, d, row, &p);
+    *label = p.label;
+    *score = p.score;
 }
 
 /* ---- serialised form ----

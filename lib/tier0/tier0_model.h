@@ -8,7 +8,12 @@
  * predict_probability does), in [0, 1].
  * Prediction touches only the weight rows of the text's features: one dot
  * product per label over a few hundred non-zeros, no allocation.
- * A model is read-only after creation, so threads may share it. */
+ * A model is read-only after creation, so threads may share it.
+ * Determinism: liblinear's dual solver shuffles with the process-wide
+ * rand(). Training holds one process-wide lock and calls srand(seed) right
+ * before the solver, so the same rows and parameters give the same model
+ * bit for bit whatever other training threads do (trainings serialise;
+ * nothing else in sluice calls rand()). */
 #ifndef SL_TIER0_MODEL_H
 #define SL_TIER0_MODEL_H
 
@@ -30,6 +35,7 @@ struct tier0_train_params {
     double C;   /* inverse regularisation strength */
     bool dual;  /* L2R_LR_DUAL instead of L2R_LR */
     double eps; /* solver stopping tolerance; 0 = liblinear's default */
+    unsigned seed; /* srand() seed of the solver's shuffles */
 };
 
 void tier0_train_params_default(struct tier0_train_params *p);
@@ -65,6 +71,24 @@ const char *tier0_model_label(const struct tier0_model *m, size_t i); /* borrowe
 /* Label index by name, or -1. */
 int tier0_model_label_index(const struct tier0_model *m, const char *label);
 const struct tier0_feat_params *tier0_model_feat_params(const struct tier0_model *m);
+
+/* One prediction and the signals novelty abstention uses. */
+struct tier0_pred {
+    int label;     /* index of the best label */
+    double score;  /* its normalised probability, in [0, 1] */
+    double margin; /* score minus the runner-up's normalised probability */
+    double unseen; /* share of the text's features with no weight row in
+                    * the model (never seen in training), in [0, 1];
+                    * 1 for a text without features */
+};
+
+/* Predicts raw (un-normalised) text. Uses about 110 KB of stack. */
+void tier0_model_predict_full(const struct tier0_model *m, const char *text,
+                              struct tier0_pred *out);
+/* Same for row `row` of d (d must share m's feature parameters). */
+void tier0_model_predict_row_full(const struct tier0_model *m,
+                                  const struct tier0_data *d, size_t row,
+                                  struct tier0_pred *out);
 
 /* Predicts raw (un-normalised) text: *label = index of the best label,
  * *score = its normalised probability. Uses about 110 KB of stack. */

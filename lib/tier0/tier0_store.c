@@ -199,8 +199,9 @@ void tier0_served_free(struct tier0_served *s)
 bool tier0_served_decide(const struct tier0_served *s, const char *text,
                          const char **label, double *score)
 {
-    int k;
-    tier0_model_predict(s->model, text, &k, score);
-    *label = tier0_model_label(s->model, (size_t)k);
-    return tier0_cert_answers(&s->cert, k, *score);
+    struct tier0_pred p;
+    tier0_model_predict_full(s->model, text, &p);
+    *label = tier0_model_label(s->model, (size_t)p.label);
+    *score = p.score;
+    return tier0_cert_answers(&s->cert, &p);
 }

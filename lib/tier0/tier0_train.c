@@ -12,13 +12,11 @@ static void resolve_opts(const struct task_conf *task,
                          const struct tier0_train_opts *in,
                          struct tier0_train_opts *o)
 {
-    *o = in ? *in : (struct tier0_train_opts){0, 0, 0, 0};
+    *o = in ? *in : (struct tier0_train_opts){0, 0, 0};
     if (!(o->target > 0 && o->target < 1))
         o->target = task->tier0_target;
-    if (o->folds < 2 || o->folds > 20)
-        o->folds = TIER0_TRAIN_FOLDS;
-    if (o->threads < 1)
-        o->threads = 2;
+    if (o->seed == 0)
+        o->seed = 1;
     if (o->max_traces == 0)
         o->max_traces = TIER0_TRAIN_MAX_TRACES;
 }
@@ -34,30 +32,26 @@ static int prune(struct db *db, const struct task_conf *task,
                                     &out->pruned, errstr, errstr_size);
 }
 
-/* Certifies on out-of-fold predictions, then fits the served model on
- * every trace: the certification speaks for a model trained on slightly
- * less data, which errs on the safe side. */
-static int fit(const struct tier0_trace_set *s, const struct tier0_train_opts *o,
-               struct tier0_train_report *out, char *errstr, size_t errstr_size)
+/* The procedure of tier0_certify.h, the same one ops/bench-tier0
+ * measures: the served model is certified on traces it never saw. */
+static int fit(const struct tier0_trace_set *s, const struct task_conf *task,
+               const struct tier0_train_opts *o, struct tier0_train_report *out,
+               char *errstr, size_t errstr_size)
 {
     struct tier0_train_params p;
     tier0_train_params_default(&p);
+    struct tier0_cert_opts co;
+    tier0_cert_opts_default(&co);
+    co.target = o->target;
+    co.seed = o->seed;
+    co.fallback = task->tier0_fallback_label;
     struct tier0_data *d = NULL;
-    struct tier0_oof *oof = NULL;
     int rc = tier0_data_new(&p.feat, (const char *const *)s->texts,
                             (const char *const *)s->labels, s->n, &d, errstr,
                             errstr_size);
-    if (rc == SL_OK) {
-        oof = xcalloc(s->n, sizeof *oof);
-        rc = tier0_cert_kfold(d, &p, o->folds, 1, o->threads, oof, errstr,
-                              errstr_size);
-    }
-    if (rc == SL_OK && (rc = tier0_cert_select(oof, s->n, tier0_data_n_labels(d),
-                                               o->target, &out->cert)) != SL_OK)
-        snprintf(errstr, errstr_size, "certification failed");
     if (rc == SL_OK)
-        rc = tier0_model_train(d, &p, NULL, &out->model, errstr, errstr_size);
-    free(oof);
+        rc = tier0_cert_build(d, NULL, &p, &co, &out->model, &out->cert, errstr,
+                              errstr_size);
     tier0_data_free(d);
     return rc;
 }
@@ -78,20 +72,19 @@ int tier0_train_task_opts(const struct config *cfg, struct db *db,
     }
     struct tier0_train_opts o;
     resolve_opts(task, opts, &o);
-    out->folds = o.folds;
     struct tier0_trace_set s = {0};
     int rc = prune(db, task, out, errstr, errstr_size);
     if (rc == SL_OK)
         rc = tier0_store_load_traces(db, task->name, o.max_traces, &s, errstr,
                                      errstr_size);
     out->traces = s.n;
-    if (rc == SL_OK && s.n < (size_t)o.folds) {
+    if (rc == SL_OK && s.n < TIER0_TRAIN_MIN_TRACES) {
         snprintf(errstr, errstr_size, "task %s: %zu traces, need at least %d",
-                 task->name, s.n, o.folds);
+                 task->name, s.n, TIER0_TRAIN_MIN_TRACES);
         rc = SL_EINVAL;
     }
     if (rc == SL_OK)
-        rc = fit(&s, &o, out, errstr, errstr_size);
+        rc = fit(&s, task, &o, out, errstr, errstr_size);
     if (rc == SL_OK)
         rc = tier0_store_save(db, task->name, out->model, &out->cert,
                               &out->version, errstr, errstr_size);
@@ -120,9 +113,10 @@ void tier0_train_report_print(FILE *f, const char *task,
                               const struct tier0_train_report *r)
 {
     fprintf(f, "task=%s version=%lld traces=%zu pruned=%llu labels=%zu "
-            "folds=%d train_s=%.2f\n", task, (long long)r->version, r->traces,
-            (unsigned long long)r->pruned,
-            r->model ? tier0_model_n_labels(r->model) : 0, r->folds, r->train_s);
+            "certify_rows=%zu train_s=%.2f\n", task, (long long)r->version,
+            r->traces, (unsigned long long)r->pruned,
+            r->model ? tier0_model_n_labels(r->model) : 0, r->cert.n_traces,
+            r->train_s);
     if (r->model)
         tier0_cert_print(f, &r->cert, r->model);
 }

@@ -1,12 +1,13 @@
 /* tier0_train.h — the tier-0 training pipeline of one label task, as a
  * library call: prune old traces (tasks.<t>.tier0.trace_retention_days),
- * load the newest traces, k-fold out-of-fold certification
- * (tier0_certify.h), train the final model on every trace, and store it
- * with its certification as the task's next version (tier0_store.h).
+ * load the newest traces, split them, tune, train the served model and
+ * certify it on held-out traces (tier0_cert_build, tier0_certify.h), and
+ * store it with its certification as the task's next version
+ * (tier0_store.h).
  *
  * `sluice train` is a thin wrapper; `sluice scheduler` calls it every
  * tasks.<t>.tier0.retrain_every_s. Blocking (PostgreSQL, and seconds to
- * minutes of CPU on up to opts->threads threads): run it off any event
+ * minutes of CPU on one thread): run it off any event
  * loop. The model is stored even when nothing is certified; it then
  * answers nothing. */
 #ifndef SL_TIER0_TRAIN_H
@@ -23,22 +24,20 @@
 #include "tier0_model.h"
 
 #define TIER0_TRAIN_MAX_TRACES 1000000
-#define TIER0_TRAIN_FOLDS 5
+#define TIER0_TRAIN_MIN_TRACES 10
 #define TIER0_PRUNE_BATCH 10000
 
 /* Zero (or NULL options) means the default for each field. */
 struct tier0_train_opts {
     double target;     /* in (0, 1); 0: the task's tier0.target */
-    int folds;         /* 2..20; 0: TIER0_TRAIN_FOLDS */
-    int threads;       /* fold threads; 0: 2 */
     size_t max_traces; /* newest traces used; 0: TIER0_TRAIN_MAX_TRACES */
+    unsigned seed;     /* split and solver seed; 0: 1 */
 };
 
 struct tier0_train_report {
     int64_t version;     /* stored version (0 when nothing was stored) */
     uint64_t pruned;     /* traces deleted by retention before training */
-    size_t traces;       /* traces trained on */
-    int folds;
+    size_t traces;       /* traces loaded (fit, tune and certify rows) */
     double train_s;      /* wall time of the whole call */
     struct tier0_cert cert;    /* owned; the stored certification */
     struct tier0_model *model; /* owned; the stored model */

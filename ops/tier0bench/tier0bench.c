@@ -1,9 +1,24 @@
-/* tier0bench — trains the tier-0 classifier on a `text,label` CSV (RFC 4180),
- * certifies it with k-fold out-of-fold predictions, and evaluates the
- * certified answer set on a second CSV, whose labels stand for what the LLM
- * would have answered. Prints coverage=, agreement=, the per-label table on
- * the test split, timings, and a learning curve over 10/25/50/100 % of the
- * training split (a fixed shuffle, so each step contains the previous). */
+/* tier0bench — trains and certifies tier 0 on a `text,label` CSV (RFC 4180)
+ * with the procedure the service uses (tier0_cert_build: fit / tune /
+ * certify split, fixed-sequence testing on the held-out certify rows), and
+ * evaluates the certified answer set on a second CSV, whose labels stand for
+ * what the LLM would have answered.
+ *
+ * Single run: coverage=, agreement=, the per-label table on the test split,
+ * timings, and a learning curve over 10/25/50/100 % of the training split (a
+ * fixed shuffle, so each step contains the previous).
+ * Re-splits (--resplits N): train and test rows are pooled and re-split N
+ * times at random (same test size, seed = re-split number). Open-set
+ * variant (--open-share, default 0.1): that share of the labels is held out
+ * of training entirely, and their test messages are sent as out-of-scope
+ * traffic; the LLM's answer to them is the fallback label (--fallback) if
+ * there is one, so any other tier-0 answer to them is wrong. Per re-split:
+ * coverage, agreement and answers, counting out-of-scope answers; then the
+ * means, the minimum, below_target_share, violation_share (re-splits whose
+ * one-sided 95 % upper confidence limit of test agreement is below target)
+ * and oos_answered_wrong (out-of-scope messages answered with a wrong label,
+ * as a share of all tier-0 answers). The *_in_scope lines count only the
+ * messages the guarantee is about (traffic like the traces). */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,13 +96,14 @@ static int read_csv(const char *path, struct rows *r)
 
 struct opts {
     struct tier0_train_params params;
-    int folds, threads, curve;
-    double target;
+    struct tier0_cert_opts cert;
+    int curve, resplits;
+    double open_share;
 };
 
 struct result {
     struct tier0_model *model;
-    struct tier0_cert cert;   /* from the training traces */
+    struct tier0_cert cert;   /* from the certify rows */
     struct tier0_cert test;   /* the same answer set, counted on test */
     double train_s;
 };
@@ -106,14 +122,13 @@ static void evaluate(struct result *res, const struct rows *test)
         t->labels[k].certified = res->cert.labels[k].certified;
     }
     for (size_t i = 0; i < test->n; i++) {
-        int pred;
-        double score;
-        tier0_model_predict(res->model, test->text[i], &pred, &score);
-        struct tier0_label_cert *l = &t->labels[pred];
+        struct tier0_pred p;
+        tier0_model_predict_full(res->model, test->text[i], &p);
+        struct tier0_label_cert *l = &t->labels[p.label];
         l->support++;
-        if (!tier0_cert_answers(&res->cert, pred, score))
+        if (!tier0_cert_answers(&res->cert, &p))
             continue;
-        bool agree = strcmp(tier0_model_label(res->model, (size_t)pred),
+        bool agree = strcmp(tier0_model_label(res->model, (size_t)p.label),
                             test->label[i]) == 0;
         l->answered++;
         l->agreed += agree;
@@ -138,19 +153,14 @@ static int run(const struct opts *o, const struct rows *train, size_t n,
     int64_t t0 = sl_monotonic_us();
     int rc = tier0_data_new(&o->params.feat, (const char *const *)train->text,
                             (const char *const *)train->label, n, &d, err, sizeof err);
-    struct tier0_oof *oof = xcalloc(n, sizeof *oof);
     if (rc == SL_OK)
-        rc = tier0_cert_kfold(d, &o->params, o->folds, 1, o->threads, oof, err, sizeof err);
-    if (rc == SL_OK)
-        rc = tier0_cert_select(oof, n, tier0_data_n_labels(d), o->target, &res->cert);
-    if (rc == SL_OK)
-        rc = tier0_model_train(d, &o->params, NULL, &res->model, err, sizeof err);
+        rc = tier0_cert_build(d, NULL, &o->params, &o->cert, &res->model,
+                              &res->cert, err, sizeof err);
     res->train_s = (double)(sl_monotonic_us() - t0) / 1e6;
     if (rc != SL_OK)
         fprintf(stderr, "tier0bench: %s\n", err);
     else
         evaluate(res, test);
-    free(oof);
     tier0_data_free(d);
     return rc;
 }
@@ -162,17 +172,19 @@ static double thread_cpu_us(void)
     return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
 }
 
-/* CPU time per prediction, best of 5 passes over the test rows: on a busy
- * machine wall time measures the neighbours more than the model. */
-static double predict_us(const struct tier0_model *m, const struct rows *test)
+/* CPU time per prediction (with the serving decision), best of 5 passes
+ * over the test rows: on a busy machine wall time measures the neighbours
+ * more than the model. */
+static double predict_us(const struct result *r, const struct rows *test)
 {
-    int label;
-    double score, sink = 0, best = -1;
+    struct tier0_pred p;
+    double best = -1;
+    size_t sink = 0;
     for (int rep = 0; rep < 5; rep++) {
         double t0 = thread_cpu_us();
         for (size_t i = 0; i < test->n; i++) {
-            tier0_model_predict(m, test->text[i], &label, &score);
-            sink += score;
+            tier0_model_predict_full(r->model, test->text[i], &p);
+            sink += tier0_cert_answers(&r->cert, &p);
         }
         double us = (thread_cpu_us() - t0) / (double)(test->n ? test->n : 1);
         if (best < 0 || us < best)
@@ -181,18 +193,25 @@ static double predict_us(const struct tier0_model *m, const struct rows *test)
     return sink > 0 ? best : best;
 }
 
-static void shuffle(struct rows *r)
+static uint64_t lcg(uint64_t *s)
 {
-    uint64_t s = 42;
-    for (size_t i = r->n; i > 1; i--) {
-        s = s * 6364136223846793005ULL + 1442695040888963407ULL;
-        size_t k = (size_t)((s >> 33) % i);
-        char *t = r->text[i - 1], *l = r->label[i - 1];
-        r->text[i - 1] = r->text[k];
-        r->label[i - 1] = r->label[k];
-        r->text[k] = t;
-        r->label[k] = l;
-    }
+    *s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
+    return *s >> 33;
+}
+
+static void swap_rows(struct rows *r, size_t i, size_t k)
+{
+    char *t = r->text[i], *l = r->label[i];
+    r->text[i] = r->text[k];
+    r->label[i] = r->label[k];
+    r->text[k] = t;
+    r->label[k] = l;
+}
+
+static void shuffle(struct rows *r, uint64_t seed)
+{
+    for (size_t i = r->n; i > 1; i--)
+        swap_rows(r, i - 1, (size_t)(lcg(&seed) % i));
 }
 
 static void result_free(struct result *r)
@@ -202,28 +221,272 @@ static void result_free(struct result *r)
     tier0_cert_clear(&r->test);
 }
 
+static void rows_free(struct rows *r)
+{
+    for (size_t i = 0; i < r->n; i++)
+        free(r->text[i]), free(r->label[i]);
+    free(r->text), free(r->label);
+}
+
+/* ---- re-splits ---- */
+
+struct tally {
+    size_t in_scope, oos;            /* test messages */
+    size_t answered, agreed;         /* all tier-0 answers */
+    size_t in_answered, in_agreed;   /* answers to in-scope messages */
+    size_t oos_wrong;                /* out-of-scope answered with a wrong label */
+};
+
+/* How well a novelty signal tells out-of-scope test messages from in-scope
+ * ones, as the area under the ROC curve (0.5: not at all). */
+struct scored {
+    double v;
+    bool oos;
+};
+
+static int cmp_scored(const void *a, const void *b)
+{
+    double x = ((const struct scored *)a)->v, y = ((const struct scored *)b)->v;
+    return x < y ? -1 : x > y;
+}
+
+static double auroc(struct scored *v, size_t n)
+{
+    qsort(v, n, sizeof *v, cmp_scored);
+    double rank_sum = 0, n_oos = 0;
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j < n && v[j].v == v[i].v)
+            j++;
+        for (size_t k = i; k < j; k++)
+            if (v[k].oos) {
+                rank_sum += (double)(i + j + 1) / 2; /* mid-rank of the tie group */
+                n_oos++;
+            }
+        i = j;
+    }
+    double n_in = (double)n - n_oos;
+    return n_oos > 0 && n_in > 0
+               ? (rank_sum - n_oos * (n_oos + 1) / 2) / (n_oos * n_in) : 0.5;
+}
+
+enum { SIG_SCORE, SIG_MARGIN, SIG_UNSEEN, N_SIG };
+static const char *const sig_name[N_SIG] = {"low_score", "small_margin", "unseen_share"};
+
+struct summary {
+    double auc[N_SIG];
+    double cov_sum, agr_sum, agr_min, in_cov_sum, in_agr_sum, in_agr_min;
+    size_t below, violations, in_below, in_violations, runs;
+    size_t answered, oos_wrong, oos;
+};
+
+/* The held-out labels of one re-split: a seeded share of the distinct
+ * labels, never the fallback. held[k] is for label index k of d. */
+static bool *held_labels(const struct tier0_data *d, const char *fallback,
+                         double share, uint64_t seed)
+{
+    size_t L = tier0_data_n_labels(d);
+    size_t *perm = xmalloc(L * sizeof *perm);
+    bool *held = xcalloc(L, sizeof *held);
+    for (size_t k = 0; k < L; k++)
+        perm[k] = k;
+    for (size_t k = L; k > 1; k--) {
+        size_t j = (size_t)(lcg(&seed) % k), t = perm[k - 1];
+        perm[k - 1] = perm[j];
+        perm[j] = t;
+    }
+    size_t want = (size_t)(share * (double)L + 0.5);
+    for (size_t k = 0, taken = 0; k < L && taken < want; k++) {
+        if (fallback && strcmp(tier0_data_label(d, perm[k]), fallback) == 0)
+            continue;
+        held[perm[k]] = true;
+        taken++;
+    }
+    free(perm);
+    return held;
+}
+
+static void tally_answer(struct tally *t, const struct tier0_cert *c,
+                         const struct tier0_pred *p, int y, bool oos, int fallback)
+{
+    t->oos += oos;
+    t->in_scope += !oos;
+    if (!tier0_cert_answers(c, p))
+        return;
+    /* The LLM answers an out-of-scope message with the fallback label. */
+    bool agree = oos ? p->label == fallback && fallback >= 0 : p->label == y;
+    t->answered++;
+    t->agreed += agree;
+    t->in_answered += !oos;
+    t->in_agreed += !oos && agree;
+    t->oos_wrong += oos && !agree;
+}
+
+static void summarise(struct summary *s, const struct tally *t, double target,
+                      size_t test_n)
+{
+    double cov = (double)t->answered / (double)(test_n ? test_n : 1);
+    double agr = t->answered ? (double)t->agreed / (double)t->answered : 1;
+    double in_cov = (double)t->in_answered / (double)(t->in_scope ? t->in_scope : 1);
+    double in_agr = t->in_answered ? (double)t->in_agreed / (double)t->in_answered : 1;
+    /* One-sided 95 % upper confidence limit of the test agreement. */
+    double ucl = tier0_cp_upper(t->agreed, t->answered, TIER0_ALPHA);
+    double in_ucl = tier0_cp_upper(t->in_agreed, t->in_answered, TIER0_ALPHA);
+    if (s->runs == 0)
+        s->agr_min = agr, s->in_agr_min = in_agr;
+    s->runs++;
+    s->cov_sum += cov, s->agr_sum += agr, s->in_cov_sum += in_cov, s->in_agr_sum += in_agr;
+    s->agr_min = agr < s->agr_min ? agr : s->agr_min;
+    s->in_agr_min = in_agr < s->in_agr_min ? in_agr : s->in_agr_min;
+    s->below += agr < target, s->in_below += in_agr < target;
+    s->violations += t->answered > 0 && ucl < target;
+    s->in_violations += t->in_answered > 0 && in_ucl < target;
+    s->answered += t->answered, s->oos_wrong += t->oos_wrong, s->oos += t->oos;
+    printf("resplit=%zu coverage=%.4f agreement=%.4f answered=%zu ucl=%.4f "
+           "in_scope_coverage=%.4f in_scope_agreement=%.4f oos=%zu oos_answered_wrong=%zu\n",
+           s->runs, cov, agr, t->answered, ucl, in_cov, in_agr, t->oos, t->oos_wrong);
+    fflush(stdout);
+}
+
+/* One re-split of the pooled rows (test_n test rows) with the given seed. */
+static int resplit(const struct opts *o, const struct tier0_data *d, size_t test_n,
+                   uint64_t seed, struct summary *s)
+{
+    size_t n = tier0_data_count(d);
+    size_t *perm = xmalloc(n * sizeof *perm);
+    for (size_t i = 0; i < n; i++)
+        perm[i] = i;
+    uint64_t st = seed * 0x9e3779b97f4a7c15ULL + 1;
+    for (size_t i = n; i > 1; i--) {
+        size_t k = (size_t)(lcg(&st) % i), t = perm[i - 1];
+        perm[i - 1] = perm[k];
+        perm[k] = t;
+    }
+    bool *held = held_labels(d, o->cert.fallback, o->open_share, seed);
+    bool *train = xcalloc(n, sizeof *train);
+    for (size_t i = test_n; i < n; i++)
+        train[perm[i]] = !held[tier0_data_y(d, perm[i])];
+    struct tier0_cert_opts co = o->cert;
+    co.seed = (unsigned)seed;
+    struct tier0_model *m = NULL;
+    struct tier0_cert c;
+    char err[512];
+    int rc = tier0_cert_build(d, train, &o->params, &co, &m, &c, err, sizeof err);
+    if (rc == SL_OK) {
+        struct tally t = {0};
+        int fallback = o->cert.fallback ? tier0_model_label_index(m, o->cert.fallback) : -1;
+        struct scored *sig[N_SIG];
+        for (int k = 0; k < N_SIG; k++)
+            sig[k] = xmalloc((test_n ? test_n : 1) * sizeof *sig[k]);
+        for (size_t i = 0; i < test_n; i++) {
+            struct tier0_pred p;
+            int y = tier0_data_y(d, perm[i]);
+            tier0_model_predict_row_full(m, d, perm[i], &p);
+            tally_answer(&t, &c, &p, y, held[y], fallback);
+            sig[SIG_SCORE][i] = (struct scored){-p.score, held[y]};
+            sig[SIG_MARGIN][i] = (struct scored){-p.margin, held[y]};
+            sig[SIG_UNSEEN][i] = (struct scored){p.unseen, held[y]};
+        }
+        for (int k = 0; k < N_SIG; k++) {
+            s->auc[k] += auroc(sig[k], test_n);
+            free(sig[k]);
+        }
+        summarise(s, &t, co.target, test_n);
+    } else {
+        fprintf(stderr, "tier0bench: resplit %llu: %s\n", (unsigned long long)seed, err);
+    }
+    tier0_model_free(m);
+    tier0_cert_clear(&c);
+    free(train);
+    free(held);
+    free(perm);
+    return rc;
+}
+
+static int resplits(const struct opts *o, const struct rows *train,
+                    const struct rows *test)
+{
+    struct rows pool = {0};
+    pool.n = train->n + test->n;
+    pool.text = xmalloc(pool.n * sizeof *pool.text);
+    pool.label = xmalloc(pool.n * sizeof *pool.label);
+    for (size_t i = 0; i < pool.n; i++) {
+        const struct rows *r = i < train->n ? train : test;
+        size_t k = i < train->n ? i : i - train->n;
+        pool.text[i] = r->text[k];
+        pool.label[i] = r->label[k];
+    }
+    char err[512];
+    struct tier0_data *d = NULL;
+    int rc = tier0_data_new(&o->params.feat, (const char *const *)pool.text,
+                            (const char *const *)pool.label, pool.n, &d, err, sizeof err);
+    free(pool.text);
+    free(pool.label);
+    if (rc != SL_OK) {
+        fprintf(stderr, "tier0bench: %s\n", err);
+        return rc;
+    }
+    printf("\n# re-splits (%d, test rows %zu, open-set share of labels %.2f, fallback %s)\n",
+           o->resplits, test->n, o->open_share, o->cert.fallback ? o->cert.fallback : "-");
+    struct summary s = {0};
+    int64_t t0 = sl_monotonic_us();
+    for (int r = 1; r <= o->resplits && rc == SL_OK; r++)
+        rc = resplit(o, d, test->n, (uint64_t)r, &s);
+    tier0_data_free(d);
+    if (rc != SL_OK || s.runs == 0)
+        return rc;
+    double runs = (double)s.runs;
+    printf("coverage_mean=%.4f\nagreement_mean=%.4f\nagreement_min=%.4f\n"
+           "below_target_share=%.4f\nviolation_share=%.4f\noos_answered_wrong=%.4f\n",
+           s.cov_sum / runs, s.agr_sum / runs, s.agr_min, (double)s.below / runs,
+           (double)s.violations / runs,
+           (double)s.oos_wrong / (double)(s.answered ? s.answered : 1));
+    printf("coverage_mean_in_scope=%.4f agreement_mean_in_scope=%.4f "
+           "agreement_min_in_scope=%.4f below_target_share_in_scope=%.4f "
+           "violation_share_in_scope=%.4f oos_messages=%zu resplits_s=%.1f\n",
+           s.in_cov_sum / runs, s.in_agr_sum / runs, s.in_agr_min,
+           (double)s.in_below / runs, (double)s.in_violations / runs, s.oos,
+           (double)(sl_monotonic_us() - t0) / 1e6);
+    printf("# out-of-scope detection, mean AUROC over re-splits (0.5 = none):");
+    for (int k = 0; k < N_SIG; k++)
+        printf(" %s=%.3f", sig_name[k], s.auc[k] / runs);
+    printf("\n");
+    return SL_OK;
+}
+
+/* ---- main ---- */
+
 static void parse(int argc, char **argv, struct opts *o)
 {
     static const struct option lo[] = {
         {"C", required_argument, NULL, 'C'}, {"dim-bits", required_argument, NULL, 'd'},
-        {"folds", required_argument, NULL, 'k'}, {"target", required_argument, NULL, 't'},
+        {"target", required_argument, NULL, 't'},
         {"char-weight", required_argument, NULL, 'w'}, {"char-min", required_argument, NULL, 'm'},
         {"char-max", required_argument, NULL, 'M'}, {"primal", no_argument, NULL, 'p'},
-        {"no-curve", no_argument, NULL, 'n'}, {"threads", required_argument, NULL, 'j'},
+        {"no-curve", no_argument, NULL, 'n'}, {"resplits", required_argument, NULL, 'r'},
+        {"open-share", required_argument, NULL, 'o'}, {"fallback", required_argument, NULL, 'f'},
+        {"novelty-quantile", required_argument, NULL, 'q'},
+        {"tune-share", required_argument, NULL, 'u'}, {"cert-share", required_argument, NULL, 'c'},
+        {"seed", required_argument, NULL, 's'},
         {NULL, 0, NULL, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (c) {
         case 'C': o->params.C = atof(optarg); break;
         case 'd': o->params.feat.dim_bits = (uint8_t)atoi(optarg); break;
-        case 'k': o->folds = atoi(optarg); break;
-        case 't': o->target = atof(optarg); break;
+        case 't': o->cert.target = atof(optarg); break;
         case 'w': o->params.feat.char_weight = (float)atof(optarg); break;
         case 'm': o->params.feat.char_min = (uint8_t)atoi(optarg); break;
         case 'M': o->params.feat.char_max = (uint8_t)atoi(optarg); break;
         case 'p': o->params.dual = false; break;
         case 'n': o->curve = 0; break;
-        case 'j': o->threads = atoi(optarg); break;
+        case 'r': o->resplits = atoi(optarg); break;
+        case 'o': o->open_share = atof(optarg); break;
+        case 'f': o->cert.fallback = optarg; break;
+        case 'q': o->cert.novelty_quantile = atof(optarg); break;
+        case 'u': o->cert.tune_share = atof(optarg); break;
+        case 'c': o->cert.cert_share = atof(optarg); break;
+        case 's': o->cert.seed = (unsigned)atoi(optarg); break;
         default: exit(2);
         }
     }
@@ -233,47 +496,65 @@ static void parse(int argc, char **argv, struct opts *o)
     }
 }
 
-int main(int argc, char **argv)
+static void print_single(const struct opts *o, const struct result *full,
+                         const struct rows *train, const struct rows *test)
 {
-    struct opts o = {.folds = 5, .threads = 2, .curve = 1, .target = TIER0_TARGET_DEFAULT};
-    tier0_train_params_default(&o.params);
-    parse(argc, argv, &o);
-    struct rows train = {0}, test = {0};
-    if (read_csv(argv[optind], &train) != 0 || read_csv(argv[optind + 1], &test) != 0)
-        return 1;
-    shuffle(&train);
-    struct result full = {0};
-    if (run(&o, &train, train.n, &test, &full) != SL_OK)
-        return 1;
-    printf("coverage=%.4f\nagreement=%.4f\n", full.test.coverage, full.test.agreement);
-    printf("\n# calibration (out-of-fold on train, %d folds, target %.2f)\n", o.folds, o.target);
-    printf("train: coverage=%.4f agreement=%.4f bound=%.4f threshold=%.4f\n",
-           full.cert.coverage, full.cert.agreement, full.cert.bound, full.cert.threshold);
+    printf("coverage=%.4f\nagreement=%.4f\nanswered=%zu/%zu\n", full->test.coverage,
+           full->test.agreement, full->test.n_answered, test->n);
+    printf("\n# certification (held-out certify rows, %.0f %% of train; tune %.0f %%; target %.2f)\n",
+           100 * o->cert.cert_share, 100 * o->cert.tune_share, o->cert.target);
+    tier0_cert_print(stdout, &full->cert, full->model);
     printf("\n# per label on test (support = test rows predicted as the label)\n");
-    tier0_cert_print(stdout, &full.test, full.model);
-    printf("\ntrain_rows=%zu test_rows=%zu labels=%zu\n", train.n, test.n,
-           tier0_model_n_labels(full.model));
-    printf("training_s=%.2f (k-fold + final model)\n", full.train_s);
-    printf("predict_us=%.2f (per job, raw text to label + score; CPU time, best of 5 passes)\n", predict_us(full.model, &test));
+    tier0_cert_print(stdout, &full->test, full->model);
+    printf("\ntrain_rows=%zu test_rows=%zu labels=%zu\n", train->n, test->n,
+           tier0_model_n_labels(full->model));
+    printf("training_s=%.2f (tune model + served model)\n", full->train_s);
+    printf("predict_us=%.2f (per job, raw text to label, score and decision; "
+           "CPU time, best of 5 passes)\n", predict_us(full, test));
+}
+
+static int curve(const struct opts *o, const struct rows *train,
+                 const struct rows *test, const struct result *full)
+{
     static const double steps[] = {0.10, 0.25, 0.50, 1.00};
     printf("\n# learning curve (fraction of train: test coverage, agreement)\n");
-    for (size_t s = 0; o.curve && s < SL_ARRAY_LEN(steps); s++) {
+    for (size_t s = 0; s < SL_ARRAY_LEN(steps); s++) {
         struct result r = {0};
-        size_t n = (size_t)(steps[s] * (double)train.n + 0.5);
+        size_t n = (size_t)(steps[s] * (double)train->n + 0.5);
         if (s + 1 == SL_ARRAY_LEN(steps))
-            r = full;
-        else if (run(&o, &train, n, &test, &r) != SL_OK)
+            r = *full;
+        else if (run(o, train, n, test, &r) != SL_OK)
             return 1;
         printf("curve fraction=%.2f rows=%zu coverage=%.4f agreement=%.4f train_s=%.2f\n",
                steps[s], n, r.test.coverage, r.test.agreement, r.train_s);
         if (s + 1 < SL_ARRAY_LEN(steps))
             result_free(&r);
     }
-    result_free(&full);
-    for (size_t i = 0; i < train.n; i++)
-        free(train.text[i]), free(train.label[i]);
-    for (size_t i = 0; i < test.n; i++)
-        free(test.text[i]), free(test.label[i]);
-    free(train.text), free(train.label), free(test.text), free(test.label);
     return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct opts o = {.curve = 1, .resplits = 50, .open_share = 0.10};
+    tier0_train_params_default(&o.params);
+    tier0_cert_opts_default(&o.cert);
+    parse(argc, argv, &o);
+    struct rows train = {0}, test = {0};
+    if (read_csv(argv[optind], &train) != 0 || read_csv(argv[optind + 1], &test) != 0)
+        return 1;
+    shuffle(&train, 42);
+    struct result full = {0};
+    int rc = run(&o, &train, train.n, &test, &full) == SL_OK ? 0 : 1;
+    if (rc == 0) {
+        print_single(&o, &full, &train, &test);
+        fflush(stdout);
+        if (o.curve)
+            rc = curve(&o, &train, &test, &full);
+    }
+    if (rc == 0 && o.resplits > 0)
+        rc = resplits(&o, &train, &test) == SL_OK ? 0 : 1;
+    result_free(&full);
+    rows_free(&train);
+    rows_free(&test);
+    return rc;
 }

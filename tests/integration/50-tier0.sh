@@ -2,7 +2,10 @@
 # Tier 0 end to end: traces accumulate from LLM answers, `sluice train`
 # certifies a model, the next run answers a share at tier 0 with zero-cost
 # lines and shadow checks; then the LLM's answer for one label drifts, the
-# shadow checks withdraw that label, and tier 0 stops answering it.
+# shadow checks withdraw that label, and tier 0 stops answering it. A run
+# with 20 % out-of-scope text (sentences no ticket looks like, which the
+# LLM files under the fallback label 'other') checks that tier 0 answers
+# almost none of them with an in-scope label.
 source "$(dirname "$0")/lib.sh"
 
 publish_run() { # publish_run NAME SEED JOBS — a workload, answered by two workers
@@ -75,6 +78,45 @@ esc=$(psql_val "SELECT count(*) FROM cost_lines WHERE outcome = 'escalated'")
     || fail "v_cost_daily counts shadow-check escalations"
 pass "run 2: $tier0 of $intent intent jobs at tier 0; $agreed of $shadows shadow checks agree"
 
+# --- run 2b: 20 % out-of-scope text ----------------------------------------
+# 800 tickets and 200 sentences from nothing like a support inbox; the LLM
+# answers those 'other' (the task's fallback_label in the example config).
+oos_jobs() { # oos_jobs N — N distinct out-of-scope intent jobs, and their gold
+    local subjects=("the sourdough starter" "my tomato seedlings" "the choir rehearsal"
+                    "our chess club" "the comet tonight" "grandma's knitting pattern"
+                    "the marathon route" "this haiku" "the volcano documentary" "my saxophone reed")
+    local asks=("Any tips for %s before the weekend?" "What do you think about %s, honestly?"
+                "Could you write a short poem about %s?" "Is %s better in spring or in autumn?"
+                "Tell me a fun fact related to %s.")
+    for ((i = 0; i < $1; i++)); do
+        local text
+        # shellcheck disable=SC2059
+        text="$(printf "${asks[i % 5]}" "${subjects[(i / 5) % 10]}") ($((i / 50)))"
+        jq -nc --arg id "run2b-oos-$i" --arg t "$text" \
+            '{id: $id, task: "intent", input: $t, mode: "interactive", feature: "support-inbox",
+              tenant: "tenant-1", cohort: "2026-q3", user_tier: "free"}' >>"$RUN/run2b/jobs.jsonl"
+        jq -nc --arg t "$text" '{text: $t, labels: {intent: "other", priority: "low"}}' >>"$RUN/gold.jsonl"
+    done
+}
+mkdir -p "$RUN/run2b"
+"$WORKLOAD" --out "$RUN/run2b" --jobs 800 --seed 252 --id-prefix run2b >/dev/null
+cat "$RUN/run2b/gold.jsonl" >>"$RUN/gold.jsonl"
+oos_jobs 200
+"$SLUICE" publish "$RUN/run2b/jobs.jsonl" >/dev/null || fail "publish run2b"
+it_restart_emulator # it reads the new gold labels
+run_workers 8000
+t0_2b=$(psql_val "SELECT count(*) FROM results WHERE source = 'tier0' AND job_id LIKE 'run2b-%'")
+oos_t0=$(psql_val "SELECT count(*) FROM results WHERE source = 'tier0' AND job_id LIKE 'run2b-oos-%'")
+oos_wrong=$(psql_val "SELECT count(*) FROM results WHERE source = 'tier0' AND job_id LIKE 'run2b-oos-%'
+    AND label <> 'other'")
+[ "$t0_2b" -gt 100 ] || fail "run 2b: tier 0 answered only $t0_2b jobs"
+# The guarantee allows 1 - target = 10 % disagreement here; out-of-scope text
+# answered with an in-scope label must stay far below: at most 2 % of tier 0's
+# answers (about 7 of ~350), and in any case at most 10 of the 200 sentences.
+[ $((oos_wrong * 50)) -le "$t0_2b" ] && [ "$oos_wrong" -le 10 ] \
+    || fail "run 2b: $oos_wrong of 200 out-of-scope jobs answered at tier 0 with an in-scope label ($t0_2b tier-0 answers)"
+pass "run 2b: $t0_2b tier-0 answers; of 200 out-of-scope jobs, $oos_t0 answered at tier 0, $oos_wrong with an in-scope label"
+
 # --- run 3: the LLM now answers 'billing' where it said 'refund' -----------
 jq -c 'if .labels.intent == "refund" then .labels.intent = "billing" else . end' \
     "$RUN/gold.jsonl" >"$RUN/gold.drift" && mv "$RUN/gold.drift" "$RUN/gold.jsonl"
@@ -83,7 +125,7 @@ publish_run run3 303 3000
 jq -c 'if .labels.intent == "refund" then .labels.intent = "billing" else . end' \
     "$RUN/gold.jsonl" >"$RUN/gold.drift" && mv "$RUN/gold.drift" "$RUN/gold.jsonl"
 it_restart_emulator # it reads the new gold labels
-run_workers 10000 1
+run_workers 11000 1
 withdrawn=$(psql_val "SELECT coalesce(string_agg(label, ',' ORDER BY label), '') FROM tier0_withdrawals")
 echo "withdrawn: $withdrawn"
 case ",$withdrawn," in
@@ -95,7 +137,7 @@ grep -q "tier0: withdrew" "$RUN"/worker-*.log || fail "the withdrawal was not lo
 # --- run 4: the withdrawn label is no longer answered at tier 0 ------------
 publish_run run4 404 1000
 it_restart_emulator # it reads the new gold labels
-run_workers 11000
+run_workers 12000
 refund_t0=$(psql_val "SELECT count(*) FROM results WHERE source = 'tier0' AND label = 'refund' AND job_id LIKE 'run4-%'")
 [ "$refund_t0" -eq 0 ] || fail "$refund_t0 'refund' answers at tier 0 after the withdrawal"
 pass "run 4: 'refund' withdrawn ($withdrawn), none answered at tier 0"

@@ -1,12 +1,16 @@
 /* sources: lib/tier0/tier0_certify.c lib/tier0/tier0_model.c lib/tier0/tier0_features.c lib/sl.c */
 /* Tier-0 certification: Clopper-Pearson upper bounds against reference
- * values (exact binomial tail solved by bisection in Python), answer sets
- * whose bound misses the target are never certified, weak labels are
- * excluded, a label bad only at low scores keeps a raised threshold, the
- * per-label refinement never certifies a pooled bound above 1 - target on
- * random calibration sets, and a small synthetic task trains,
- * cross-validates, round-trips through the serialised form bit for bit,
- * and certifies. */
+ * values (exact binomial tail solved by bisection in Python); on synthetic
+ * scores with known error rates, over many seeds, the procedure (tune,
+ * then fixed-sequence testing on separate rows) certifies a set whose true
+ * disagreement is above 1 - target no more often than alpha allows;
+ * fixed-sequence testing stops at the first failure even when a later
+ * candidate would pass; the novelty limit and the fallback label's
+ * exemption; a small synthetic task trains, certifies, round-trips through
+ * the serialised form bit for bit, and the same seed gives the same model
+ * and thresholds bit for bit, also with another training running on a
+ * second thread. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -50,205 +54,204 @@ static void test_cp_reference(void **state)
     }
 }
 
-/* n points of one label each, scores falling with i; `wrong` marks which
- * are disagreements. */
-static struct tier0_oof *make_oof(size_t n, size_t n_labels,
-                                  int (*wrong)(size_t i, size_t n))
-{
-    struct tier0_oof *o = calloc(n, sizeof *o);
-    for (size_t i = 0; i < n; i++) {
-        o[i].pred = (int)(i % n_labels);
-        o[i].y = wrong(i, n) ? (int)((i + 1) % n_labels) : o[i].pred;
-        o[i].score = 1.0 - (double)i / (double)n;
-    }
-    return o;
-}
-
-static int every_20th(size_t i, size_t n) { (void)n; return i % 20 == 7; }
-static int top_clean(size_t i, size_t n) { return i >= n / 2 && i % 3 == 0; }
-static int none_wrong(size_t i, size_t n) { (void)i, (void)n; return 0; }
-
-static void test_missing_bound_never_certified(void **state)
-{
-    (void)state;
-    /* 5 % disagreement everywhere, spread over the 3 labels: no prefix gets
-     * its bound under 2 %. */
-    struct tier0_oof *o = make_oof(2000, 3, every_20th);
-    struct tier0_cert c;
-    assert_int_equal(tier0_cert_select(o, 2000, 3, 0.98, &c), SL_OK);
-    assert_false(c.certified);
-    assert_true(c.threshold > 1);
-    for (size_t k = 0; k < 3; k++) {
-        assert_false(c.labels[k].certified);
-        assert_false(tier0_cert_answers(&c, (int)k, 1.0));
-    }
-    tier0_cert_clear(&c);
-    /* 60 clean points: the best bound is 1 - 0.05^(1/60) = 0.049 > 0.02. */
-    o = (free(o), make_oof(60, 2, none_wrong));
-    assert_int_equal(tier0_cert_select(o, 60, 2, 0.98, &c), SL_OK);
-    assert_float_equal(tier0_cp_upper(0, 60, 0.05), 0.0487, 1e-4);
-    assert_false(c.certified);
-    assert_false(tier0_cert_answers(&c, 0, 1.0));
-    tier0_cert_clear(&c);
-    free(o);
-}
-
-static void test_certified_set_meets_bound(void **state)
-{
-    (void)state;
-    /* The top half is clean, the bottom has a third wrong. */
-    struct tier0_oof *o = make_oof(4000, 3, top_clean);
-    struct tier0_cert c;
-    assert_int_equal(tier0_cert_select(o, 4000, 3, 0.98, &c), SL_OK);
-    assert_true(c.certified);
-    assert_true(c.bound <= 0.02);
-    assert_float_equal(c.bound, tier0_cp_upper(c.n_disagree, c.n_answered, 0.05), 1e-12);
-    /* the whole clean half plus some of the rest, but not everything */
-    assert_true(c.n_answered >= 2000 && c.n_answered < 4000);
-    /* label 0 holds every disagreement below the clean half: rather than
-     * being dropped it keeps its confident answers under a raised threshold,
-     * where its own agreement is no longer clearly below target */
-    const struct tier0_label_cert *l0 = &c.labels[0];
-    assert_true(l0->certified);
-    assert_true(l0->threshold > c.threshold);
-    assert_true(l0->threshold > 0.45);
-    assert_true(tier0_cp_upper(l0->agreed, l0->answered, 0.05) >= 0.98);
-    assert_true(tier0_cert_answers(&c, 0, 0.99));
-    assert_false(tier0_cert_answers(&c, 0, l0->threshold - 1e-9));
-    assert_true(tier0_cert_answers(&c, 1, 0.99));
-    assert_true(tier0_cert_answers(&c, 1, c.threshold));
-    assert_false(tier0_cert_answers(&c, 1, c.threshold - 1e-9));
-    /* a stricter target answers less */
-    struct tier0_cert s;
-    assert_int_equal(tier0_cert_select(o, 4000, 3, 0.995, &s), SL_OK);
-    assert_true(s.n_answered < c.n_answered);
-    tier0_cert_clear(&s);
-    tier0_cert_clear(&c);
-    free(o);
-}
-
-static void test_weak_label_excluded(void **state)
-{
-    (void)state;
-    /* Label 0 is right 99.9 %, label 1 only 80 % at every score: label 1
-     * must be excluded, label 0 certified. */
-    size_t n = 6000;
-    struct tier0_oof *o = calloc(n, sizeof *o);
-    for (size_t i = 0; i < n; i++) {
-        o[i].pred = i % 2 ? 1 : 0;
-        o[i].score = 1.0 - (double)i / (double)n;
-        int wrong = o[i].pred == 1 ? i % 10 == 1 || i % 10 == 3 : i % 2000 == 0;
-        o[i].y = wrong ? 1 - o[i].pred : o[i].pred;
-    }
-    struct tier0_cert c;
-    assert_int_equal(tier0_cert_select(o, n, 2, 0.98, &c), SL_OK);
-    assert_true(c.certified);
-    assert_true(c.labels[0].certified);
-    assert_false(c.labels[1].certified);
-    assert_false(tier0_cert_answers(&c, 1, 1.0));
-    assert_int_equal(c.labels[1].answered, 0);
-    tier0_cert_clear(&c);
-    free(o);
-}
-
 static uint64_t lcg(uint64_t *s)
 {
     *s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
     return *s >> 33;
 }
 
-/* Random calibration sets: per label a quality (how often it is wrong, and
- * whether its errors sit at low or at any score). */
-struct rand_case {
-    uint64_t seed;
-    size_t n, n_labels;
-    double target;
+static double unif(uint64_t *s) { return (double)(lcg(s) % 1000000) / 1000000.0; }
+
+/* Synthetic predictions with known error rates: predictions spread evenly
+ * over the labels, scores uniform on [0, 1); label k is wrong with
+ * probability 2 e_k (1 - s) ("smooth" labels) or 2.5 e_k below score 0.6
+ * and never above ("low" labels). */
+struct synth {
+    size_t n_labels;
+    double e[100];
+    bool low[100];
 };
 
-static const struct rand_case rand_cases[] = {
-    {1, 5000, 5, 0.98}, {2, 5000, 20, 0.98}, {3, 20000, 77, 0.98},
-    {4, 3000, 3, 0.95}, {5, 8000, 10, 0.99}, {6, 1500, 8, 0.9},
-    {7, 12000, 40, 0.98}, {8, 600, 2, 0.98},
-};
-
-static struct tier0_oof *random_oof(const struct rand_case *rc)
+static void synth_init(struct synth *g, size_t n_labels, uint64_t *s)
 {
-    uint64_t s = rc->seed;
-    double *err = calloc(rc->n_labels, sizeof *err);
-    bool *low_only = calloc(rc->n_labels, sizeof *low_only);
-    for (size_t k = 0; k < rc->n_labels; k++) {
-        err[k] = (double)(lcg(&s) % 300) / 1000.0; /* 0 .. 30 % */
-        low_only[k] = lcg(&s) % 2;
+    g->n_labels = n_labels;
+    for (size_t k = 0; k < n_labels; k++) {
+        g->e[k] = 0.2 * unif(s) * unif(s); /* most labels good, a few bad */
+        g->low[k] = lcg(s) % 2;
     }
-    struct tier0_oof *o = calloc(rc->n, sizeof *o);
-    for (size_t i = 0; i < rc->n; i++) {
-        int k = (int)(lcg(&s) % rc->n_labels);
-        double score = (double)(lcg(&s) % 100000) / 100000.0;
-        /* errors twice as likely low; low_only labels err only below 0.6 */
-        double p = err[k] * 2 * (1 - score);
-        if (low_only[k])
-            p = score < 0.6 ? 2.5 * err[k] : 0;
-        bool wrong = (double)(lcg(&s) % 100000) / 100000.0 < p;
-        o[i] = (struct tier0_oof){wrong ? (k + 1) % (int)rc->n_labels : k, k, score};
-    }
-    free(err);
-    free(low_only);
-    return o;
 }
 
-/* Whatever the labels look like, per-label refinement never certifies an
- * answer set whose pooled bound (recounted here from the serving decision)
- * is above 1 - target, and every certified label's threshold is at least
- * the pooled one. */
-static void test_refinement_keeps_pooled_bound(void **state)
+static double synth_p_wrong(const struct synth *g, int k, double s)
+{
+    return g->low[k] ? (s < 0.6 ? 2.5 * g->e[k] : 0) : 2 * g->e[k] * (1 - s);
+}
+
+static void synth_draw(const struct synth *g, size_t n, uint64_t *s,
+                       struct tier0_point *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        int k = (int)(lcg(s) % g->n_labels);
+        double score = unif(s);
+        bool wrong = unif(s) < synth_p_wrong(g, k, score);
+        out[i] = (struct tier0_point){wrong ? (k + 1) % (int)g->n_labels : k,
+                                      {k, score, score, 0}};
+    }
+}
+
+/* The exact disagreement of answer set c under g (integrating the error
+ * probability over the answered scores of every label). */
+static double synth_true_risk(const struct synth *g, const struct tier0_cert *c)
+{
+    double wrong = 0, answered = 0;
+    for (size_t k = 0; k < g->n_labels; k++) {
+        if (!c->labels[k].certified || c->labels[k].threshold >= 1)
+            continue;
+        double t = c->labels[k].threshold;
+        answered += 1 - t;
+        wrong += g->low[k] ? 2.5 * g->e[k] * (t < 0.6 ? 0.6 - t : 0)
+                           : g->e[k] * (1 - t) * (1 - t);
+    }
+    return answered > 0 ? wrong / answered : 0;
+}
+
+/* Over 200 seeds of labels, sizes and targets: the share of runs that
+ * certify a set whose true disagreement is above 1 - target stays within
+ * what a 95 % guarantee allows (5 %, plus binomial noise over 200 runs),
+ * while many runs certify something (so the check is not vacuous). */
+static void test_never_certifies_below_target(void **state)
 {
     (void)state;
-    size_t refined = 0;
-    for (size_t t = 0; t < SL_ARRAY_LEN(rand_cases); t++) {
-        const struct rand_case *rc = &rand_cases[t];
-        struct tier0_oof *o = random_oof(rc);
+    static const double targets[] = {0.98, 0.95, 0.99};
+    size_t runs = 200, certified = 0, violations = 0;
+    struct tier0_point *tune = calloc(6000, sizeof *tune);
+    struct tier0_point *cal = calloc(6000, sizeof *cal);
+    for (uint64_t seed = 1; seed <= runs; seed++) {
+        uint64_t s = seed * 7919;
+        struct synth g;
+        synth_init(&g, 2 + lcg(&s) % 60, &s);
+        size_t n = 1000 + lcg(&s) % 3000;
+        double target = targets[seed % 3];
+        synth_draw(&g, n, &s, tune);
+        synth_draw(&g, n, &s, cal);
+        struct tier0_rank r;
         struct tier0_cert c;
-        assert_int_equal(tier0_cert_select(o, rc->n, rc->n_labels, rc->target, &c), SL_OK);
-        uint64_t n = 0, x = 0;
-        for (size_t i = 0; i < rc->n; i++)
-            if (tier0_cert_answers(&c, o[i].pred, o[i].score)) {
-                n++;
-                x += o[i].pred != o[i].y;
-            }
+        assert_int_equal(tier0_cert_tune(tune, n, g.n_labels, -1, 1.0, target, &r), SL_OK);
+        assert_int_equal(tier0_cert_ltt(cal, n, &r, target, &c), SL_OK);
         if (c.certified) {
-            if (tier0_cp_upper(x, n, 0.05) > 1 - rc->target + 1e-12)
-                fail_msg("case %zu: pooled bound %.5f > %.5f", t,
-                         tier0_cp_upper(x, n, 0.05), 1 - rc->target);
-            assert_int_equal(n, c.n_answered);
-            assert_int_equal(x, c.n_disagree);
-        } else {
-            assert_int_equal(n, 0);
+            certified++;
+            violations += synth_true_risk(&g, &c) > 1 - target;
+            /* the reported counts are the serving decision's own */
+            size_t answered = 0;
+            for (size_t i = 0; i < n; i++)
+                answered += tier0_cert_answers(&c, &cal[i].p);
+            assert_int_equal(answered, c.n_answered);
+            assert_true(c.bound <= 1 - target + 1e-12);
         }
-        for (size_t k = 0; k < rc->n_labels; k++) {
-            if (!c.labels[k].certified)
-                continue;
-            assert_true(c.labels[k].threshold >= c.threshold);
-            refined += c.labels[k].threshold > c.threshold;
-        }
+        tier0_rank_clear(&r);
         tier0_cert_clear(&c);
-        free(o);
     }
-    assert_true(refined > 0); /* the table exercises the refinement */
+    print_message("certified %zu of %zu runs, %zu above 1 - target\n", certified,
+                  runs, violations);
+    assert_true(certified >= runs / 3);
+    assert_true(violations <= runs / 10); /* 5 % expected; 10 % is 3.2 sd out */
+    free(tune);
+    free(cal);
 }
 
-/* A synthetic three-intent task with distinct vocabularies. */
+/* A hand-made sequence: candidate 1 is clean, candidate 2 adds ten errors
+ * and fails, candidate 3 adds enough clean answers that it alone would
+ * pass. Testing must stop at candidate 2 and serve candidate 1. */
+static void test_fixed_sequence_stops_at_first_failure(void **state)
+{
+    (void)state;
+    size_t n = 300 + 10 + 3000;
+    struct tier0_point *cal = calloc(n, sizeof *cal);
+    for (size_t i = 0; i < n; i++) {
+        double score = i < 300 ? 0.95 : i < 310 ? 0.85 : 0.75;
+        cal[i] = (struct tier0_point){i >= 300 && i < 310 ? 1 : 0, {0, score, score, 0}};
+    }
+    double factor[2] = {1, 1}, lambda[3] = {0.1, 0.2, 0.3};
+    struct tier0_rank r = {2, factor, 1.0, -1, 3, lambda};
+    assert_true(tier0_cp_upper(10, n, 0.05) <= 0.02); /* candidate 3 alone passes */
+    struct tier0_cert c;
+    assert_int_equal(tier0_cert_ltt(cal, n, &r, 0.98, &c), SL_OK);
+    assert_true(c.certified);
+    assert_int_equal(c.steps, 1);
+    assert_true(c.lambda == 0.1);
+    assert_int_equal(c.n_answered, 300);
+    assert_int_equal(c.n_disagree, 0);
+    assert_true(tier0_cert_answers(&c, &cal[0].p));
+    assert_false(tier0_cert_answers(&c, &cal[300].p));
+    assert_false(tier0_cert_answers(&c, &cal[400].p));
+    tier0_cert_clear(&c);
+    /* a first candidate that fails certifies nothing, and nothing is answered */
+    for (size_t i = 0; i < 300; i += 30)
+        cal[i].y = 1;
+    assert_int_equal(tier0_cert_ltt(cal, n, &r, 0.98, &c), SL_OK);
+    assert_false(c.certified);
+    assert_int_equal(c.steps, 0);
+    assert_false(tier0_cert_answers(&c, &cal[1].p));
+    assert_false(tier0_cert_answers(&c, &cal[400].p));
+    tier0_cert_clear(&c);
+    free(cal);
+}
+
+/* Novelty: the limit is the tune rows' unseen-share quantile; a prediction
+ * beyond it is not answered, unless it is the fallback label. */
+static void test_novelty_and_fallback(void **state)
+{
+    (void)state;
+    size_t n = 2000;
+    struct tier0_point *tune = calloc(n, sizeof *tune);
+    uint64_t s = 5;
+    for (size_t i = 0; i < n; i++) {
+        int k = (int)(i % 3);
+        tune[i] = (struct tier0_point){k, {k, 0.5 + 0.5 * unif(&s), 0.5, (double)i / (double)n}};
+    }
+    struct tier0_rank r;
+    assert_int_equal(tier0_cert_tune(tune, n, 3, 2, 0.9, 0.98, &r), SL_OK);
+    assert_true(r.max_unseen > 0.89 && r.max_unseen < 0.91);
+    struct tier0_cert c;
+    assert_int_equal(tier0_cert_ltt(tune, n, &r, 0.98, &c), SL_OK);
+    assert_true(c.certified);
+    assert_int_equal(c.fallback, 2);
+    struct tier0_pred known = {0, 0.999, 0.9, 0.1}, novel = {0, 0.999, 0.9, 0.95};
+    struct tier0_pred novel_fallback = {2, 0.999, 0.9, 0.95};
+    assert_true(tier0_cert_answers(&c, &known));
+    assert_false(tier0_cert_answers(&c, &novel));
+    assert_true(tier0_cert_answers(&c, &novel_fallback));
+    /* every row is right, so the sequence runs to its end: the answer set
+     * is every row except the too-novel ones outside the fallback */
+    size_t want = 0;
+    for (size_t i = 0; i < n; i++)
+        want += tune[i].p.label == 2 || tune[i].p.unseen <= r.max_unseen;
+    assert_int_equal(c.n_answered, want);
+    assert_true(want < n);
+    tier0_cert_clear(&c);
+    tier0_rank_clear(&r);
+    /* quantile 1: no novelty abstention */
+    assert_int_equal(tier0_cert_tune(tune, n, 3, -1, 1.0, 0.98, &r), SL_OK);
+    assert_true(r.max_unseen == 1.0);
+    tier0_rank_clear(&r);
+    assert_int_equal(tier0_cert_tune(tune, n, 3, 3, 1.0, 0.98, &r), SL_EINVAL);
+    free(tune);
+}
+
+/* A synthetic task: three intents with distinct vocabularies, and the
+ * fallback "other" (a quarter of the rows) for small talk. */
 static void make_task(size_t n, char ***texts, char ***labels)
 {
-    static const char *words[3][4] = {
+    static const char *words[4][4] = {
         {"card", "arrive", "delivery", "post"},
         {"refund", "money", "back", "return"},
         {"pin", "blocked", "locked", "code"},
+        {"weather", "football", "holiday", "music"},
     };
-    static const char *names[3] = {"card_arrival", "refund", "pin_blocked"};
+    static const char *names[4] = {"card_arrival", "refund", "pin_blocked", "other"};
     *texts = calloc(n, sizeof **texts);
     *labels = calloc(n, sizeof **labels);
     for (size_t i = 0; i < n; i++) {
-        size_t k = i % 3;
+        size_t k = i % 4;
         char buf[128];
         snprintf(buf, sizeof buf, "my %s %s please %zu", words[k][i % 4],
                  words[k][(i / 4) % 4], i % 7);
@@ -257,35 +260,57 @@ static void make_task(size_t n, char ***texts, char ***labels)
     }
 }
 
-static void test_train_kfold_roundtrip(void **state)
+static void free_task(size_t n, char **texts, char **labels)
 {
-    (void)state;
-    size_t n = 600;
-    char **texts, **labels;
+    for (size_t i = 0; i < n; i++)
+        free(texts[i]), free(labels[i]);
+    free(texts);
+    free(labels);
+}
+
+static struct tier0_data *task_data(size_t n, struct tier0_train_params *p)
+{
+    char **texts, **labels, err[256];
     make_task(n, &texts, &labels);
-    struct tier0_train_params p;
-    tier0_train_params_default(&p);
-    p.feat.dim_bits = 16;
+    tier0_train_params_default(p);
+    p->feat.dim_bits = 16;
     struct tier0_data *d = NULL;
-    char err[256];
-    assert_int_equal(tier0_data_new(&p.feat, (const char *const *)texts,
+    assert_int_equal(tier0_data_new(&p->feat, (const char *const *)texts,
                                     (const char *const *)labels, n, &d, err,
                                     sizeof err), SL_OK);
-    assert_int_equal(tier0_data_n_labels(d), 3);
+    free_task(n, texts, labels);
+    return d;
+}
+
+static void test_build_roundtrip(void **state)
+{
+    (void)state;
+    struct tier0_train_params p;
+    struct tier0_data *d = task_data(1200, &p);
+    assert_int_equal(tier0_data_n_labels(d), 4);
     assert_string_equal(tier0_data_label(d, 0), "card_arrival");
-    struct tier0_oof *oof = calloc(n, sizeof *oof);
-    assert_int_equal(tier0_cert_kfold(d, &p, 5, 7, 2, oof, err, sizeof err), SL_OK);
+    struct tier0_cert_opts o;
+    tier0_cert_opts_default(&o);
+    o.fallback = "other";
+    o.novelty_quantile = 0.95;
+    struct tier0_model *m = NULL;
     struct tier0_cert c;
-    assert_int_equal(tier0_cert_select(oof, n, 3, 0.98, &c), SL_OK);
+    char err[256];
+    assert_int_equal(tier0_cert_build(d, NULL, &p, &o, &m, &c, err, sizeof err), SL_OK);
     assert_true(c.certified);
     assert_true(c.coverage > 0.9);
-    struct tier0_model *m = NULL;
-    assert_int_equal(tier0_model_train(d, &p, NULL, &m, err, sizeof err), SL_OK);
-    int label;
-    double score;
-    tier0_model_predict(m, "Where is my CARD? Delivery late", &label, &score);
-    assert_string_equal(tier0_model_label(m, (size_t)label), "card_arrival");
-    assert_true(score > 0.5 && score <= 1);
+    assert_int_equal(c.n_traces, 180); /* the certify rows: 15 % */
+    assert_string_equal(tier0_model_label(m, (size_t)c.fallback), "other");
+    struct tier0_pred pr;
+    tier0_model_predict_full(m, "My CARD, delivery please!", &pr);
+    assert_string_equal(tier0_model_label(m, (size_t)pr.label), "card_arrival");
+    assert_true(pr.score > 0.5 && pr.score <= 1);
+    assert_true(tier0_cert_answers(&c, &pr));
+    /* text the model has never seen anything of: all features unseen, and
+     * unless it goes to the fallback, tier 0 abstains */
+    tier0_model_predict_full(m, "zxq vvjk", &pr);
+    assert_true(pr.unseen == 1.0);
+    assert_true(!tier0_cert_answers(&c, &pr) || pr.label == c.fallback);
     size_t size, size2;
     uint8_t *blob = tier0_model_serialize(m, &size);
     struct tier0_model *m2 = NULL;
@@ -293,11 +318,11 @@ static void test_train_kfold_roundtrip(void **state)
     uint8_t *blob2 = tier0_model_serialize(m2, &size2);
     assert_int_equal(size, size2);
     assert_memory_equal(blob, blob2, size);
-    int label2;
-    double score2;
-    tier0_model_predict(m2, "Where is my CARD? Delivery late", &label2, &score2);
-    assert_int_equal(label, label2);
-    assert_true(score == score2);
+    struct tier0_pred pr2;
+    tier0_model_predict_full(m2, "Where is my CARD? Delivery late", &pr2);
+    tier0_model_predict_full(m, "Where is my CARD? Delivery late", &pr);
+    assert_int_equal(pr.label, pr2.label);
+    assert_true(pr.score == pr2.score && pr.unseen == pr2.unseen);
     /* truncated or corrupted blobs are refused */
     struct tier0_model *bad = NULL;
     assert_int_equal(tier0_model_deserialize(blob, size - 1, &bad, err, sizeof err), SL_EINVAL);
@@ -308,9 +333,14 @@ static void test_train_kfold_roundtrip(void **state)
     char *json = tier0_cert_thresholds_json(&c, m);
     struct tier0_cert back;
     assert_int_equal(tier0_cert_from_json(json, m2, &back, err, sizeof err), SL_OK);
-    for (int k = 0; k < 3; k++)
-        for (double s = 0.3; s <= 1.0; s += 0.05)
-            assert_int_equal(tier0_cert_answers(&c, k, s), tier0_cert_answers(&back, k, s));
+    assert_int_equal(back.fallback, c.fallback);
+    assert_true(back.max_unseen == c.max_unseen);
+    for (int k = 0; k < 4; k++)
+        for (double sc = 0.3; sc <= 1.0; sc += 0.05)
+            for (double u = 0; u <= 1.0; u += 0.25) {
+                struct tier0_pred q = {k, sc, 0, u};
+                assert_int_equal(tier0_cert_answers(&c, &q), tier0_cert_answers(&back, &q));
+            }
     free(json);
     tier0_cert_clear(&back);
     free(blob);
@@ -318,23 +348,71 @@ static void test_train_kfold_roundtrip(void **state)
     tier0_model_free(m);
     tier0_model_free(m2);
     tier0_cert_clear(&c);
-    free(oof);
     tier0_data_free(d);
-    for (size_t i = 0; i < n; i++)
-        free(texts[i]), free(labels[i]);
-    free(texts);
-    free(labels);
+}
+
+struct build_job {
+    const struct tier0_data *d;
+    const struct tier0_train_params *p;
+    unsigned seed;
+    uint8_t *blob;
+    size_t size;
+    char *json;
+};
+
+static void *build_one(void *arg)
+{
+    struct build_job *j = arg;
+    struct tier0_cert_opts o;
+    tier0_cert_opts_default(&o);
+    o.seed = j->seed;
+    struct tier0_model *m = NULL;
+    struct tier0_cert c;
+    char err[256];
+    if (tier0_cert_build(j->d, NULL, j->p, &o, &m, &c, err, sizeof err) == SL_OK) {
+        j->blob = tier0_model_serialize(m, &j->size);
+        j->json = tier0_cert_thresholds_json(&c, m);
+    }
+    tier0_model_free(m);
+    tier0_cert_clear(&c);
+    return NULL;
+}
+
+/* Same traces and seed: the same model and thresholds bit for bit, also
+ * when another training (another seed) runs at the same time on a second
+ * thread and draws from liblinear's rand() too. */
+static void test_same_seed_same_model(void **state)
+{
+    (void)state;
+    struct tier0_train_params p;
+    struct tier0_data *d = task_data(1200, &p);
+    struct build_job a = {d, &p, 3, NULL, 0, NULL}, b = a, other = a;
+    other.seed = 4;
+    build_one(&a);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, build_one, &other), 0);
+    build_one(&b);
+    pthread_join(t, NULL);
+    assert_non_null(a.blob);
+    assert_non_null(b.blob);
+    assert_non_null(other.blob);
+    assert_int_equal(a.size, b.size);
+    assert_memory_equal(a.blob, b.blob, a.size);
+    assert_string_equal(a.json, b.json);
+    free(a.blob), free(b.blob), free(other.blob);
+    free(a.json), free(b.json), free(other.json);
+    tier0_data_free(d);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cp_reference),
-        cmocka_unit_test(test_missing_bound_never_certified),
-        cmocka_unit_test(test_certified_set_meets_bound),
-        cmocka_unit_test(test_weak_label_excluded),
-        cmocka_unit_test(test_refinement_keeps_pooled_bound),
-        cmocka_unit_test(test_train_kfold_roundtrip),
+        cmocka_unit_test(test_never_certifies_below_target),
+        cmocka_unit_test(test_fixed_sequence_stops_at_first_failure),
+        cmocka_unit_test(test_novelty_and_fallback),
+        cmocka_unit_test(test_build_roundtrip),
+        cmocka_unit_test(test_same_seed_same_model),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -37,6 +37,32 @@ static void test_breach_table(void **state)
     }
 }
 
+/* A label is withdrawn on its own only when clearly worse than target. */
+static void test_label_breach_table(void **state)
+{
+    (void)state;
+    static const struct {
+        struct tier0_evidence e;
+        bool breach;
+        const char *why;
+    } cases[] = {
+        {{39, 0, 18, 2}, false, "thin certification, 2 of 18 checks: noise at 10 %"},
+        {{1000, 5, 0, 0}, false, "no shadow checks: nothing to judge"},
+        {{40, 0, 20, 20}, true, "drift: every check disagrees"},
+        {{40, 0, 60, 25}, true, "drift: 25 of 60 checks disagree"},
+        {{1000, 5, 50, 1}, false, "one disagreement in 50 stays under"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        double bound = -1;
+        bool got = tier0_live_label_breach(&cases[i].e, 0.9, &bound);
+        if (got != cases[i].breach)
+            fail_msg("case %zu (%s): got %d", i, cases[i].why, got);
+    }
+    /* the whole-set rule would have withdrawn the first one */
+    double bound;
+    assert_true(tier0_live_breach(&cases[0].e, 0.9, &bound));
+}
+
 /* The crossing is monotone: adding disagreements never un-breaches. */
 static void test_breach_monotone(void **state)
 {
@@ -56,6 +82,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_breach_table),
+        cmocka_unit_test(test_label_breach_table),
         cmocka_unit_test(test_breach_monotone),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -82,11 +82,9 @@ static void train_from_store(const char *task, struct tier0_model **m,
     assert_int_equal(tier0_data_new(&p.feat, (const char *const *)s.texts,
                                     (const char *const *)s.labels, s.n, &d,
                                     errstr, sizeof errstr), SL_OK);
-    struct tier0_oof *oof = calloc(s.n, sizeof *oof);
-    assert_int_equal(tier0_cert_kfold(d, &p, 5, 1, 1, oof, errstr, sizeof errstr), SL_OK);
-    assert_int_equal(tier0_cert_select(oof, s.n, 3, 0.98, c), SL_OK);
-    assert_int_equal(tier0_model_train(d, &p, NULL, m, errstr, sizeof errstr), SL_OK);
-    free(oof);
+    struct tier0_cert_opts o;
+    tier0_cert_opts_default(&o);
+    assert_int_equal(tier0_cert_build(d, NULL, &p, &o, m, c, errstr, sizeof errstr), SL_OK);
     tier0_data_free(d);
     tier0_trace_set_clear(&s);
 }
@@ -100,7 +98,7 @@ static void test_model_roundtrip(void **state)
     struct tier0_served *served = NULL;
     assert_int_equal(tier0_store_load_latest(db, "intent", &served, errstr, sizeof errstr),
                      SL_ENOTFOUND);
-    add_traces("intent", 600);
+    add_traces("intent", 1200);
     struct tier0_model *m = NULL;
     struct tier0_cert c;
     train_from_store("intent", &m, &c);
@@ -133,8 +131,11 @@ static void test_model_roundtrip(void **state)
     assert_string_equal(label, "card_arrival");
     for (int k = 0; k < 3; k++)
         for (double s = 0.3; s <= 1.0; s += 0.05)
-            assert_int_equal(tier0_cert_answers(&c, k, s),
-                             tier0_cert_answers(&served->cert, k, s));
+            for (double u = 0; u <= 1.0; u += 0.25) {
+                struct tier0_pred q = {k, s, 0, u};
+                assert_int_equal(tier0_cert_answers(&c, &q),
+                                 tier0_cert_answers(&served->cert, &q));
+            }
     free(a);
     free(b);
     tier0_served_free(served);
