@@ -66,9 +66,12 @@ static const char SQL_RESULTS[] =
 
 /* A line replaces the intent line written before its call was sent
  * (reason in_flight, ledger_write_intents), and nothing else: a line stored
- * once is never stored twice. */
+ * once is never stored twice. created_at becomes the time the outcome is
+ * written, as for a line with no intent before it, so that a line's time
+ * is when its cost became known (budgets and daily totals read it so). */
 #define COST_LINES_UPSERT                                                    \
     " ON CONFLICT (job_id, attempt) DO UPDATE SET tier = EXCLUDED.tier,"     \
+    "  created_at = EXCLUDED.created_at,"                                    \
     "  provider = EXCLUDED.provider, model = EXCLUDED.model,"                \
     "  mode = EXCLUDED.mode, tokens_in = EXCLUDED.tokens_in,"                \
     "  tokens_cached_in = EXCLUDED.tokens_cached_in,"                        \
