@@ -22,6 +22,13 @@ static const char SQL_DUE_IN[] =
     " + $2::bigint * interval '1 s' - now()) * 1000)::bigint, 0)"
     " FROM tier0_models WHERE task = $1";
 
+/* Still due, asked again once the lock is held: two schedulers may both
+ * find a task due, and the second must not train again what the first has
+ * just trained. */
+static const char SQL_STILL_DUE[] =
+    "SELECT COALESCE(max(created_at) + $2::bigint * interval '1 s' <= now(),"
+    " true) FROM tier0_models WHERE task = $1";
+
 static const char SQL_LOCK[] =
     "SELECT pg_try_advisory_lock(hashtext('sluice-tier0-retrain:' || $1))";
 
@@ -63,7 +70,10 @@ static void *retrain_thread(void *arg)
     if (!db) {
         log_error("scheduler: retraining tier 0 of %s: %s", r->task, err);
     } else if (query_true(db, "retrain lock", SQL_LOCK, 1, &r->task)) {
-        train(r->cfg, db, r->task);
+        char period[24];
+        const char *params[2] = {r->task, sched_i64(period, r->period_s)};
+        if (query_true(db, "retrain still due", SQL_STILL_DUE, 2, params))
+            train(r->cfg, db, r->task);
         PQclear(db_query(db, "retrain unlock", SQL_UNLOCK, 1, &r->task, err,
                          sizeof(err)));
     }
@@ -85,15 +95,17 @@ static bool training_busy(struct sched *s)
     return false;
 }
 
-static void start_training(struct sched *s, const char *task)
+static void start_training(struct sched *s, const struct task_conf *task)
 {
     struct sched_retrain *r = &s->retrain;
     r->cfg = s->cfg;
-    r->task = task;
+    r->task = task->name;
+    r->period_s = task->tier0_retrain_every_s;
     atomic_store(&r->done, false);
     int rc = pthread_create(&r->thread, NULL, retrain_thread, r);
     if (rc != 0)
-        log_error("scheduler: cannot start retraining of %s: error %d", task, rc);
+        log_error("scheduler: cannot start retraining of %s: error %d",
+                  task->name, rc);
     r->running = rc == 0;
 }
 
@@ -117,7 +129,7 @@ void sched_retrain_due(struct sched *s)
             continue;
         }
         s->retrain_not_before_ms[i] = s->now_ms + RETRY_AFTER_FAILURE_S * 1000LL;
-        start_training(s, task->name);
+        start_training(s, task);
         return;
     }
 }

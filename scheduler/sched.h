@@ -61,6 +61,7 @@ struct sched {
     struct sched_retrain {
         const struct config *cfg;
         const char *task;     /* the task being trained (config's string) */
+        int64_t period_s;     /* its retrain_every_s */
         pthread_t thread;
         bool running;         /* thread started and not joined yet */
         atomic_bool done;     /* set by the thread as it ends */
