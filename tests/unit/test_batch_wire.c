@@ -530,6 +530,9 @@ static void test_created_times(void **state)
         {PROVIDER_ANTHROPIC, "\"2026-11-24T18:37:24\"", 0},
         {PROVIDER_ANTHROPIC, "1764000000", 0},
         {PROVIDER_ANTHROPIC, "null", 0},
+        /* up to the epoch: no batch time, like OpenAI's (found by fuzzing) */
+        {PROVIDER_ANTHROPIC, "\"1450-11-24T18:37:24Z\"", 0},
+        {PROVIDER_ANTHROPIC, "\"1970-01-01T00:00:00Z\"", 0},
         {PROVIDER_OPENAI, "1764000000", 1764000000000},
         {PROVIDER_OPENAI, "\"2026-11-24T18:37:24Z\"", 0},
         {PROVIDER_OPENAI, "-5", 0},
