@@ -110,12 +110,22 @@ static bool in_list(const char *name, const char *const *list, size_t n)
 static int check_node(const cJSON *schema, struct path *p, char *errstr,
                       size_t errstr_size);
 
+/* The name is schema text: sanitised like a member name, so that the
+ * message stays one printable line as promised (found by fuzzing: it was
+ * copied raw, control bytes and all). */
+static int unknown_type(const char *name, struct path *p, char *e, size_t n)
+{
+    char shown[KEY_MAX_SHOWN + 1];
+    sanitise(shown, name);
+    return fail(e, n, p, "unknown type \"%.32s\"", shown);
+}
+
 static int check_type(const cJSON *kw, struct path *p, char *e, size_t n)
 {
     if (cJSON_IsString(kw)) {
         if (in_list(kw->valuestring, type_names, SL_ARRAY_LEN(type_names)))
             return 0;
-        return fail(e, n, p, "unknown type \"%.32s\"", kw->valuestring);
+        return unknown_type(kw->valuestring, p, e, n);
     }
     if (!cJSON_IsArray(kw) || cJSON_GetArraySize(kw) == 0)
         return fail(e, n, p, "must be a type name or a non-empty array of them");
@@ -124,7 +134,7 @@ static int check_type(const cJSON *kw, struct path *p, char *e, size_t n)
         if (!cJSON_IsString(t))
             return fail(e, n, p, "must be a type name or a non-empty array of them");
         if (!in_list(t->valuestring, type_names, SL_ARRAY_LEN(type_names)))
-            return fail(e, n, p, "unknown type \"%.32s\"", t->valuestring);
+            return unknown_type(t->valuestring, p, e, n);
     }
     return 0;
 }

@@ -7,6 +7,7 @@ set -euo pipefail
 
 PACKAGES=(
     build-essential cmake pkg-config git
+    clang libclang-rt-14-dev
     librdkafka-dev libpq-dev libcurl4-openssl-dev libcjson-dev libuv1-dev
     libcmocka-dev libmicrohttpd-dev liblinear-dev libssl-dev
     postgresql postgresql-contrib

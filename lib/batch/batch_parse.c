@@ -142,11 +142,14 @@ static void anthropic_status(const cJSON *root, struct batch_status *out)
     out->total = jcount(c, "processing") + out->completed + failed;
 }
 
-/* Anthropic's timestamps are RFC 3339; 0 when absent or unreadable. */
+/* Anthropic's timestamps are RFC 3339; 0 when absent or unreadable. An
+ * instant up to the epoch is no batch's creation time: 0 too, as for
+ * OpenAI's seconds, so created_ms is never negative (found by fuzzing:
+ * "1450-11-24T18:37:24Z" came back as a negative time). */
 static int64_t rfc3339_ms(const char *s)
 {
     int64_t ms;
-    return s && rfc3339_parse_ms(s, &ms) == SL_OK ? ms : 0;
+    return s && rfc3339_parse_ms(s, &ms) == SL_OK && ms > 0 ? ms : 0;
 }
 
 /* openai created_at is unix seconds. */

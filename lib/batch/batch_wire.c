@@ -49,12 +49,15 @@ char *batch_custom_id(int64_t row_id, int attempt)
     return xasprintf("r%" PRId64 "-a%d", row_id, attempt);
 }
 
-/* Digits only, no sign, no leading '+': strtoll alone would accept those. */
+/* Digits only, no sign, no leading '+': strtoll alone would accept those.
+ * No leading zero either (found by fuzzing): batch_custom_id never writes
+ * one, and "r4-a00" must not pass for "r4-a0", so that each (row, attempt)
+ * has exactly one id. */
 static bool read_digits(const char **s, int64_t max, int64_t *out)
 {
     const char *p = *s;
     int64_t v = 0;
-    if (*p < '0' || *p > '9')
+    if (*p < '0' || *p > '9' || (p[0] == '0' && p[1] >= '0' && p[1] <= '9'))
         return false;
     for (; *p >= '0' && *p <= '9'; p++) {
         if (v > (max - (*p - '0')) / 10)

@@ -52,25 +52,67 @@ static cJSON *scan_region(const char *s, size_t len, int *budget)
     return NULL;
 }
 
+/* The first "```" in s[0..len), or NULL. */
+static const char *find_fence(const char *s, size_t len)
+{
+    while (len >= FENCE_LEN) {
+        const char *b = memchr(s, '`', len - FENCE_LEN + 1);
+        if (!b)
+            return NULL;
+        if (b[1] == '`' && b[2] == '`')
+            return b;
+        len -= (size_t)(b + 1 - s);
+        s = b + 1;
+    }
+    return NULL;
+}
+
+/* The first c at or after from (before end), remembered: the fence scan
+ * asks with ever larger from, so one pass over the content serves every
+ * block. at == end means there is none. */
+struct next_char {
+    char c;
+    const char *at; /* NULL until the first search */
+};
+
+static const char *next_char(struct next_char *n, const char *from,
+                             const char *end)
+{
+    if (!n->at || (n->at != end && n->at < from)) {
+        const char *hit = memchr(from, n->c, (size_t)(end - from));
+        n->at = hit ? hit : end;
+    }
+    return n->at == end ? NULL : n->at;
+}
+
 /* Finds the next fenced block at or after *pos. Sets its body (after the
  * opening fence's line, which may carry an info string such as "json") and
- * advances *pos past the closing fence. Returns false when there is none. */
+ * advances *pos past the closing fence. Returns false when there is none.
+ * Every search is bounded by what it passes (memchr with a length, the
+ * newline and brace searches shared through nl and brace): strstr and
+ * strchr from each fence to the end of the content made a run of fences
+ * quadratic, 1 MB of backticks took 2 s and an 8 MB batch line minutes
+ * (found reviewing this scan for the fuzz harness: libFuzzer's few-KB
+ * inputs are too short to time out on it). */
 static bool next_fenced_block(const char *content, size_t len, size_t *pos,
+                              struct next_char *nl, struct next_char *brace,
                               const char **body, size_t *body_len)
 {
-    const char *open = strstr(content + *pos, FENCE);
+    const char *end = content + len;
+    const char *open = find_fence(content + *pos, len - *pos);
     if (!open)
         return false;
     const char *start = open + FENCE_LEN;
-    const char *eol = strchr(start, '\n');
+    const char *eol = next_char(nl, start, end);
+    const char *first_brace = next_char(brace, start, end);
     /* "```{...}```" on one line: no info string to skip. */
-    if (eol && !memchr(start, '{', (size_t)(eol - start)))
+    if (eol && !(first_brace && first_brace < eol))
         start = eol + 1;
-    const char *close = strstr(start, FENCE);
-    const char *end = close ? close : content + len;
+    const char *close = find_fence(start, (size_t)(end - start));
+    const char *stop = close ? close : end;
 
     *body = start;
-    *body_len = (size_t)(end - start);
+    *body_len = (size_t)(stop - start);
     *pos = close ? (size_t)(close + FENCE_LEN - content) : len;
     return true;
 }
@@ -85,7 +127,9 @@ cJSON *answer_find_object(const char *content)
     const char *body;
     size_t body_len;
 
-    while (pos < len && next_fenced_block(content, len, &pos, &body, &body_len)) {
+    struct next_char nl = {'\n', NULL}, brace = {'{', NULL};
+    while (pos < len && next_fenced_block(content, len, &pos, &nl, &brace,
+                                          &body, &body_len)) {
         cJSON *obj = scan_region(body, body_len, &budget);
         if (obj)
             return obj;

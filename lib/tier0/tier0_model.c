@@ -598,7 +598,9 @@ static bool read_body(struct rbuf *b, struct tier0_model *m)
     for (uint32_t c = 0; c < m->n_labels; c++) {
         uint32_t len = get_u32(b);
         const uint8_t *s = len <= TIER0_MAX_LABEL_LEN ? take(b, len) : NULL;
-        if (!s || len == 0)
+        /* A NUL inside would be read back cut short (even as ""), a label
+         * that is not the stored bytes (found by fuzzing). */
+        if (!s || len == 0 || memchr(s, '\0', len))
             return false;
         m->labels[c] = xstrndup((const char *)s, len);
     }

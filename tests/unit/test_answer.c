@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -115,6 +116,31 @@ static void test_candidate_budget(void **state)
     free(many);
 }
 
+/* A run of fences on one line, the answer in the last (unclosed) block.
+ * Each fence used to search for a newline to the end of the content, so
+ * this took 2 s per MB and grew with the square of the length (found
+ * while writing the fuzz harness); now it is one pass. 1 MB must take well under a second of CPU,
+ * sanitizers included. */
+static void test_fence_run_is_linear(void **state)
+{
+    (void)state;
+    const size_t fences = 333333; /* odd: the last block stays open */
+    const char *answer = "{\"label\": \"x\"}";
+    size_t len = fences * 3 + strlen(answer);
+    char *content = malloc(len + 1);
+    assert_non_null(content);
+    memset(content, '`', fences * 3);
+    strcpy(content + fences * 3, answer);
+    clock_t start = clock();
+    cJSON *got = answer_find_object(content);
+    double cpu_s = (double)(clock() - start) / CLOCKS_PER_SEC;
+    assert_non_null(got);
+    assert_string_equal(cJSON_GetObjectItem(got, "label")->valuestring, "x");
+    assert_true(cpu_s < 0.5);
+    cJSON_Delete(got);
+    free(content);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -122,6 +148,7 @@ int main(void)
         cmocka_unit_test(test_null_content),
         cmocka_unit_test(test_object_inside_array_is_found),
         cmocka_unit_test(test_candidate_budget),
+        cmocka_unit_test(test_fence_run_is_linear),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

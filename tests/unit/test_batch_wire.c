@@ -113,10 +113,15 @@ static void test_custom_ids(void **state)
     assert_int_equal(batch_custom_id_parse("r12-a3", &row, &attempt), SL_OK);
     assert_true(row == 12);
     assert_int_equal(attempt, 3);
+    assert_int_equal(batch_custom_id_parse("r0-a0", &row, &attempt), SL_OK);
+    assert_true(row == 0);
+    assert_int_equal(attempt, 0);
 
     static const char *bad[] = {
         "", "r-1-a2", "r1-a", "r1-a2x", "x1-a2", "r1a2", "r+1-a2",
         "r99999999999999999999-a1", "r1-a2147483648", "r1-a-1",
+        /* one id per (row, attempt): no leading zeros (found by fuzzing) */
+        "r4-a00", "r04-a0", "r00-a1",
     };
     for (size_t i = 0; i < SL_ARRAY_LEN(bad); i++)
         assert_int_equal(batch_custom_id_parse(bad[i], &row, &attempt),
@@ -525,6 +530,9 @@ static void test_created_times(void **state)
         {PROVIDER_ANTHROPIC, "\"2026-11-24T18:37:24\"", 0},
         {PROVIDER_ANTHROPIC, "1764000000", 0},
         {PROVIDER_ANTHROPIC, "null", 0},
+        /* up to the epoch: no batch time, like OpenAI's (found by fuzzing) */
+        {PROVIDER_ANTHROPIC, "\"1450-11-24T18:37:24Z\"", 0},
+        {PROVIDER_ANTHROPIC, "\"1970-01-01T00:00:00Z\"", 0},
         {PROVIDER_OPENAI, "1764000000", 1764000000000},
         {PROVIDER_OPENAI, "\"2026-11-24T18:37:24Z\"", 0},
         {PROVIDER_OPENAI, "-5", 0},

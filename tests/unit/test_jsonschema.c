@@ -132,6 +132,8 @@ static const struct {
     {"{\"type\":[\"string\",1]}",
      "schema.type: must be a type name or a non-empty array of them"},
     {"{\"type\":[\"string\",\"text\"]}", "schema.type: unknown type \"text\""},
+    /* the name is shown sanitised, as one printable line (found by fuzzing) */
+    {"{\"type\":\"null\\u007f\\n\\\"\\u00e9\"}", "schema.type: unknown type \"null?????\""},
     {"{\"properties\":[]}", "schema.properties: must be an object"},
     {"{\"properties\":{\"sku\":{\"type\":\"string\",\"pattern\":\"^[A-Z]+$\"}}}",
      "schema.properties.sku: unsupported keyword \"pattern\""},

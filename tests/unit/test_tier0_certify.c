@@ -326,6 +326,12 @@ static void test_build_roundtrip(void **state)
     /* truncated or corrupted blobs are refused */
     struct tier0_model *bad = NULL;
     assert_int_equal(tier0_model_deserialize(blob, size - 1, &bad, err, sizeof err), SL_EINVAL);
+    /* a NUL inside a label (byte 1 of the first, which starts at offset
+     * 28) would read back cut short (found by fuzzing) */
+    assert_int_equal(blob[28 + 1], 'a');
+    blob[28 + 1] = '\0';
+    assert_int_equal(tier0_model_deserialize(blob, size, &bad, err, sizeof err), SL_EINVAL);
+    blob[28 + 1] = 'a';
     blob[0] ^= 1;
     assert_int_equal(tier0_model_deserialize(blob, size, &bad, err, sizeof err), SL_EINVAL);
     assert_null(bad);
