@@ -1,4 +1,4 @@
-/* sources: lib/provider/answer.c lib/escalate.c lib/jsonschema.c lib/utf8.c lib/provider/llm.c lib/config.c lib/log.c lib/sl.c */
+/* sources: lib/provider/answer.c lib/escalate.c lib/jsonschema.c lib/utf8.c lib/provider/llm.c lib/config.c lib/config_table.c lib/log.c lib/sl.c */
 /* A model's free-form content (the input, as is): answer_find_object's
  * fence and brace scan, then escalate_judge of a 200 response with that
  * content for a label, a json and a text task. Checks escalate.h's

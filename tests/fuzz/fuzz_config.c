@@ -1,4 +1,4 @@
-/* sources: lib/config.c lib/log.c lib/sl.c */
+/* sources: lib/config.c lib/config_table.c lib/log.c lib/sl.c */
 /* The config file: config_parse on the input as text (every section's
  * validation, tasks, schemas, routing, budgets), and for inputs that
  * parse, config_load on the same bytes written to a temporary file (the

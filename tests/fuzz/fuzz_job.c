@@ -1,4 +1,4 @@
-/* sources: lib/utf8.c lib/job.c lib/rfc3339.c lib/config.c lib/log.c lib/sl.c */
+/* sources: lib/utf8.c lib/job.c lib/rfc3339.c lib/config.c lib/config_table.c lib/log.c lib/sl.c */
 /* Job messages as they come off Kafka: job_parse (strict UTF-8, the JSON,
  * every field check, RFC 3339 deadlines) and the UTF-8 helpers on the raw
  * bytes. Checks job.h's promises: a reason is one printable line, an
