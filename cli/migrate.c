@@ -97,10 +97,8 @@ int cmd_migrate(int argc, char **argv)
     }
     struct config *cfg = NULL;
     char err[1024];
-    if (config_load(config_path, &cfg, err, sizeof(err)) != SL_OK) {
-        fprintf(stderr, "sluice migrate: %s\n", err);
+    if (config_load_for("migrate", config_path, &cfg) != SL_OK)
         return 2;
-    }
     int rc = 1;
     struct db *db = db_open(cfg->pg_conninfo, "sluice-migrate", err, sizeof(err));
     if (db)

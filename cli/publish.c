@@ -110,11 +110,8 @@ static int load_conf(const struct publish_opts *o, struct config **cfg_out,
         path = config_default_path();
     *kc = (struct kafka_conf){0};
     if (path) {
-        char err[512];
-        if (config_load(path, cfg_out, err, sizeof(err)) != SL_OK) {
-            fprintf(stderr, "sluice publish: %s\n", err);
+        if (config_load_for("publish", path, cfg_out) != SL_OK)
             return SL_ECONFIG;
-        }
         *kc = (*cfg_out)->kafka;
     }
     if (o->bootstrap)

@@ -150,10 +150,8 @@ int cmd_reconcile(int argc, char **argv)
     if (rc >= 0)
         return rc;
     struct config *cfg = NULL;
-    if (config_load(o.config_path, &cfg, err, sizeof(err)) != SL_OK) {
-        fprintf(stderr, "sluice reconcile: %s\n", err);
+    if (config_load_for("reconcile", o.config_path, &cfg) != SL_OK)
         return 2;
-    }
     struct reconcile_row *rows = NULL;
     size_t n = 0;
     struct db *db = db_open(cfg->pg_conninfo, "sluice-reconcile", err, sizeof(err));

@@ -131,10 +131,8 @@ int cmd_report(int argc, char **argv)
     if (rc >= 0)
         return rc;
     struct config *cfg = NULL;
-    if (config_load(o.config_path, &cfg, err, sizeof(err)) != SL_OK) {
-        fprintf(stderr, "sluice report: %s\n", err);
+    if (config_load_for("report", o.config_path, &cfg) != SL_OK)
         return 2;
-    }
     struct db *db = db_open(cfg->pg_conninfo, "sluice-report", err, sizeof(err));
     rc = db ? produce(db, &o, err, sizeof(err)) : 1;
     if (rc != 0 && err[0])

@@ -78,10 +78,8 @@ int cmd_train(int argc, char **argv)
         return rc;
     struct config *cfg = NULL;
     char err[1024];
-    if (config_load(a.config, &cfg, err, sizeof err) != SL_OK) {
-        fprintf(stderr, "sluice train: %s\n", err);
+    if (config_load_for("train", a.config, &cfg) != SL_OK)
         return 2;
-    }
     const struct task_conf *task = config_task(cfg, a.task);
     if (!task || task->output != OUTPUT_LABEL) {
         fprintf(stderr, "sluice train: %s: %s\n", a.task,

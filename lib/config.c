@@ -1390,6 +1390,15 @@ int job_mode_parse(const char *name, enum job_mode *out)
     return SL_EINVAL;
 }
 
+int config_load_for(const char *cmd, const char *path, struct config **out)
+{
+    char err[1024];
+    int rc = config_load(path, out, err, sizeof(err));
+    if (rc != SL_OK)
+        fprintf(stderr, "sluice %s: %s\n", cmd, err);
+    return rc;
+}
+
 void config_apply_log_level(const struct config *cfg)
 {
     if (!log_level_pinned)

@@ -36,6 +36,9 @@ const char *config_default_path(void);
 
 int config_load(const char *path, struct config **out, char *errstr,
                 size_t errstr_size) SL_MUSTCHECK;
+/* config_load for a command's start: on failure prints "sluice CMD: why"
+ * to stderr. Returns SL_OK with *out, or SL_ECONFIG. */
+int config_load_for(const char *cmd, const char *path, struct config **out);
 /* Same from a JSON text; source_name is used in messages. No env overrides. */
 int config_parse(const char *json, const char *source_name,
                  struct config **out, char *errstr,

@@ -68,15 +68,6 @@ static int parse_args(int argc, char **argv, const char *cmd,
     return 0;
 }
 
-static int load(const char *cmd, const char *path, struct config **cfg)
-{
-    char err[1024];
-    if (config_load(path, cfg, err, sizeof(err)) == SL_OK)
-        return 0;
-    fprintf(stderr, "sluice %s: %s\n", cmd, err);
-    return 2;
-}
-
 int cmd_scheduler(int argc, char **argv)
 {
     const char *path;
@@ -85,8 +76,8 @@ int cmd_scheduler(int argc, char **argv)
     int rc = parse_args(argc, argv, "scheduler", &path, &once);
     if (rc != 0)
         return rc < 0 ? 0 : rc;
-    if ((rc = load("scheduler", path, &cfg)) != 0)
-        return rc;
+    if (config_load_for("scheduler", path, &cfg) != SL_OK)
+        return 2;
     config_apply_log_level(cfg);
     rc = scheduler_run(cfg, path, once);
     config_free(cfg);
@@ -102,8 +93,8 @@ int cmd_status(int argc, char **argv)
     int rc = parse_args(argc, argv, "status", &path, &once);
     if (rc != 0)
         return rc < 0 ? 0 : rc;
-    if ((rc = load("status", path, &cfg)) != 0)
-        return rc;
+    if (config_load_for("status", path, &cfg) != SL_OK)
+        return 2;
     struct db *db = db_open(cfg->pg_conninfo, "sluice-status", err, sizeof(err));
     if (!db) {
         fprintf(stderr, "sluice status: %s\n", err);

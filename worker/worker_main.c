@@ -49,11 +49,8 @@ int cmd_worker(int argc, char **argv)
         }
     }
     struct config *cfg = NULL;
-    char err[1024];
-    if (config_load(config_path, &cfg, err, sizeof(err)) != SL_OK) {
-        fprintf(stderr, "sluice worker: %s\n", err);
+    if (config_load_for("worker", config_path, &cfg) != SL_OK)
         return 2;
-    }
     config_apply_log_level(cfg);
     int rc = worker_run(cfg, config_path);
     config_free(cfg);
