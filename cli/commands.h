@@ -14,4 +14,8 @@ int cmd_reconcile(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 
+/* Whether s is a UTC calendar day "YYYY-MM-DD" that exists (the --from and
+ * --to of report and reconcile). */
+int cli_valid_date(const char *s);
+
 #endif

@@ -6,6 +6,7 @@
 #include <curl/curl.h>
 
 #include "commands.h"
+#include "rfc3339.h"
 
 struct command {
     const char *name;
@@ -23,6 +24,16 @@ static const struct command commands[] = {
     {"scheduler", cmd_scheduler, "submit async/offpeak jobs as provider batches, poll and ingest them"},
     {"status", cmd_status, "pending jobs, batches in flight and the next off-peak window"},
 };
+
+int cli_valid_date(const char *s)
+{
+    char stamp[32];
+    int64_t ms;
+    if (!s || strlen(s) != 10)
+        return 0;
+    snprintf(stamp, sizeof(stamp), "%sT00:00:00Z", s);
+    return rfc3339_parse_ms(stamp, &ms) == SL_OK;
+}
 
 static void usage(FILE *out)
 {

@@ -40,14 +40,6 @@ static void usage(FILE *out)
             "or file error, 2 usage error.\n");
 }
 
-static int valid_date(const char *s)
-{
-    int y, m, d;
-    char tail;
-    return s && strlen(s) == 10 && sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) == 3 &&
-           m >= 1 && m <= 12 && d >= 1 && d <= 31;
-}
-
 static int parse_args(int argc, char **argv, struct reconcile_opts *o)
 {
     static const struct option opts[] = {
@@ -65,8 +57,8 @@ static int parse_args(int argc, char **argv, struct reconcile_opts *o)
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'c': o->config_path = optarg; break;
-        case 'f': if (valid_date(optarg)) sl_strlcpy(o->from, optarg, sizeof(o->from)); else goto bad; break;
-        case 't': if (valid_date(optarg)) sl_strlcpy(o->to, optarg, sizeof(o->to)); else goto bad; break;
+        case 'f': if (cli_valid_date(optarg)) sl_strlcpy(o->from, optarg, sizeof(o->from)); else goto bad; break;
+        case 't': if (cli_valid_date(optarg)) sl_strlcpy(o->to, optarg, sizeof(o->to)); else goto bad; break;
         case 'm': o->metrics_file = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;

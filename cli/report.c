@@ -37,14 +37,6 @@ static void usage(FILE *out)
             "Exit status: 0 done, 1 database or file error, 2 usage error.\n");
 }
 
-static int valid_date(const char *s)
-{
-    int y, m, d;
-    char tail;
-    return s && strlen(s) == 10 && sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) == 3 &&
-           m >= 1 && m <= 12 && d >= 1 && d <= 31;
-}
-
 /* Returns -1 to go on, else the exit code. */
 static int parse_args(int argc, char **argv, struct report_opts *o)
 {
@@ -71,8 +63,8 @@ static int parse_args(int argc, char **argv, struct report_opts *o)
         default: usage(stderr); return 2;
         }
     }
-    if (optind < argc || (o->filter.from && !valid_date(o->filter.from)) ||
-        (o->filter.to && !valid_date(o->filter.to))) {
+    if (optind < argc || (o->filter.from && !cli_valid_date(o->filter.from)) ||
+        (o->filter.to && !cli_valid_date(o->filter.to))) {
         fprintf(stderr, "sluice report: dates are YYYY-MM-DD; no positional "
                         "arguments\n");
         usage(stderr);
