@@ -124,7 +124,7 @@ static void model_defaults(struct emu_model *m, const char *name)
 static int parse_model(struct ctx *c, const cJSON *obj, struct emu_model *m)
 {
     static const char *const keys[] = {"accuracy", "confidence_correct", "confidence_wrong",
-                                       "latency_ms", "cache_hit_rate", "faults", NULL};
+                                       "calibration", "latency_ms", "cache_hit_rate", "faults", NULL};
     char path[384], sub[448];
     snprintf(path, sizeof(path), "models.%s", obj->string);
     model_defaults(m, obj->string);
@@ -132,6 +132,7 @@ static int parse_model(struct ctx *c, const cJSON *obj, struct emu_model *m)
         get_num(c, obj, path, "accuracy", 0, 1, &m->accuracy) ||
         get_range(c, obj, path, "confidence_correct", &m->conf_correct) ||
         get_range(c, obj, path, "confidence_wrong", &m->conf_wrong) ||
+        get_num(c, obj, path, "calibration", 0, 1, &m->calibration) ||
         get_num(c, obj, path, "cache_hit_rate", 0, 1, &m->cache_hit_rate))
         return -1;
     snprintf(sub, sizeof(sub), "%s.latency_ms", path);
@@ -185,6 +186,54 @@ static int parse_batch(struct ctx *c, const cJSON *obj, struct emu_batch_cfg *b)
     return 0;
 }
 
+static int parse_confusion(struct ctx *c, const cJSON *obj, struct emu_sim *sim)
+{
+    const cJSON *entry, *v;
+    if (obj == NULL)
+        return 0;
+    if (!cJSON_IsObject(obj))
+        return fail(c, "simulation.confusion", "must be an object of label -> [labels]");
+    sim->map = emu_xcalloc((size_t)cJSON_GetArraySize(obj) + 1, sizeof(*sim->map));
+    cJSON_ArrayForEach(entry, obj) {
+        char key[512];
+        snprintf(key, sizeof(key), "simulation.confusion.%s", entry->string);
+        if (!cJSON_IsArray(entry) || cJSON_GetArraySize(entry) == 0)
+            return fail(c, key, "must be a non-empty array of label names");
+        struct emu_confusion *e = &sim->map[sim->n_map++];
+        e->label = emu_xstrdup(entry->string);
+        e->near = emu_xcalloc((size_t)cJSON_GetArraySize(entry), sizeof(*e->near));
+        cJSON_ArrayForEach(v, entry) {
+            if (!cJSON_IsString(v) || v->valuestring[0] == '\0')
+                return fail(c, key, "must be a non-empty array of label names");
+            e->near[e->n_near++] = emu_xstrdup(v->valuestring);
+        }
+    }
+    return 0;
+}
+
+static int parse_simulation(struct ctx *c, const cJSON *obj, struct emu_sim *sim)
+{
+    static const char *const keys[] = {"errors", "noise", "confusable", "confusion", NULL};
+    double confusable = 3;
+    *sim = (struct emu_sim){.errors = EMU_ERRORS_INDEPENDENT, .noise = 0.03, .confusable = 3};
+    if (obj == NULL)
+        return 0;
+    if (need_object(c, obj, "simulation") || check_keys(c, obj, "simulation", keys))
+        return -1;
+    const cJSON *errors = cJSON_GetObjectItemCaseSensitive(obj, "errors");
+    if (errors != NULL) {
+        if (!cJSON_IsString(errors) ||
+            (strcmp(errors->valuestring, "independent") != 0 && strcmp(errors->valuestring, "shared") != 0))
+            return fail(c, "simulation.errors", "must be \"independent\" or \"shared\"");
+        sim->errors = strcmp(errors->valuestring, "shared") == 0 ? EMU_ERRORS_SHARED : EMU_ERRORS_INDEPENDENT;
+    }
+    if (get_num(c, obj, "simulation", "noise", 0, 0.5, &sim->noise) ||
+        get_num(c, obj, "simulation", "confusable", 1, 100, &confusable))
+        return -1;
+    sim->confusable = (int)confusable;
+    return parse_confusion(c, cJSON_GetObjectItemCaseSensitive(obj, "confusion"), sim);
+}
+
 /* The gold path is relative to the config file's folder, so a config and
  * its gold file can move together. */
 static char *gold_path(const char *config_path, const char *gold)
@@ -201,14 +250,18 @@ static char *gold_path(const char *config_path, const char *gold)
 
 static int parse_root(struct ctx *c, const char *config_path, const cJSON *root, struct emu_config *cfg)
 {
-    static const char *const keys[] = {"gold", "models", "batch", NULL};
+    static const char *const keys[] = {"gold", "models", "batch", "simulation", NULL};
     const cJSON *gold = cJSON_GetObjectItemCaseSensitive(root, "gold");
     if (!cJSON_IsObject(root))
         return fail(c, "(top level)", "must be a JSON object");
+    cfg->sim = emu_xcalloc(1, sizeof(*cfg->sim));
     if (check_keys(c, root, "", keys) ||
+        parse_simulation(c, cJSON_GetObjectItemCaseSensitive(root, "simulation"), cfg->sim) ||
         parse_models(c, cJSON_GetObjectItemCaseSensitive(root, "models"), cfg) ||
         parse_batch(c, cJSON_GetObjectItemCaseSensitive(root, "batch"), &cfg->batch))
         return -1;
+    for (size_t i = 0; i < cfg->n_models; i++)
+        cfg->models[i].sim = cfg->sim;
     if (gold == NULL || cJSON_IsNull(gold))
         return 0;
     if (!cJSON_IsString(gold) || gold->valuestring[0] == '\0')
@@ -247,6 +300,13 @@ void emu_config_free(struct emu_config *cfg)
     for (size_t i = 0; i < cfg->n_models; i++)
         free(cfg->models[i].name);
     free(cfg->models);
+    for (size_t i = 0; cfg->sim && i < cfg->sim->n_map; i++) {
+        free(cfg->sim->map[i].label);
+        emu_free_strv(cfg->sim->map[i].near, cfg->sim->map[i].n_near);
+    }
+    if (cfg->sim)
+        free(cfg->sim->map);
+    free(cfg->sim);
     emu_gold_free(&cfg->gold);
     *cfg = (struct emu_config){0};
 }

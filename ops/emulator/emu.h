@@ -26,10 +26,33 @@ struct emu_faults {
     double timeout_s;     /* the stall of a "timeout" fault */
 };
 
+/* How the models err (top-level key "simulation", shared by every model).
+ * independent: each model errs on its own draw, wrong labels evenly.
+ * shared: every input has one latent difficulty, the same for all models;
+ * a model errs where it exceeds its skill (accuracy), and its wrong labels
+ * are the ones most confusable with the right one. */
+enum emu_errors { EMU_ERRORS_INDEPENDENT, EMU_ERRORS_SHARED };
+
+struct emu_confusion {
+    char *label;
+    char **near; /* the labels it is mistaken for, most likely first */
+    size_t n_near;
+};
+
+struct emu_sim {
+    enum emu_errors errors;
+    double noise;   /* half-width of a model's own noise on the difficulty */
+    int confusable; /* a wrong label is one of this many most confusable */
+    struct emu_confusion *map; /* explicit confusions, before name overlap */
+    size_t n_map;
+};
+
 struct emu_model {
     char *name;
     double accuracy;
     struct emu_range conf_correct, conf_wrong;
+    double calibration; /* 0: confidence uniform in its range; 1: set by the margin */
+    const struct emu_sim *sim; /* the config's; NULL = independent errors */
     double latency_median_ms, latency_sigma;
     double cache_hit_rate;
     struct emu_faults faults;
@@ -60,6 +83,7 @@ struct emu_batch_cfg {
 
 struct emu_config {
     struct emu_batch_cfg batch;
+    struct emu_sim *sim; /* heap, so the models' pointers survive a copy */
     struct emu_model *models;
     size_t n_models;
     struct emu_gold gold;

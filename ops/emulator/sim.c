@@ -6,6 +6,7 @@
 
 #include <openssl/evp.h>
 
+#include "confusion.h"
 #include "sim.h"
 #include "util.h"
 
@@ -162,12 +163,38 @@ void emu_task_draws(const char *model, const struct emu_task *t, struct emu_draw
     EVP_DigestUpdate(ctx, t->input, strlen(t->input) + 1);
     EVP_DigestUpdate(ctx, key, strlen(key));
     EVP_DigestFinal_ex(ctx, md, NULL);
-    EVP_MD_CTX_free(ctx);
     d->correct = unit53(be64(md));
     d->confidence = unit53(be64(md + 8));
     d->pick = be64(md + 16);
     d->fence = (double)(be64(md + 24) >> 32) * 0x1.0p-32;
     d->cache = (double)(be64(md + 24) & 0xFFFFFFFFu) * 0x1.0p-32;
+    /* The input alone: every model sees the same difficulty. */
+    if (!EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))
+        abort();
+    EVP_DigestUpdate(ctx, "difficulty", sizeof("difficulty"));
+    EVP_DigestUpdate(ctx, t->input, strlen(t->input));
+    EVP_DigestFinal_ex(ctx, md, NULL);
+    EVP_MD_CTX_free(ctx);
+    d->difficulty = unit53(be64(md));
+    d->shared_pick = be64(md + 8);
+}
+
+bool emu_correct(const struct emu_model *m, const struct emu_draws *d, double *margin)
+{
+    if (m->sim == NULL || m->sim->errors == EMU_ERRORS_INDEPENDENT) {
+        *margin = m->accuracy - d->correct;
+    } else {
+        /* The model's own noise, uniform in [-noise, +noise), so that two
+         * models of equal skill still differ a little. */
+        double noise = (2.0 * d->correct - 1.0) * m->sim->noise;
+        *margin = m->accuracy - (d->difficulty + noise);
+    }
+    /* Accuracy 1 and 0 stay exact whatever the noise. */
+    if (m->accuracy >= 1.0 && *margin <= 0)
+        *margin = 1e-9;
+    if (m->accuracy <= 0.0 && *margin > 0)
+        *margin = 0;
+    return *margin > 0;
 }
 
 /* Two decimals, as models tend to report; kept inside the range. */
@@ -175,6 +202,21 @@ static double confidence(struct emu_range r, double u)
 {
     double c = round((r.lo + u * (r.hi - r.lo)) * 100.0) / 100.0;
     return c < r.lo ? r.lo : c > r.hi ? r.hi : c;
+}
+
+/* Where in its range the confidence falls: a calibrated model is surer the
+ * further the input is below its skill, and least sure where it is wrong
+ * by far; calibration blends that position with the uniform draw. */
+static double reported(const struct emu_model *m, const struct emu_draws *d, double margin)
+{
+    bool correct = margin > 0;
+    double q = 0.5 + margin / (2.0 * EMU_CALIBRATION_WIDTH);
+    /* In (0.5, 1] when right, [0, 0.5] when wrong: a calibrated model's
+     * right answers sit in the upper half of their range, its wrong ones
+     * in the lower half of theirs. */
+    q = q < 0 ? 0 : q > 1 ? 1 : q;
+    double u = m->calibration * q + (1.0 - m->calibration) * d->confidence;
+    return confidence(correct ? m->conf_correct : m->conf_wrong, u);
 }
 
 static long gold_label_index(const struct emu_gold_entry *e, const struct emu_task *t)
@@ -186,23 +228,40 @@ static long gold_label_index(const struct emu_gold_entry *e, const struct emu_ta
     return -1;
 }
 
+/* A wrong label: independent errors pick any other label evenly; shared
+ * errors one of the sim's `confusable` labels most confusable with the
+ * right one, by the input's shared draw, so models err alike. */
+static size_t wrong_label(const struct emu_model *m, const struct emu_task *t, size_t gold,
+                          const struct emu_draws *d)
+{
+    size_t n = t->n_labels;
+    if (m->sim == NULL || m->sim->errors == EMU_ERRORS_INDEPENDENT) {
+        size_t idx = (size_t)(d->pick % (n - 1));
+        return idx + (idx >= gold);
+    }
+    size_t *near = emu_xcalloc((size_t)m->sim->confusable, sizeof(*near));
+    size_t k = emu_confusable(m->sim, t->labels, n, gold, near, (size_t)m->sim->confusable);
+    size_t idx = near[d->shared_pick % k];
+    free(near);
+    return idx;
+}
+
 static cJSON *label_answer(const struct emu_model *m, const struct emu_gold *g,
                            const struct emu_task *t, const struct emu_draws *d)
 {
     long gold = gold_label_index(emu_gold_find(g, t->input), t);
     size_t n = t->n_labels, idx;
-    double conf;
+    double margin, conf;
+    bool correct = emu_correct(m, d, &margin);
     if (gold < 0) {
         idx = (size_t)(d->pick % n);
         conf = confidence(m->conf_wrong, d->confidence);
-    } else if (d->correct < m->accuracy || n == 1) {
+    } else if (correct || n == 1) {
         idx = (size_t)gold;
-        conf = confidence(m->conf_correct, d->confidence);
+        conf = reported(m, d, margin > 0 ? margin : 1e-9);
     } else {
-        /* Any label but the gold one, evenly. */
-        idx = (size_t)(d->pick % (n - 1));
-        idx += idx >= (size_t)gold;
-        conf = confidence(m->conf_wrong, d->confidence);
+        idx = wrong_label(m, t, (size_t)gold, d);
+        conf = reported(m, d, margin);
     }
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "label", t->labels[idx]);
@@ -273,13 +332,14 @@ static cJSON *json_answer(const struct emu_model *m, const struct emu_gold *g,
                           const struct emu_task *t, const struct emu_draws *d)
 {
     const struct emu_gold_entry *e = emu_gold_find(g, t->input);
-    bool correct = d->correct < m->accuracy;
+    double margin;
+    bool correct = emu_correct(m, d, &margin);
     cJSON *data = e && e->data ? cJSON_Duplicate(e->data, 1) : fill_required(t->schema, 0);
     if (!correct)
         drop_required(data, t->schema, d->pick);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddItemToObject(o, "data", data);
-    cJSON_AddNumberToObject(o, "confidence", confidence(correct ? m->conf_correct : m->conf_wrong, d->confidence));
+    cJSON_AddNumberToObject(o, "confidence", reported(m, d, margin));
     return o;
 }
 

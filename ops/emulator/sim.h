@@ -21,22 +21,33 @@ struct emu_task {
     char *schema_text; /* JSON task: the schema as sent, trimmed */
 };
 
-/* Uniform draws derived from one SHA-256 of the request's identity. */
+/* Uniform draws derived from one SHA-256 of the request's identity, and
+ * two from a SHA-256 of the input alone, the same for every model. */
 struct emu_draws {
     double correct, confidence, fence, cache; /* each in [0, 1) */
     uint64_t pick;                            /* chooses among alternatives */
+    double difficulty;   /* shared errors: the input's latent difficulty */
+    uint64_t shared_pick; /* shared errors: which confusable label */
 };
 
 #define EMU_MAX_LABELS 1000
 #define EMU_SUMMARY_WORDS 12
 #define EMU_FENCE_RATE 0.10
+/* Margin (skill - difficulty) at which a calibrated model's confidence
+ * reaches the top (or, wrong, the bottom) of its range. */
+#define EMU_CALIBRATION_WIDTH 0.25
 
 /* Reads the task out of the last user message's text. */
 void emu_task_parse(const char *user_text, struct emu_task *t);
 void emu_task_free(struct emu_task *t);
 
-/* SHA-256 of model, kind, input and labels/schema (each NUL-separated). */
+/* SHA-256 of model, kind, input and labels/schema (each NUL-separated);
+ * difficulty and shared_pick from SHA-256 of the input alone. */
 void emu_task_draws(const char *model, const struct emu_task *t, struct emu_draws *d);
+
+/* Whether the model answers this input correctly, and the margin
+ * (> 0: correct; its size drives a calibrated model's confidence). */
+bool emu_correct(const struct emu_model *m, const struct emu_draws *d, double *margin);
 
 /* The answer content: one JSON object, sometimes in a ```json fence. */
 char *emu_answer(const struct emu_model *m, const struct emu_gold *g, const struct emu_task *t,
