@@ -1,5 +1,6 @@
 -- The demo's summary. Expects a temp table x(job_id, task, expected) with
--- the generator's gold answers for label tasks.
+-- the generator's gold answers for label tasks; job ids start with their
+-- day ("day1-…").
 \pset footer off
 \echo
 \echo '== summary'
@@ -11,7 +12,7 @@ SELECT count(*) FILTER (WHERE status = 'answered') AS answered,
            AS "escalation %"
 FROM results;
 
-\echo '== share of jobs by the tier that answered'
+\echo '== share of jobs by the tier that answered (0 = tier 0, the local classifier)'
 SELECT tier, model, count(*) AS jobs,
        round(count(*) * 100.0 / sum(count(*)) OVER (), 1) AS "share %"
 FROM results WHERE status = 'answered'
@@ -30,6 +31,23 @@ SELECT round(sum(cost_nanousd) / 1e9, 4) AS "cost $",
        round(sum(baseline_nanousd)::numeric / nullif(sum(cost_nanousd), 0), 2) AS "baseline / cost",
        round((1 - sum(cost_nanousd)::numeric / nullif(sum(baseline_nanousd), 0)) * 100, 1) AS "saved %"
 FROM cost_lines;
+
+\echo '== by day: tier 0, retrained each night, takes a growing share at no cost'
+SELECT split_part(r.job_id, '-', 1) AS day, count(*) AS jobs,
+       round(avg((r.source = 'tier0')::int) * 100, 1) AS "tier0 %",
+       round(avg((r.source = 'cache')::int) * 100, 1) AS "cache %",
+       round(avg((r.source IN ('llm', 'batch') AND r.tier = 1)::int) * 100, 1) AS "tier1 %",
+       round(avg((r.source IN ('llm', 'batch') AND r.tier = 2)::int) * 100, 1) AS "tier2 %",
+       round(avg((r.source IN ('llm', 'batch') AND r.tier = 3)::int) * 100, 1) AS "tier3 %",
+       round(sum(c.cost) / 1e6 / count(*), 3) AS "$ per 1k jobs",
+       round((1 - sum(c.cost)::numeric / nullif(sum(c.baseline), 0)) * 100, 1) AS "saved %",
+       round(avg((r.label = x.expected)::int) FILTER (WHERE x.expected <> '') * 100, 1)
+           AS "label accuracy %"
+FROM results r
+LEFT JOIN (SELECT job_id, sum(cost_nanousd) AS cost, sum(baseline_nanousd) AS baseline
+           FROM cost_lines GROUP BY job_id) c USING (job_id)
+LEFT JOIN x USING (job_id)
+GROUP BY 1 ORDER BY 1;
 
 \echo '== cost by feature'
 SELECT feature, count(DISTINCT job_id) AS jobs, round(sum(cost_nanousd) / 1e9, 4) AS "cost $",

@@ -96,7 +96,10 @@ static const struct ledger_trace *trace_of(struct finisher *f,
                                            const struct tier_conf *tier,
                                            const struct llm_answer *a)
 {
-    if (!row->task->tier0_enabled || !a->label)
+    /* As in the worker: an answer under the threshold (kept because no
+     * tier was left) is not training data. */
+    if (!row->task->tier0_enabled || !a->label ||
+        a->confidence < row->task->confidence_threshold)
         return NULL;
     /* Entries point into this array, so it never grows: callers flush
      * every SCHED_CHUNK outcomes. */

@@ -116,6 +116,10 @@ static void keep_trace(struct job_run *run)
     const struct llm_answer *a = &run->answer;
     if (!task->tier0_enabled || !a->label)
         return;
+    /* An answer under the threshold was kept only because no tier was left:
+     * the ladder's least reliable labels, which tier 0 should not learn. */
+    if (a->confidence < task->confidence_threshold)
+        return;
     run->trace_input = xmalloc(TIER0_MAX_TEXT + 1);
     tier0_feat_normalize(run->job->input, run->trace_input, TIER0_MAX_TEXT + 1);
     run->trace = (struct ledger_trace){

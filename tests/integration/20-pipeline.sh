@@ -77,11 +77,18 @@ baseline_lines=$(psql_val "SELECT count(*) FROM cost_lines WHERE baseline_nanous
 pass "$escalated escalated jobs, one cost line per attempt, climbing"
 
 # --- accepted label answers are kept as tier-0 traces ----------------------
+# ... except those under the task's threshold, which the top tier kept only
+# because no tier was left.
 traces=$(psql_val "SELECT count(*) FROM traces")
+confident="(j.task = 'intent' AND r.confidence >= $(jq .tasks.intent.confidence_threshold "$SLUICE_CONFIG")
+    OR j.task = 'priority' AND r.confidence >= $(jq .tasks.priority.confidence_threshold "$SLUICE_CONFIG"))"
 labelled=$(psql_val "SELECT count(*) FROM results r JOIN jobs j USING (job_id)
-    WHERE j.task IN ('intent', 'priority') AND r.status = 'answered'")
-[ "$traces" -eq "$labelled" ] || fail "$traces traces for $labelled answered label jobs"
-pass "$traces tier-0 traces kept"
+    WHERE j.task IN ('intent', 'priority') AND r.status = 'answered' AND $confident")
+unsure=$(psql_val "SELECT count(*) FROM results r JOIN jobs j USING (job_id)
+    WHERE j.task IN ('intent', 'priority') AND r.status = 'answered' AND NOT $confident")
+[ "$traces" -eq "$labelled" ] || fail "$traces traces for $labelled confident answered label jobs"
+[ "$unsure" -gt 0 ] || fail "no top-tier answer under the threshold: the exclusion was not exercised"
+pass "$traces tier-0 traces kept, $unsure answers under the threshold left out"
 
 # --- malformed messages: DLQ and rejected rows ----------------------------
 dlq=$(it_topic_count sluice.jobs.dlq)
