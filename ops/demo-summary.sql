@@ -13,10 +13,10 @@ SELECT count(*) FILTER (WHERE status = 'answered') AS answered,
 FROM results;
 
 \echo '== share of jobs by the tier that answered (0 = tier 0, the local classifier)'
-SELECT tier, model, count(*) AS jobs,
+SELECT CASE WHEN source = 'tier0' THEN 0 ELSE tier END AS tier, model, count(*) AS jobs,
        round(count(*) * 100.0 / sum(count(*)) OVER (), 1) AS "share %"
 FROM results WHERE status = 'answered'
-GROUP BY tier, model ORDER BY tier;
+GROUP BY 1, model ORDER BY 1, model;
 
 \echo '== accuracy against the gold labels (label tasks)'
 SELECT j.task, count(*) AS jobs,
