@@ -32,7 +32,7 @@ SELECT round(sum(cost_nanousd) / 1e9, 4) AS "cost $",
        round((1 - sum(cost_nanousd)::numeric / nullif(sum(baseline_nanousd), 0)) * 100, 1) AS "saved %"
 FROM cost_lines;
 
-\echo '== by day: tier 0, retrained each night, takes a growing share at no cost'
+\echo '== by day: from the second day tier 0, retrained each night, answers a share at no cost'
 SELECT split_part(r.job_id, '-', 1) AS day, count(*) AS jobs,
        round(avg((r.source = 'tier0')::int) * 100, 1) AS "tier0 %",
        round(avg((r.source = 'cache')::int) * 100, 1) AS "cache %",
