@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # retrain.sh — tier 0 retrained between simulated days, the way the
 # scheduler does it (sourced after tests/integration/lib.sh; used by
 # ops/demo and ops/bench-economics).
@@ -19,14 +20,14 @@ ops_retrain_tier0() {
     it_start_proc scheduler "retrain-$name" --config "$cfg"
     deadline=$((SECONDS + 600))
     for task in "$@"; do
-        until grep -q "tier 0 of $task[: ]" "$log" 2>/dev/null; do
+        until grep -q "tier 0 of ${task}[: ]" "$log" 2>/dev/null; do
             [ $SECONDS -lt $deadline ] || fail "tier 0 of $task not retrained within 600 s ($name)"
             sleep 0.2
         done
     done
     it_stop_scheduler "retrain-$name"
     for task in "$@"; do
-        sed -n "s/.*scheduler: \(retrain.*tier 0 of $task[: ].*\)/   \1/p" "$log"
+        sed -n "s/.*scheduler: \(retrain.*tier 0 of ${task}[: ].*\)/   \1/p" "$log"
         version=$(sed -n "s/.*retrained tier 0 of $task: version \([0-9]*\).*/\1/p" "$log")
         [ -n "$version" ] || continue
         for w in $workers; do
