@@ -109,16 +109,21 @@ static void add_unconfirmed_line(struct job_run *run, const char *reason,
                   current_tier(run)->provider->name, reason, NULL);
 }
 
+/* An answer under the threshold was kept only because no tier was left:
+ * the ladder's least reliable labels. Tier 0 neither learns from them nor is
+ * judged against them, so traces and shadow checks measure the same thing. */
+static bool confident_label(const struct job_run *run)
+{
+    return run->answer.label &&
+           run->answer.confidence >= run->job->task->confidence_threshold;
+}
+
 /* An accepted LLM label becomes tier-0 training data. */
 static void keep_trace(struct job_run *run)
 {
     const struct task_conf *task = run->job->task;
     const struct llm_answer *a = &run->answer;
-    if (!task->tier0_enabled || !a->label)
-        return;
-    /* An answer under the threshold was kept only because no tier was left:
-     * the ladder's least reliable labels, which tier 0 should not learn. */
-    if (a->confidence < task->confidence_threshold)
+    if (!task->tier0_enabled || !confident_label(run))
         return;
     run->trace_input = xmalloc(TIER0_MAX_TEXT + 1);
     tier0_feat_normalize(run->job->input, run->trace_input, TIER0_MAX_TEXT + 1);
@@ -155,7 +160,8 @@ static void finish_tier0(struct job_run *run, const char *llm_status)
     struct ledger_result *r = &run->result;
     for (size_t i = 0; i < run->n_lines; i++)
         run->lines[i].line.reason = "shadow_check";
-    if (llm_status && strcmp(llm_status, "answered") == 0 && run->answer.label) {
+    if (llm_status && strcmp(llm_status, "answered") == 0 &&
+        confident_label(run)) {
         keep_trace(run);
         run->shadow = (struct ledger_shadow){run->t0.version, run->t0_label,
                                              run->answer.label};
