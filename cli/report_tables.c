@@ -262,7 +262,7 @@ static void reprice_row(struct reprice_set *set, PGresult *res,
     a->old_cost += strtoll(PQgetvalue(res, 0, 8), NULL, 10);
     const struct price *p = config_price(prices, a->model);
     if (p)
-        a->new_cost += calls * pricing_cost_nano(p, &usage, !strcmp(a->mode, "batch"));
+        a->new_cost += calls * pricing_cost_nano(p, &usage, pricing_mode_discounted(a->mode));
 }
 
 static void reprice_emit(struct report_table *t, const struct reprice_acc *a)
