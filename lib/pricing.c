@@ -46,7 +46,11 @@ int64_t pricing_baseline_nano(const struct config *cfg,
                               const struct llm_usage *usage)
 {
     const struct tier_conf *top = config_tier(cfg, cfg->top_tier);
-    return top ? pricing_cost_nano(top->price, usage, false) : 0;
+    /* No cache either: what the call would cost without any discount, so
+     * that savings from caching show as savings. */
+    struct llm_usage plain = {.input_tokens = usage->input_tokens,
+                              .output_tokens = usage->output_tokens};
+    return top ? pricing_cost_nano(top->price, &plain, false) : 0;
 }
 
 bool pricing_mode_discounted(const char *mode)

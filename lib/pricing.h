@@ -34,8 +34,9 @@
 int64_t pricing_cost_nano(const struct price *price,
                           const struct llm_usage *usage, bool batch);
 
-/* The baseline: what usage would have cost on cfg's top tier, realtime.
- * 0 when the config has no tiers. */
+/* The baseline: what usage would have cost on cfg's top tier, realtime,
+ * with no prompt cache (every input token at the input price). 0 when the
+ * config has no tiers. */
 int64_t pricing_baseline_nano(const struct config *cfg,
                               const struct llm_usage *usage);
 
