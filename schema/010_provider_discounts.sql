@@ -9,3 +9,23 @@ ALTER TABLE cost_lines DROP CONSTRAINT cost_lines_mode_check;
 ALTER TABLE cost_lines ADD CONSTRAINT cost_lines_mode_check
     CHECK (mode IN ('realtime', 'batch', 'flex'));
 COMMENT ON COLUMN cost_lines.mode IS 'The service tier that billed the call: realtime (standard), batch (provider batch API) or flex (OpenAI flex processing, batch prices on the synchronous API).';
+
+-- What the provider discounts do, per UTC day, tier and model: the share of
+-- input read from the prompt cache, what was written to it, and the share
+-- of calls (and their spend) served at the flex tier. Confirmed lines only.
+CREATE VIEW v_provider_discounts_day AS
+SELECT (created_at AT TIME ZONE 'UTC')::date AS day, tier, provider, model,
+       count(*) AS calls,
+       sum(tokens_in) AS tokens_in,
+       sum(tokens_cached_in) AS tokens_cached_in,
+       sum(tokens_cache_write) AS tokens_cache_write,
+       sum(tokens_cache_write_1h) AS tokens_cache_write_1h,
+       round(sum(tokens_cached_in)::numeric / nullif(sum(tokens_in), 0), 4) AS cached_input_share,
+       count(*) FILTER (WHERE mode = 'flex') AS flex_calls,
+       round(count(*) FILTER (WHERE mode = 'flex')::numeric / count(*), 4) AS flex_share,
+       coalesce(sum(cost_nanousd) FILTER (WHERE mode = 'flex'), 0) AS flex_cost_nanousd,
+       sum(cost_nanousd) AS cost_nanousd
+FROM cost_lines
+WHERE tier > 0 AND outcome <> 'unconfirmed'
+GROUP BY 1, 2, 3, 4;
+COMMENT ON VIEW v_provider_discounts_day IS 'Per UTC day, tier, provider and model (confirmed LLM calls): input tokens, the share read from the prompt cache, tokens written to it (and with the 1-hour TTL), flex calls, their share and spend. Nano-dollars.';

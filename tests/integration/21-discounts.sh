@@ -90,6 +90,14 @@ bad_baseline=$(psql_val "SELECT count(*) FROM cost_lines c JOIN prices p ON p.mo
 [ "$bad_baseline" -eq 0 ] || fail "$bad_baseline accepted lines have a baseline other than top tier, realtime, no cache"
 pass "baselines are the top tier's realtime price without cache, flex or batch discounts"
 
+# --- the view shows the same ------------------------------------------------------
+view=$(psql_val "SELECT sum(flex_calls) || ' ' || sum(tokens_cache_write) || ' ' || sum(tokens_cache_write_1h)
+                 || ' ' || sum(tokens_cached_in) FROM v_provider_discounts_day")
+log=$(psql_val "SELECT count(*) FILTER (WHERE service_tier = 'flex') || ' ' || sum(cache_write_tokens) || ' '
+                || sum(cache_write_1h_tokens) || ' ' || sum(cached_tokens) FROM usage_log WHERE status = 'ok'")
+[ "$view" = "$log" ] || fail "v_provider_discounts_day (flex calls, writes, 1h writes, reads) $view != usage log $log"
+pass "v_provider_discounts_day: flex calls, cache writes and reads as in the usage log ($view)"
+
 # --- figures -----------------------------------------------------------------------
 psql_val "SELECT 'cached_input_share_tier' || tier || '=' || round(sum(tokens_cached_in)::numeric / nullif(sum(tokens_in), 0), 3)
           FROM cost_lines WHERE outcome <> 'unconfirmed' GROUP BY tier ORDER BY tier"
