@@ -63,6 +63,21 @@ static void line_dimensions(struct ledger_cost_line *l, const struct job *job)
     l->cohort = job->cohort;
 }
 
+/* Prometheus: what the prompt cache and flex do (docs/metrics.md). */
+static void count_usage(const struct tier_conf *tier,
+                        const struct llm_usage *u, bool flex)
+{
+    const struct telemetry *t = telemetry();
+    const char *tn = telemetry_tier(tier->tier);
+    int64_t full = u->input_tokens - u->cached_tokens - u->cache_write_tokens;
+    metrics_count(t->input_tokens, (double)(full > 0 ? full : 0), tn, tier->model, "full");
+    metrics_count(t->input_tokens, (double)u->cached_tokens, tn, tier->model, "cached");
+    metrics_count(t->input_tokens, (double)u->cache_write_tokens, tn, tier->model,
+                  "cache_write");
+    if (flex)
+        metrics_count(t->flex_calls, 1, tier->provider->name, "served", NULL);
+}
+
 static void add_line(struct job_run *run, const struct llm_response *resp,
                      const char *outcome, const char *reason,
                      int64_t latency_us)
@@ -82,6 +97,7 @@ static void add_line(struct job_run *run, const struct llm_response *resp,
     rl->request_id = resp && resp->response_id ? xstrdup(resp->response_id) : NULL;
     /* The tier the provider says it served bills the call. */
     pricing_bill_line(l, tier, &usage, resp && resp->flex ? "flex" : "realtime");
+    count_usage(tier, &usage, resp && resp->flex);
     l->latency_ms = (int)(latency_us / 1000);
     l->outcome = outcome;
     l->reason = reason;
@@ -354,7 +370,9 @@ static void flex_429(struct job_run *run, const struct http_response *http)
                        (double)random() / ((double)RAND_MAX + 1.0)),
         run->job->deadline_ms, sl_now_ms());
     metrics_count(telemetry()->provider_retries, 1, p->name, NULL, NULL);
+    metrics_count(telemetry()->flex_calls, 1, p->name, "unavailable", NULL);
     if (delay < 0) {
+        metrics_count(telemetry()->flex_calls, 1, p->name, "fallback", NULL);
         run->flex_429s = p->flex_retries + 1; /* standard from now on */
         call_tier(run);
         return;

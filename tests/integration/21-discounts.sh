@@ -39,6 +39,7 @@ it_wait_workers_assigned a
 kcat -P -b "$SLUICE_KAFKA_BOOTSTRAP" -t sluice.jobs -l "$RUN/jobs2.jsonl" \
     || fail "kcat could not publish"
 it_wait_sql "SELECT count(*) FROM results" $JOBS 120
+curl -sf -o "$RUN/metrics.txt" "http://$(it_metrics_addr worker a)/metrics" || fail "metrics scrape"
 it_stop_worker a
 it_stop_emulator # its usage log is complete once it has exited
 
@@ -89,6 +90,17 @@ bad_baseline=$(psql_val "SELECT count(*) FROM cost_lines c JOIN prices p ON p.mo
       AND c.baseline_nanousd <> floor((c.tokens_in * p.input + c.tokens_out * p.output) * 1000 + 0.5)")
 [ "$bad_baseline" -eq 0 ] || fail "$bad_baseline accepted lines have a baseline other than top tier, realtime, no cache"
 pass "baselines are the top tier's realtime price without cache, flex or batch discounts"
+
+# --- and Prometheus -------------------------------------------------------------------
+prom() { awk -v m="$1" 'index($0, m) == 1 { s += $NF } END { printf "%d", s }' "$RUN/metrics.txt"; }
+served=$(prom 'sluice_flex_calls_total{provider="emu-openai",outcome="served"}')
+[ "$served" -eq "$flex" ] || fail "sluice_flex_calls_total served=$served, the emulator billed $flex flex calls"
+[ "$(prom 'sluice_flex_calls_total{provider="emu-openai",outcome="unavailable"}')" -gt 0 ] \
+    || fail "no flex 429 counted (the emulator answers 20 % of flex calls with 429)"
+cached_log=$(psql_val "SELECT sum(cached_tokens) FROM usage_log WHERE status = 'ok'")
+cached_prom=$(awk '/^sluice_input_tokens_total\{.*kind="cached"/ { s += $NF } END { printf "%d", s }' "$RUN/metrics.txt")
+[ "$cached_prom" -eq "$cached_log" ] || fail "sluice_input_tokens_total cached $cached_prom != usage log $cached_log"
+pass "Prometheus: $served flex calls served, cached input tokens $cached_prom as in the usage log"
 
 # --- the view shows the same ------------------------------------------------------
 view=$(psql_val "SELECT sum(flex_calls) || ' ' || sum(tokens_cache_write) || ' ' || sum(tokens_cache_write_1h)
