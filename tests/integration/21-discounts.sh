@@ -110,6 +110,16 @@ log=$(psql_val "SELECT count(*) FILTER (WHERE service_tier = 'flex') || ' ' || s
 [ "$view" = "$log" ] || fail "v_provider_discounts_day (flex calls, writes, 1h writes, reads) $view != usage log $log"
 pass "v_provider_discounts_day: flex calls, cache writes and reads as in the usage log ($view)"
 
+# --- and sluice report ----------------------------------------------------------------
+"$SLUICE" report --csv | tr -d '\r' > "$RUN/report.csv" || fail "sluice report"
+grep -q '^discounts,1/gpt-6-luna,flex_share,0\.[0-9]*[1-9]' "$RUN/report.csv" \
+    || fail "report: no flex share for tier 1: $(grep '^discounts,' "$RUN/report.csv" | head -20)"
+cached2=$(psql_val "SELECT sum(cached_tokens) FROM usage_log WHERE model = 'claude-sonnet-5-5' AND status = 'ok'")
+grep -q "^discounts,2/claude-sonnet-5-5,tokens_cached_in,$cached2\$" "$RUN/report.csv" \
+    || fail "report: tier 2 cached tokens are not $cached2: $(grep '^discounts,2' "$RUN/report.csv")"
+share2=$(sed -n 's|^discounts,2/claude-sonnet-5-5,cached_input_share,||p' "$RUN/report.csv")
+pass "sluice report: the discounts section (tier 2: $cached2 cached tokens, share $share2; a flex share on tier 1)"
+
 # --- figures -----------------------------------------------------------------------
 psql_val "SELECT 'cached_input_share_tier' || tier || '=' || round(sum(tokens_cached_in)::numeric / nullif(sum(tokens_in), 0), 3)
           FROM cost_lines WHERE outcome <> 'unconfirmed' GROUP BY tier ORDER BY tier"
