@@ -613,6 +613,9 @@ static int parse_provider(struct pctx *c, const cJSON *item, const char *path,
     join(sub, path, "retry_cap_ms");
     if (rc == SL_OK && p->retry_cap_ms < p->retry_base_ms)
         rc = fail(c, sub, "must be >= retry_base_ms");
+    join(sub, path, "flex");
+    if (rc == SL_OK && p->flex && p->kind != PROVIDER_OPENAI)
+        rc = fail(c, sub, "flex processing is an OpenAI service tier (kind \"openai\")");
     return rc;
 }
 
