@@ -447,7 +447,8 @@ static void on_http_done(const struct http_response *http, void *arg)
         judge_answer(run, &resp, latency_us);
     } else if (run->host->draining) {
         run->host->released(run->host, run);
-    } else if (run->flex_call && http->status == 429) {
+    } else if (run->flex_call && http->status == 429 &&
+               !(parsed == SL_OK && resp.no_retry)) {
         flex_429(run, http);
     } else if (!schedule_retry(run, http, parsed == SL_OK ? &resp : NULL)) {
         log_job(SL_LOG_WARN, run->job->id, run->job->tenant,

@@ -50,7 +50,8 @@ cJSON *provider__anthropic_body(const struct task_conf *task,
         cJSON *content = provider__must(cJSON_AddArrayToObject(user,
                                                                "content"));
         cJSON_AddItemToArray(content, text_block(shape->head, shape, true));
-        cJSON_AddItemToArray(content, text_block(shape->tail, shape, false));
+        if (shape->tail[0]) /* Anthropic refuses empty text blocks */
+            cJSON_AddItemToArray(content, text_block(shape->tail, shape, false));
     } else {
         char *prompt = xasprintf("%s%s", shape->head, shape->tail);
         provider__must(cJSON_AddStringToObject(user, "content", prompt));
