@@ -76,6 +76,15 @@ static void count_usage(const struct tier_conf *tier,
                   "cache_write");
     if (flex)
         metrics_count(t->flex_calls, 1, tier->provider->name, "served", NULL);
+    if (u->cache_write_tokens > 0) {
+        /* The writes alone, at their TTL's price (rounded per call). */
+        struct llm_usage w = {.input_tokens = u->cache_write_tokens,
+                              .cache_write_tokens = u->cache_write_tokens,
+                              .cache_write_1h_tokens = u->cache_write_1h_tokens};
+        metrics_count(t->cache_write_cost,
+                      (double)pricing_cost_nano(tier->price, &w, flex), tn,
+                      tier->model, NULL);
+    }
 }
 
 static void add_line(struct job_run *run, const struct llm_response *resp,

@@ -100,7 +100,12 @@ served=$(prom 'sluice_flex_calls_total{provider="emu-openai",outcome="served"}')
 cached_log=$(psql_val "SELECT sum(cached_tokens) FROM usage_log WHERE status = 'ok'")
 cached_prom=$(awk '/^sluice_input_tokens_total\{.*kind="cached"/ { s += $NF } END { printf "%d", s }' "$RUN/metrics.txt")
 [ "$cached_prom" -eq "$cached_log" ] || fail "sluice_input_tokens_total cached $cached_prom != usage log $cached_log"
-pass "Prometheus: $served flex calls served, cached input tokens $cached_prom as in the usage log"
+write_cost=$(psql_val "SELECT sum(floor(((u.cache_write_tokens - u.cache_write_1h_tokens) * p.cache_write
+                                     + u.cache_write_1h_tokens * p.cache_write_1h) * 1000 + 0.5))
+    FROM usage_log u JOIN prices p USING (model) WHERE u.status = 'ok' AND u.cache_write_tokens > 0")
+[ "$(prom 'sluice_cache_write_nanodollars_total')" -eq "$write_cost" ] \
+    || fail "sluice_cache_write_nanodollars_total $(prom 'sluice_cache_write_nanodollars_total') != $write_cost"
+pass "Prometheus: $served flex calls served, cached input tokens $cached_prom, cache writes $write_cost nano-USD as in the usage log"
 
 # --- the view shows the same ------------------------------------------------------
 view=$(psql_val "SELECT sum(flex_calls) || ' ' || sum(tokens_cache_write) || ' ' || sum(tokens_cache_write_1h)
