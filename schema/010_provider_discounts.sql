@@ -5,9 +5,25 @@
 ALTER TABLE cost_lines ADD COLUMN tokens_cache_write_1h bigint NOT NULL DEFAULT 0;
 COMMENT ON COLUMN cost_lines.tokens_cache_write_1h IS 'Of tokens_cache_write, the tokens written with a 1-hour TTL (priced at prices.*.cache_write_1h) (tokens).';
 
-ALTER TABLE cost_lines DROP CONSTRAINT cost_lines_mode_check;
-ALTER TABLE cost_lines ADD CONSTRAINT cost_lines_mode_check
-    CHECK (mode IN ('realtime', 'batch', 'flex'));
+-- 'flex' joins whatever modes the check allows by now (an earlier
+-- migration may have added one): the check is rebuilt from its own
+-- definition, e.g. CHECK ((mode = ANY (ARRAY['realtime'::text, 'batch'::text]))).
+DO $$
+DECLARE
+    def text;
+BEGIN
+    SELECT pg_get_constraintdef(oid) INTO def FROM pg_constraint
+    WHERE conrelid = 'cost_lines'::regclass AND conname = 'cost_lines_mode_check';
+    IF def IS NULL OR def LIKE '%''flex''%' THEN
+        RETURN;
+    END IF;
+    IF position('''batch''::text' IN def) = 0 THEN
+        RAISE EXCEPTION 'cost_lines_mode_check has an unexpected form: %', def;
+    END IF;
+    ALTER TABLE cost_lines DROP CONSTRAINT cost_lines_mode_check;
+    EXECUTE 'ALTER TABLE cost_lines ADD CONSTRAINT cost_lines_mode_check '
+            || replace(def, '''batch''::text', '''batch''::text, ''flex''::text');
+END $$;
 COMMENT ON COLUMN cost_lines.mode IS 'The service tier that billed the call: realtime (standard), batch (provider batch API) or flex (OpenAI flex processing, batch prices on the synchronous API).';
 
 -- What the provider discounts do, per UTC day, tier and model: the share of

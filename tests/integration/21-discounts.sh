@@ -107,6 +107,11 @@ write_cost=$(psql_val "SELECT sum(floor(((u.cache_write_tokens - u.cache_write_1
     || fail "sluice_cache_write_nanodollars_total $(prom 'sluice_cache_write_nanodollars_total') != $write_cost"
 pass "Prometheus: $served flex calls served, cached input tokens $cached_prom, cache writes $write_cost nano-USD as in the usage log"
 
+# --- migration 010 kept the mode check, with flex ------------------------------------
+check=$(psql_val "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'cost_lines_mode_check'")
+[[ "$check" == *"'realtime'"*"'batch'"*"'flex'"* ]] || fail "cost_lines_mode_check is $check"
+pass "cost_lines.mode allows realtime, batch and flex only: $check"
+
 # --- the view shows the same ------------------------------------------------------
 view=$(psql_val "SELECT sum(flex_calls) || ' ' || sum(tokens_cache_write) || ' ' || sum(tokens_cache_write_1h)
                  || ' ' || sum(tokens_cached_in) FROM v_provider_discounts_day")
