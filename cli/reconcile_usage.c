@@ -128,15 +128,18 @@ static void day_of(int64_t t, char out[11])
     strftime(out, 11, "%Y-%m-%d", &tm);
 }
 
+/* writes: cache-write tokens (Anthropic), of which write_1h 1-hour. */
 static void add_provider_usage(struct rows *rs, const struct config *cfg,
                                const struct provider_conf *p, const char *day,
                                const char *model, bool batch, int64_t calls,
-                               int64_t in, int64_t cached, int64_t out)
+                               int64_t in, int64_t cached, int64_t out,
+                               int64_t writes, int64_t write_1h)
 {
     struct reconcile_row *r = row_for(rs, day, p->name, model,
                                       batch ? "batch" : "realtime");
     struct llm_usage u = {.input_tokens = in, .cached_tokens = cached,
-                          .output_tokens = out};
+                          .cache_write_tokens = writes, .output_tokens = out,
+                          .cache_write_1h_tokens = write_1h};
     const struct price *price = config_price(cfg, model);
     r->provider.calls += calls;
     r->provider.tokens_in += in;
@@ -168,20 +171,22 @@ static void read_buckets(struct rows *rs, const struct config *cfg,
                 const cJSON *tier = cJSON_GetObjectItemCaseSensitive(res, "service_tier");
                 const cJSON *cc = cJSON_GetObjectItemCaseSensitive(res, "cache_creation");
                 int64_t cached = num(res, "cache_read_input_tokens");
+                int64_t w5m = num(cc, "ephemeral_5m_input_tokens");
+                int64_t w1h = num(cc, "ephemeral_1h_input_tokens");
                 int64_t in = num(res, "uncached_input_tokens") + cached +
-                             num(cc, "ephemeral_5m_input_tokens") +
-                             num(cc, "ephemeral_1h_input_tokens");
+                             w5m + w1h;
                 add_provider_usage(rs, cfg, p, day, model,
                                    cJSON_IsString(tier) &&
                                        strcmp(tier->valuestring, "batch") == 0,
-                                   0, in, cached, num(res, "output_tokens"));
+                                   0, in, cached, num(res, "output_tokens"),
+                                   w5m + w1h, w1h);
             } else {
                 add_provider_usage(rs, cfg, p, day, model,
                                    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "batch")),
                                    num(res, "num_model_requests"),
                                    num(res, "input_tokens"),
                                    num(res, "input_cached_tokens"),
-                                   num(res, "output_tokens"));
+                                   num(res, "output_tokens"), 0, 0);
             }
         }
     }

@@ -59,6 +59,16 @@ static const struct report_spec specs[] = {
      " sum(tokens_cache_write) AS tokens_cache_write, sum(tokens_out) AS tokens_out,"
      " sum(cost_nanousd) AS cost_nanousd FROM v_cost_daily" FILTER
      "GROUP BY 1, 2, 3 ORDER BY 9 DESC, 1, 2, 3"},
+    /* What the provider discounts do: the share of input read from the
+     * prompt cache, what was written to it, flex calls (mode 'flex'). */
+    {"discounts", "Prompt cache and flex by tier and model", "ttiiiiffu", 2,
+     "SELECT tier::text AS tier, model, sum(calls) AS calls, sum(tokens_in) AS tokens_in,"
+     " sum(tokens_cached_in) AS tokens_cached_in,"
+     " sum(tokens_cache_write) AS tokens_cache_write,"
+     " (sum(tokens_cached_in) / nullif(sum(tokens_in), 0))::float8 AS cached_input_share,"
+     " (sum(calls) FILTER (WHERE mode = 'flex') / nullif(sum(calls), 0))::float8 AS flex_share,"
+     " sum(cost_nanousd) AS cost_nanousd FROM v_cost_daily" FILTER
+     " AND tier > 0 GROUP BY v_cost_daily.tier, model ORDER BY v_cost_daily.tier, model"},
     /* Unconfirmed calls (sent, no usable answer) are priced at their
      * request's bound: the bill lies between the two last columns. */
     {"bill_bounds", "The bill's bounds: confirmed (lower) + unconfirmed calls"
@@ -211,9 +221,10 @@ int report_query(struct db *db, const struct report_filter *filter,
  * their exact token counts: exact per-call rounding, far fewer rows. */
 static const char reprice_sql[] =
     "SELECT provider, model, mode, tokens_in, tokens_cached_in,"
-    " tokens_cache_write, tokens_out, count(*), sum(cost_nanousd)"
+    " tokens_cache_write, tokens_out, count(*), sum(cost_nanousd),"
+    " tokens_cache_write_1h"
     " FROM (SELECT *, (created_at AT TIME ZONE 'UTC')::date AS day"
-    "       FROM cost_lines) c" FILTER "GROUP BY 1, 2, 3, 4, 5, 6, 7";
+    "       FROM cost_lines) c" FILTER "GROUP BY 1, 2, 3, 4, 5, 6, 7, 10";
 
 struct reprice_acc {
     char *provider, *model, *mode;
@@ -256,13 +267,14 @@ static void reprice_row(struct reprice_set *set, PGresult *res,
         .cached_tokens = strtoll(PQgetvalue(res, 0, 4), NULL, 10),
         .cache_write_tokens = strtoll(PQgetvalue(res, 0, 5), NULL, 10),
         .output_tokens = strtoll(PQgetvalue(res, 0, 6), NULL, 10),
+        .cache_write_1h_tokens = strtoll(PQgetvalue(res, 0, 9), NULL, 10),
     };
     int64_t calls = strtoll(PQgetvalue(res, 0, 7), NULL, 10);
     a->calls += calls;
     a->old_cost += strtoll(PQgetvalue(res, 0, 8), NULL, 10);
     const struct price *p = config_price(prices, a->model);
     if (p)
-        a->new_cost += calls * pricing_cost_nano(p, &usage, !strcmp(a->mode, "batch"));
+        a->new_cost += calls * pricing_cost_nano(p, &usage, pricing_mode_discounted(a->mode));
 }
 
 static void reprice_emit(struct report_table *t, const struct reprice_acc *a)

@@ -613,6 +613,9 @@ static int parse_provider(struct pctx *c, const cJSON *item, const char *path,
     join(sub, path, "retry_cap_ms");
     if (rc == SL_OK && p->retry_cap_ms < p->retry_base_ms)
         rc = fail(c, sub, "must be >= retry_base_ms");
+    join(sub, path, "flex");
+    if (rc == SL_OK && p->flex && p->kind != PROVIDER_OPENAI)
+        rc = fail(c, sub, "flex processing is an OpenAI service tier (kind \"openai\")");
     return rc;
 }
 
@@ -626,7 +629,7 @@ static int parse_price(struct pctx *c, const cJSON *item, const char *path,
 {
     (void)cfg;
     struct price *p = elem;
-    double in = 0, cached = 0, write = 0, out = 0, discount = 0;
+    double in = 0, cached = 0, write = 0, write_1h = 0, out = 0, discount = 0;
     p->model = xstrdup(item->string);
     int rc = table_number(c, item, path, "prices.*", "input", &in);
     if (rc == SL_OK)
@@ -634,10 +637,16 @@ static int parse_price(struct pctx *c, const cJSON *item, const char *path,
     /* Without a separate figure, cached input and cache writes cost what
      * plain input costs: never cheaper than the truth. */
     cached = write = in;
+    /* A 1-hour write costs twice the input price at Anthropic (5 minutes:
+     * 1.25 times, which the config states with cache_write). */
+    write_1h = 2 * in;
     if (rc == SL_OK)
         rc = table_number(c, item, path, "prices.*", "cached_input", &cached);
     if (rc == SL_OK)
         rc = table_number(c, item, path, "prices.*", "cache_write", &write);
+    if (rc == SL_OK)
+        rc = table_number(c, item, path, "prices.*", "cache_write_1h",
+                          &write_1h);
     if (rc == SL_OK)
         rc = table_number(c, item, path, "prices.*", "batch_discount",
                           &discount);
@@ -646,6 +655,7 @@ static int parse_price(struct pctx *c, const cJSON *item, const char *path,
     p->input = usd_to_nano(in);
     p->cached_input = usd_to_nano(cached);
     p->cache_write = usd_to_nano(write);
+    p->cache_write_1h = usd_to_nano(write_1h);
     p->output = usd_to_nano(out);
     p->batch_discount_pct = (int)lround(discount * 100);
     return SL_OK;
@@ -883,6 +893,87 @@ static int parse_tier0(struct pctx *c, const cJSON *item, const char *path,
     return rc;
 }
 
+/* An example's answer as the model is asked to give it, without the
+ * confidence: {"label":…}, {"data":…} or {"text":…}. */
+static int example_answer(struct pctx *c, const cJSON *out, const char *sub,
+                          const struct task_conf *t, char **answer)
+{
+    if (t->output != OUTPUT_JSON && !cJSON_IsString(out))
+        return fail(c, sub, "must be a string");
+    if (t->output == OUTPUT_LABEL && !has_label(t, out->valuestring))
+        return fail(c, sub, "must be one of the task's labels");
+    cJSON *obj = cJSON_CreateObject();
+    cJSON *copy = cJSON_Duplicate(out, 1);
+    const char *key = t->output == OUTPUT_LABEL ? "label"
+                      : t->output == OUTPUT_JSON ? "data" : "text";
+    if (!obj || !copy || !cJSON_AddItemToObject(obj, key, copy)) {
+        cJSON_Delete(obj);
+        cJSON_Delete(copy);
+        return fail(c, sub, "out of memory");
+    }
+    *answer = cJSON_PrintUnformatted(obj);
+    cJSON_Delete(obj);
+    return *answer ? SL_OK : fail(c, sub, "out of memory");
+}
+
+static int parse_example(struct pctx *c, const cJSON *el, const char *path,
+                         struct task_conf *t, struct task_example *ex)
+{
+    char sub[PATH_MAX_LEN];
+    if (!cJSON_IsObject(el))
+        return fail(c, path, "must be an object with input and output");
+    int rc = check_keys(c, el, path, "tasks.*.examples[]");
+    if (rc == SL_OK)
+        rc = get_string(c, el, path, "input", REQUIRED, NULL, &ex->input);
+    join(sub, path, "output");
+    const cJSON *out = cJSON_GetObjectItemCaseSensitive(el, "output");
+    if (rc == SL_OK && !out)
+        rc = fail(c, sub, "missing (required)");
+    if (rc == SL_OK)
+        rc = example_answer(c, out, sub, t, &ex->answer);
+    return rc;
+}
+
+/* Few-shot examples: what makes a task's stable prefix long enough to be
+ * worth caching. */
+static int parse_examples(struct pctx *c, const cJSON *item, const char *path,
+                          struct task_conf *t)
+{
+    char sub[PATH_MAX_LEN], el[PATH_MAX_LEN];
+    join(sub, path, "examples");
+    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(item, "examples");
+    if (!arr)
+        return SL_OK;
+    if (!cJSON_IsArray(arr))
+        return fail(c, sub, "must be an array of {input, output}");
+    t->examples = xcalloc((size_t)cJSON_GetArraySize(arr) + 1,
+                          sizeof(*t->examples));
+    for (const cJSON *it = arr->child; it; it = it->next) {
+        join_index(el, sub, t->n_examples);
+        int rc = parse_example(c, it, el, t, &t->examples[t->n_examples++]);
+        if (rc != SL_OK)
+            return rc;
+    }
+    return SL_OK;
+}
+
+static int parse_cache_ttl(struct pctx *c, const cJSON *item, const char *path,
+                           struct task_conf *t)
+{
+    char sub[PATH_MAX_LEN];
+    char *ttl = NULL;
+    join(sub, path, "cache_ttl");
+    int rc = table_string(c, item, path, "tasks.*", "cache_ttl", &ttl);
+    if (rc == SL_OK && strcmp(ttl, "5m") == 0)
+        t->cache_ttl_s = 300;
+    else if (rc == SL_OK && strcmp(ttl, "1h") == 0)
+        t->cache_ttl_s = 3600;
+    else if (rc == SL_OK)
+        rc = fail(c, sub, "must be \"5m\" or \"1h\"");
+    free(ttl);
+    return rc;
+}
+
 static int parse_task(struct pctx *c, const cJSON *item, const char *path,
                       void *elem, struct config *cfg)
 {
@@ -903,6 +994,10 @@ static int parse_task(struct pctx *c, const cJSON *item, const char *path,
         rc = table_fields(c, item, path, "tasks.*", t);
     if (rc == SL_OK)
         rc = parse_tier0(c, item, path, t);
+    if (rc == SL_OK)
+        rc = parse_examples(c, item, path, t);
+    if (rc == SL_OK)
+        rc = parse_cache_ttl(c, item, path, t);
     return rc;
 }
 
@@ -1270,6 +1365,11 @@ static void free_task(struct task_conf *t)
     free(t->tier0_fallback_label);
     free(t->system);
     free(t->prompt);
+    for (size_t i = 0; i < t->n_examples; i++) {
+        free(t->examples[i].input);
+        free(t->examples[i].answer);
+    }
+    free(t->examples);
 }
 
 static void free_kafka(struct kafka_conf *k)

@@ -81,6 +81,17 @@ struct provider_conf {
     int retry_base_ms;     /* first backoff ceiling (500) */
     int retry_cap_ms;      /* backoff ceiling (8000) */
     int retry_after_cap_ms; /* a longer Retry-After is not waited for (120000) */
+    /* Prompt caching (lib/provider/prompt_shape.h): cache hints on requests
+     * (Anthropic cache_control, OpenAI prompt_cache_key), and the shortest
+     * stable prefix, in estimated tokens, that gets a cache_control
+     * breakpoint (the model's minimum; a provider entry per model group
+     * when they differ). */
+    bool prompt_caching;   /* (true) */
+    int cache_min_tokens;  /* (1024) */
+    /* Flex processing (OpenAI service_tier "flex"): async jobs too near
+     * their deadline for a batch call flex instead of standard realtime. */
+    bool flex;             /* the provider's models offer flex (false) */
+    int flex_retries;      /* flex 429s retried before standard (2) */
 };
 
 /* Prices are integers: nano-dollars per million tokens ($0.10/M = 1e8). */
@@ -88,9 +99,10 @@ struct price {
     char *model;
     int64_t input;
     int64_t cached_input;
-    int64_t cache_write;  /* defaults to input when absent */
+    int64_t cache_write;  /* 5-minute cache writes; defaults to input */
     int64_t output;
     int batch_discount_pct; /* 50 = batch costs half */
+    int64_t cache_write_1h; /* 1-hour cache writes; defaults to 2 x input */
 };
 
 struct tier_conf {
@@ -98,6 +110,12 @@ struct tier_conf {
     const struct provider_conf *provider; /* borrowed from config */
     char *model;
     const struct price *price;            /* borrowed from config */
+};
+
+/* A few-shot example of a task: shown to the model in the stable prefix. */
+struct task_example {
+    char *input;   /* the example's input text */
+    char *answer;  /* the answer object as compact JSON, e.g. {"label":"refund"} */
 };
 
 struct task_conf {
@@ -113,6 +131,9 @@ struct task_conf {
     size_t n_ladder;
     double confidence_threshold; /* escalate when confidence < this */
     int max_output_tokens;
+    struct task_example *examples; /* few-shot examples, in order (owned) */
+    size_t n_examples;
+    int cache_ttl_s;      /* prompt cache TTL asked for: 300 ("5m") or 3600 ("1h") */
     /* Tier 0 (label tasks): answer locally what a certified model covers. */
     bool tier0_enabled;       /* default true for label tasks */
     double tier0_target;      /* agreement to guarantee (0.98) */

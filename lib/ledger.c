@@ -82,7 +82,8 @@ static const char SQL_RESULTS[] =
     "  latency_ms = EXCLUDED.latency_ms, outcome = EXCLUDED.outcome,"        \
     "  reason = EXCLUDED.reason,"                                            \
     "  provider_request_id = EXCLUDED.provider_request_id,"                  \
-    "  client_request_id = EXCLUDED.client_request_id"                       \
+    "  client_request_id = EXCLUDED.client_request_id,"                      \
+    "  tokens_cache_write_1h = EXCLUDED.tokens_cache_write_1h"               \
     " WHERE cost_lines.outcome = 'unconfirmed'"                              \
     "  AND cost_lines.reason = 'in_flight'"
 
@@ -90,7 +91,8 @@ static const char SQL_COST_LINES[] =
     "INSERT INTO cost_lines (job_id, attempt, tier, provider, model, mode,"
     " tokens_in, tokens_cached_in, tokens_cache_write, tokens_out,"
     " cost_nanousd, baseline_nanousd, latency_ms, outcome, reason, task,"
-    " feature, tenant, cohort, provider_request_id, client_request_id)"
+    " feature, tenant, cohort, provider_request_id, client_request_id,"
+    " tokens_cache_write_1h)"
     /* One row per key: an upsert may not touch a row twice. */
     " SELECT DISTINCT ON (r.job_id, r.attempt) *"
     " FROM json_to_recordset($1::json) AS r(job_id text,"
@@ -99,7 +101,7 @@ static const char SQL_COST_LINES[] =
     "  tokens_out bigint, cost_nanousd bigint, baseline_nanousd bigint,"
     "  latency_ms int, outcome text, reason text, task text, feature text,"
     "  tenant text, cohort text, provider_request_id text,"
-    "  client_request_id text)"
+    "  client_request_id text, tokens_cache_write_1h bigint)"
     COST_LINES_UPSERT;
 
 static const char SQL_TRACES[] =
@@ -330,6 +332,7 @@ static cJSON *cost_row(const struct ledger_cost_line *c, const char *job_id)
     put_int(o, "tokens_cached_in", c->tokens_cached_in);
     put_int(o, "tokens_cache_write", c->tokens_cache_write);
     put_int(o, "tokens_out", c->tokens_out);
+    put_int(o, "tokens_cache_write_1h", c->tokens_cache_write_1h);
     put_int(o, "cost_nanousd", c->cost_nanousd);
     put_int(o, "baseline_nanousd", c->baseline_nanousd);
     put_int(o, "latency_ms", c->latency_ms);

@@ -68,6 +68,7 @@ struct ledger_cost_line {
     const char *provider, *model, *mode;
     int64_t tokens_in, tokens_cached_in, tokens_cache_write, tokens_out,
         cost_nanousd, baseline_nanousd;
+    int64_t tokens_cache_write_1h; /* of tokens_cache_write, 1-hour TTL */
     int latency_ms;
     const char *outcome, *reason, *task, *feature, *tenant, *cohort,
         *provider_request_id;

@@ -25,10 +25,13 @@ int64_t pricing_cost_nano(const struct price *price,
     u128 input = nonneg(usage->input_tokens);
     u128 cached = nonneg(usage->cached_tokens);
     u128 write = nonneg(usage->cache_write_tokens);
+    u128 write_1h = nonneg(usage->cache_write_1h_tokens);
+    write_1h = write_1h < write ? write_1h : write;
     u128 uncached = input > cached + write ? input - cached - write : 0;
     u128 micro = uncached * nonneg(price->input) +
                  cached * nonneg(price->cached_input) +
-                 write * nonneg(price->cache_write) +
+                 (write - write_1h) * nonneg(price->cache_write) +
+                 write_1h * nonneg(price->cache_write_1h) +
                  nonneg(usage->output_tokens) * nonneg(price->output);
     u128 cost = (micro + 500000) / 1000000;
     if (batch) {
@@ -43,7 +46,16 @@ int64_t pricing_baseline_nano(const struct config *cfg,
                               const struct llm_usage *usage)
 {
     const struct tier_conf *top = config_tier(cfg, cfg->top_tier);
-    return top ? pricing_cost_nano(top->price, usage, false) : 0;
+    /* No cache either: what the call would cost without any discount, so
+     * that savings from caching show as savings. */
+    struct llm_usage plain = {.input_tokens = usage->input_tokens,
+                              .output_tokens = usage->output_tokens};
+    return top ? pricing_cost_nano(top->price, &plain, false) : 0;
+}
+
+bool pricing_mode_discounted(const char *mode)
+{
+    return mode && (strcmp(mode, "batch") == 0 || strcmp(mode, "flex") == 0);
 }
 
 void pricing_bill_line(struct ledger_cost_line *line,
@@ -57,9 +69,10 @@ void pricing_bill_line(struct ledger_cost_line *line,
     line->tokens_in = usage->input_tokens;
     line->tokens_cached_in = usage->cached_tokens;
     line->tokens_cache_write = usage->cache_write_tokens;
+    line->tokens_cache_write_1h = usage->cache_write_1h_tokens;
     line->tokens_out = usage->output_tokens;
     line->cost_nanousd = pricing_cost_nano(tier->price, usage,
-                                           strcmp(mode, "batch") == 0);
+                                           pricing_mode_discounted(mode));
 }
 
 void pricing_format_usd(int64_t nano, char *buf, size_t buf_size)

@@ -93,6 +93,7 @@ INSERT INTO sluice_grants VALUES
     ('v_cost_by_cohort_month',         '',               '',                                'SELECT', ''),
     ('v_cost_by_tier_day',             '',               '',                                'SELECT', ''),
     ('v_cost_by_model_month',          '',               '',                                'SELECT', ''),
+    ('v_provider_discounts_day',       '',               '',                                'SELECT', ''),
     ('v_jobs_daily',                   '',               '',                                'SELECT', ''),
     ('v_answer_source',                '',               '',                                'SELECT', ''),
     ('v_cost_per_job',                 '',               '',                                'SELECT', ''),

@@ -13,6 +13,7 @@
 #include <curl/curl.h>
 
 #include "escalate.h"
+#include "flex.h"
 #include "job_run.h"
 #include "log.h"
 #include "metrics/telemetry.h"
@@ -62,6 +63,30 @@ static void line_dimensions(struct ledger_cost_line *l, const struct job *job)
     l->cohort = job->cohort;
 }
 
+/* Prometheus: what the prompt cache and flex do (docs/metrics.md). */
+static void count_usage(const struct tier_conf *tier,
+                        const struct llm_usage *u, bool flex)
+{
+    const struct telemetry *t = telemetry();
+    const char *tn = telemetry_tier(tier->tier);
+    int64_t full = u->input_tokens - u->cached_tokens - u->cache_write_tokens;
+    metrics_count(t->input_tokens, (double)(full > 0 ? full : 0), tn, tier->model, "full");
+    metrics_count(t->input_tokens, (double)u->cached_tokens, tn, tier->model, "cached");
+    metrics_count(t->input_tokens, (double)u->cache_write_tokens, tn, tier->model,
+                  "cache_write");
+    if (flex)
+        metrics_count(t->flex_calls, 1, tier->provider->name, "served", NULL);
+    if (u->cache_write_tokens > 0) {
+        /* The writes alone, at their TTL's price (rounded per call). */
+        struct llm_usage w = {.input_tokens = u->cache_write_tokens,
+                              .cache_write_tokens = u->cache_write_tokens,
+                              .cache_write_1h_tokens = u->cache_write_1h_tokens};
+        metrics_count(t->cache_write_cost,
+                      (double)pricing_cost_nano(tier->price, &w, flex), tn,
+                      tier->model, NULL);
+    }
+}
+
 static void add_line(struct job_run *run, const struct llm_response *resp,
                      const char *outcome, const char *reason,
                      int64_t latency_us)
@@ -79,7 +104,9 @@ static void add_line(struct job_run *run, const struct llm_response *resp,
         rl->client_request_id = xstrdup(run->call_id);
     }
     rl->request_id = resp && resp->response_id ? xstrdup(resp->response_id) : NULL;
-    pricing_bill_line(l, tier, &usage, "realtime");
+    /* The tier the provider says it served bills the call. */
+    pricing_bill_line(l, tier, &usage, resp && resp->flex ? "flex" : "realtime");
+    count_usage(tier, &usage, resp && resp->flex);
     l->latency_ms = (int)(latency_us / 1000);
     l->outcome = outcome;
     l->reason = reason;
@@ -257,6 +284,7 @@ static void climb_or_fail(struct job_run *run, const char *reason)
                   telemetry_tier(current_tier(run)->tier), NULL);
     run->step++;
     run->retries = 0;
+    run->flex_429s = 0;
     if (run->host->draining) {
         run->host->released(run->host, run);
         return;
@@ -318,6 +346,8 @@ static void on_retry_timer(uv_timer_t *t)
     call_tier(run);
 }
 
+static void start_retry_timer(struct job_run *run, int64_t delay);
+
 /* Returns true when a retry was scheduled. */
 static bool schedule_retry(struct job_run *run,
                            const struct http_response *http,
@@ -338,13 +368,45 @@ static bool schedule_retry(struct job_run *run,
     run->retries++;
     metrics_count(telemetry()->provider_retries, 1,
                   current_tier(run)->provider->name, NULL, NULL);
+    start_retry_timer(run, delay);
+    return true;
+}
+
+/* A flex 429 (capacity short, not billed): flex again after the backoff,
+ * or standard realtime at once when the retries are spent or the deadline
+ * is too near (worker/flex.h). The standard retry budget is untouched. */
+static void flex_429(struct job_run *run, const struct http_response *http)
+{
+    const struct provider_conf *p = current_tier(run)->provider;
+    struct retry_policy pol;
+    retry_policy_from_provider(p, &pol);
+    run->flex_429s++;
+    int64_t hint = retry_parse_hint(http->retry_after_ms, http->retry_after,
+                                    sl_now_ms() / 1000);
+    int64_t delay = flex_retry_delay(
+        p, run->flex_429s,
+        retry_delay_ms(&pol, run->flex_429s - 1, hint,
+                       (double)random() / ((double)RAND_MAX + 1.0)),
+        run->job->deadline_ms, sl_now_ms());
+    metrics_count(telemetry()->provider_retries, 1, p->name, NULL, NULL);
+    metrics_count(telemetry()->flex_calls, 1, p->name, "unavailable", NULL);
+    if (delay < 0) {
+        metrics_count(telemetry()->flex_calls, 1, p->name, "fallback", NULL);
+        run->flex_429s = p->flex_retries + 1; /* standard from now on */
+        call_tier(run);
+        return;
+    }
+    start_retry_timer(run, delay);
+}
+
+static void start_retry_timer(struct job_run *run, int64_t delay)
+{
     struct retry_wait *wait = xcalloc(1, sizeof(*wait));
     wait->run = run;
     uv_timer_init(run->host->loop, &wait->timer);
     wait->timer.data = wait;
     uv_timer_start(&wait->timer, on_retry_timer, (uint64_t)delay, 0);
     wait_link(run->host, wait);
-    return true;
 }
 
 /* One provider call ended: by HTTP status, or "transport" when no complete
@@ -404,6 +466,9 @@ static void on_http_done(const struct http_response *http, void *arg)
         judge_answer(run, &resp, latency_us);
     } else if (run->host->draining) {
         run->host->released(run->host, run);
+    } else if (run->flex_call && http->status == 429 &&
+               !(parsed == SL_OK && resp.no_retry)) {
+        flex_429(run, http);
     } else if (!schedule_retry(run, http, parsed == SL_OK ? &resp : NULL)) {
         log_job(SL_LOG_WARN, run->job->id, run->job->tenant,
                 "tier %d provider failed: status=%ld %s%s",
@@ -453,12 +518,15 @@ static void call_tier(struct job_run *run)
     char id_header[160];
     snprintf(id_header, sizeof(id_header), "X-Client-Request-Id: %s",
              run->call_id);
+    run->flex_call = flex_use(p, run->flex_ok, run->flex_429s,
+                              job->deadline_ms, sl_now_ms());
     struct http_request req = {
         .method = "POST",
         .url = NULL,
         .headers = curl_slist_append(provider_headers(p), id_header),
-        .body = provider_request_body(p, job->task, tier->model, job->input,
-                                      job->input_len),
+        .body = provider_request_body_ex(p, job->task, tier->model,
+                                         job->input, job->input_len,
+                                         run->flex_call),
         .timeout_ms = p->timeout_ms,
         .connect_timeout_ms = p->connect_timeout_ms,
         .max_body = MAX_RESPONSE_BYTES,
@@ -509,6 +577,7 @@ static bool defer_to_scheduler(struct job_run *run)
         job->deadline_ms - sl_now_ms() < (int64_t)cfg->scheduler.turnaround_s * 1000) {
         log_job(SL_LOG_DEBUG, job->id, job->tenant, "%s",
                 "deadline nearer than a batch turnaround: answered realtime");
+        run->flex_ok = true; /* nobody waits: flex where offered */
         return false;
     }
     const struct tier_conf *first = current_tier(run);

@@ -82,6 +82,9 @@ struct job_run {
     struct route_plan plan;
     size_t step;        /* index into plan.tiers */
     int retries;        /* retries spent on the current tier */
+    bool flex_ok;       /* non-interactive, answered realtime: flex allowed */
+    bool flex_call;     /* the call in flight asked for service_tier flex */
+    int flex_429s;      /* flex 429s on the current tier (worker/flex.h) */
     int64_t tier_started_us;
 
     struct run_line *lines; /* one per provider call that may be billed */

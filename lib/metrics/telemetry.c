@@ -18,6 +18,9 @@ static const char *const l_pending[] = {"provider", "model", "mode"};
 static const char *const l_state[] = {"state"};
 static const char *const l_lines[] = {"provider", "outcome"};
 static const char *const l_unconfirmed[] = {"provider", "reason"};
+static const char *const l_input[] = {"tier", "model", "kind"};
+static const char *const l_flex[] = {"provider", "outcome"};
+static const char *const l_tier_model[] = {"tier", "model"};
 
 #define COUNTER(name, help, labels) \
     metrics_counter(m, name, help, SL_ARRAY_LEN(labels), labels)
@@ -37,6 +40,16 @@ void telemetry_init(void)
                              "Climbs to the next tier.", l_escalations);
     t->cost_nanodollars = COUNTER("sluice_cost_nanodollars_total",
                                   "Provider cost in nano-dollars (1e-9 USD).", l_cost);
+    t->input_tokens = COUNTER("sluice_input_tokens_total",
+                              "Input tokens of answered LLM calls: kind full (full input price), "
+                              "cached (read from the prompt cache), cache_write (written to it).",
+                              l_input);
+    t->cache_write_cost = COUNTER("sluice_cache_write_nanodollars_total",
+                                  "What prompt-cache writes cost, in nano-dollars (1e-9 USD).",
+                                  l_tier_model);
+    t->flex_calls = COUNTER("sluice_flex_calls_total",
+                            "Flex calls: served at flex, unavailable (429, not billed) or "
+                            "fallback (sent standard after flex 429s).", l_flex);
     t->provider_calls = COUNTER("sluice_provider_calls_total",
                                 "Provider calls by final status.", l_calls);
     t->provider_retries = COUNTER("sluice_provider_retries_total",

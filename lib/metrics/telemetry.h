@@ -30,6 +30,9 @@ struct telemetry {
     struct metric_family *unconfirmed_calls;     /* {provider,reason} */
     struct metric_family *dlq_truncated;         /* {reason} */
     struct metric_family *dlq_failed;            /* {reason} */
+    struct metric_family *input_tokens;          /* {tier,model,kind} */
+    struct metric_family *cache_write_cost;      /* {tier,model} */
+    struct metric_family *flex_calls;            /* {provider,outcome} */
     /* reconcile */
     struct metric_family *reconcile_diff_tokens;   /* gauge {provider} */
     struct metric_family *reconcile_diff_nanousd;  /* gauge {provider} */

@@ -14,12 +14,15 @@
 /* Token usage normalised across providers:
  *   input_tokens is the TOTAL input (OpenAI prompt_tokens; Anthropic
  *   input_tokens + cache_creation_input_tokens + cache_read_input_tokens),
- *   cached_tokens and cache_write_tokens are subsets of it. */
+ *   cached_tokens and cache_write_tokens are subsets of it,
+ *   cache_write_1h_tokens a subset of cache_write_tokens. */
 struct llm_usage {
     int64_t input_tokens;
     int64_t cached_tokens;
     int64_t cache_write_tokens;
     int64_t output_tokens;
+    int64_t cache_write_1h_tokens; /* the part of cache_write_tokens written
+                                      with a 1-hour TTL (Anthropic) */
 };
 
 /* A parsed provider response (HTTP 200) or error body (other statuses).
@@ -30,6 +33,7 @@ struct llm_response {
     char *response_id;  /* body id: "chatcmpl-…" / "msg_…" */
     bool truncated;     /* finish_reason "length" / stop_reason "max_tokens" */
     bool refused;       /* OpenAI message.refusal set / stop_reason "refusal" */
+    bool flex;          /* OpenAI service_tier "flex": billed at the batch rate */
     struct llm_usage usage;
     bool has_usage;
     char *error_type;   /* error bodies: OpenAI error.code or error.type,

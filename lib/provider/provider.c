@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "prompt_shape.h"
 #include "provider_internal.h"
 
 /* An unparseable error body (an HTML page from a proxy, say) is kept only
@@ -74,109 +75,38 @@ struct curl_slist *provider_headers(const struct provider_conf *p)
     return list;
 }
 
-struct strbuf {
-    char *data;
-    size_t len, cap;
-};
-
-static void sb_add(struct strbuf *sb, const char *s, size_t n)
-{
-    if (sb->len + n + 1 > sb->cap) {
-        sb->cap = (sb->len + n + 1) * 2;
-        sb->data = xrealloc(sb->data, sb->cap);
-    }
-    memcpy(sb->data + sb->len, s, n);
-    sb->len += n;
-    sb->data[sb->len] = '\0';
-}
-
-static void sb_add_str(struct strbuf *sb, const char *s)
-{
-    sb_add(sb, s, strlen(s));
-}
-
-static void sb_add_labels(struct strbuf *sb, const struct task_conf *task)
-{
-    for (size_t i = 0; i < task->n_labels; i++) {
-        if (i > 0)
-            sb_add_str(sb, ", ");
-        sb_add_str(sb, task->labels[i]);
-    }
-}
-
 char *provider_render_prompt(const struct task_conf *task, const char *input,
                              size_t input_len)
 {
-    struct strbuf sb = {0};
     const char *t = task->prompt ? task->prompt : "";
-    sb_add(&sb, "", 0);
-    while (*t) {
-        if (strncmp(t, "{{input}}", 9) == 0) {
-            sb_add(&sb, input, input_len);
-            t += 9;
-        } else if (strncmp(t, "{{labels}}", 10) == 0) {
-            sb_add_labels(&sb, task);
-            t += 10;
-        } else if (strncmp(t, "{{schema}}", 10) == 0) {
-            sb_add_str(&sb, task->schema_text ? task->schema_text : "");
-            t += 10;
-        } else {
-            /* Copy up to the next possible placeholder in one go. */
-            const char *next = strstr(t + 1, "{{");
-            size_t n = next ? (size_t)(next - t) : strlen(t);
-            sb_add(&sb, t, n);
-            t += n;
-        }
-    }
-    return sb.data;
+    return prompt_shape_render(task, t, strlen(t), input, input_len);
 }
 
-/* The words "JSON" in these also satisfy OpenAI's json_object mode, which
- * rejects requests whose messages never mention JSON. */
-static const char *output_instruction(enum output_type type)
+char *provider_request_body_ex(const struct provider_conf *p,
+                               const struct task_conf *task,
+                               const char *model, const char *input,
+                               size_t input_len, bool flex)
 {
-    switch (type) {
-    case OUTPUT_LABEL:
-        return "Reply with exactly one JSON object and nothing else: "
-               "{\"label\": \"<one of the allowed labels>\", "
-               "\"confidence\": <number from 0.0 to 1.0>}";
-    case OUTPUT_JSON:
-        return "Reply with exactly one JSON object and nothing else: "
-               "{\"data\": <a JSON value matching the schema>, "
-               "\"confidence\": <number from 0.0 to 1.0>}";
-    case OUTPUT_TEXT:
-        break;
-    }
-    return "Reply with exactly one JSON object and nothing else: "
-           "{\"text\": \"<your answer>\", "
-           "\"confidence\": <number from 0.0 to 1.0>}";
-}
-
-static char *system_text(const struct task_conf *task)
-{
-    const char *sys = task->system ? task->system : "";
-    return xasprintf("%s%s%s", sys, sys[0] ? "\n\n" : "",
-                     output_instruction(task->output));
-}
-
-char *provider_request_body(const struct provider_conf *p,
-                            const struct task_conf *task, const char *model,
-                            const char *input, size_t input_len)
-{
-    char *system = system_text(task);
-    char *prompt = provider_render_prompt(task, input, input_len);
+    struct prompt_shape shape;
+    prompt_shape_build(p, task, input, input_len, &shape);
     cJSON *root = p->kind == PROVIDER_ANTHROPIC
-        ? provider__anthropic_body(task, model, system, prompt)
-        : provider__openai_body(task, model, system, prompt);
+        ? provider__anthropic_body(task, model, &shape)
+        : provider__openai_body(task, model, &shape, flex);
     char *body = cJSON_PrintUnformatted(root);
     if (!body) {
         fprintf(stderr, "sluice: out of memory printing a request body\n");
         abort();
     }
     cJSON_Delete(root);
-    free(prompt);
-    free(system);
+    prompt_shape_clear(&shape);
     return body;
+}
+
+char *provider_request_body(const struct provider_conf *p,
+                            const struct task_conf *task, const char *model,
+                            const char *input, size_t input_len)
+{
+    return provider_request_body_ex(p, task, model, input, input_len, false);
 }
 
 /* Characters (code points) of a content value: a string, or an array of

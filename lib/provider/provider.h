@@ -12,6 +12,7 @@
 #ifndef SL_PROVIDER_H
 #define SL_PROVIDER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <curl/curl.h>
@@ -44,8 +45,18 @@ char *provider_render_prompt(const struct task_conf *task, const char *input,
  * docs/prompt-contract.md): system + user message, model, max tokens
  * (openai "max_completion_tokens"; anthropic "max_tokens"), temperature 0;
  * openai also "response_format":{"type":"json_object"}. The system text is
- * the task's system prompt followed by the output-shape instruction for its
- * output type (OpenAI system message; Anthropic top-level "system"). */
+ * the task's system prompt, the output-shape instruction for its output
+ * type and the task's few-shot examples (OpenAI system message; Anthropic
+ * top-level "system"). Laid out for prompt caching (prompt_shape.h): the
+ * stable prefix first, the input last; Anthropic gets a cache_control
+ * breakpoint on the last stable block when the prefix is long enough,
+ * OpenAI a prompt_cache_key. flex (OpenAI only) adds
+ * "service_tier":"flex". */
+char *provider_request_body_ex(const struct provider_conf *p,
+                               const struct task_conf *task,
+                               const char *model, const char *input,
+                               size_t input_len, bool flex);
+/* provider_request_body_ex without flex. */
 char *provider_request_body(const struct provider_conf *p,
                             const struct task_conf *task, const char *model,
                             const char *input, size_t input_len);

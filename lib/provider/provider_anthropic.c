@@ -6,20 +6,57 @@
 #include "provider_internal.h"
 #include "sl.h"
 
-cJSON *provider__anthropic_body(const struct task_conf *task,
-                                const char *model, const char *system,
-                                const char *prompt)
+static cJSON *text_block(const char *text, const struct prompt_shape *shape,
+                         bool breakpoint)
 {
+    cJSON *block = provider__must(cJSON_CreateObject());
+    provider__must(cJSON_AddStringToObject(block, "type", "text"));
+    provider__must(cJSON_AddStringToObject(block, "text", text));
+    if (breakpoint) {
+        cJSON *cc = provider__must(cJSON_AddObjectToObject(block,
+                                                           "cache_control"));
+        provider__must(cJSON_AddStringToObject(cc, "type", "ephemeral"));
+        if (shape->ttl_s == 3600)
+            provider__must(cJSON_AddStringToObject(cc, "ttl", "1h"));
+    }
+    return block;
+}
+
+/* Anthropic caches only up to a cache_control breakpoint: it goes on the
+ * last stable block, the head of the user message (or the system text when
+ * the template starts with the input). Without one the body keeps the
+ * plain string form. */
+cJSON *provider__anthropic_body(const struct task_conf *task,
+                                const char *model,
+                                const struct prompt_shape *shape)
+{
+    bool on_head = shape->breakpoint && shape->head[0];
+    bool on_system = shape->breakpoint && !shape->head[0];
     cJSON *root = provider__must(cJSON_CreateObject());
     provider__must(cJSON_AddStringToObject(root, "model", model));
     provider__must(cJSON_AddNumberToObject(root, "max_tokens",
                                            task->max_output_tokens));
-    provider__must(cJSON_AddStringToObject(root, "system", system));
+    if (on_system) {
+        cJSON *sys = provider__must(cJSON_AddArrayToObject(root, "system"));
+        cJSON_AddItemToArray(sys, text_block(shape->system, shape, true));
+    } else {
+        provider__must(cJSON_AddStringToObject(root, "system", shape->system));
+    }
     cJSON *messages = provider__must(cJSON_AddArrayToObject(root, "messages"));
     cJSON *user = provider__must(cJSON_CreateObject());
     cJSON_AddItemToArray(messages, user);
     provider__must(cJSON_AddStringToObject(user, "role", "user"));
-    provider__must(cJSON_AddStringToObject(user, "content", prompt));
+    if (on_head) {
+        cJSON *content = provider__must(cJSON_AddArrayToObject(user,
+                                                               "content"));
+        cJSON_AddItemToArray(content, text_block(shape->head, shape, true));
+        if (shape->tail[0]) /* Anthropic refuses empty text blocks */
+            cJSON_AddItemToArray(content, text_block(shape->tail, shape, false));
+    } else {
+        char *prompt = xasprintf("%s%s", shape->head, shape->tail);
+        provider__must(cJSON_AddStringToObject(user, "content", prompt));
+        free(prompt);
+    }
     provider__must(cJSON_AddNumberToObject(root, "temperature", 0));
     return root;
 }
@@ -37,6 +74,10 @@ static void parse_usage(const cJSON *root, struct llm_response *out)
     out->usage.input_tokens = plain + write + read;
     out->usage.cached_tokens = read;
     out->usage.cache_write_tokens = write;
+    /* The 1-hour share of the writes is priced apart (2x input, not 1.25x). */
+    const cJSON *cc = cJSON_GetObjectItemCaseSensitive(usage, "cache_creation");
+    int64_t write_1h = provider__count(cc, "ephemeral_1h_input_tokens");
+    out->usage.cache_write_1h_tokens = write_1h < write ? write_1h : write;
     out->usage.output_tokens = provider__count(usage, "output_tokens");
     out->has_usage = true;
 }

@@ -11,14 +11,15 @@
 
 #include "config.h"
 #include "llm.h"
+#include "prompt_shape.h"
 #include "provider_json.h"
 
 /* Per-kind request bodies: the whole JSON object, owned by the caller. */
 cJSON *provider__openai_body(const struct task_conf *task, const char *model,
-                             const char *system, const char *prompt);
+                             const struct prompt_shape *shape, bool flex);
 cJSON *provider__anthropic_body(const struct task_conf *task,
-                                const char *model, const char *system,
-                                const char *prompt);
+                                const char *model,
+                                const struct prompt_shape *shape);
 
 /* Per-kind parsers of an already parsed body. *_ok fill a 200 answer and
  * return 0 or SL_EINVAL with errstr; *_error fill the error fields and

@@ -1,31 +1,41 @@
 /* provider_openai.c — the OpenAI Chat Completions wire format, also spoken
  * by OpenAI-compatible servers (vLLM, llama.cpp, Ollama, …). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "provider_internal.h"
 #include "sl.h"
 
 cJSON *provider__openai_body(const struct task_conf *task, const char *model,
-                             const char *system, const char *prompt)
+                             const struct prompt_shape *shape, bool flex)
 {
+    /* OpenAI caches automatically by exact prefix: the order (system, then
+     * the stable head of the user message) is what makes it hit. */
+    char *prompt = xasprintf("%s%s", shape->head, shape->tail);
     cJSON *root = provider__must(cJSON_CreateObject());
     provider__must(cJSON_AddStringToObject(root, "model", model));
     cJSON *messages = provider__must(cJSON_AddArrayToObject(root, "messages"));
     cJSON *sys = provider__must(cJSON_CreateObject());
     cJSON_AddItemToArray(messages, sys);
     provider__must(cJSON_AddStringToObject(sys, "role", "system"));
-    provider__must(cJSON_AddStringToObject(sys, "content", system));
+    provider__must(cJSON_AddStringToObject(sys, "content", shape->system));
     cJSON *user = provider__must(cJSON_CreateObject());
     cJSON_AddItemToArray(messages, user);
     provider__must(cJSON_AddStringToObject(user, "role", "user"));
     provider__must(cJSON_AddStringToObject(user, "content", prompt));
+    free(prompt);
     provider__must(cJSON_AddNumberToObject(root, "max_completion_tokens",
                                            task->max_output_tokens));
     provider__must(cJSON_AddNumberToObject(root, "temperature", 0));
     cJSON *fmt = provider__must(cJSON_AddObjectToObject(root,
                                                         "response_format"));
     provider__must(cJSON_AddStringToObject(fmt, "type", "json_object"));
+    if (shape->cache_key[0])
+        provider__must(cJSON_AddStringToObject(root, "prompt_cache_key",
+                                               shape->cache_key));
+    if (flex)
+        provider__must(cJSON_AddStringToObject(root, "service_tier", "flex"));
     return root;
 }
 
@@ -44,6 +54,10 @@ static void parse_usage(const cJSON *root, struct llm_response *out)
     out->usage.cache_write_tokens =
         provider__count(details, "cache_write_tokens");
     provider__clamp_usage(&out->usage);
+    /* The tier that served the call, which is what is billed: a flex
+     * request may be served at another tier. */
+    const char *tier = provider__str(root, "service_tier");
+    out->flex = tier && strcmp(tier, "flex") == 0;
     out->has_usage = true;
 }
 

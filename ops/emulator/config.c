@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "emu.h"
+#include "prefix_cache.h"
 #include "util.h"
 
 #define CONFIG_MAX_BYTES (16 * 1024 * 1024)
@@ -118,13 +119,45 @@ static void model_defaults(struct emu_model *m, const char *name)
         .conf_correct = {0.70, 0.99},
         .conf_wrong = {0.30, 0.85},
         .faults = {.retry_after_s = 1, .timeout_s = 30},
+        .cache = {.min_tokens = 1024, .ttl_s = 300, .ttl_scale = 1},
+        .flex = {.latency_factor = 2},
     };
+}
+
+static int get_bool(struct ctx *c, const cJSON *obj, const char *path, const char *name, bool *out);
+
+static int parse_prompt_cache(struct ctx *c, const cJSON *obj, const char *path, struct emu_cache_rules *r)
+{
+    static const char *const keys[] = {"min_tokens", "ttl_s", "ttl_scale", NULL};
+    if (obj == NULL)
+        return 0;
+    if (need_object(c, obj, path) || check_keys(c, obj, path, keys) ||
+        get_num(c, obj, path, "min_tokens", 1, 1e6, &r->min_tokens) ||
+        get_num(c, obj, path, "ttl_s", 0, 86400, &r->ttl_s) ||
+        get_num(c, obj, path, "ttl_scale", 0, 1000, &r->ttl_scale))
+        return -1;
+    return 0;
+}
+
+static int parse_flex(struct ctx *c, const cJSON *obj, const char *path, struct emu_flex *f)
+{
+    static const char *const keys[] = {"offered", "latency_factor", "http_429", NULL};
+    if (obj == NULL)
+        return 0;
+    f->offered = true; /* a flex section offers it unless it says otherwise */
+    if (need_object(c, obj, path) || check_keys(c, obj, path, keys) ||
+        get_bool(c, obj, path, "offered", &f->offered) ||
+        get_num(c, obj, path, "latency_factor", 1, 1000, &f->latency_factor) ||
+        get_num(c, obj, path, "http_429", 0, 1, &f->http_429))
+        return -1;
+    return 0;
 }
 
 static int parse_model(struct ctx *c, const cJSON *obj, struct emu_model *m)
 {
     static const char *const keys[] = {"accuracy", "confidence_correct", "confidence_wrong",
-                                       "calibration", "latency_ms", "cache_hit_rate", "faults", NULL};
+                                       "calibration", "latency_ms", "prompt_cache", "flex",
+                                       "faults", NULL};
     char path[384], sub[448];
     snprintf(path, sizeof(path), "models.%s", obj->string);
     model_defaults(m, obj->string);
@@ -132,8 +165,13 @@ static int parse_model(struct ctx *c, const cJSON *obj, struct emu_model *m)
         get_num(c, obj, path, "accuracy", 0, 1, &m->accuracy) ||
         get_range(c, obj, path, "confidence_correct", &m->conf_correct) ||
         get_range(c, obj, path, "confidence_wrong", &m->conf_wrong) ||
-        get_num(c, obj, path, "calibration", 0, 1, &m->calibration) ||
-        get_num(c, obj, path, "cache_hit_rate", 0, 1, &m->cache_hit_rate))
+        get_num(c, obj, path, "calibration", 0, 1, &m->calibration))
+        return -1;
+    snprintf(sub, sizeof(sub), "%s.prompt_cache", path);
+    if (parse_prompt_cache(c, cJSON_GetObjectItemCaseSensitive(obj, "prompt_cache"), sub, &m->cache))
+        return -1;
+    snprintf(sub, sizeof(sub), "%s.flex", path);
+    if (parse_flex(c, cJSON_GetObjectItemCaseSensitive(obj, "flex"), sub, &m->flex))
         return -1;
     snprintf(sub, sizeof(sub), "%s.latency_ms", path);
     if (parse_latency(c, cJSON_GetObjectItemCaseSensitive(obj, "latency_ms"), sub, m))
@@ -292,6 +330,8 @@ int emu_config_load(const char *path, struct emu_config *cfg, char *err, size_t 
     cJSON_Delete(root);
     if (rc != 0)
         emu_config_free(cfg);
+    else
+        cfg->prefix_cache = emu_prefix_cache_new();
     return rc;
 }
 
@@ -308,6 +348,7 @@ void emu_config_free(struct emu_config *cfg)
         free(cfg->sim->map);
     free(cfg->sim);
     emu_gold_free(&cfg->gold);
+    emu_prefix_cache_free(cfg->prefix_cache);
     *cfg = (struct emu_config){0};
 }
 

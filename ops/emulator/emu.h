@@ -47,6 +47,20 @@ struct emu_sim {
     size_t n_map;
 };
 
+/* The prompt cache's rules for a model (prefix_cache.h). */
+struct emu_cache_rules {
+    double min_tokens; /* shortest cacheable prefix (1024) */
+    double ttl_s;      /* OpenAI's automatic retention (300) */
+    double ttl_scale;  /* multiplies every TTL, for tests (1) */
+};
+
+/* Flex processing (OpenAI service_tier "flex"). */
+struct emu_flex {
+    bool offered;          /* otherwise a flex request is a 400 */
+    double latency_factor; /* flex answers take this many times longer (2) */
+    double http_429;       /* P(429 resource unavailable), not billed */
+};
+
 struct emu_model {
     char *name;
     double accuracy;
@@ -54,7 +68,8 @@ struct emu_model {
     double calibration; /* 0: confidence uniform in its range; 1: set by the margin */
     const struct emu_sim *sim; /* the config's; NULL = independent errors */
     double latency_median_ms, latency_sigma;
-    double cache_hit_rate;
+    struct emu_cache_rules cache;
+    struct emu_flex flex;
     struct emu_faults faults;
 };
 
@@ -81,9 +96,12 @@ struct emu_batch_cfg {
     bool fail;            /* the batch fails as a whole */
 };
 
+struct emu_prefix_cache;
+
 struct emu_config {
     struct emu_batch_cfg batch;
     struct emu_sim *sim; /* heap, so the models' pointers survive a copy */
+    struct emu_prefix_cache *prefix_cache; /* shared by realtime and batch answers */
     struct emu_model *models;
     size_t n_models;
     struct emu_gold gold;

@@ -27,6 +27,27 @@ static void fingerprint(const char *model, char *out, size_t out_size)
     snprintf(out, out_size, "fp_%08x", h);
 }
 
+/* What the prompt cache reads and writes for this request, by the
+ * provider's rules. */
+static void cache_use(const struct emu_config *cfg, enum emu_api api, const struct emu_model *m,
+                      const struct emu_request *req, struct emu_reply *r)
+{
+    struct emu_cache_use use = {0};
+    if (cfg->prefix_cache == NULL)
+        return;
+    if (api == EMU_API_ANTHROPIC)
+        emu_prefix_cache_anthropic(cfg->prefix_cache, m->name, req->blocks, req->n_blocks,
+                                   (long)m->cache.min_tokens, m->cache.ttl_scale, &use);
+    else
+        emu_prefix_cache_openai(cfg->prefix_cache, m->name, req->blocks, req->n_blocks,
+                                (long)m->cache.min_tokens, m->cache.ttl_s * m->cache.ttl_scale, &use);
+    /* Never more than the prompt (the positions are the same estimate). */
+    r->cached_tokens = use.read < r->input_tokens ? use.read : r->input_tokens;
+    r->cache_write_tokens = use.write < r->input_tokens - r->cached_tokens
+                                ? use.write : r->input_tokens - r->cached_tokens;
+    r->cache_write_1h_tokens = use.write_1h < r->cache_write_tokens ? use.write_1h : r->cache_write_tokens;
+}
+
 char *emu_reply_render(const struct emu_config *cfg, enum emu_api api, const struct emu_model *m,
                        const struct emu_request *req, const char *id, const char *service_tier,
                        struct emu_reply *r)
@@ -42,8 +63,7 @@ char *emu_reply_render(const struct emu_config *cfg, enum emu_api api, const str
     *r = (struct emu_reply){.id = id, .model = m->name, .content = content, .fingerprint = fp,
                             .service_tier = service_tier, .input_tokens = emu_tokens(req->prompt_chars)};
     r->output_tokens = emu_limit_output(content, req->max_tokens, &r->truncated);
-    if (d.cache < m->cache_hit_rate)
-        r->cached_tokens = emu_tokens(req->system_chars);
+    cache_use(cfg, api, m, req, r);
     char *body = emu_render_reply(api, r);
     free(content);
     r->content = NULL;
@@ -71,7 +91,7 @@ int emu_usage_open(const char *path, struct emu_usage_log **out, char *err, size
         /* A restarted emulator appends to the same log: one header only. */
         if (ftell(f) == 0) {
             fputs("request_id,api,model,input_tokens,cached_tokens,output_tokens,status,"
-                  "client_request_id\n", f);
+                  "client_request_id,cache_write_tokens,cache_write_1h_tokens,service_tier\n", f);
             fflush(f);
         }
     }
@@ -107,6 +127,8 @@ static void add_total(struct emu_usage_log *u, const char *api, const char *mode
     t->input_tokens += r->input_tokens;
     t->cached_tokens += r->cached_tokens;
     t->output_tokens += r->output_tokens;
+    t->cache_write_tokens += r->cache_write_tokens;
+    t->cache_write_1h_tokens += r->cache_write_1h_tokens;
 }
 
 static int total_cmp(const void *a, const void *b)
@@ -162,7 +184,9 @@ void emu_usage_write(struct emu_usage_log *u, const char *id, const char *api, c
         fprintf(u->f, ",%ld,%ld,%ld,%s,", r->input_tokens, r->cached_tokens, r->output_tokens,
                 status);
         csv_field(u->f, client_id ? client_id : "");
-        fputc('\n', u->f);
+        fprintf(u->f, ",%ld,%ld,%s\n", r->cache_write_tokens, r->cache_write_1h_tokens,
+                strstr(api, "-batch") ? "batch" : r->service_tier && strcmp(r->service_tier, "flex") == 0
+                                                      ? "flex" : "standard");
         fflush(u->f);
     }
     pthread_mutex_unlock(&u->lock);

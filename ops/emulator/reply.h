@@ -15,7 +15,9 @@ extern const char emu_b62[]; /* A-Z a-z 0-9 */
 void emu_random_chars(char *out, size_t n, const char *alphabet);
 
 /* Returns the new 200 body (free()) that model m gives to req, with body id
- * `id`; service_tier NULL is the realtime default. *r gets the token counts
+ * `id`; service_tier NULL is the realtime default ("flex" for a flex call,
+ * "batch" for an Anthropic batch line). The prompt cache (prefix_cache.h)
+ * decides the cached and written tokens. *r gets the token counts
  * (r->content is NULL afterwards: the text lives only in the body). */
 char *emu_reply_render(const struct emu_config *cfg, enum emu_api api, const struct emu_model *m,
                        const struct emu_request *req, const char *id, const char *service_tier,
@@ -44,6 +46,7 @@ struct emu_usage_total {
     char api[24];
     char model[128];
     long long requests, input_tokens, cached_tokens, output_tokens;
+    long long cache_write_tokens, cache_write_1h_tokens;
 };
 /* Copies the totals of days in [from, to) (Unix seconds) into a new array
  * (free()); *n gets the count. Sorted by day, api, model. */

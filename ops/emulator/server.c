@@ -142,10 +142,15 @@ static enum fault draw_fault(const struct emu_faults *f)
     return FAULT_NONE;
 }
 
+static bool is_flex(const struct emu_request *req)
+{
+    return req->service_tier && strcmp(req->service_tier, "flex") == 0;
+}
+
 static enum MHD_Result answer(struct exchange *x, const struct emu_model *m, const struct emu_request *req)
 {
     struct emu_reply r;
-    char *body = emu_reply_render(x->s->cfg, x->api, m, req, x->id, NULL, &r);
+    char *body = emu_reply_render(x->s->cfg, x->api, m, req, x->id, is_flex(req) ? "flex" : NULL, &r);
     if (x->fault == FAULT_MALFORMED)
         body[strlen(body) / 2] = '\0'; /* half an object never parses */
     emu_usage_write(x->s->usage_log, x->id, x->api == EMU_API_OPENAI ? "openai" : "anthropic", m->name, &r,
@@ -201,6 +206,15 @@ static enum MHD_Result process(struct exchange *x, struct conn *st)
         else
             snprintf(msg, sizeof(msg), "model: %.300s", req.model);
         rc = respond_error(x, EMU_ERR_MODEL, msg, -1);
+    } else if (is_flex(&req) && !m->flex.offered) {
+        snprintf(msg, sizeof(msg), "Flex processing is not available for model %.300s.", req.model);
+        rc = respond_error(x, EMU_ERR_INVALID, msg, -1);
+    } else if (is_flex(&req) && emu_rng_uniform() < m->flex.http_429) {
+        /* Flex capacity is short: a 429 that is not billed. */
+        x->model = m->name;
+        rc = respond_error(x, EMU_ERR_RATE_LIMIT,
+                           "Resource unavailable: flex processing capacity is exhausted, retry later.",
+                           m->faults.retry_after_s);
     } else {
         x->model = m->name;
         x->fault = draw_fault(&m->faults);
@@ -208,7 +222,7 @@ static enum MHD_Result process(struct exchange *x, struct conn *st)
         if (rc == MHD_NO) {
             if (x->fault == FAULT_TIMEOUT)
                 sleep_ms(x->s, m->faults.timeout_s * 1000.0);
-            sleep_ms(x->s, latency_ms(m));
+            sleep_ms(x->s, latency_ms(m) * (is_flex(&req) ? m->flex.latency_factor : 1.0));
             rc = answer(x, m, &req);
         }
     }

@@ -167,7 +167,6 @@ void emu_task_draws(const char *model, const struct emu_task *t, struct emu_draw
     d->confidence = unit53(be64(md + 8));
     d->pick = be64(md + 16);
     d->fence = (double)(be64(md + 24) >> 32) * 0x1.0p-32;
-    d->cache = (double)(be64(md + 24) & 0xFFFFFFFFu) * 0x1.0p-32;
     /* The input alone: every model sees the same difficulty. */
     if (!EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))
         abort();

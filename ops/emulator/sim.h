@@ -24,7 +24,7 @@ struct emu_task {
 /* Uniform draws derived from one SHA-256 of the request's identity, and
  * two from a SHA-256 of the input alone, the same for every model. */
 struct emu_draws {
-    double correct, confidence, fence, cache; /* each in [0, 1) */
+    double correct, confidence, fence; /* each in [0, 1) */
     uint64_t pick;                            /* chooses among alternatives */
     double difficulty;   /* shared errors: the input's latent difficulty */
     uint64_t shared_pick; /* shared errors: which confusable label */

@@ -138,15 +138,19 @@ static cJSON *day_results(const struct query *q, const struct emu_usage_total *t
         groups[g].input_tokens += t[i].input_tokens;
         groups[g].cached_tokens += t[i].cached_tokens;
         groups[g].output_tokens += t[i].output_tokens;
+        groups[g].cache_write_tokens += t[i].cache_write_tokens;
+        groups[g].cache_write_1h_tokens += t[i].cache_write_1h_tokens;
     }
     for (size_t g = 0; g < ng; g++) {
         const struct emu_usage_total *r = &groups[g];
         cJSON *o = cJSON_CreateObject();
         if (q->anthropic) {
-            cJSON_AddNumberToObject(o, "uncached_input_tokens", (double)(r->input_tokens - r->cached_tokens));
+            cJSON_AddNumberToObject(o, "uncached_input_tokens",
+                                    (double)(r->input_tokens - r->cached_tokens - r->cache_write_tokens));
             cJSON *cc = cJSON_AddObjectToObject(o, "cache_creation");
-            cJSON_AddNumberToObject(cc, "ephemeral_1h_input_tokens", 0);
-            cJSON_AddNumberToObject(cc, "ephemeral_5m_input_tokens", 0);
+            cJSON_AddNumberToObject(cc, "ephemeral_1h_input_tokens", (double)r->cache_write_1h_tokens);
+            cJSON_AddNumberToObject(cc, "ephemeral_5m_input_tokens",
+                                    (double)(r->cache_write_tokens - r->cache_write_1h_tokens));
             cJSON_AddNumberToObject(o, "cache_read_input_tokens", (double)r->cached_tokens);
             cJSON_AddNumberToObject(o, "output_tokens", (double)r->output_tokens);
             cJSON *stu = cJSON_AddObjectToObject(o, "server_tool_use");

@@ -44,6 +44,70 @@ static int content_text(const cJSON *content, char **out, size_t *chars)
     return 0;
 }
 
+static void add_block(struct emu_request *r, char role, const char *text, int ttl_s)
+{
+    if (r->n_blocks == r->cap_blocks) {
+        r->cap_blocks = r->cap_blocks ? r->cap_blocks * 2 : 8;
+        r->blocks = emu_xrealloc(r->blocks, r->cap_blocks * sizeof(*r->blocks));
+    }
+    r->blocks[r->n_blocks++] = (struct emu_block){.text = emu_xstrdup(text),
+                                                  .chars = emu_utf8_chars(text),
+                                                  .role = role, .ttl_s = ttl_s};
+}
+
+/* A part's cache_control: {"type":"ephemeral","ttl"?: "5m"|"1h"}. Only
+ * Anthropic reads it; the TTL in seconds, 0 when absent, -1 when invalid. */
+static int cache_control_ttl(enum emu_api api, const cJSON *part, char *why, size_t why_size)
+{
+    const cJSON *cc = cJSON_GetObjectItemCaseSensitive(part, "cache_control");
+    if (api != EMU_API_ANTHROPIC || cc == NULL || cJSON_IsNull(cc))
+        return 0;
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(cc, "type");
+    const cJSON *ttl = cJSON_GetObjectItemCaseSensitive(cc, "ttl");
+    if (!cJSON_IsObject(cc) || !cJSON_IsString(type) || strcmp(type->valuestring, "ephemeral") != 0) {
+        snprintf(why, why_size, "cache_control.type: Input should be 'ephemeral'");
+        return -1;
+    }
+    if (ttl == NULL)
+        return 300;
+    if (cJSON_IsString(ttl) && strcmp(ttl->valuestring, "5m") == 0)
+        return 300;
+    if (cJSON_IsString(ttl) && strcmp(ttl->valuestring, "1h") == 0)
+        return 3600;
+    snprintf(why, why_size, "cache_control.ttl: Input should be '5m' or '1h'");
+    return -1;
+}
+
+/* The blocks of a content value (string or text parts), for the cache. */
+static int add_blocks(enum emu_api api, struct emu_request *r, char role, const cJSON *content,
+                      char *why, size_t why_size)
+{
+    const cJSON *part;
+    if (cJSON_IsString(content)) {
+        add_block(r, role, content->valuestring, 0);
+        return 0;
+    }
+    cJSON_ArrayForEach(part, content) {
+        const cJSON *text = cJSON_GetObjectItemCaseSensitive(part, "text");
+        int ttl = cache_control_ttl(api, part, why, why_size);
+        if (ttl < 0)
+            return -1;
+        r->n_breakpoints += ttl > 0;
+        if (cJSON_IsString(text))
+            add_block(r, role, text->valuestring, ttl);
+    }
+    return 0;
+}
+
+static char role_code(const char *role)
+{
+    if (strcmp(role, "system") == 0 || strcmp(role, "developer") == 0)
+        return 's';
+    if (strcmp(role, "user") == 0)
+        return 'u';
+    return strcmp(role, "assistant") == 0 ? 'a' : 'o';
+}
+
 static bool is_system_role(enum emu_api api, const char *role)
 {
     return api == EMU_API_OPENAI && (strcmp(role, "system") == 0 || strcmp(role, "developer") == 0);
@@ -70,6 +134,8 @@ static int parse_messages(enum emu_api api, const cJSON *messages, struct emu_re
         r->prompt_chars += chars;
         if (is_system_role(api, role->valuestring))
             r->system_chars += chars;
+        if (add_blocks(api, r, role_code(role->valuestring), content, why, why_size))
+            return -1;
         i++;
     }
     return 0;
@@ -110,13 +176,47 @@ static int parse_limits(enum emu_api api, const cJSON *root, struct emu_request 
 static int parse_system(const cJSON *root, struct emu_request *r, char *why, size_t why_size)
 {
     size_t chars = 0;
-    if (content_text(cJSON_GetObjectItemCaseSensitive(root, "system"), NULL, &chars)) {
+    const cJSON *system = cJSON_GetObjectItemCaseSensitive(root, "system");
+    if (content_text(system, NULL, &chars)) {
         snprintf(why, why_size, "system: must be a string or an array of text blocks");
         return -1;
     }
     r->system_chars += chars;
     r->prompt_chars += chars;
+    if (system == NULL || cJSON_IsNull(system))
+        return 0;
+    /* The system text comes first in the cached prefix: its blocks go
+     * before the messages' (parsed earlier). */
+    size_t before = r->n_blocks;
+    if (add_blocks(EMU_API_ANTHROPIC, r, 's', system, why, why_size))
+        return -1;
+    size_t n_sys = r->n_blocks - before;
+    struct emu_block *tmp = emu_xcalloc(n_sys + 1, sizeof(*tmp));
+    memcpy(tmp, r->blocks + before, n_sys * sizeof(*tmp));
+    memmove(r->blocks + n_sys, r->blocks, before * sizeof(*tmp));
+    memcpy(r->blocks, tmp, n_sys * sizeof(*tmp));
+    free(tmp);
     return 0;
+}
+
+/* OpenAI: auto, default, flex, priority; Anthropic: auto, standard_only. */
+static int parse_service_tier(enum emu_api api, const cJSON *root, struct emu_request *r, char *why,
+                              size_t why_size)
+{
+    static const char *const openai[] = {"auto", "default", "flex", "priority", NULL};
+    static const char *const anthropic[] = {"auto", "standard_only", NULL};
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "service_tier");
+    if (v == NULL || cJSON_IsNull(v))
+        return 0;
+    for (const char *const *t = api == EMU_API_OPENAI ? openai : anthropic; cJSON_IsString(v) && *t; t++)
+        if (strcmp(v->valuestring, *t) == 0) {
+            r->service_tier = emu_xstrdup(*t);
+            return 0;
+        }
+    snprintf(why, why_size, api == EMU_API_OPENAI
+                                ? "service_tier: must be one of 'auto', 'default', 'flex', 'priority'"
+                                : "service_tier: Input should be 'auto' or 'standard_only'");
+    return -1;
 }
 
 static int parse_root(enum emu_api api, const cJSON *root, struct emu_request *r, char *why, size_t why_size)
@@ -135,6 +235,13 @@ static int parse_root(enum emu_api api, const cJSON *root, struct emu_request *r
         parse_limits(api, root, r, why, why_size))
         return -1;
     if (api == EMU_API_ANTHROPIC && parse_system(root, r, why, why_size))
+        return -1;
+    if (r->n_breakpoints > 4) {
+        snprintf(why, why_size, "A maximum of 4 blocks with cache_control may be provided. Found %d.",
+                 r->n_breakpoints);
+        return -1;
+    }
+    if (parse_service_tier(api, root, r, why, why_size))
         return -1;
     if (r->user_text == NULL)
         r->user_text = emu_xstrdup("");
@@ -170,6 +277,10 @@ void emu_request_free(struct emu_request *r)
 {
     free(r->model);
     free(r->user_text);
+    for (size_t i = 0; i < r->n_blocks; i++)
+        free(r->blocks[i].text);
+    free(r->blocks);
+    free(r->service_tier);
     *r = (struct emu_request){0};
 }
 
@@ -216,22 +327,25 @@ static char *openai_reply(const struct emu_reply *r)
     cJSON_AddNullToObject(choice, "logprobs");
     cJSON_AddStringToObject(choice, "finish_reason", r->truncated ? "length" : "stop");
     openai_usage(root, r);
-    cJSON_AddStringToObject(root, "service_tier", "default");
+    cJSON_AddStringToObject(root, "service_tier", r->service_tier ? r->service_tier : "default");
     cJSON_AddStringToObject(root, "system_fingerprint", r->fingerprint);
     return print(root);
 }
 
-/* Anthropic counts cache reads apart from input_tokens (additive). */
+/* Anthropic counts cache reads and writes apart from input_tokens
+ * (additive). */
 static void anthropic_usage(cJSON *root, const struct emu_reply *r)
 {
     cJSON *u = cJSON_AddObjectToObject(root, "usage");
-    cJSON_AddNumberToObject(u, "input_tokens", (double)(r->input_tokens - r->cached_tokens));
+    cJSON_AddNumberToObject(u, "input_tokens",
+                            (double)(r->input_tokens - r->cached_tokens - r->cache_write_tokens));
     cJSON_AddNumberToObject(u, "output_tokens", (double)r->output_tokens);
-    cJSON_AddNumberToObject(u, "cache_creation_input_tokens", 0);
+    cJSON_AddNumberToObject(u, "cache_creation_input_tokens", (double)r->cache_write_tokens);
     cJSON_AddNumberToObject(u, "cache_read_input_tokens", (double)r->cached_tokens);
     cJSON *cc = cJSON_AddObjectToObject(u, "cache_creation");
-    cJSON_AddNumberToObject(cc, "ephemeral_5m_input_tokens", 0);
-    cJSON_AddNumberToObject(cc, "ephemeral_1h_input_tokens", 0);
+    cJSON_AddNumberToObject(cc, "ephemeral_5m_input_tokens",
+                            (double)(r->cache_write_tokens - r->cache_write_1h_tokens));
+    cJSON_AddNumberToObject(cc, "ephemeral_1h_input_tokens", (double)r->cache_write_1h_tokens);
     cJSON_AddNullToObject(u, "server_tool_use");
     cJSON_AddStringToObject(u, "service_tier", r->service_tier ? r->service_tier : "standard");
     cJSON_AddStringToObject(u, "inference_geo", "us");

@@ -4,6 +4,7 @@
 #define EMU_WIRE_H
 
 #include "emu.h"
+#include "prefix_cache.h"
 
 enum emu_api { EMU_API_OPENAI, EMU_API_ANTHROPIC };
 
@@ -14,6 +15,10 @@ struct emu_request {
     size_t prompt_chars; /* characters of all prompt text (system + messages) */
     size_t system_chars; /* characters of the system prompt alone */
     long max_tokens;     /* -1 when the request sets no limit */
+    struct emu_block *blocks; /* every text block in prompt order (system first) */
+    size_t n_blocks, cap_blocks;
+    int n_breakpoints;   /* blocks with cache_control (Anthropic) */
+    char *service_tier;  /* as requested; NULL when absent */
 };
 
 enum emu_err {
@@ -31,9 +36,12 @@ enum emu_err {
 
 struct emu_reply {
     const char *id, *model, *content, *fingerprint;
-    const char *service_tier; /* Anthropic usage.service_tier; NULL = "standard" */
+    const char *service_tier; /* served tier: NULL = standard ("default" for
+                                 OpenAI), "flex", "batch" */
     long input_tokens;  /* all prompt tokens, cached ones included */
     long cached_tokens; /* the part of input_tokens read from the cache */
+    long cache_write_tokens;    /* the part written to the cache (Anthropic) */
+    long cache_write_1h_tokens; /* of those, written with the 1-hour TTL */
     long output_tokens;
     bool truncated;     /* content was cut at max tokens */
 };

@@ -1,4 +1,4 @@
-/* sources: lib/batch/batch_wire.c lib/batch/batch_parse.c lib/batch/batch_splitter.c lib/rfc3339.c lib/provider/provider.c lib/provider/provider_json.c lib/provider/provider_openai.c lib/provider/provider_anthropic.c lib/provider/llm.c lib/utf8.c lib/sl.c */
+/* sources: lib/batch/batch_wire.c lib/batch/batch_parse.c lib/batch/batch_splitter.c lib/rfc3339.c lib/provider/provider.c lib/provider/prompt_shape.c lib/provider/provider_json.c lib/provider/provider_openai.c lib/provider/provider_anthropic.c lib/provider/llm.c lib/utf8.c lib/sl.c */
 /* Batch API answers for both kinds. First input byte: bit 0 the kind
  * (OpenAI / Anthropic), bits 1-2 what the rest is:
  *   0, 1  a result file (OpenAI output/error JSONL, Anthropic results

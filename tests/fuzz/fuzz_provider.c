@@ -1,4 +1,4 @@
-/* sources: lib/provider/provider.c lib/provider/provider_json.c lib/provider/provider_openai.c lib/provider/provider_anthropic.c lib/provider/llm.c lib/provider/answer.c lib/escalate.c lib/jsonschema.c lib/utf8.c lib/config.c lib/config_table.c lib/log.c lib/sl.c */
+/* sources: lib/provider/provider.c lib/provider/prompt_shape.c lib/provider/provider_json.c lib/provider/provider_openai.c lib/provider/provider_anthropic.c lib/provider/llm.c lib/provider/answer.c lib/escalate.c lib/jsonschema.c lib/utf8.c lib/config.c lib/config_table.c lib/log.c lib/sl.c */
 /* Provider response bodies: provider_parse_response for both kinds and
  * several statuses, then, for a parsed 200, escalate_judge on it for a
  * label, a json and a text task (the structured-answer extraction).

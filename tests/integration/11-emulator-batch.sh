@@ -36,7 +36,7 @@ models() {
 {
   "gold": "gold.jsonl",
   "models": {
-    "oracle": {"accuracy": 1.0, "cache_hit_rate": 0.5, "latency_ms": {"median": 30, "sigma": 0}},
+    "oracle": {"accuracy": 1.0, "latency_ms": {"median": 30, "sigma": 0}},
     "flaky":  {"faults": {"http_500": 1.0}}
   },
   "batch": $2
@@ -208,7 +208,7 @@ pass "batch answers = realtime answers (content, usage, fingerprint)"
 U="$DIR/normal.csv"
 [ "$(grep -c ',openai-batch,' "$U")" = $N ] || fail "usage log has $(grep -c ',openai-batch,' "$U") openai-batch lines, want $N"
 jq -r '.response.body | [.id, "openai-batch", .model, .usage.prompt_tokens, .usage.prompt_tokens_details.cached_tokens,
-    .usage.completion_tokens, "ok", ""] | join(",")' "$DIR/out.jsonl" | sort > "$DIR/want.csv"
+    .usage.completion_tokens, "ok", "", 0, 0, "batch"] | join(",")' "$DIR/out.jsonl" | sort > "$DIR/want.csv"
 grep ',openai-batch,' "$U" | sort > "$DIR/got.csv"
 cmp -s "$DIR/want.csv" "$DIR/got.csv" || fail "openai-batch usage lines do not match the output file"
 req GET "$URL/v1/batches/$BATCH" again >/dev/null
@@ -315,7 +315,8 @@ for i in 1 9; do
 done
 jq -r 'select(.result.type == "succeeded") | .result.message | [.id, "anthropic-batch", .model,
     .usage.input_tokens + .usage.cache_read_input_tokens + .usage.cache_creation_input_tokens,
-    .usage.cache_read_input_tokens, .usage.output_tokens, "ok", ""] | join(",")' "$DIR/res.jsonl" | sort > "$DIR/want.csv"
+    .usage.cache_read_input_tokens, .usage.output_tokens, "ok", "", .usage.cache_creation_input_tokens,
+    .usage.cache_creation.ephemeral_1h_input_tokens, "batch"] | join(",")' "$DIR/res.jsonl" | sort > "$DIR/want.csv"
 grep ',anthropic-batch,' "$U" | sort > "$DIR/got.csv"
 cmp -s "$DIR/want.csv" "$DIR/got.csv" || fail "anthropic-batch usage lines do not match the results"
 pass "Anthropic batch answers = realtime; usage log anthropic-batch lines"

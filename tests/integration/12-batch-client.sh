@@ -27,7 +27,7 @@ start() {
     cat > "$DIR/$name.json" <<JSON
 {
   "gold": "gold.jsonl",
-  "models": {"oracle": {"accuracy": 1.0, "cache_hit_rate": 0.5, "latency_ms": {"median": 5, "sigma": 0}},
+  "models": {"oracle": {"accuracy": 1.0, "latency_ms": {"median": 5, "sigma": 0}},
              "slowpoke": {"latency_ms": {"median": 3000, "sigma": 0}}},
   "batch": $2
 }

@@ -36,14 +36,21 @@ unmatched=$(psql_val "SELECT count(*) FROM usage_log u WHERE u.status = 'ok'
     AND NOT EXISTS (SELECT 1 FROM cost_lines c WHERE c.provider_request_id = u.request_id)")
 [ "$unmatched" -eq 0 ] || fail "$unmatched billed emulator answers have no cost line"
 mismatched=$(psql_val "SELECT count(*) FROM cost_lines c JOIN usage_log u ON u.request_id = c.provider_request_id
-    WHERE (c.tokens_in, c.tokens_cached_in, c.tokens_out, c.model)
-       IS DISTINCT FROM (u.input_tokens, u.cached_tokens, u.output_tokens, u.model)")
+    WHERE (c.tokens_in, c.tokens_cached_in, c.tokens_cache_write, c.tokens_cache_write_1h, c.tokens_out,
+           c.model, c.mode)
+       IS DISTINCT FROM (u.input_tokens, u.cached_tokens, u.cache_write_tokens, u.cache_write_1h_tokens,
+           u.output_tokens, u.model, CASE u.service_tier WHEN 'flex' THEN 'flex' ELSE 'realtime' END)")
 [ "$mismatched" -eq 0 ] || fail "$mismatched cost lines disagree with the usage the emulator reported"
 ledger=$(psql_val "SELECT sum(cost_nanousd) FROM cost_lines WHERE outcome <> 'unconfirmed'")
-expected=$(psql_val "SELECT sum(round(((u.input_tokens - u.cached_tokens) * p.input
-                                       + u.cached_tokens * p.cached_input
-                                       + u.output_tokens * p.output) * 1000))
-    FROM usage_log u JOIN prices p USING (model) WHERE u.status = 'ok'")
+# pricing.h: cache writes at their TTL's price; flex at the batch discount
+# (0.5 for every model of the example config).
+expected=$(psql_val "SELECT sum(CASE WHEN service_tier = 'flex' THEN floor((n * 50 + 50) / 100) ELSE n END)
+    FROM (SELECT u.service_tier, floor(((u.input_tokens - u.cached_tokens - u.cache_write_tokens) * p.input
+                 + u.cached_tokens * p.cached_input
+                 + (u.cache_write_tokens - u.cache_write_1h_tokens) * p.cache_write
+                 + u.cache_write_1h_tokens * p.cache_write_1h
+                 + u.output_tokens * p.output) * 1000 + 0.5) AS n
+          FROM usage_log u JOIN prices p USING (model) WHERE u.status = 'ok') x")
 [ "$ledger" = "$expected" ] || fail "ledger total $ledger nano-USD != independent total $expected"
 [ "$ledger" -gt 0 ] || fail "ledger total is zero"
 pass "ledger total $ledger nano-USD equals the price table applied to the emulator's usage"

@@ -62,7 +62,7 @@ it_write_models() {
             confidence_correct: [0.80, 0.99],
             confidence_wrong: [0.30, 0.85],
             latency_ms: {median: $lat, sigma: 0.3},
-            cache_hit_rate: 0.5,
+            flex: {http_429: 0},
             faults: $faults }}] | from_entries) }' "$SLUICE_CONFIG" \
         | jq "${MODELS_FILTER:-.}" > "$RUN/models.json"
 }
@@ -243,7 +243,9 @@ it_batch_price_mismatches() {
     psql_val "SELECT count(*) FROM cost_lines c JOIN prices p USING (model)
       WHERE c.mode = 'batch' AND c.cost_nanousd <> floor((floor((
         greatest(c.tokens_in - c.tokens_cached_in - c.tokens_cache_write, 0) * p.input
-        + c.tokens_cached_in * p.cached_input + c.tokens_cache_write * p.cache_write
+        + c.tokens_cached_in * p.cached_input
+        + (c.tokens_cache_write - c.tokens_cache_write_1h) * p.cache_write
+        + c.tokens_cache_write_1h * p.cache_write_1h
         + c.tokens_out * p.output) * 1000 + 0.5) * 50 + 50) / 100)"
 }
 
@@ -270,7 +272,8 @@ it_load_usage_log() {
     psql_val "DROP TABLE IF EXISTS usage_log;
       CREATE TABLE usage_log(request_id text, api text, model text, input_tokens bigint,
                              cached_tokens bigint, output_tokens bigint, status text,
-                             client_request_id text)" >/dev/null
+                             client_request_id text, cache_write_tokens bigint,
+                             cache_write_1h_tokens bigint, service_tier text)" >/dev/null
     psql -X -q -v ON_ERROR_STOP=1 -c "\\copy usage_log FROM '$RUN/usage.csv' WITH (FORMAT csv, HEADER true)"
 }
 
@@ -278,9 +281,10 @@ it_load_usage_log() {
 it_load_prices() {
     psql_val "DROP TABLE IF EXISTS prices;
       CREATE TABLE prices(model text primary key, input numeric, cached_input numeric,
-                          cache_write numeric, output numeric)" >/dev/null
+                          cache_write numeric, output numeric, cache_write_1h numeric)" >/dev/null
     jq -r '.prices | to_entries[] | [.key, .value.input, .value.cached_input,
-            (.value.cache_write // .value.input), .value.output] | @csv' "$SLUICE_CONFIG" \
+            (.value.cache_write // .value.input), .value.output,
+            (.value.cache_write_1h // (2 * .value.input))] | @csv' "$SLUICE_CONFIG" \
         > "$RUN/prices.csv"
     psql -X -q -v ON_ERROR_STOP=1 -c "\\copy prices FROM '$RUN/prices.csv' WITH (FORMAT csv)"
 }

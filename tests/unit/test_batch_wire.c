@@ -1,4 +1,4 @@
-/* sources: lib/batch/batch_wire.c lib/batch/batch_parse.c lib/rfc3339.c lib/batch/batch_splitter.c lib/provider/provider.c lib/provider/provider_json.c lib/provider/provider_openai.c lib/provider/provider_anthropic.c lib/provider/llm.c lib/sl.c lib/utf8.c tests/unit/fixture.c */
+/* sources: lib/batch/batch_wire.c lib/batch/batch_parse.c lib/rfc3339.c lib/batch/batch_splitter.c lib/provider/provider.c lib/provider/prompt_shape.c lib/provider/provider_json.c lib/provider/provider_openai.c lib/provider/provider_anthropic.c lib/provider/llm.c lib/sl.c lib/utf8.c tests/unit/fixture.c */
 /* Batch wire formats: request files and bodies read back field by field,
  * multipart framing, URLs, batch objects in every state and result lines of
  * every kind from fixtures shaped per docs/providers.md

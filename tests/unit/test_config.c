@@ -174,6 +174,16 @@ static const struct broken_case broken_cases[] = {
     {"tasks/summary/labels", "[\"a\"]", NULL, "tasks.summary.labels: only label tasks"},
     {"tasks/summary/schema", "{}", NULL, "tasks.summary.schema: only json tasks"},
     {"tasks/summary", "\"text\"", NULL, "tasks.summary: must be an object"},
+    {"tasks/intent/examples", "{}", NULL, "tasks.intent.examples: must be an array"},
+    {"tasks/intent/examples", "[{\"input\": \"x\"}]", NULL, "tasks.intent.examples[0].output: missing"},
+    {"tasks/intent/examples", "[{\"input\": \"x\", \"output\": \"c\"}]", NULL,
+     "tasks.intent.examples[0].output: must be one of the task's labels"},
+    {"tasks/intent/examples", "[{\"input\": \"x\", \"output\": \"a\", \"why\": 1}]", NULL,
+     "tasks.intent.examples[0].why: unknown key"},
+    {"tasks/intent/examples", "[{\"output\": \"a\"}]", NULL, "tasks.intent.examples[0].input: missing"},
+    {"tasks/summary/examples", "[{\"input\": \"x\", \"output\": 3}]", NULL,
+     "tasks.summary.examples[0].output: must be a string"},
+    {"tasks/intent/cache_ttl", "\"2h\"", NULL, "tasks.intent.cache_ttl: must be \"5m\" or \"1h\""},
     {"routing", "{}", NULL, "routing: must be an array"},
     {"routing/0/when/mode", "\"batch\"", NULL, "routing[0].when.mode: must be"},
     {"routing/0/when/task", "\"nope\"", NULL, "routing[0].when.task: task \"nope\" is not defined"},
@@ -419,6 +429,56 @@ static void test_defaults(void **state)
     config_free(cfg);
 }
 
+/* The prompt-cache and flex keys: defaults, examples rendered as answer
+ * objects, and flex refused on a provider that is not OpenAI. */
+static void test_discount_keys(void **state)
+{
+    (void)state;
+    char *text = mutated(NULL, NULL);
+    struct config *cfg = parse_ok(text);
+    free(text);
+    const struct provider_conf *p = config_provider(cfg, "p1");
+    assert_true(p->prompt_caching);
+    assert_int_equal(p->cache_min_tokens, 1024);
+    assert_false(p->flex);
+    assert_int_equal(p->flex_retries, 2);
+    assert_int_equal(config_task(cfg, "intent")->cache_ttl_s, 300);
+    assert_int_equal(config_task(cfg, "intent")->n_examples, 0);
+    /* 1-hour writes default to twice the input price: 0.1 -> 0.2 $/M */
+    assert_int_equal(config_price(cfg, "m1")->cache_write_1h, 200000000);
+    config_free(cfg);
+
+    cJSON *root = cJSON_Parse(base_json);
+    set_at(root, "tasks/intent/examples",
+           "[{\"input\": \"refund me\", \"output\": \"b\"}, {\"input\": \"hi\", \"output\": \"a\"}]");
+    set_at(root, "tasks/extract/examples", "[{\"input\": \"order 7\", \"output\": {\"id\": 7}}]");
+    set_at(root, "tasks/summary/cache_ttl", "\"1h\"");
+    set_at(root, "providers/p1/flex", "true");
+    set_at(root, "prices/m1/cache_write_1h", "0.3");
+    text = cJSON_PrintUnformatted(root);
+    cfg = parse_ok(text);
+    free(text);
+    const struct task_conf *t = config_task(cfg, "intent");
+    assert_int_equal(t->n_examples, 2);
+    assert_string_equal(t->examples[0].input, "refund me");
+    assert_string_equal(t->examples[0].answer, "{\"label\":\"b\"}");
+    assert_string_equal(config_task(cfg, "extract")->examples[0].answer,
+                        "{\"data\":{\"id\":7}}");
+    assert_int_equal(config_task(cfg, "summary")->cache_ttl_s, 3600);
+    assert_true(config_provider(cfg, "p1")->flex);
+    assert_int_equal(config_price(cfg, "m1")->cache_write_1h, 300000000);
+    config_free(cfg);
+
+    set_at(root, "providers/p1/kind", "\"anthropic\"");
+    text = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    char err[512] = "";
+    cfg = NULL;
+    assert_int_equal(config_parse(text, "test.json", &cfg, err, sizeof(err)), SL_ECONFIG);
+    free(text);
+    assert_non_null(strstr(err, "providers.p1.flex: flex processing is an OpenAI service tier"));
+}
+
 static void test_job_mode_names(void **state)
 {
     (void)state;
@@ -633,6 +693,7 @@ int main(void)
         cmocka_unit_test(test_load_missing_file),
         cmocka_unit_test(test_price_conversion),
         cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_discount_keys),
         cmocka_unit_test(test_job_mode_names),
         cmocka_unit_test(test_keys_documented),
         cmocka_unit_test(test_restart_only_keys_documented),
