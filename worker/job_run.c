@@ -129,19 +129,25 @@ static void keep_trace(struct job_run *run)
     run->has_trace = true;
 }
 
-/* What the top tier would have been billed for a tier-0 answer: the
- * rendered prompt in, a label answer out (chars / 4, the usual estimate). */
-static int64_t tier0_baseline(const struct job_run *run)
+/* What the top tier would have been billed for an answer given without a
+ * call (tier 0, the cache): the rendered prompt in, the answer out (chars /
+ * 4, the usual estimate; 32 for the answer's JSON wrapping). */
+static int64_t local_baseline(const struct job_run *run, const char *answer)
 {
     const struct task_conf *task = run->job->task;
     char *prompt = provider_render_prompt(task, run->job->input,
                                           run->job->input_len);
     struct llm_usage usage = {
         .input_tokens = (int64_t)(strlen(prompt) + strlen(task->system) + 3) / 4,
-        .output_tokens = (int64_t)(strlen(run->t0_label) + 32 + 3) / 4,
+        .output_tokens = (int64_t)(strlen(answer ? answer : "") + 32 + 3) / 4,
     };
     free(prompt);
     return pricing_baseline_nano(run->host->cfg, &usage);
+}
+
+static int64_t tier0_baseline(const struct job_run *run)
+{
+    return local_baseline(run, run->t0_label);
 }
 
 /* The job's answer is tier 0's. A shadow ladder, if one ran, left its cost
@@ -174,6 +180,64 @@ static void finish_tier0(struct job_run *run, const char *llm_status)
     run->host->finished(run->host, run);
 }
 
+/* The job's answer is a cached one: one zero-cost line (provider 'cache')
+ * carrying the baseline; the result names the tier and model that produced
+ * the answer. */
+static void finish_cache(struct job_run *run)
+{
+    const struct cache_hit *h = &run->cache_hit;
+    const char *answer = h->label ? h->label
+                         : h->data_json ? h->data_json : h->text_output;
+    struct run_line *rl = new_line(run);
+    rl->line = (struct ledger_cost_line){
+        .job_id = run->job->id, .attempt = rl->line.attempt, .tier = 0,
+        .provider = "cache", .model = h->near ? "cache-near" : "cache-exact",
+        .mode = "realtime", .baseline_nanousd = local_baseline(run, answer),
+        .outcome = "accepted", .task = run->job->task->name,
+        .feature = run->job->feature, .tenant = run->job->tenant,
+        .cohort = run->job->cohort,
+    };
+    run->result = (struct ledger_result){
+        .job_id = run->job->id, .status = "answered", .source = "cache",
+        .tier = h->tier, .provider = h->provider, .model = h->model,
+        .label = h->label, .data_json = h->data_json,
+        .text_output = h->text_output, .confidence = h->confidence,
+        .has_confidence = h->has_confidence,
+        .attempts = run->attempt_base + (int)run->n_lines,
+    };
+    run->by_cache = true;
+    run->host->finished(run->host, run);
+}
+
+/* The cache, before tier 0 and the ladder: true when it answered. */
+static bool answer_from_cache(struct job_run *run)
+{
+    struct job_run_host *h = run->host;
+    if (!h->cache)
+        return false;
+    double u = (double)random() / ((double)RAND_MAX + 1.0);
+    if (cache_lookup(h->cache, h->cfg, run->job, sl_now_ms(), u,
+                     &run->cache_hit, &run->cache_probe) != CACHE_HIT)
+        return false;
+    finish_cache(run);
+    return true;
+}
+
+/* The ladder's outcome goes to the cache: stored when accepted (and
+ * confident enough), compared with a near-duplicate candidate. */
+static void offer_to_cache(struct job_run *run, const char *status)
+{
+    const struct tier_conf *tier = current_tier(run);
+    const struct llm_answer *a = &run->answer;
+    bool answered = strcmp(status, "answered") == 0;
+    cache_after_ladder(run->host->cache, run->host->cfg, run->job,
+                       &run->cache_probe, answered, answered ? a->label : NULL,
+                       answered ? run->data_json : NULL,
+                       answered ? a->text : NULL, a->confidence,
+                       a->has_confidence, tier->tier, tier->provider->name,
+                       tier->model, sl_now_ms());
+}
+
 /* The baseline is carried by the line that concludes the job, so that
  * SUM(baseline_nanousd) over a job is the job's baseline, not a multiple. */
 static void finish(struct job_run *run, const char *status, const char *error)
@@ -203,6 +267,7 @@ static void finish(struct job_run *run, const char *status, const char *error)
         run->error = xstrdup(error);
         r->error = run->error;
     }
+    offer_to_cache(run, status);
     run->host->finished(run->host, run);
 }
 
@@ -526,6 +591,9 @@ struct job_run *job_run_start(struct job_run_host *w, struct job *job,
     run->received_ms = sl_now_ms();
     run->attempt_base = attempt_base;
     route_plan(w->cfg, job, &run->plan);
+    /* A cached answer costs nothing: no budget stands in its way. */
+    if (answer_from_cache(run))
+        return run;
     /* Budgets may cap the plan, defer the job to off-peak or reject it. */
     struct budget_decision bd;
     if (budget_check(w->budget, job, &run->plan, run->received_ms, &bd)) {
@@ -568,6 +636,8 @@ void job_run_free(struct job_run *run)
     free(run->t0_label);
     free(run->t0_model);
     free(run->trace_input);
+    cache_hit_clear(&run->cache_hit);
+    cache_probe_clear(&run->cache_probe);
     job_free(run->job);
     free(run);
 }

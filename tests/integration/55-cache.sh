@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# The answer cache end to end. Round 1 answers 300 jobs (distinct inputs) through the ladder
+# (worker a); round 2 publishes the same inputs under new ids to another
+# worker (b, an empty in-process cache, so its hits come from the shared
+# table): the cacheable ones are answered from the cache with no provider
+# call (the emulator's usage log holds exactly the ledger's provider lines),
+# each with one zero-cost line carrying a baseline, and the worker's
+# counters equal the ledger. A purge makes the next round call the provider
+# again; a prompt change (SIGHUP) makes a new version: no stale hit.
+source "$(dirname "$0")/lib.sh"
+
+"$WORKLOAD" --out "$RUN" --jobs 300 --seed 55 --id-prefix r1 >/dev/null
+# Distinct inputs per task, all interactive: every repeat below is one of
+# an earlier round's job.
+jq -s -c 'map(.mode = "interactive" | del(.deadline)) | unique_by([.task, .input]) | .[]' \
+    "$RUN/jobs.jsonl" >"$RUN/r1.jsonl"
+JOBS=$(wc -l <"$RUN/r1.jsonl")
+# The same inputs under new ids: round NAME [TASK_FILTER]
+round_file() {
+    jq -c --arg p "$1" "select(${2:-true}) | .id = (\$p + \"-\" + .id)" "$RUN/r1.jsonl" >"$RUN/$1.jsonl"
+    wc -l <"$RUN/$1.jsonl"
+}
+
+it_start_services 0 '{}' '.tasks.intent.cache.mode = "exact"
+    | .tasks.priority.cache = {"mode": "exact", "shared": true}
+    | .tasks.extract.cache.mode = "exact"
+    | .tasks.intent.tier0.enabled = false | .tasks.priority.tier0.enabled = false'
+"$SLUICE" publish "$RUN/r1.jsonl" >/dev/null || fail "publish round 1"
+it_start_worker a
+it_wait_sql "SELECT count(*) FROM results" $JOBS 60
+it_wait_calls_answered a
+it_stop_worker a
+entries=$(psql_val "SELECT count(*) FROM cache_entries")
+[ "$entries" -gt 0 ] || fail "round 1 stored no cache entry"
+[ "$(psql_val "SELECT count(*) FROM cache_entries WHERE task = 'summary'")" -eq 0 ] \
+    || fail "summary (cache off) has cache entries"
+# Never cached: failed or low-confidence answers.
+bad=$(psql_val "SELECT count(*) FROM cache_entries e WHERE e.confidence < 0.75
+    OR (e.task <> 'priority' AND e.confidence < 0.8)")
+[ "$bad" -eq 0 ] || fail "$bad low-confidence answers were cached"
+pass "round 1: $entries cache entries from $JOBS jobs"
+
+# --- round 2: another worker, same inputs ---------------------------------
+n2=$(round_file r2)
+"$SLUICE" publish "$RUN/r2.jsonl" >/dev/null || fail "publish round 2"
+it_start_worker b
+it_wait_sql "SELECT count(*) FROM results" $((JOBS + n2)) 60
+it_wait_calls_answered b
+# Which round-2 jobs should hit: a round-1 twin of a cached task whose
+# answer was stored (the same key, i.e. the same task, tenant scope, input).
+should=$(psql_val "SELECT count(*) FROM jobs j2 JOIN jobs j1 ON j1.job_id = substr(j2.job_id, 4)
+    JOIN results r1 ON r1.job_id = j1.job_id
+    WHERE j2.job_id LIKE 'r2-%' AND r1.status = 'answered' AND j2.task <> 'summary'
+      AND (r1.confidence IS NULL OR r1.confidence >= CASE j2.task WHEN 'priority' THEN 0.75 ELSE 0.8 END)")
+hits=$(psql_val "SELECT count(*) FROM results WHERE job_id LIKE 'r2-%' AND source = 'cache'")
+[ "$hits" -eq "$should" ] && [ "$should" -gt $((JOBS / 3)) ] \
+    || fail "round 2: $hits cache hits, expected $should"
+wrong=$(psql_val "SELECT count(*) FROM results r2 JOIN results r1 ON r1.job_id = substr(r2.job_id, 4)
+    WHERE r2.job_id LIKE 'r2-%' AND r2.source = 'cache'
+      AND (r2.label, r2.data::text, r2.model) IS DISTINCT FROM (r1.label, r1.data::text, r1.model)")
+[ "$wrong" -eq 0 ] || fail "$wrong cache hits differ from the answer they repeat"
+bad_lines=$(psql_val "SELECT count(*) FROM results r WHERE r.source = 'cache' AND (r.attempts <> 1
+    OR (SELECT count(*) FROM cost_lines c WHERE c.job_id = r.job_id AND c.provider = 'cache'
+          AND c.tier = 0 AND c.cost_nanousd = 0 AND c.baseline_nanousd > 0
+          AND c.outcome = 'accepted' AND c.attempt = 1) <> 1
+    OR (SELECT count(*) FROM cost_lines c WHERE c.job_id = r.job_id) <> 1)")
+[ "$bad_lines" -eq 0 ] || fail "$bad_lines cache hits without exactly one zero-cost line with a baseline"
+# No provider call for a hit: the emulator logged exactly the ledger's calls.
+it_load_usage_log
+calls=$(psql_val "SELECT count(*) FROM usage_log")
+lines=$(psql_val "SELECT count(*) FROM cost_lines WHERE tier > 0")
+[ "$calls" -eq "$lines" ] || fail "emulator logged $calls calls, ledger has $lines provider lines"
+r2_called=$(psql_val "SELECT count(DISTINCT job_id) FROM cost_lines WHERE job_id LIKE 'r2-%' AND tier > 0")
+r2_calls=$(psql_val "SELECT count(*) FROM cost_lines WHERE job_id LIKE 'r2-%' AND tier > 0")
+[ "$r2_called" -eq $((n2 - hits)) ] || fail "round 2: $r2_called jobs called a provider, $((n2 - hits)) missed the cache"
+# The worker's counters equal the ledger.
+addr=$(it_metrics_addr worker b)
+prom=$(curl -sf "http://$addr/metrics")
+metric_hits=$(awk '/^sluice_cache_events_total\{.*event="exact_hit"/ {s += $2} END {print s + 0}' <<<"$prom")
+metric_lookups=$(awk '/^sluice_cache_events_total\{.*event="lookup"/ {s += $2} END {print s + 0}' <<<"$prom")
+cached_jobs=$(psql_val "SELECT count(*) FROM jobs WHERE job_id LIKE 'r2-%' AND task <> 'summary'")
+[ "$metric_hits" -eq "$hits" ] || fail "metrics count $metric_hits exact hits, ledger $hits"
+[ "$metric_lookups" -eq "$cached_jobs" ] || fail "metrics count $metric_lookups lookups for $cached_jobs jobs of cached tasks"
+pass "round 2: $hits of $n2 jobs from the cache (expected $should), $r2_calls provider calls, metrics == ledger"
+
+# --- report section ---------------------------------------------------------
+"$SLUICE" report --from 2000-01-01 --to 2100-01-01 >"$RUN/report.txt" || fail "sluice report"
+grep -q "^Cache" "$RUN/report.txt" || fail "report has no cache section"
+pass "report: $(grep -A3 '^Cache' "$RUN/report.txt" | tail -n 1)"
+
+# --- purge: the running worker drops what it holds --------------------------
+"$SLUICE" cache purge --task intent | tee "$RUN/purge.txt"
+grep -q "^purged [1-9][0-9]* entries of task intent" "$RUN/purge.txt" || fail "purge output"
+[ "$(psql_val "SELECT count(*) FROM cache_entries WHERE task = 'intent'")" -eq 0 ] || fail "intent entries left"
+n3=$(round_file r3 '.task == "intent"')
+"$SLUICE" publish "$RUN/r3.jsonl" >/dev/null || fail "publish round 3"
+it_wait_sql "SELECT count(*) FROM results WHERE job_id LIKE 'r3-%'" "$n3" 60
+hits3=$(psql_val "SELECT count(*) FROM results WHERE job_id LIKE 'r3-%' AND source = 'cache'")
+[ "$hits3" -eq 0 ] || fail "round 3: $hits3 hits after the purge"
+calls3=$(psql_val "SELECT count(DISTINCT job_id) FROM cost_lines WHERE job_id LIKE 'r3-%' AND tier > 0")
+[ "$calls3" -eq "$n3" ] || fail "round 3: $calls3 of $n3 jobs called a provider"
+pass "purge: all $n3 intent jobs of round 3 called the provider again"
+
+# --- a prompt change is a new version: no stale hit -------------------------
+jq '.tasks.priority.prompt |= sub("<input>"; "Be strict.\n<input>")' "$SLUICE_CONFIG" >"$RUN/new.json"
+mv "$RUN/new.json" "$SLUICE_CONFIG"
+kill -HUP "$(cat "$RUN/worker-b.pid")"
+it_wait_log "$RUN/worker-b.log" "reload: .* applied" 30
+n4=$(round_file r4 '.task == "priority"')
+"$SLUICE" publish "$RUN/r4.jsonl" >/dev/null || fail "publish round 4"
+it_wait_sql "SELECT count(*) FROM results WHERE job_id LIKE 'r4-%'" "$n4" 60
+hits4=$(psql_val "SELECT count(*) FROM results WHERE job_id LIKE 'r4-%' AND source = 'cache'")
+[ "$hits4" -eq 0 ] || fail "round 4: $hits4 stale hits after a prompt change"
+pass "prompt change: none of $n4 priority jobs answered from the old version's entries"
+it_stop_worker b

@@ -1,0 +1,701 @@
+/* cache.c — see cache.h. */
+#include "cache.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "cache_sim.h"
+#include "cache_verify.h"
+#include "log.h"
+#include "metrics/telemetry.h"
+#include "sl.h"
+
+#define MAINTAIN_EVERY_MS 60000
+#define EXPIRED_PER_PASS 10000
+/* Queued writes beyond this are dropped (PostgreSQL unreachable for long):
+ * a lost store is only a later miss. */
+#define QUEUE_MAX 100000
+
+struct entry {
+    char key[CACHE_KEY_HEX];
+    char version[CACHE_KEY_HEX];
+    char *task, *tenant; /* tenant "" when shared */
+    char *label, *data_json, *text_output, *provider, *model;
+    double confidence;
+    bool has_confidence;
+    int tier;
+    int64_t created_ms;
+    bool has_sketch;                /* near-duplicate tasks */
+    struct cache_sketch sketch;
+    struct entry *prev, *next;      /* LRU list, head = most recent */
+    struct entry *chain;            /* hash bucket */
+};
+
+/* A label task's near-duplicate verification, for one version. */
+struct near_state {
+    char *task;
+    char version[CACHE_KEY_HEX];
+    struct cache_verify v;
+};
+
+struct cache {
+    size_t max_entries, n_entries;
+    struct entry **buckets;
+    size_t n_buckets; /* power of two */
+    struct entry *head, *tail;
+    int64_t purge_gen;
+    struct near_state *near;
+    size_t n_near;
+    cJSON *q_stores, *q_touch, *q_checks;
+    size_t n_queued;
+    int64_t maintain_at_ms;
+    int64_t flush_at_ms;
+};
+
+/* ---- counting ------------------------------------------------------------- */
+
+static void count(const char *task, const char *event)
+{
+    metrics_count(telemetry()->cache_events, 1, task, event, NULL);
+}
+
+/* ---- the LRU ------------------------------------------------------------- */
+
+static size_t bucket_of(const struct cache *c, const char *key)
+{
+    uint64_t h = 0;
+    for (int i = 0; i < 16 && key[i]; i++) {
+        char ch = key[i];
+        h = (h << 4) | (uint64_t)(ch <= '9' ? ch - '0' : ch - 'a' + 10);
+    }
+    return (size_t)(h & (c->n_buckets - 1));
+}
+
+static void entry_free(struct entry *e)
+{
+    free(e->task);
+    free(e->tenant);
+    free(e->label);
+    free(e->data_json);
+    free(e->text_output);
+    free(e->provider);
+    free(e->model);
+    free(e);
+}
+
+static void list_unlink(struct cache *c, struct entry *e)
+{
+    if (e->prev)
+        e->prev->next = e->next;
+    else
+        c->head = e->next;
+    if (e->next)
+        e->next->prev = e->prev;
+    else
+        c->tail = e->prev;
+    e->prev = e->next = NULL;
+}
+
+static void list_push_front(struct cache *c, struct entry *e)
+{
+    e->prev = NULL;
+    e->next = c->head;
+    if (c->head)
+        c->head->prev = e;
+    c->head = e;
+    if (!c->tail)
+        c->tail = e;
+}
+
+static struct entry *find(const struct cache *c, const char *key)
+{
+    if (!c->n_buckets)
+        return NULL;
+    for (struct entry *e = c->buckets[bucket_of(c, key)]; e; e = e->chain)
+        if (strcmp(e->key, key) == 0)
+            return e;
+    return NULL;
+}
+
+static void remove_entry(struct cache *c, struct entry *e)
+{
+    struct entry **pp = &c->buckets[bucket_of(c, e->key)];
+    while (*pp && *pp != e)
+        pp = &(*pp)->chain;
+    if (*pp)
+        *pp = e->chain;
+    list_unlink(c, e);
+    c->n_entries--;
+    entry_free(e);
+}
+
+/* Takes e (a new key); evicts the least recently used past the bound. */
+static void insert(struct cache *c, struct entry *e)
+{
+    if (c->max_entries == 0) {
+        entry_free(e);
+        return;
+    }
+    size_t b = bucket_of(c, e->key);
+    e->chain = c->buckets[b];
+    c->buckets[b] = e;
+    list_push_front(c, e);
+    c->n_entries++;
+    while (c->n_entries > c->max_entries)
+        remove_entry(c, c->tail);
+}
+
+static void drop_all(struct cache *c)
+{
+    while (c->tail)
+        remove_entry(c, c->tail);
+}
+
+struct cache *cache_new(size_t max_entries)
+{
+    struct cache *c = xcalloc(1, sizeof(*c));
+    c->max_entries = max_entries;
+    c->n_buckets = 16;
+    while (c->n_buckets < 2 * max_entries)
+        c->n_buckets *= 2;
+    c->buckets = xcalloc(c->n_buckets, sizeof(*c->buckets));
+    c->q_stores = cJSON_CreateArray();
+    c->q_touch = cJSON_CreateArray();
+    c->q_checks = cJSON_CreateArray();
+    return c;
+}
+
+void cache_free(struct cache *c)
+{
+    if (!c)
+        return;
+    drop_all(c);
+    free(c->buckets);
+    for (size_t i = 0; i < c->n_near; i++)
+        free(c->near[i].task);
+    free(c->near);
+    cJSON_Delete(c->q_stores);
+    cJSON_Delete(c->q_touch);
+    cJSON_Delete(c->q_checks);
+    free(c);
+}
+
+size_t cache_entries(const struct cache *c)
+{
+    return c->n_entries;
+}
+
+/* ---- keys ------------------------------------------------------------------ */
+
+static const char *scope_of(const struct job *job)
+{
+    return job->task->cache_shared || !job->tenant ? "" : job->tenant;
+}
+
+/* The job's version and entry keys. */
+static void job_keys(const struct config *cfg, const struct job *job,
+                     char version[CACHE_KEY_HEX], char key[CACHE_KEY_HEX])
+{
+    char *norm = xmalloc(job->input_len + 1);
+    size_t len = cache_key_normalize(job->input, job->input_len, norm,
+                                     job->input_len + 1);
+    cache_key_version(cfg, job->task, version);
+    cache_key_entry(version, scope_of(job), norm, len, key);
+    free(norm);
+}
+
+/* ---- near-duplicate state ---------------------------------------------------- */
+
+/* The task's verification state for version, (re)started at the task's
+ * configured threshold when the version changed. */
+static struct cache_verify *near_state(struct cache *c,
+                                       const struct task_conf *task,
+                                       const char *version)
+{
+    struct near_state *s = NULL;
+    for (size_t i = 0; i < c->n_near; i++)
+        if (strcmp(c->near[i].task, task->name) == 0)
+            s = &c->near[i];
+    if (!s) {
+        c->near = xrealloc(c->near, (c->n_near + 1) * sizeof(*c->near));
+        s = &c->near[c->n_near++];
+        s->task = xstrdup(task->name);
+        s->version[0] = '\0';
+    }
+    if (strcmp(s->version, version) != 0) {
+        sl_strlcpy(s->version, version, sizeof(s->version));
+        cache_verify_init(&s->v, task->cache_near_threshold);
+    }
+    return &s->v;
+}
+
+double cache_near_threshold(const struct cache *c, const char *task)
+{
+    for (size_t i = 0; i < c->n_near; i++)
+        if (strcmp(c->near[i].task, task) == 0)
+            return c->near[i].v.stopped ? -1.0 : c->near[i].v.threshold;
+    return -1.0;
+}
+
+void cache_record_check(struct cache *c, const struct task_conf *task,
+                        const char *version, double similarity, bool agreed)
+{
+    struct cache_verify *v = near_state(c, task, version);
+    double before = v->threshold;
+    count(task->name, "check");
+    if (!agreed)
+        count(task->name, "disagreement");
+    switch (cache_verify_record(v, similarity, agreed, task->cache_max_false_hit)) {
+    case CV_NONE:
+        break;
+    case CV_TIGHTENED:
+        count(task->name, "tightened");
+        log_warn("cache: task %s: near-duplicate disagreement bound above %g; "
+                 "threshold tightened from %.2f to %.2f", task->name,
+                 task->cache_max_false_hit, before, v->threshold);
+        break;
+    case CV_STOPPED:
+        count(task->name, "stopped");
+        log_warn("cache: task %s: near-duplicate disagreement bound above %g "
+                 "at every threshold; near-duplicate hits stopped",
+                 task->name, task->cache_max_false_hit);
+        break;
+    }
+}
+
+/* ---- lookups ---------------------------------------------------------------- */
+
+static bool fresh(const struct entry *e, const struct task_conf *task,
+                  int64_t now_ms)
+{
+    return now_ms - e->created_ms < task->cache_ttl_s * 1000;
+}
+
+static void fill_hit(const struct entry *e, struct cache_hit *hit)
+{
+    *hit = (struct cache_hit){
+        .label = e->label ? xstrdup(e->label) : NULL,
+        .data_json = e->data_json ? xstrdup(e->data_json) : NULL,
+        .text_output = e->text_output ? xstrdup(e->text_output) : NULL,
+        .confidence = e->confidence, .has_confidence = e->has_confidence,
+        .tier = e->tier, .provider = xstrdup(e->provider),
+        .model = xstrdup(e->model),
+    };
+}
+
+static void touch(struct cache *c, struct entry *e)
+{
+    list_unlink(c, e);
+    list_push_front(c, e);
+    if (c->n_queued < QUEUE_MAX) {
+        cJSON_AddItemToArray(c->q_touch, cJSON_CreateString(e->key));
+        c->n_queued++;
+    }
+}
+
+/* The most similar fresh entry of the same version and scope. */
+static struct entry *nearest(struct cache *c, const struct job *job,
+                             const char *version,
+                             const struct cache_sketch *sk, int64_t now_ms,
+                             double *best)
+{
+    struct entry *found = NULL;
+    const char *scope = scope_of(job);
+    *best = -1.0;
+    for (struct entry *e = c->head; e; e = e->next) {
+        if (!e->has_sketch || strcmp(e->version, version) != 0 ||
+            strcmp(e->tenant, scope) != 0 || !fresh(e, job->task, now_ms))
+            continue;
+        double s = cache_sim_similarity(sk, &e->sketch);
+        if (s > *best) {
+            *best = s;
+            found = e;
+        }
+    }
+    return found;
+}
+
+static enum cache_decision lookup_near(struct cache *c, const struct job *job,
+                                       int64_t now_ms, double u,
+                                       struct cache_hit *hit,
+                                       struct cache_probe *probe)
+{
+    const struct task_conf *task = job->task;
+    struct cache_verify *v = near_state(c, task, probe->version);
+    if (v->stopped)
+        return CACHE_MISS;
+    struct cache_sketch sk;
+    cache_sim_sketch(job->input, job->input_len, &sk);
+    double sim;
+    struct entry *e = nearest(c, job, probe->version, &sk, now_ms, &sim);
+    if (!e || !e->label || sim + 1e-9 < v->threshold)
+        return CACHE_MISS;
+    probe->similarity = sim;
+    probe->threshold = v->threshold;
+    if (cache_verify_serving(v) && u >= task->cache_verify_share) {
+        fill_hit(e, hit);
+        hit->near = true;
+        hit->similarity = sim;
+        touch(c, e);
+        count(task->name, "near_hit");
+        return CACHE_HIT;
+    }
+    /* Not served (no bound yet), or sampled for verification: the ladder
+     * answers and its answer is compared with the candidate's. */
+    probe->has_candidate = true;
+    probe->served = cache_verify_serving(v);
+    probe->candidate_label = xstrdup(e->label);
+    return CACHE_MISS;
+}
+
+enum cache_decision cache_lookup(struct cache *c, const struct config *cfg,
+                                 const struct job *job, int64_t now_ms,
+                                 double u, struct cache_hit *hit,
+                                 struct cache_probe *probe)
+{
+    const struct task_conf *task = job->task;
+    memset(probe, 0, sizeof(*probe));
+    if (!c || task->cache_mode == CACHE_OFF)
+        return CACHE_MISS;
+    probe->active = true;
+    job_keys(cfg, job, probe->version, probe->key);
+    count(task->name, "lookup");
+    struct entry *e = find(c, probe->key);
+    if (e && !fresh(e, task, now_ms)) {
+        remove_entry(c, e);
+        e = NULL;
+    }
+    if (e) {
+        fill_hit(e, hit);
+        touch(c, e);
+        count(task->name, "exact_hit");
+        return CACHE_HIT;
+    }
+    if (task->cache_mode == CACHE_NEAR)
+        return lookup_near(c, job, now_ms, u, hit, probe);
+    return CACHE_MISS;
+}
+
+void cache_hit_clear(struct cache_hit *hit)
+{
+    free(hit->label);
+    free(hit->data_json);
+    free(hit->text_output);
+    free(hit->provider);
+    free(hit->model);
+    memset(hit, 0, sizeof(*hit));
+}
+
+void cache_probe_clear(struct cache_probe *probe)
+{
+    free(probe->candidate_label);
+    memset(probe, 0, sizeof(*probe));
+}
+
+/* ---- storing ------------------------------------------------------------------ */
+
+static struct entry *new_entry(const char *key, const char *version,
+                               const char *task, const char *tenant)
+{
+    struct entry *e = xcalloc(1, sizeof(*e));
+    sl_strlcpy(e->key, key, sizeof(e->key));
+    sl_strlcpy(e->version, version, sizeof(e->version));
+    e->task = xstrdup(task);
+    e->tenant = xstrdup(tenant ? tenant : "");
+    return e;
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s ? xstrdup(s) : NULL;
+}
+
+static void queue_store(struct cache *c, const struct job *job,
+                        const struct entry *e, const char *input_norm)
+{
+    if (c->n_queued >= QUEUE_MAX)
+        return;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "key", e->key);
+    cJSON_AddStringToObject(o, "task", e->task);
+    cJSON_AddStringToObject(o, "version", e->version);
+    cJSON_AddStringToObject(o, "tenant", e->tenant);
+    if (input_norm)
+        cJSON_AddStringToObject(o, "input_norm", input_norm);
+    if (e->label)
+        cJSON_AddStringToObject(o, "label", e->label);
+    if (e->data_json)
+        cJSON_AddStringToObject(o, "data_json", e->data_json);
+    if (e->text_output)
+        cJSON_AddStringToObject(o, "text_output", e->text_output);
+    if (e->has_confidence)
+        cJSON_AddNumberToObject(o, "confidence", e->confidence);
+    cJSON_AddNumberToObject(o, "tier", e->tier);
+    cJSON_AddStringToObject(o, "provider", e->provider);
+    cJSON_AddStringToObject(o, "model", e->model);
+    cJSON_AddNumberToObject(o, "ttl_s", (double)job->task->cache_ttl_s);
+    cJSON_AddItemToArray(c->q_stores, o);
+    c->n_queued++;
+}
+
+static void queue_check(struct cache *c, const struct job *job,
+                        const struct cache_probe *p, bool agreed)
+{
+    if (c->n_queued >= QUEUE_MAX)
+        return;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "task", job->task->name);
+    cJSON_AddStringToObject(o, "version", p->version);
+    cJSON_AddStringToObject(o, "job_id", job->id);
+    cJSON_AddNumberToObject(o, "similarity", p->similarity);
+    cJSON_AddNumberToObject(o, "threshold", p->threshold);
+    cJSON_AddBoolToObject(o, "served", p->served);
+    cJSON_AddBoolToObject(o, "agreed", agreed);
+    cJSON_AddItemToArray(c->q_checks, o);
+    c->n_queued++;
+}
+
+void cache_after_ladder(struct cache *c, const struct config *cfg,
+                        const struct job *job, struct cache_probe *probe,
+                        bool answered, const char *label, const char *data_json,
+                        const char *text_output, double confidence,
+                        bool has_confidence, int tier, const char *provider,
+                        const char *model, int64_t now_ms)
+{
+    (void)cfg;
+    const struct task_conf *task = job->task;
+    if (!c || !probe->active)
+        return;
+    if (probe->has_candidate && answered && label) {
+        bool agreed = strcmp(label, probe->candidate_label) == 0;
+        queue_check(c, job, probe, agreed);
+        cache_record_check(c, task, probe->version, probe->similarity, agreed);
+    }
+    /* Never cache a failed, invalid or low-confidence answer. */
+    if (!answered || (has_confidence && confidence < task->confidence_threshold))
+        return;
+    if (!label && !data_json && !text_output)
+        return;
+    if (find(c, probe->key)) /* a copy answered meanwhile */
+        return;
+    struct entry *e = new_entry(probe->key, probe->version, task->name,
+                                scope_of(job));
+    e->label = dup_or_null(label);
+    e->data_json = dup_or_null(data_json);
+    e->text_output = dup_or_null(text_output);
+    e->confidence = confidence;
+    e->has_confidence = has_confidence;
+    e->tier = tier;
+    e->provider = xstrdup(provider);
+    e->model = xstrdup(model);
+    e->created_ms = now_ms;
+    char *norm = NULL;
+    if (task->cache_mode == CACHE_NEAR) {
+        norm = xmalloc(CACHE_SIM_MAX_TEXT + 1);
+        cache_sim_normalize(job->input, job->input_len, norm,
+                            CACHE_SIM_MAX_TEXT + 1);
+        cache_sim_sketch(job->input, job->input_len, &e->sketch);
+        e->has_sketch = true;
+    }
+    queue_store(c, job, e, norm);
+    free(norm);
+    insert(c, e);
+}
+
+/* ---- PostgreSQL ---------------------------------------------------------------- */
+
+static const char PREFETCH_SQL[] =
+    "SELECT p.gen, e.key, e.task, e.version, e.tenant, e.input_norm, e.label,"
+    "       e.data_json, e.text_output, e.confidence, e.tier, e.provider,"
+    "       e.model, (extract(epoch FROM e.created_at) * 1000)::bigint"
+    " FROM (SELECT coalesce(max(id), 0) AS gen FROM cache_purges) p"
+    " LEFT JOIN cache_entries e ON e.key = ANY($1::text[])"
+    "  AND e.expires_at > now()";
+
+static char *col(PGresult *res, int row, int c)
+{
+    return PQgetisnull(res, row, c) ? NULL : xstrdup(PQgetvalue(res, row, c));
+}
+
+static void load_row(struct cache *c, const struct config *cfg, PGresult *res,
+                     int row)
+{
+    if (PQgetisnull(res, row, 1) || find(c, PQgetvalue(res, row, 1)))
+        return;
+    const struct task_conf *task = config_task(cfg, PQgetvalue(res, row, 2));
+    if (!task)
+        return;
+    struct entry *e = new_entry(PQgetvalue(res, row, 1), PQgetvalue(res, row, 3),
+                                task->name, PQgetvalue(res, row, 4));
+    e->label = col(res, row, 6);
+    e->data_json = col(res, row, 7);
+    e->text_output = col(res, row, 8);
+    e->has_confidence = !PQgetisnull(res, row, 9);
+    e->confidence = e->has_confidence ? strtod(PQgetvalue(res, row, 9), NULL) : 0;
+    e->tier = atoi(PQgetvalue(res, row, 10));
+    e->provider = xstrdup(PQgetvalue(res, row, 11));
+    e->model = xstrdup(PQgetvalue(res, row, 12));
+    e->created_ms = strtoll(PQgetvalue(res, row, 13), NULL, 10);
+    if (task->cache_mode == CACHE_NEAR && !PQgetisnull(res, row, 5)) {
+        const char *norm = PQgetvalue(res, row, 5);
+        cache_sim_sketch(norm, strlen(norm), &e->sketch);
+        e->has_sketch = true;
+    }
+    insert(c, e);
+}
+
+void cache_prefetch(struct cache *c, struct db *db, const struct config *cfg,
+                    const struct job *const *jobs, size_t n)
+{
+    char err[512];
+    if (!c)
+        return;
+    /* A text[] literal: hex keys need no quoting. */
+    char *keys = xmalloc(n * CACHE_KEY_HEX + 3);
+    size_t len = 0, wanted = 0;
+    keys[len++] = '{';
+    for (size_t i = 0; i < n; i++) {
+        char version[CACHE_KEY_HEX], key[CACHE_KEY_HEX];
+        if (jobs[i]->task->cache_mode == CACHE_OFF)
+            continue;
+        job_keys(cfg, jobs[i], version, key);
+        if (wanted++)
+            keys[len++] = ',';
+        memcpy(keys + len, key, CACHE_KEY_HEX - 1);
+        len += CACHE_KEY_HEX - 1;
+    }
+    keys[len++] = '}';
+    keys[len] = '\0';
+    if (wanted == 0) {
+        free(keys);
+        return;
+    }
+    const char *params[] = {keys};
+    PGresult *res = db_query(db, "cache lookup", PREFETCH_SQL, 1, params, err,
+                             sizeof(err));
+    free(keys);
+    if (!res) {
+        log_warn("cache: lookup of %zu keys failed, they miss: %s", wanted, err);
+        return;
+    }
+    int rows = PQntuples(res);
+    int64_t gen = rows ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : 0;
+    if (gen != c->purge_gen) {
+        if (c->purge_gen != 0 || c->n_entries)
+            log_info("cache: a purge happened; dropping %zu in-process entries",
+                     c->n_entries);
+        drop_all(c);
+        c->purge_gen = gen;
+    }
+    for (int r = 0; r < rows; r++)
+        load_row(c, cfg, res, r);
+    PQclear(res);
+}
+
+static const char FLUSH_SQL[] =
+    "WITH s AS (INSERT INTO cache_entries (key, task, version, tenant,"
+    "    input_norm, label, data_json, text_output, confidence, tier,"
+    "    provider, model, expires_at)"
+    "  SELECT key, task, version, tenant, input_norm, label, data_json,"
+    "         text_output, confidence, tier, provider, model,"
+    "         now() + make_interval(secs => ttl_s)"
+    "  FROM json_to_recordset($1::json) AS x(key text, task text,"
+    "       version text, tenant text, input_norm text, label text,"
+    "       data_json text, text_output text, confidence float8, tier int,"
+    "       provider text, model text, ttl_s float8)"
+    "  ON CONFLICT (key) DO NOTHING RETURNING 1),"
+    " t AS (UPDATE cache_entries SET hit_at = now()"
+    "  WHERE key IN (SELECT json_array_elements_text($2::json)) RETURNING 1),"
+    " k AS (INSERT INTO cache_checks (task, version, job_id, similarity,"
+    "    threshold, served, agreed)"
+    "  SELECT task, version, job_id, similarity, threshold, served, agreed"
+    "  FROM json_to_recordset($3::json) AS x(task text, version text,"
+    "       job_id text, similarity real, threshold real, served boolean,"
+    "       agreed boolean) RETURNING 1)"
+    " SELECT (SELECT count(*) FROM s), (SELECT count(*) FROM t),"
+    "        (SELECT count(*) FROM k)";
+
+static void flush_queue(struct cache *c, struct db *db)
+{
+    char err[512];
+    if (c->n_queued == 0)
+        return;
+    char *stores = cJSON_PrintUnformatted(c->q_stores);
+    char *touched = cJSON_PrintUnformatted(c->q_touch);
+    char *checks = cJSON_PrintUnformatted(c->q_checks);
+    if (!stores || !touched || !checks)
+        abort(); /* cJSON's only failure is allocation */
+    const char *params[] = {stores, touched, checks};
+    PGresult *res = db_query(db, "cache write", FLUSH_SQL, 3, params, err,
+                             sizeof(err));
+    cJSON_free(stores);
+    cJSON_free(touched);
+    cJSON_free(checks);
+    if (!res) {
+        log_warn("cache: writing %zu queued items failed, retrying: %s",
+                 c->n_queued, err);
+        return;
+    }
+    PQclear(res);
+    cJSON_Delete(c->q_stores);
+    cJSON_Delete(c->q_touch);
+    cJSON_Delete(c->q_checks);
+    c->q_stores = cJSON_CreateArray();
+    c->q_touch = cJSON_CreateArray();
+    c->q_checks = cJSON_CreateArray();
+    c->n_queued = 0;
+}
+
+static void run_maintenance(struct db *db, const struct config *cfg)
+{
+    char err[512], limit[32], max[32];
+    snprintf(limit, sizeof(limit), "%d", EXPIRED_PER_PASS);
+    const char *p1[] = {limit};
+    PGresult *res = db_query(db, "cache expiry",
+        "DELETE FROM cache_entries WHERE key IN (SELECT key FROM cache_entries"
+        " WHERE expires_at <= now() LIMIT $1::int)", 1, p1, err, sizeof(err));
+    if (!res)
+        log_warn("cache: dropping expired entries failed: %s", err);
+    PQclear(res);
+    for (size_t i = 0; i < cfg->n_tasks; i++) {
+        const struct task_conf *t = &cfg->tasks[i];
+        if (t->cache_mode == CACHE_OFF)
+            continue;
+        snprintf(max, sizeof(max), "%lld", (long long)t->cache_max_entries);
+        const char *p2[] = {t->name, max};
+        res = db_query(db, "cache trim",
+            "DELETE FROM cache_entries WHERE key IN (SELECT key FROM"
+            " cache_entries WHERE task = $1 ORDER BY hit_at DESC"
+            " OFFSET $2::bigint)", 2, p2, err, sizeof(err));
+        if (!res)
+            log_warn("cache: trimming task %s failed: %s", t->name, err);
+        PQclear(res);
+    }
+}
+
+void cache_tick(struct cache *c, struct db *db, const struct config *cfg,
+                int64_t now_ms)
+{
+    if (!c || now_ms < c->flush_at_ms)
+        return;
+    c->flush_at_ms = now_ms + cfg->worker.batch_flush_ms;
+    flush_queue(c, db);
+    if (now_ms < c->maintain_at_ms)
+        return;
+    c->maintain_at_ms = now_ms + MAINTAIN_EVERY_MS;
+    for (size_t i = 0; i < cfg->n_tasks; i++)
+        if (cfg->tasks[i].cache_mode != CACHE_OFF) {
+            run_maintenance(db, cfg);
+            break;
+        }
+}
+
+void cache_close(struct cache *c, struct db *db)
+{
+    if (c && db)
+        flush_queue(c, db);
+    cache_free(c);
+}
