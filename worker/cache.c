@@ -14,6 +14,8 @@
 #include "sl.h"
 
 #define MAINTAIN_EVERY_MS 60000
+/* How often a worker re-reads the near-duplicate checks of all workers. */
+#define CHECKS_EVERY_MS 30000
 #define EXPIRED_PER_PASS 10000
 /* Queued writes beyond this are dropped (PostgreSQL unreachable for long):
  * a lost store is only a later miss. */
@@ -39,6 +41,7 @@ struct near_state {
     char *task;
     char version[CACHE_KEY_HEX];
     struct cache_verify v;
+    int64_t load_at_ms; /* next read of the pooled checks; 0: at once */
 };
 
 struct cache {
@@ -228,6 +231,7 @@ static struct cache_verify *near_state(struct cache *c,
     if (strcmp(s->version, version) != 0) {
         sl_strlcpy(s->version, version, sizeof(s->version));
         cache_verify_init(&s->v, task->cache_near_threshold);
+        s->load_at_ms = 0;
     }
     return &s->v;
 }
@@ -676,6 +680,47 @@ static void run_maintenance(struct db *db, const struct config *cfg)
     }
 }
 
+/* Reads the newest checks of every worker for one task version: the
+ * evidence is pooled through cache_checks. The threshold is the higher of
+ * this worker's and the one the newest check was made at (another worker
+ * may have tightened it). */
+static void load_checks(struct near_state *s, struct db *db,
+                        const struct config *cfg)
+{
+    char err[512], limit[32];
+    const struct task_conf *task = config_task(cfg, s->task);
+    if (!task || task->cache_mode != CACHE_NEAR)
+        return;
+    snprintf(limit, sizeof(limit), "%d", CACHE_VERIFY_KEEP);
+    const char *params[] = {s->task, s->version, limit};
+    PGresult *res = db_query(db, "cache checks",
+        "SELECT similarity, agreed, threshold FROM (SELECT similarity, agreed,"
+        " threshold, checked_at FROM cache_checks WHERE task = $1 AND version = $2"
+        " ORDER BY checked_at DESC LIMIT $3::int) k ORDER BY checked_at",
+        3, params, err, sizeof(err));
+    if (!res) {
+        log_warn("cache: reading the checks of task %s failed: %s", s->task, err);
+        return;
+    }
+    size_t n = (size_t)PQntuples(res);
+    float *sim = xcalloc(n + 1, sizeof(*sim));
+    bool *agreed = xcalloc(n + 1, sizeof(*agreed));
+    double threshold = s->v.threshold;
+    for (size_t i = 0; i < n; i++) {
+        sim[i] = strtof(PQgetvalue(res, (int)i, 0), NULL);
+        agreed[i] = PQgetvalue(res, (int)i, 1)[0] == 't';
+    }
+    if (n) {
+        double newest = strtod(PQgetvalue(res, (int)n - 1, 2), NULL);
+        if (newest > threshold)
+            threshold = newest;
+    }
+    PQclear(res);
+    cache_verify_load(&s->v, threshold, sim, agreed, n, task->cache_max_false_hit);
+    free(sim);
+    free(agreed);
+}
+
 void cache_tick(struct cache *c, struct db *db, const struct config *cfg,
                 int64_t now_ms)
 {
@@ -683,6 +728,13 @@ void cache_tick(struct cache *c, struct db *db, const struct config *cfg,
         return;
     c->flush_at_ms = now_ms + cfg->worker.batch_flush_ms;
     flush_queue(c, db);
+    for (size_t i = 0; i < c->n_near; i++) {
+        struct near_state *s = &c->near[i];
+        if (now_ms < s->load_at_ms || c->n_queued)
+            continue; /* after the queue is written: own checks included */
+        s->load_at_ms = now_ms + CHECKS_EVERY_MS;
+        load_checks(s, db, cfg);
+    }
     if (now_ms < c->maintain_at_ms)
         return;
     c->maintain_at_ms = now_ms + MAINTAIN_EVERY_MS;

@@ -14,6 +14,21 @@ void cache_verify_init(struct cache_verify *v, double threshold)
     v->n = v->head = 0;
 }
 
+void cache_verify_load(struct cache_verify *v, double threshold,
+                       const float *sim, const bool *agreed, size_t n,
+                       double max_false_hit)
+{
+    size_t skip = n > CACHE_VERIFY_KEEP ? n - CACHE_VERIFY_KEEP : 0;
+    v->n = v->head = 0;
+    for (size_t i = skip; i < n; i++) {
+        v->sim[v->n] = sim[i];
+        v->disagreed[v->n++] = !agreed[i];
+    }
+    v->threshold = threshold;
+    v->stopped = v->stopped || threshold > 1.0 + 1e-9;
+    v->serving = !v->stopped && cache_verify_bound(v, NULL, NULL) <= max_false_hit;
+}
+
 double cache_verify_bound(const struct cache_verify *v, uint64_t *n,
                           uint64_t *x)
 {

@@ -52,6 +52,14 @@ double cache_verify_bound(const struct cache_verify *v, uint64_t *n,
  * the last record; a changed max_false_hit applies from the next one). */
 bool cache_verify_serving(const struct cache_verify *v);
 
+/* Replaces the checks by sim[0..n), agreed[0..n) (oldest first; the newest
+ * CACHE_VERIFY_KEEP are kept) at threshold, and recomputes whether hits are
+ * served (the pooled evidence of every worker, read from cache_checks). A
+ * threshold past 1 stops near hits. */
+void cache_verify_load(struct cache_verify *v, double threshold,
+                       const float *sim, const bool *agreed, size_t n,
+                       double max_false_hit);
+
 /* Records one check and applies the tightening rule. */
 enum cache_verify_event cache_verify_record(struct cache_verify *v,
                                             double similarity, bool agreed,
