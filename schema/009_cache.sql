@@ -31,7 +31,7 @@ CREATE INDEX cache_entries_expiry ON cache_entries (expires_at);
 COMMENT ON TABLE cache_entries IS 'Accepted answers served again for the same task version, tenant scope and normalised input (tasks.<t>.cache).';
 COMMENT ON COLUMN cache_entries.version IS 'Hash of the task config that changes the answer (prompt, system, labels, schema, limits) and its ladder; a change makes a new version.';
 COMMENT ON COLUMN cache_entries.tenant IS 'The tenant the answer belongs to; empty when the task''s cache is shared across tenants.';
-COMMENT ON COLUMN cache_entries.input_norm IS 'Normalised input of near-duplicate tasks (what similarity is computed on); NULL otherwise.';
+COMMENT ON COLUMN cache_entries.input_norm IS 'Normalised input of label tasks (what near-duplicate similarity is computed on); NULL otherwise.';
 COMMENT ON COLUMN cache_entries.hit_at IS 'Last time a worker served it (updated once per flush); eviction past tasks.<t>.cache.max_entries drops the least recently served.';
 
 -- cache_purges: what `sluice cache purge` removed. Workers read the newest id

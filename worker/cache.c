@@ -497,7 +497,9 @@ void cache_after_ladder(struct cache *c, const struct config *cfg,
     e->model = xstrdup(model);
     e->created_ms = now_ms;
     char *norm = NULL;
-    if (task->cache_mode == CACHE_NEAR) {
+    /* Label tasks keep their sketch input even in exact mode, so that a
+     * switch to near finds the entries already stored. */
+    if (task->output == OUTPUT_LABEL) {
         norm = xmalloc(CACHE_SIM_MAX_TEXT + 1);
         cache_sim_normalize(job->input, job->input_len, norm,
                             CACHE_SIM_MAX_TEXT + 1);
@@ -543,7 +545,7 @@ static void load_row(struct cache *c, const struct config *cfg, PGresult *res,
     e->provider = xstrdup(PQgetvalue(res, row, 11));
     e->model = xstrdup(PQgetvalue(res, row, 12));
     e->created_ms = strtoll(PQgetvalue(res, row, 13), NULL, 10);
-    if (task->cache_mode == CACHE_NEAR && !PQgetisnull(res, row, 5)) {
+    if (task->output == OUTPUT_LABEL && !PQgetisnull(res, row, 5)) {
         const char *norm = PQgetvalue(res, row, 5);
         cache_sim_sketch(norm, strlen(norm), &e->sketch);
         e->has_sketch = true;

@@ -6,7 +6,9 @@
 # call (the emulator's usage log holds exactly the ledger's provider lines),
 # each with one zero-cost line carrying a baseline, and the worker's
 # counters equal the ledger. A purge makes the next round call the provider
-# again; a prompt change (SIGHUP) makes a new version: no stale hit.
+# again; a prompt change (SIGHUP) makes a new version: no stale hit. Then a
+# label task in near mode: light edits are checked against the ladder until
+# the bound holds, then served from the cache, a share still re-checked.
 source "$(dirname "$0")/lib.sh"
 
 "$WORKLOAD" --out "$RUN" --jobs 300 --seed 55 --id-prefix r1 >/dev/null
@@ -15,6 +17,11 @@ source "$(dirname "$0")/lib.sh"
 jq -s -c 'map(.mode = "interactive" | del(.deadline)) | unique_by([.task, .input]) | .[]' \
     "$RUN/jobs.jsonl" >"$RUN/r1.jsonl"
 JOBS=$(wc -l <"$RUN/r1.jsonl")
+# The near-duplicate round's edits: upper-cased with "!!" added (an exact
+# miss, similarity 1 after normalisation); the emulator answers them like the
+# originals.
+jq -c '.text |= (ascii_upcase + " !!")' "$RUN/gold.jsonl" >"$RUN/gold-edits.jsonl"
+cat "$RUN/gold-edits.jsonl" >>"$RUN/gold.jsonl"
 # The same inputs under new ids: round NAME [TASK_FILTER]
 round_file() {
     jq -c --arg p "$1" "select(${2:-true}) | .id = (\$p + \"-\" + .id)" "$RUN/r1.jsonl" >"$RUN/$1.jsonl"
@@ -112,4 +119,54 @@ it_wait_sql "SELECT count(*) FROM results WHERE job_id LIKE 'r4-%'" "$n4" 60
 hits4=$(psql_val "SELECT count(*) FROM results WHERE job_id LIKE 'r4-%' AND source = 'cache'")
 [ "$hits4" -eq 0 ] || fail "round 4: $hits4 stale hits after a prompt change"
 pass "prompt change: none of $n4 priority jobs answered from the old version's entries"
+
+# --- near-duplicates: checks first, then verified hits ----------------------
+# Worker b holds round 3's intent answers; the edits of those messages come
+# next. A loose bound (0.5) keeps the test short: it holds after a handful
+# of agreeing checks.
+jq '.tasks.intent.cache = {"mode": "near", "verify_share": 0.25, "max_false_hit": 0.5}' \
+    "$SLUICE_CONFIG" >"$RUN/new.json"
+mv "$RUN/new.json" "$SLUICE_CONFIG"
+kill -HUP "$(cat "$RUN/worker-b.pid")"
+deadline=$((SECONDS + 30))
+until [ "$(grep -c "reload: .* applied" "$RUN/worker-b.log")" -ge 2 ]; do
+    [ $SECONDS -lt $deadline ] || fail "worker b did not apply the second reload"
+    sleep 0.05
+done
+n5=$n3
+jq -c --arg p r6 'select(.task == "intent") | .id = ($p + "-" + .id) | .input |= (ascii_upcase + " !!")' \
+    "$RUN/r1.jsonl" >"$RUN/r6.jsonl"
+half=$((n5 / 2))
+head -n $half "$RUN/r6.jsonl" >"$RUN/r6a.jsonl"
+tail -n +$((half + 1)) "$RUN/r6.jsonl" >"$RUN/r6b.jsonl"
+"$SLUICE" publish "$RUN/r6a.jsonl" >/dev/null || fail "publish round 6a"
+it_wait_sql "SELECT count(*) FROM results WHERE job_id LIKE 'r6-%'" "$half" 60
+it_wait_sql "SELECT count(*) FROM cache_checks" "$((half / 2))" 30
+sleep 0.2 # b has recorded the checks it wrote
+"$SLUICE" publish "$RUN/r6b.jsonl" >/dev/null || fail "publish round 6b"
+it_wait_sql "SELECT count(*) FROM results WHERE job_id LIKE 'r6-%'" "$n5" 60
+it_wait_calls_answered b
+near=$(psql_val "SELECT count(*) FROM results WHERE job_id LIKE 'r6-%' AND source = 'cache'")
+[ "$near" -gt $(((n5 - half) / 3)) ] || fail "round 6b: only $near near hits of $((n5 - half)) jobs"
+bad=$(psql_val "SELECT count(*) FROM results r WHERE r.job_id LIKE 'r6-%' AND r.source = 'cache'
+    AND NOT EXISTS (SELECT 1 FROM cost_lines c WHERE c.job_id = r.job_id AND c.model = 'cache-near'
+                    AND c.cost_nanousd = 0 AND c.baseline_nanousd > 0)")
+[ "$bad" -eq 0 ] || fail "$bad near hits without their zero-cost cache-near line"
+it_load_usage_log
+[ "$(psql_val "SELECT count(*) FROM usage_log")" -eq "$(psql_val "SELECT count(*) FROM cost_lines WHERE tier > 0")" ] \
+    || fail "emulator calls != ledger provider lines after the near-duplicate rounds"
+addr=$(it_metrics_addr worker b)
+prom=$(curl -sf "http://$addr/metrics")
+m_near=$(awk '/^sluice_cache_events_total\{.*event="near_hit"/ {s += $2} END {print s + 0}' <<<"$prom")
+m_checks=$(awk '/^sluice_cache_events_total\{.*event="check"/ {s += $2} END {print s + 0}' <<<"$prom")
+checks=$(psql_val "SELECT count(*) FROM cache_checks")
+[ "$m_near" -eq "$near" ] || fail "metrics count $m_near near hits, ledger $near"
+[ "$m_checks" -eq "$checks" ] || fail "metrics count $m_checks checks, cache_checks has $checks"
+served_checks=$(psql_val "SELECT count(*) FROM cache_checks WHERE served")
+[ "$served_checks" -gt 0 ] || fail "no served near hit was re-checked (verify_share 0.25)"
+# Nothing is served before the bound holds: at 0.5 that takes 5 agreeing
+# checks of candidates the ladder answered.
+checks_a=$(psql_val "SELECT count(*) FROM cache_checks WHERE NOT served")
+[ "$checks_a" -ge 5 ] || fail "only $checks_a unserved checks before near hits were served"
 it_stop_worker b
+pass "near-duplicates: $checks_a unserved checks, and $near near hits of $((n5 - half)) jobs; $checks checks ($served_checks of served hits), metrics == ledger"

@@ -349,6 +349,22 @@ static void test_verify_loop(void **state)
     /* once stopped, checks change nothing */
     assert_int_equal(cache_verify_record(&v, 1.0, true, max), CV_NONE);
 
+    /* pooled evidence read back: 149 agreeing checks serve at once; a
+     * threshold past 1 (stopped elsewhere) stops here too */
+    float sims[149];
+    bool agreed[149];
+    for (int i = 0; i < 149; i++) {
+        sims[i] = 0.95f;
+        agreed[i] = true;
+    }
+    cache_verify_init(&v, 0.9);
+    cache_verify_load(&v, 0.9, sims, agreed, 149, max);
+    assert_true(cache_verify_serving(&v));
+    cache_verify_load(&v, 0.96, sims, agreed, 149, max); /* below it now */
+    assert_false(cache_verify_serving(&v));
+    cache_verify_load(&v, 1.02, sims, agreed, 149, max);
+    assert_true(v.stopped);
+
     /* clearly worse than the target while not serving yet: tightens too */
     cache_verify_init(&v, 0.9);
     e = CV_NONE;
