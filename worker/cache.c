@@ -21,6 +21,21 @@
  * a lost store is only a later miss. */
 #define QUEUE_MAX 100000
 
+/* Near-duplicate candidates come from an LSH index over the sketches:
+ * LSH_BANDS bands of LSH_ROWS positions; two sketches share a band's bucket
+ * when those positions all agree, so an entry of Jaccard similarity J is a
+ * candidate with probability 1 - (1 - J^4)^16: 0.9998 at 0.8, 0.988 at 0.7,
+ * 0.64 at 0.5. */
+#define LSH_BANDS 16
+#define LSH_ROWS (CACHE_SIM_K / LSH_BANDS)
+
+struct entry;
+struct band_node {
+    uint64_t key;          /* scope (version, tenant) and the band's values */
+    struct entry *e;
+    struct band_node *next;
+};
+
 struct entry {
     char key[CACHE_KEY_HEX];
     char version[CACHE_KEY_HEX];
@@ -30,8 +45,10 @@ struct entry {
     bool has_confidence;
     int tier;
     int64_t created_ms;
-    bool has_sketch;                /* near-duplicate tasks */
+    bool has_sketch;                /* label tasks */
     struct cache_sketch sketch;
+    struct band_node bands[LSH_BANDS];
+    uint64_t seen;                  /* the last query that compared it */
     struct entry *prev, *next;      /* LRU list, head = most recent */
     struct entry *chain;            /* hash bucket */
 };
@@ -44,10 +61,18 @@ struct near_state {
     int64_t load_at_ms; /* next read of the pooled checks; 0: at once */
 };
 
+struct version_memo {
+    const struct task_conf *task;
+    char version[CACHE_KEY_HEX];
+};
+
 struct cache {
     size_t max_entries, n_entries;
     struct entry **buckets;
     size_t n_buckets; /* power of two */
+    struct band_node **lsh;
+    size_t n_lsh;     /* power of two */
+    uint64_t query;   /* stamp of the current near query */
     struct entry *head, *tail;
     int64_t purge_gen;
     struct near_state *near;
@@ -56,6 +81,14 @@ struct cache {
     size_t n_queued;
     int64_t maintain_at_ms;
     int64_t flush_at_ms;
+    /* Version keys of the config in force, by task (hashing a prompt with
+     * its labels takes microseconds; it changes only with the config). */
+    const struct config *memo_cfg;
+    struct version_memo *memo;
+    size_t n_memo;
+    /* For the shutdown log (ops/bench-cache reads it). */
+    uint64_t lookups, reads;
+    int64_t lookup_us, read_us;
 };
 
 /* ---- counting ------------------------------------------------------------- */
@@ -123,8 +156,65 @@ static struct entry *find(const struct cache *c, const char *key)
     return NULL;
 }
 
+/* ---- the LSH index ----------------------------------------------------------- */
+
+static uint64_t fnv_str(const char *s, uint64_t h)
+{
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+static void band_keys(const char *version, const char *tenant,
+                      const struct cache_sketch *sk, uint64_t keys[LSH_BANDS])
+{
+    uint64_t scope = fnv_str(tenant, fnv_str(version, 14695981039346656037ull) ^ 0xff);
+    for (int b = 0; b < LSH_BANDS; b++) {
+        uint64_t h = mix64(scope + (uint64_t)b);
+        for (int r = 0; r < LSH_ROWS; r++)
+            h = mix64(h ^ sk->min[b * LSH_ROWS + r]);
+        keys[b] = h;
+    }
+}
+
+static void lsh_add(struct cache *c, struct entry *e)
+{
+    uint64_t keys[LSH_BANDS];
+    band_keys(e->version, e->tenant, &e->sketch, keys);
+    for (int b = 0; b < LSH_BANDS; b++) {
+        struct band_node *n = &e->bands[b];
+        size_t slot = (size_t)(keys[b] & (c->n_lsh - 1));
+        n->key = keys[b];
+        n->e = e;
+        n->next = c->lsh[slot];
+        c->lsh[slot] = n;
+    }
+}
+
+static void lsh_remove(struct cache *c, struct entry *e)
+{
+    for (int b = 0; b < LSH_BANDS; b++) {
+        struct band_node **pp = &c->lsh[e->bands[b].key & (c->n_lsh - 1)];
+        while (*pp && *pp != &e->bands[b])
+            pp = &(*pp)->next;
+        if (*pp)
+            *pp = e->bands[b].next;
+    }
+}
+
 static void remove_entry(struct cache *c, struct entry *e)
 {
+    if (e->has_sketch)
+        lsh_remove(c, e);
     struct entry **pp = &c->buckets[bucket_of(c, e->key)];
     while (*pp && *pp != e)
         pp = &(*pp)->chain;
@@ -145,6 +235,8 @@ static void insert(struct cache *c, struct entry *e)
     size_t b = bucket_of(c, e->key);
     e->chain = c->buckets[b];
     c->buckets[b] = e;
+    if (e->has_sketch)
+        lsh_add(c, e);
     list_push_front(c, e);
     c->n_entries++;
     while (c->n_entries > c->max_entries)
@@ -165,6 +257,8 @@ struct cache *cache_new(size_t max_entries)
     while (c->n_buckets < 2 * max_entries)
         c->n_buckets *= 2;
     c->buckets = xcalloc(c->n_buckets, sizeof(*c->buckets));
+    c->n_lsh = c->n_buckets * 8; /* LSH_BANDS nodes per entry, half full */
+    c->lsh = xcalloc(c->n_lsh, sizeof(*c->lsh));
     c->q_stores = cJSON_CreateArray();
     c->q_touch = cJSON_CreateArray();
     c->q_checks = cJSON_CreateArray();
@@ -177,6 +271,8 @@ void cache_free(struct cache *c)
         return;
     drop_all(c);
     free(c->buckets);
+    free(c->lsh);
+    free(c->memo);
     for (size_t i = 0; i < c->n_near; i++)
         free(c->near[i].task);
     free(c->near);
@@ -198,14 +294,37 @@ static const char *scope_of(const struct job *job)
     return job->task->cache_shared || !job->tenant ? "" : job->tenant;
 }
 
+/* The version key of task under cfg, memoised for the config in force.
+ * A config is never freed while the worker runs (the reload holder keeps
+ * every config a job may still borrow), so its task pointers are not
+ * reused for another task. */
+static void version_of(struct cache *c, const struct config *cfg,
+                       const struct task_conf *task, char out[CACHE_KEY_HEX])
+{
+    if (c->memo_cfg != cfg) {
+        c->memo_cfg = cfg;
+        c->n_memo = 0;
+    }
+    for (size_t i = 0; i < c->n_memo; i++)
+        if (c->memo[i].task == task) {
+            memcpy(out, c->memo[i].version, CACHE_KEY_HEX);
+            return;
+        }
+    cache_key_version(cfg, task, out);
+    c->memo = xrealloc(c->memo, (c->n_memo + 1) * sizeof(*c->memo));
+    c->memo[c->n_memo].task = task;
+    memcpy(c->memo[c->n_memo++].version, out, CACHE_KEY_HEX);
+}
+
 /* The job's version and entry keys. */
-static void job_keys(const struct config *cfg, const struct job *job,
-                     char version[CACHE_KEY_HEX], char key[CACHE_KEY_HEX])
+static void job_keys(struct cache *c, const struct config *cfg,
+                     const struct job *job, char version[CACHE_KEY_HEX],
+                     char key[CACHE_KEY_HEX])
 {
     char *norm = xmalloc(job->input_len + 1);
     size_t len = cache_key_normalize(job->input, job->input_len, norm,
                                      job->input_len + 1);
-    cache_key_version(cfg, job->task, version);
+    version_of(c, cfg, job->task, version);
     cache_key_entry(version, scope_of(job), norm, len, key);
     free(norm);
 }
@@ -300,7 +419,8 @@ static void touch(struct cache *c, struct entry *e)
     }
 }
 
-/* The most similar fresh entry of the same version and scope. */
+/* The most similar fresh entry of the same version and scope among the
+ * LSH candidates. */
 static struct entry *nearest(struct cache *c, const struct job *job,
                              const char *version,
                              const struct cache_sketch *sk, int64_t now_ms,
@@ -308,15 +428,24 @@ static struct entry *nearest(struct cache *c, const struct job *job,
 {
     struct entry *found = NULL;
     const char *scope = scope_of(job);
+    uint64_t keys[LSH_BANDS];
+    band_keys(version, scope, sk, keys);
+    uint64_t stamp = ++c->query;
     *best = -1.0;
-    for (struct entry *e = c->head; e; e = e->next) {
-        if (!e->has_sketch || strcmp(e->version, version) != 0 ||
-            strcmp(e->tenant, scope) != 0 || !fresh(e, job->task, now_ms))
-            continue;
-        double s = cache_sim_similarity(sk, &e->sketch);
-        if (s > *best) {
-            *best = s;
-            found = e;
+    for (int b = 0; b < LSH_BANDS; b++) {
+        for (struct band_node *n = c->lsh[keys[b] & (c->n_lsh - 1)]; n; n = n->next) {
+            struct entry *e = n->e;
+            if (n->key != keys[b] || e->seen == stamp)
+                continue;
+            e->seen = stamp;
+            if (strcmp(e->version, version) != 0 || strcmp(e->tenant, scope) != 0 ||
+                !fresh(e, job->task, now_ms))
+                continue;
+            double s = cache_sim_similarity(sk, &e->sketch);
+            if (s > *best) {
+                *best = s;
+                found = e;
+            }
         }
     }
     return found;
@@ -355,17 +484,14 @@ static enum cache_decision lookup_near(struct cache *c, const struct job *job,
     return CACHE_MISS;
 }
 
-enum cache_decision cache_lookup(struct cache *c, const struct config *cfg,
-                                 const struct job *job, int64_t now_ms,
-                                 double u, struct cache_hit *hit,
-                                 struct cache_probe *probe)
+static enum cache_decision lookup(struct cache *c, const struct config *cfg,
+                                  const struct job *job, int64_t now_ms,
+                                  double u, struct cache_hit *hit,
+                                  struct cache_probe *probe)
 {
     const struct task_conf *task = job->task;
-    memset(probe, 0, sizeof(*probe));
-    if (!c || task->cache_mode == CACHE_OFF)
-        return CACHE_MISS;
     probe->active = true;
-    job_keys(cfg, job, probe->version, probe->key);
+    job_keys(c, cfg, job, probe->version, probe->key);
     count(task->name, "lookup");
     struct entry *e = find(c, probe->key);
     if (e && !fresh(e, task, now_ms)) {
@@ -381,6 +507,21 @@ enum cache_decision cache_lookup(struct cache *c, const struct config *cfg,
     if (task->cache_mode == CACHE_NEAR)
         return lookup_near(c, job, now_ms, u, hit, probe);
     return CACHE_MISS;
+}
+
+enum cache_decision cache_lookup(struct cache *c, const struct config *cfg,
+                                 const struct job *job, int64_t now_ms,
+                                 double u, struct cache_hit *hit,
+                                 struct cache_probe *probe)
+{
+    memset(probe, 0, sizeof(*probe));
+    if (!c || job->task->cache_mode == CACHE_OFF)
+        return CACHE_MISS;
+    int64_t t0 = sl_monotonic_us();
+    enum cache_decision d = lookup(c, cfg, job, now_ms, u, hit, probe);
+    c->lookup_us += sl_monotonic_us() - t0;
+    c->lookups++;
+    return d;
 }
 
 void cache_hit_clear(struct cache_hit *hit)
@@ -567,7 +708,7 @@ void cache_prefetch(struct cache *c, struct db *db, const struct config *cfg,
         char version[CACHE_KEY_HEX], key[CACHE_KEY_HEX];
         if (jobs[i]->task->cache_mode == CACHE_OFF)
             continue;
-        job_keys(cfg, jobs[i], version, key);
+        job_keys(c, cfg, jobs[i], version, key);
         if (wanted++)
             keys[len++] = ',';
         memcpy(keys + len, key, CACHE_KEY_HEX - 1);
@@ -580,9 +721,12 @@ void cache_prefetch(struct cache *c, struct db *db, const struct config *cfg,
         return;
     }
     const char *params[] = {keys};
+    int64_t t0 = sl_monotonic_us();
     PGresult *res = db_query(db, "cache lookup", PREFETCH_SQL, 1, params, err,
                              sizeof(err));
     free(keys);
+    c->read_us += sl_monotonic_us() - t0;
+    c->reads++;
     if (!res) {
         log_warn("cache: lookup of %zu keys failed, they miss: %s", wanted, err);
         return;
@@ -751,5 +895,12 @@ void cache_close(struct cache *c, struct db *db)
 {
     if (c && db)
         flush_queue(c, db);
+    if (c && c->lookups)
+        log_info("cache: %llu lookups, %.2f us per lookup in memory; %llu "
+                 "micro-batch reads, %.2f ms each",
+                 (unsigned long long)c->lookups,
+                 (double)c->lookup_us / (double)c->lookups,
+                 (unsigned long long)c->reads,
+                 c->reads ? (double)c->read_us / 1000.0 / (double)c->reads : 0.0);
     cache_free(c);
 }

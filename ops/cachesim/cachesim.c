@@ -12,12 +12,22 @@
  *   edit_recall    share of light edits of the query (deterministic: case,
  *                  punctuation, a word added, two words swapped, one letter
  *                  dropped; one per query, in turn) with sim >= t to it
- * and the cost: sketch_us (per text) and compare_ns (per pair). */
+ * and the cost: sketch_us (per text) and compare_ns (per pair).
+ *
+ * `cachesim workload --jobs N --seed S --repeat-share R --edit-share E
+ * CSV DIR` writes the workload of ops/bench-cache instead: N jobs of task
+ * "banking" whose inputs are, in a seeded order, fresh messages of CSV (each
+ * once), exact repeats of an earlier job's input (share R) and light edits of
+ * an earlier input (share E, the edits above); DIR/jobs.jsonl,
+ * DIR/gold.jsonl (every input with its message's label, for the emulator)
+ * and DIR/labels.json (the label set). Deterministic. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <cjson/cJSON.h>
 
 #include "cache_sim.h"
 #include "sl.h"
@@ -322,8 +332,139 @@ static void measure(enum method m, const struct rows *train,
     free(tr);
 }
 
+static int strcmp_ptr(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* ---- the bench workload ------------------------------------------------------ */
+
+static uint64_t rng_next(uint64_t *state)
+{
+    *state += 0x9e3779b97f4a7c15ull;
+    return mix(*state);
+}
+
+static double rng_unit(uint64_t *state)
+{
+    return (double)(rng_next(state) >> 11) / 9007199254740992.0;
+}
+
+static void write_line(FILE *f, cJSON *o)
+{
+    char *s = cJSON_PrintUnformatted(o);
+    fprintf(f, "%s\n", s);
+    cJSON_free(s);
+    cJSON_Delete(o);
+}
+
+static FILE *open_in(const char *dir, const char *name)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        perror(path);
+        exit(1);
+    }
+    return f;
+}
+
+static int workload(int argc, char **argv)
+{
+    size_t jobs = 3000;
+    unsigned long long seed = 1;
+    double repeat = 0.3, edits = 0.2;
+    int a = 1;
+    for (; a + 1 < argc && strncmp(argv[a], "--", 2) == 0; a += 2) {
+        if (strcmp(argv[a], "--jobs") == 0)
+            jobs = (size_t)strtoul(argv[a + 1], NULL, 10);
+        else if (strcmp(argv[a], "--seed") == 0)
+            seed = strtoull(argv[a + 1], NULL, 10);
+        else if (strcmp(argv[a], "--repeat-share") == 0)
+            repeat = strtod(argv[a + 1], NULL);
+        else if (strcmp(argv[a], "--edit-share") == 0)
+            edits = strtod(argv[a + 1], NULL);
+        else
+            break;
+    }
+    if (argc - a != 2 || jobs == 0 || repeat < 0 || edits < 0 || repeat + edits >= 1) {
+        fprintf(stderr, "usage: cachesim workload [--jobs N] [--seed S] "
+                        "[--repeat-share R] [--edit-share E] CSV DIR\n");
+        return 2;
+    }
+    struct rows src = {0};
+    read_csv(argv[a], &src);
+    uint64_t st = seed;
+    /* A seeded shuffle of the messages: fresh inputs are taken in order. */
+    for (size_t i = src.n; i > 1; i--) {
+        size_t k = (size_t)(rng_next(&st) % i);
+        char *t = src.text[i - 1], *l = src.label[i - 1];
+        src.text[i - 1] = src.text[k];
+        src.label[i - 1] = src.label[k];
+        src.text[k] = t;
+        src.label[k] = l;
+    }
+    FILE *jf = open_in(argv[a + 1], "jobs.jsonl"), *gf = open_in(argv[a + 1], "gold.jsonl");
+    char **input = xcalloc(jobs, sizeof(char *));
+    size_t *origin = xcalloc(jobs, sizeof(size_t));
+    size_t fresh = 0;
+    static char edited[MAX_FIELD];
+    for (size_t i = 0; i < jobs; i++) {
+        double u = rng_unit(&st);
+        const char *kind = "fresh";
+        if (i > 0 && u < repeat + edits) {
+            size_t k = (size_t)(rng_next(&st) % i);
+            origin[i] = origin[k];
+            if (u < repeat) {
+                input[i] = xstrdup(input[k]);
+                kind = "repeat";
+            } else {
+                edit(src.text[origin[k]], (unsigned)rng_next(&st), edited, sizeof(edited));
+                input[i] = xstrdup(edited);
+                kind = "edit";
+            }
+        } else {
+            origin[i] = fresh++ % src.n;
+            input[i] = xstrdup(src.text[origin[i]]);
+        }
+        char id[64];
+        snprintf(id, sizeof(id), "bc-%06zu-%s", i, kind);
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "id", id);
+        cJSON_AddStringToObject(j, "task", "banking");
+        cJSON_AddStringToObject(j, "input", input[i]);
+        cJSON_AddStringToObject(j, "mode", "interactive");
+        cJSON_AddStringToObject(j, "feature", "support-inbox");
+        cJSON_AddStringToObject(j, "tenant", "tenant-1");
+        write_line(jf, j);
+        cJSON *g = cJSON_CreateObject();
+        cJSON_AddStringToObject(g, "text", input[i]);
+        cJSON *labels = cJSON_AddObjectToObject(g, "labels");
+        cJSON_AddStringToObject(labels, "banking", src.label[origin[i]]);
+        write_line(gf, g);
+    }
+    fclose(jf);
+    fclose(gf);
+    /* The label set, sorted (the task's labels). */
+    cJSON *set = cJSON_CreateArray();
+    char **sorted = xcalloc(src.n, sizeof(char *));
+    memcpy(sorted, src.label, src.n * sizeof(char *));
+    qsort(sorted, src.n, sizeof(char *), strcmp_ptr);
+    for (size_t i = 0; i < src.n; i++)
+        if (i == 0 || strcmp(sorted[i], sorted[i - 1]) != 0)
+            cJSON_AddItemToArray(set, cJSON_CreateString(sorted[i]));
+    FILE *lf = open_in(argv[a + 1], "labels.json");
+    write_line(lf, set);
+    fclose(lf);
+    printf("jobs=%zu fresh=%zu\n", jobs, fresh);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "workload") == 0)
+        return workload(argc - 1, argv + 1);
     size_t step = 3;
     int a = 1;
     if (argc > 2 && strcmp(argv[1], "--step") == 0) {

@@ -413,6 +413,35 @@ static void test_near_hits(void **state)
     config_free(cfg);
 }
 
+/* Evicted label entries leave the near-duplicate index with the LRU. */
+static void test_near_index_eviction(void **state)
+{
+    (void)state;
+    struct config *cfg = BASE_CONFIG();
+    struct cache *c = cache_new(2);
+    struct cache_hit hit = {0};
+    struct cache_probe probe;
+    const char *texts[] = {"my card has not arrived yet", "how do I reset my pin",
+                           "the exchange rate looks wrong"};
+    struct job j[3];
+    for (int i = 0; i < 3; i++) {
+        j[i] = make_job(cfg, "intent", "acme", texts[i]);
+        store(c, cfg, &j[i], "refund", 0.95, 1000);
+    }
+    assert_int_equal(cache_entries(c), 2);
+    /* the first was evicted: its edit finds no candidate; the others do */
+    struct job e0 = make_job(cfg, "intent", "acme", "MY CARD HAS NOT ARRIVED YET!");
+    struct job e2 = make_job(cfg, "intent", "acme", "The exchange rate looks wrong.");
+    assert_int_equal(cache_lookup(c, cfg, &e0, 2000, 0.5, &hit, &probe), CACHE_MISS);
+    assert_false(probe.has_candidate);
+    cache_probe_clear(&probe);
+    assert_int_equal(cache_lookup(c, cfg, &e2, 2000, 0.5, &hit, &probe), CACHE_MISS);
+    assert_true(probe.has_candidate); /* not served: no evidence yet */
+    cache_probe_clear(&probe);
+    cache_free(c);
+    config_free(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -426,6 +455,7 @@ int main(void)
         cmocka_unit_test(test_similarity),
         cmocka_unit_test(test_verify_loop),
         cmocka_unit_test(test_near_hits),
+        cmocka_unit_test(test_near_index_eviction),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
