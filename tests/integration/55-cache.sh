@@ -45,6 +45,12 @@ entries=$(psql_val "SELECT count(*) FROM cache_entries")
 bad=$(psql_val "SELECT count(*) FROM cache_entries e WHERE e.confidence < 0.75
     OR (e.task <> 'priority' AND e.confidence < 0.8)")
 [ "$bad" -eq 0 ] || fail "$bad low-confidence answers were cached"
+# Tenant scope: intent's entries belong to their tenant, priority's (shared)
+# to none.
+[ "$(psql_val "SELECT count(*) FROM cache_entries WHERE task = 'intent' AND tenant = ''")" -eq 0 ] \
+    || fail "intent entries without their tenant"
+[ "$(psql_val "SELECT count(*) FROM cache_entries WHERE task = 'priority' AND tenant <> ''")" -eq 0 ] \
+    || fail "shared priority entries kept under a tenant"
 pass "round 1: $entries cache entries from $JOBS jobs"
 
 # --- round 2: another worker, same inputs ---------------------------------
@@ -99,6 +105,15 @@ pass "report: $(grep -A3 '^Cache' "$RUN/report.txt" | tail -n 1)"
 "$SLUICE" cache purge --task intent | tee "$RUN/purge.txt"
 grep -q "^purged [1-9][0-9]* entries of task intent" "$RUN/purge.txt" || fail "purge output"
 [ "$(psql_val "SELECT count(*) FROM cache_entries WHERE task = 'intent'")" -eq 0 ] || fail "intent entries left"
+# One tenant's entries only.
+tenant=$(psql_val "SELECT tenant FROM cache_entries WHERE task = 'extract' GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")
+others=$(psql_val "SELECT count(*) FROM cache_entries WHERE task = 'extract' AND tenant <> '$tenant'")
+[ "$others" -gt 0 ] || fail "extract entries of a single tenant: the tenant purge would prove nothing"
+"$SLUICE" cache purge --task extract --tenant "$tenant" >/dev/null || fail "purge --tenant"
+[ "$(psql_val "SELECT count(*) FROM cache_entries WHERE task = 'extract' AND tenant = '$tenant'")" -eq 0 ] \
+    || fail "tenant $tenant's extract entries left"
+[ "$(psql_val "SELECT count(*) FROM cache_entries WHERE task = 'extract'")" -eq "$others" ] \
+    || fail "a purge of tenant $tenant removed other tenants' entries"
 n3=$(round_file r3 '.task == "intent"')
 "$SLUICE" publish "$RUN/r3.jsonl" >/dev/null || fail "publish round 3"
 it_wait_sql "SELECT count(*) FROM results WHERE job_id LIKE 'r3-%'" "$n3" 60
