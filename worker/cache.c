@@ -61,6 +61,13 @@ struct near_state {
     int64_t load_at_ms; /* next read of the pooled checks; 0: at once */
 };
 
+/* A key owned by a run in flight, and the runs waiting for it. */
+struct pending {
+    char key[CACHE_KEY_HEX];
+    struct cache_waiter *waiters;
+    struct pending *chain;
+};
+
 struct version_memo {
     const struct task_conf *task;
     char version[CACHE_KEY_HEX];
@@ -73,6 +80,8 @@ struct cache {
     struct band_node **lsh;
     size_t n_lsh;     /* power of two */
     uint64_t query;   /* stamp of the current near query */
+    struct pending **pend; /* n_buckets chains */
+    struct cache_waiter *ready; /* owners ended: resume at the next tick */
     struct entry *head, *tail;
     int64_t purge_gen;
     struct near_state *near;
@@ -257,6 +266,7 @@ struct cache *cache_new(size_t max_entries)
     while (c->n_buckets < 2 * max_entries)
         c->n_buckets *= 2;
     c->buckets = xcalloc(c->n_buckets, sizeof(*c->buckets));
+    c->pend = xcalloc(c->n_buckets, sizeof(*c->pend));
     c->n_lsh = c->n_buckets * 8; /* LSH_BANDS nodes per entry, half full */
     c->lsh = xcalloc(c->n_lsh, sizeof(*c->lsh));
     c->q_stores = cJSON_CreateArray();
@@ -273,6 +283,13 @@ void cache_free(struct cache *c)
     free(c->buckets);
     free(c->lsh);
     free(c->memo);
+    for (size_t i = 0; i < c->n_buckets; i++)
+        while (c->pend[i]) {
+            struct pending *p = c->pend[i];
+            c->pend[i] = p->chain;
+            free(p);
+        }
+    free(c->pend);
     for (size_t i = 0; i < c->n_near; i++)
         free(c->near[i].task);
     free(c->near);
@@ -484,15 +501,81 @@ static enum cache_decision lookup_near(struct cache *c, const struct job *job,
     return CACHE_MISS;
 }
 
+/* ---- runs in flight per key ------------------------------------------------------ */
+
+static struct pending **pending_slot(struct cache *c, const char *key)
+{
+    struct pending **pp = &c->pend[bucket_of(c, key)];
+    while (*pp && strcmp((*pp)->key, key) != 0)
+        pp = &(*pp)->chain;
+    return pp;
+}
+
+/* True when the key is owned: waiter (if any) is queued on it. Else the
+ * probe's run becomes the owner. */
+static bool wait_or_own(struct cache *c, struct cache_probe *probe,
+                        struct cache_waiter *waiter)
+{
+    struct pending **pp = pending_slot(c, probe->key);
+    if (*pp) {
+        if (!waiter)
+            return false;
+        waiter->next = (*pp)->waiters;
+        (*pp)->waiters = waiter;
+        return true;
+    }
+    struct pending *p = xcalloc(1, sizeof(*p));
+    sl_strlcpy(p->key, probe->key, sizeof(p->key));
+    *pp = p;
+    probe->owner = true;
+    return false;
+}
+
+void cache_release(struct cache *c, struct cache_probe *probe)
+{
+    if (!c || !probe->owner)
+        return;
+    probe->owner = false;
+    struct pending **pp = pending_slot(c, probe->key);
+    struct pending *p = *pp;
+    if (!p)
+        return;
+    *pp = p->chain;
+    while (p->waiters) {
+        struct cache_waiter *w = p->waiters;
+        p->waiters = w->next;
+        w->next = c->ready;
+        c->ready = w;
+    }
+    free(p);
+}
+
+void cache_resume_waiters(struct cache *c)
+{
+    if (!c)
+        return;
+    /* A resumed run may become an owner or wait again: take the list. */
+    struct cache_waiter *w = c->ready;
+    c->ready = NULL;
+    while (w) {
+        struct cache_waiter *next = w->next;
+        w->next = NULL;
+        w->resume(w);
+        w = next;
+    }
+}
+
 static enum cache_decision lookup(struct cache *c, const struct config *cfg,
                                   const struct job *job, int64_t now_ms,
                                   double u, struct cache_hit *hit,
-                                  struct cache_probe *probe)
+                                  struct cache_probe *probe,
+                                  struct cache_waiter *waiter, bool again)
 {
     const struct task_conf *task = job->task;
     probe->active = true;
     job_keys(c, cfg, job, probe->version, probe->key);
-    count(task->name, "lookup");
+    if (!again)
+        count(task->name, "lookup");
     struct entry *e = find(c, probe->key);
     if (e && !fresh(e, task, now_ms)) {
         remove_entry(c, e);
@@ -504,21 +587,28 @@ static enum cache_decision lookup(struct cache *c, const struct config *cfg,
         count(task->name, "exact_hit");
         return CACHE_HIT;
     }
-    if (task->cache_mode == CACHE_NEAR)
-        return lookup_near(c, job, now_ms, u, hit, probe);
-    return CACHE_MISS;
+    if (wait_or_own(c, probe, again ? NULL : waiter))
+        return CACHE_WAIT;
+    if (task->cache_mode != CACHE_NEAR)
+        return CACHE_MISS;
+    enum cache_decision d = lookup_near(c, job, now_ms, u, hit, probe);
+    if (d == CACHE_HIT) /* answered: nothing for others to wait for */
+        cache_release(c, probe);
+    return d;
 }
 
 enum cache_decision cache_lookup(struct cache *c, const struct config *cfg,
                                  const struct job *job, int64_t now_ms,
                                  double u, struct cache_hit *hit,
-                                 struct cache_probe *probe)
+                                 struct cache_probe *probe,
+                                 struct cache_waiter *waiter, bool again)
 {
     memset(probe, 0, sizeof(*probe));
     if (!c || job->task->cache_mode == CACHE_OFF)
         return CACHE_MISS;
     int64_t t0 = sl_monotonic_us();
-    enum cache_decision d = lookup(c, cfg, job, now_ms, u, hit, probe);
+    enum cache_decision d = lookup(c, cfg, job, now_ms, u, hit, probe, waiter,
+                                   again);
     c->lookup_us += sl_monotonic_us() - t0;
     c->lookups++;
     return d;
@@ -603,17 +693,14 @@ static void queue_check(struct cache *c, const struct job *job,
     c->n_queued++;
 }
 
-void cache_after_ladder(struct cache *c, const struct config *cfg,
-                        const struct job *job, struct cache_probe *probe,
-                        bool answered, const char *label, const char *data_json,
-                        const char *text_output, double confidence,
-                        bool has_confidence, int tier, const char *provider,
-                        const char *model, int64_t now_ms)
+static void store_answer(struct cache *c, const struct job *job,
+                         struct cache_probe *probe, bool answered,
+                         const char *label, const char *data_json,
+                         const char *text_output, double confidence,
+                         bool has_confidence, int tier, const char *provider,
+                         const char *model, int64_t now_ms)
 {
-    (void)cfg;
     const struct task_conf *task = job->task;
-    if (!c || !probe->active)
-        return;
     if (probe->has_candidate && answered && label) {
         bool agreed = strcmp(label, probe->candidate_label) == 0;
         queue_check(c, job, probe, agreed);
@@ -650,6 +737,21 @@ void cache_after_ladder(struct cache *c, const struct config *cfg,
     queue_store(c, job, e, norm);
     free(norm);
     insert(c, e);
+}
+
+void cache_after_ladder(struct cache *c, const struct config *cfg,
+                        const struct job *job, struct cache_probe *probe,
+                        bool answered, const char *label, const char *data_json,
+                        const char *text_output, double confidence,
+                        bool has_confidence, int tier, const char *provider,
+                        const char *model, int64_t now_ms)
+{
+    (void)cfg;
+    if (!c || !probe->active)
+        return;
+    store_answer(c, job, probe, answered, label, data_json, text_output,
+                 confidence, has_confidence, tier, provider, model, now_ms);
+    cache_release(c, probe); /* the owner's answer is in (or will not be) */
 }
 
 /* ---- PostgreSQL ---------------------------------------------------------------- */
@@ -870,7 +972,10 @@ static void load_checks(struct near_state *s, struct db *db,
 void cache_tick(struct cache *c, struct db *db, const struct config *cfg,
                 int64_t now_ms)
 {
-    if (!c || now_ms < c->flush_at_ms)
+    if (!c)
+        return;
+    cache_resume_waiters(c);
+    if (now_ms < c->flush_at_ms)
         return;
     c->flush_at_ms = now_ms + cfg->worker.batch_flush_ms;
     flush_queue(c, db);

@@ -8,6 +8,12 @@
  * store, hits to mark, near-duplicate checks) is queued and written by
  * cache_tick in one statement.
  *
+ * A miss makes the run the key's owner until it ends (cache_release): a run
+ * of the same key that looks up meanwhile waits for it (CACHE_WAIT) instead
+ * of calling the provider too, and is resumed from cache_tick to look up
+ * again. It waits once: if the owner's answer was not stored, it climbs the
+ * ladder itself.
+ *
  * Exact hits match the entry key (lib/cache_key.h): the task's version key,
  * the tenant unless the task's cache is shared, and the lightly normalised
  * input. Near-duplicate hits (label tasks with cache.mode "near") match the
@@ -55,11 +61,20 @@ struct cache_probe {
     bool served;          /* the candidate was a served hit, sampled */
     double similarity, threshold;
     char *candidate_label; /* owned */
+    bool owner;           /* other runs of the key wait for this one */
+};
+
+/* A run waiting for the owner of its key; resume() is called from
+ * cache_tick once the owner ended (never from inside another call). */
+struct cache_waiter {
+    void (*resume)(struct cache_waiter *w);
+    struct cache_waiter *next;
 };
 
 enum cache_decision {
     CACHE_MISS,   /* run the ladder (the probe may hold a candidate) */
-    CACHE_HIT     /* serve *hit */
+    CACHE_HIT,    /* serve *hit */
+    CACHE_WAIT    /* another run of the key is in flight: waiter queued */
 };
 
 struct cache *cache_new(size_t max_entries);
@@ -75,11 +90,23 @@ void cache_prefetch(struct cache *c, struct db *db, const struct config *cfg,
                     const struct job *const *jobs, size_t n);
 
 /* Looks job up in the process (no I/O). u in [0, 1) draws the
- * verification sample. Fills *probe always and *hit on CACHE_HIT. */
+ * verification sample. Fills *probe always and *hit on CACHE_HIT. With a
+ * waiter, a key owned by another run in flight returns CACHE_WAIT and
+ * queues it; without one (or with again), it is a miss. again: a resumed
+ * waiter's second lookup (not counted as a lookup). */
 enum cache_decision cache_lookup(struct cache *c, const struct config *cfg,
                                  const struct job *job, int64_t now_ms,
                                  double u, struct cache_hit *hit,
-                                 struct cache_probe *probe);
+                                 struct cache_probe *probe,
+                                 struct cache_waiter *waiter, bool again);
+
+/* The owner of probe's key ended (or stored its answer): its waiters are
+ * resumed by the next cache_tick. No-op unless probe->owner; c may be
+ * NULL. */
+void cache_release(struct cache *c, struct cache_probe *probe);
+
+/* Resumes the waiters whose owner ended (cache_tick calls it first). */
+void cache_resume_waiters(struct cache *c);
 
 /* The ladder finished the job: stores an accepted answer (answered, and
  * confidence, when reported, at or above the task's threshold), and

@@ -27,6 +27,8 @@
 
 
 static void call_tier(struct job_run *run);
+static void start_uncached(struct job_run *run);
+static void cache_resumed(struct cache_waiter *w);
 
 static const struct tier_conf *current_tier(const struct job_run *run)
 {
@@ -209,18 +211,30 @@ static void finish_cache(struct job_run *run)
     run->host->finished(run->host, run);
 }
 
-/* The cache, before tier 0 and the ladder: true when it answered. */
+/* The cache, before the budget, tier 0 and the ladder: true when it
+ * answered, or when the run waits for a copy of its job in flight (it then
+ * goes on in cache_resumed). */
 static bool answer_from_cache(struct job_run *run)
 {
     struct job_run_host *h = run->host;
     if (!h->cache)
         return false;
     double u = (double)random() / ((double)RAND_MAX + 1.0);
-    if (cache_lookup(h->cache, h->cfg, run->job, sl_now_ms(), u,
-                     &run->cache_hit, &run->cache_probe) != CACHE_HIT)
-        return false;
-    finish_cache(run);
-    return true;
+    bool again = run->cache_waited;
+    cache_probe_clear(&run->cache_probe);
+    switch (cache_lookup(h->cache, h->cfg, run->job, sl_now_ms(), u,
+                         &run->cache_hit, &run->cache_probe, &run->cache_wait,
+                         again)) {
+    case CACHE_HIT:
+        finish_cache(run);
+        return true;
+    case CACHE_WAIT:
+        run->cache_waited = true;
+        return true;
+    case CACHE_MISS:
+        break;
+    }
+    return false;
 }
 
 /* The ladder's outcome goes to the cache: stored when accepted (and
@@ -267,7 +281,7 @@ static void finish(struct job_run *run, const char *status, const char *error)
         run->error = xstrdup(error);
         r->error = run->error;
     }
-    offer_to_cache(run, status);
+    offer_to_cache(run, status); /* also wakes copies waiting for it */
     run->host->finished(run->host, run);
 }
 
@@ -590,15 +604,34 @@ struct job_run *job_run_start(struct job_run_host *w, struct job *job,
     run->generation = generation;
     run->received_ms = sl_now_ms();
     run->attempt_base = attempt_base;
+    run->cache_wait.resume = cache_resumed;
     route_plan(w->cfg, job, &run->plan);
     /* A cached answer costs nothing: no budget stands in its way. */
     if (answer_from_cache(run))
         return run;
+    start_uncached(run);
+    return run;
+}
+
+/* The copy this run waited for ended: its answer may be cached now. */
+static void cache_resumed(struct cache_waiter *w)
+{
+    struct job_run *run =
+        (struct job_run *)((char *)w - offsetof(struct job_run, cache_wait));
+    if (!answer_from_cache(run))
+        start_uncached(run);
+}
+
+/* Budget, tier 0, the scheduler hand-off or the ladder. */
+static void start_uncached(struct job_run *run)
+{
+    struct job_run_host *w = run->host;
+    struct job *job = run->job;
     /* Budgets may cap the plan, defer the job to off-peak or reject it. */
     struct budget_decision bd;
     if (budget_check(w->budget, job, &run->plan, run->received_ms, &bd)) {
         finish_rejected_by_budget(run, bd.reason);
-        return run;
+        return;
     }
     if (w->tier0 && tier0_live_answer(w->tier0, job, &run->t0)) {
         run->by_tier0 = true;
@@ -606,14 +639,13 @@ struct job_run *job_run_start(struct job_run_host *w, struct job *job,
         run->t0_model = xasprintf("tier0-v%lld", (long long)run->t0.version);
         if (!run->t0.shadow) {
             finish_tier0(run, NULL);
-            return run;
+            return;
         }
         w->tier0_shadowed++;
     } else if (defer_to_scheduler(run)) {
-        return run;
+        return;
     }
     call_tier(run);
-    return run;
 }
 
 void job_run_free(struct job_run *run)
@@ -637,6 +669,9 @@ void job_run_free(struct job_run *run)
     free(run->t0_model);
     free(run->trace_input);
     cache_hit_clear(&run->cache_hit);
+    /* A run that ended another way (tier 0, deferred, rejected, released)
+     * wakes the copies waiting for it now. */
+    cache_release(run->host->cache, &run->cache_probe);
     cache_probe_clear(&run->cache_probe);
     job_free(run->job);
     free(run);

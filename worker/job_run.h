@@ -118,6 +118,8 @@ struct job_run {
     bool by_cache;
     struct cache_hit cache_hit;
     struct cache_probe cache_probe;
+    struct cache_waiter cache_wait; /* waiting for a copy in flight */
+    bool cache_waited;              /* waits once */
 
     /* Async/offpeak: handed to the scheduler as a pending row, no result. */
     struct pending_handover pending;

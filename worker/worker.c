@@ -1014,6 +1014,7 @@ static void close_services(struct worker *w)
     kconsumer_close(w->consumer);
     kproducer_free(w->dlq);
     cache_close(w->runs.cache, w->db);
+    w->runs.cache = NULL; /* runs freed below must not reach it */
     db_close(w->db);
     ledger_batch_free(w->batch);
     free(w->done_runs);

@@ -153,7 +153,7 @@ static void store(struct cache *c, const struct config *cfg,
 {
     struct cache_probe probe;
     struct cache_hit hit;
-    assert_int_equal(cache_lookup(c, cfg, job, now, 0.5, &hit, &probe), CACHE_MISS);
+    assert_int_equal(cache_lookup(c, cfg, job, now, 0.5, &hit, &probe, NULL, false), CACHE_MISS);
     cache_after_ladder(c, cfg, job, &probe, true, label, NULL, NULL,
                        confidence, true, 1, "p", "m", now);
     cache_probe_clear(&probe);
@@ -164,7 +164,7 @@ static enum cache_decision look(struct cache *c, const struct config *cfg,
                                 struct cache_hit *hit)
 {
     struct cache_probe probe;
-    enum cache_decision d = cache_lookup(c, cfg, job, now, 0.5, hit, &probe);
+    enum cache_decision d = cache_lookup(c, cfg, job, now, 0.5, hit, &probe, NULL, false);
     cache_probe_clear(&probe);
     return d;
 }
@@ -233,7 +233,7 @@ static void test_never_cache_bad_answers(void **state)
     store(c, cfg, &j, "refund", 0.5, 1000); /* below 0.8 */
     assert_int_equal(look(c, cfg, &j, 2000, &hit), CACHE_MISS);
     struct job f = make_job(cfg, "intent", "acme", "failed job");
-    cache_lookup(c, cfg, &f, 1000, 0.5, &hit, &probe);
+    cache_lookup(c, cfg, &f, 1000, 0.5, &hit, &probe, NULL, false);
     cache_after_ladder(c, cfg, &f, &probe, false, NULL, NULL, NULL, 0, false,
                        2, "p", "m2", 1000);
     cache_probe_clear(&probe);
@@ -387,7 +387,7 @@ static void test_near_hits(void **state)
     struct job edit = make_job(cfg, "intent", "acme", "i want my money back for the order!!");
     store(c, cfg, &orig, "refund", 0.95, 1000);
     /* not served yet: a check, answered by the ladder */
-    assert_int_equal(cache_lookup(c, cfg, &edit, 2000, 0.5, &hit, &probe), CACHE_MISS);
+    assert_int_equal(cache_lookup(c, cfg, &edit, 2000, 0.5, &hit, &probe, NULL, false), CACHE_MISS);
     assert_true(probe.has_candidate);
     assert_false(probe.served);
     assert_string_equal(probe.candidate_label, "refund");
@@ -397,12 +397,12 @@ static void test_near_hits(void **state)
     for (int i = 0; i < 149; i++)
         cache_record_check(c, orig.task, version, 0.9, true);
     /* served now; u below verify_share samples it for a check instead */
-    assert_int_equal(cache_lookup(c, cfg, &edit, 2000, 0.5, &hit, &probe), CACHE_HIT);
+    assert_int_equal(cache_lookup(c, cfg, &edit, 2000, 0.5, &hit, &probe, NULL, false), CACHE_HIT);
     assert_true(hit.near);
     assert_string_equal(hit.label, "refund");
     cache_hit_clear(&hit);
     cache_probe_clear(&probe);
-    assert_int_equal(cache_lookup(c, cfg, &edit, 2000, 0.05, &hit, &probe), CACHE_MISS);
+    assert_int_equal(cache_lookup(c, cfg, &edit, 2000, 0.05, &hit, &probe, NULL, false), CACHE_MISS);
     assert_true(probe.has_candidate && probe.served);
     /* the ladder disagrees: the threshold tightens */
     cache_after_ladder(c, cfg, &edit, &probe, true, "billing", NULL, NULL, 0.9,
@@ -432,12 +432,65 @@ static void test_near_index_eviction(void **state)
     /* the first was evicted: its edit finds no candidate; the others do */
     struct job e0 = make_job(cfg, "intent", "acme", "MY CARD HAS NOT ARRIVED YET!");
     struct job e2 = make_job(cfg, "intent", "acme", "The exchange rate looks wrong.");
-    assert_int_equal(cache_lookup(c, cfg, &e0, 2000, 0.5, &hit, &probe), CACHE_MISS);
+    assert_int_equal(cache_lookup(c, cfg, &e0, 2000, 0.5, &hit, &probe, NULL, false), CACHE_MISS);
     assert_false(probe.has_candidate);
     cache_probe_clear(&probe);
-    assert_int_equal(cache_lookup(c, cfg, &e2, 2000, 0.5, &hit, &probe), CACHE_MISS);
+    assert_int_equal(cache_lookup(c, cfg, &e2, 2000, 0.5, &hit, &probe, NULL, false), CACHE_MISS);
     assert_true(probe.has_candidate); /* not served: no evidence yet */
     cache_probe_clear(&probe);
+    cache_free(c);
+    config_free(cfg);
+}
+
+static int resumed;
+static void on_resume(struct cache_waiter *w)
+{
+    (void)w;
+    resumed++;
+}
+
+/* A copy of a job in flight waits for it instead of calling too, and is
+ * resumed once the first copy's answer is in (or is known not to be). */
+static void test_in_flight_copies_wait(void **state)
+{
+    (void)state;
+    struct config *cfg = BASE_CONFIG();
+    struct cache *c = cache_new(100);
+    struct cache_hit hit = {0};
+    struct cache_probe first, second, third;
+    struct cache_waiter w = {.resume = on_resume};
+    struct job j = make_job(cfg, "extract", "acme", "order A1 is broken");
+    resumed = 0;
+    assert_int_equal(cache_lookup(c, cfg, &j, 1000, 0.5, &hit, &first, NULL, false), CACHE_MISS);
+    assert_true(first.owner);
+    assert_int_equal(cache_lookup(c, cfg, &j, 1000, 0.5, &hit, &second, &w, false), CACHE_WAIT);
+    cache_resume_waiters(c);
+    assert_int_equal(resumed, 0); /* the owner has not ended */
+    cache_after_ladder(c, cfg, &j, &first, true, NULL, "{\"id\":1}", NULL, 0.9,
+                       true, 1, "p", "m", 1000);
+    assert_false(first.owner);
+    cache_resume_waiters(c);
+    assert_int_equal(resumed, 1);
+    assert_int_equal(cache_lookup(c, cfg, &j, 1000, 0.5, &hit, &second, NULL, true), CACHE_HIT);
+    assert_string_equal(hit.data_json, "{\"id\":1}");
+    cache_hit_clear(&hit);
+
+    /* an owner that ends unanswered: the waiter looks again, misses, and
+     * does not wait a second time */
+    struct job k = make_job(cfg, "extract", "acme", "order A2 is late");
+    assert_int_equal(cache_lookup(c, cfg, &k, 1000, 0.5, &hit, &first, NULL, false), CACHE_MISS);
+    assert_int_equal(cache_lookup(c, cfg, &k, 1000, 0.5, &hit, &second, &w, false), CACHE_WAIT);
+    cache_release(c, &first);
+    cache_resume_waiters(c);
+    assert_int_equal(resumed, 2);
+    assert_int_equal(cache_lookup(c, cfg, &k, 1000, 0.5, &hit, &second, &w, true), CACHE_MISS);
+    assert_true(second.owner); /* nobody owned it any more */
+    assert_int_equal(cache_lookup(c, cfg, &k, 1000, 0.5, &hit, &third, &w, true), CACHE_MISS);
+    assert_false(third.owner);
+    cache_release(c, &second);
+    cache_probe_clear(&first);
+    cache_probe_clear(&second);
+    cache_probe_clear(&third);
     cache_free(c);
     config_free(cfg);
 }
@@ -456,6 +509,7 @@ int main(void)
         cmocka_unit_test(test_verify_loop),
         cmocka_unit_test(test_near_hits),
         cmocka_unit_test(test_near_index_eviction),
+        cmocka_unit_test(test_in_flight_copies_wait),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
