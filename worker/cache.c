@@ -14,6 +14,7 @@
 #include "sl.h"
 
 #define MAINTAIN_EVERY_MS 60000
+#define WRITE_RETRY_MS 1000
 /* How often a worker re-reads the near-duplicate checks of all workers. */
 #define CHECKS_EVERY_MS 30000
 #define EXPIRED_PER_PASS 10000
@@ -870,11 +871,12 @@ static const char FLUSH_SQL[] =
     " SELECT (SELECT count(*) FROM s), (SELECT count(*) FROM t),"
     "        (SELECT count(*) FROM k)";
 
-static void flush_queue(struct cache *c, struct db *db)
+/* False when the write failed (the queue is kept). */
+static bool flush_queue(struct cache *c, struct db *db)
 {
     char err[512];
     if (c->n_queued == 0)
-        return;
+        return true;
     char *stores = cJSON_PrintUnformatted(c->q_stores);
     char *touched = cJSON_PrintUnformatted(c->q_touch);
     char *checks = cJSON_PrintUnformatted(c->q_checks);
@@ -887,9 +889,9 @@ static void flush_queue(struct cache *c, struct db *db)
     cJSON_free(touched);
     cJSON_free(checks);
     if (!res) {
-        log_warn("cache: writing %zu queued items failed, retrying: %s",
-                 c->n_queued, err);
-        return;
+        log_warn("cache: writing %zu queued items failed, retrying in %d ms: %s",
+                 c->n_queued, WRITE_RETRY_MS, err);
+        return false;
     }
     PQclear(res);
     cJSON_Delete(c->q_stores);
@@ -899,6 +901,7 @@ static void flush_queue(struct cache *c, struct db *db)
     c->q_touch = cJSON_CreateArray();
     c->q_checks = cJSON_CreateArray();
     c->n_queued = 0;
+    return true;
 }
 
 static void run_maintenance(struct db *db, const struct config *cfg)
@@ -978,7 +981,10 @@ void cache_tick(struct cache *c, struct db *db, const struct config *cfg,
     if (now_ms < c->flush_at_ms)
         return;
     c->flush_at_ms = now_ms + cfg->worker.batch_flush_ms;
-    flush_queue(c, db);
+    if (!flush_queue(c, db)) {
+        c->flush_at_ms = now_ms + WRITE_RETRY_MS;
+        return;
+    }
     for (size_t i = 0; i < c->n_near; i++) {
         struct near_state *s = &c->near[i];
         if (now_ms < s->load_at_ms || c->n_queued)
