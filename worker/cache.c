@@ -192,7 +192,23 @@ static void band_keys(const char *version, const char *tenant,
         uint64_t h = mix64(scope + (uint64_t)b);
         for (int r = 0; r < LSH_ROWS; r++)
             h = mix64(h ^ sk->min[b * LSH_ROWS + r]);
-        keys[b] = h;
+        keys[b] = h >> 2; /* a positive bigint in PostgreSQL */
+    }
+}
+
+/* Appends the band keys as bigint[] literal elements ("k1,k2,...") to a
+ * growable string. */
+static void append_bands(char **buf, size_t *len, size_t *cap,
+                         const uint64_t keys[LSH_BANDS])
+{
+    for (int b = 0; b < LSH_BANDS; b++) {
+        if (*len + 24 >= *cap) {
+            while (*len + 24 >= *cap)
+                *cap = *cap ? *cap * 2 : 1024;
+            *buf = xrealloc(*buf, *cap);
+        }
+        *len += (size_t)snprintf(*buf + *len, *cap - *len, "%s%llu",
+                                 *len > 1 ? "," : "", (unsigned long long)keys[b]);
     }
 }
 
@@ -673,6 +689,18 @@ static void queue_store(struct cache *c, const struct job *job,
     cJSON_AddStringToObject(o, "provider", e->provider);
     cJSON_AddStringToObject(o, "model", e->model);
     cJSON_AddNumberToObject(o, "ttl_s", (double)job->task->cache_ttl_s);
+    if (e->has_sketch) { /* other workers find it as a near candidate */
+        uint64_t keys[LSH_BANDS];
+        char *bands = xstrdup("{");
+        size_t len = 1, cap = 2;
+        band_keys(e->version, e->tenant, &e->sketch, keys);
+        append_bands(&bands, &len, &cap, keys);
+        bands = xrealloc(bands, len + 2);
+        bands[len++] = '}';
+        bands[len] = '\0';
+        cJSON_AddStringToObject(o, "bands", bands);
+        free(bands);
+    }
     cJSON_AddItemToArray(c->q_stores, o);
     c->n_queued++;
 }
@@ -757,13 +785,20 @@ void cache_after_ladder(struct cache *c, const struct config *cfg,
 
 /* ---- PostgreSQL ---------------------------------------------------------------- */
 
+/* The exact keys of the micro-batch, and the near-duplicate candidates its
+ * near-task jobs share an LSH band with (at most NEAR_ROWS_PER_READ). */
+#define NEAR_ROWS_PER_READ "2000"
 static const char PREFETCH_SQL[] =
     "SELECT p.gen, e.key, e.task, e.version, e.tenant, e.input_norm, e.label,"
     "       e.data_json, e.text_output, e.confidence, e.tier, e.provider,"
     "       e.model, (extract(epoch FROM e.created_at) * 1000)::bigint"
     " FROM (SELECT coalesce(max(id), 0) AS gen FROM cache_purges) p"
-    " LEFT JOIN cache_entries e ON e.key = ANY($1::text[])"
-    "  AND e.expires_at > now()";
+    " LEFT JOIN ((SELECT * FROM cache_entries WHERE key = ANY($1::text[])"
+    "             AND expires_at > now())"
+    "            UNION ALL"
+    "            (SELECT * FROM cache_entries WHERE $2::bigint[] <> '{}'"
+    "             AND bands && $2::bigint[] AND expires_at > now()"
+    "             LIMIT " NEAR_ROWS_PER_READ ")) e ON true";
 
 static char *col(PGresult *res, int row, int c)
 {
@@ -806,28 +841,43 @@ void cache_prefetch(struct cache *c, struct db *db, const struct config *cfg,
     /* A text[] literal: hex keys need no quoting. */
     char *keys = xmalloc(n * CACHE_KEY_HEX + 3);
     size_t len = 0, wanted = 0;
+    char *bands = xstrdup("{");
+    size_t blen = 1, bcap = 2;
     keys[len++] = '{';
     for (size_t i = 0; i < n; i++) {
+        const struct job *job = jobs[i];
         char version[CACHE_KEY_HEX], key[CACHE_KEY_HEX];
-        if (jobs[i]->task->cache_mode == CACHE_OFF)
+        if (job->task->cache_mode == CACHE_OFF)
             continue;
-        job_keys(c, cfg, jobs[i], version, key);
+        job_keys(c, cfg, job, version, key);
         if (wanted++)
             keys[len++] = ',';
         memcpy(keys + len, key, CACHE_KEY_HEX - 1);
         len += CACHE_KEY_HEX - 1;
+        if (job->task->cache_mode == CACHE_NEAR && !find(c, key)) {
+            struct cache_sketch sk;
+            uint64_t bk[LSH_BANDS];
+            cache_sim_sketch(job->input, job->input_len, &sk);
+            band_keys(version, scope_of(job), &sk, bk);
+            append_bands(&bands, &blen, &bcap, bk);
+        }
     }
     keys[len++] = '}';
     keys[len] = '\0';
+    bands = xrealloc(bands, blen + 2);
+    bands[blen++] = '}';
+    bands[blen] = '\0';
     if (wanted == 0) {
         free(keys);
+        free(bands);
         return;
     }
-    const char *params[] = {keys};
+    const char *params[] = {keys, bands};
     int64_t t0 = sl_monotonic_us();
-    PGresult *res = db_query(db, "cache lookup", PREFETCH_SQL, 1, params, err,
+    PGresult *res = db_query(db, "cache lookup", PREFETCH_SQL, 2, params, err,
                              sizeof(err));
     free(keys);
+    free(bands);
     c->read_us += sl_monotonic_us() - t0;
     c->reads++;
     if (!res) {
@@ -851,14 +901,14 @@ void cache_prefetch(struct cache *c, struct db *db, const struct config *cfg,
 static const char FLUSH_SQL[] =
     "WITH s AS (INSERT INTO cache_entries (key, task, version, tenant,"
     "    input_norm, label, data_json, text_output, confidence, tier,"
-    "    provider, model, expires_at)"
+    "    provider, model, expires_at, bands)"
     "  SELECT key, task, version, tenant, input_norm, label, data_json,"
     "         text_output, confidence, tier, provider, model,"
-    "         now() + make_interval(secs => ttl_s)"
+    "         now() + make_interval(secs => ttl_s), bands::bigint[]"
     "  FROM json_to_recordset($1::json) AS x(key text, task text,"
     "       version text, tenant text, input_norm text, label text,"
     "       data_json text, text_output text, confidence float8, tier int,"
-    "       provider text, model text, ttl_s float8)"
+    "       provider text, model text, ttl_s float8, bands text)"
     "  ON CONFLICT (key) DO NOTHING RETURNING 1),"
     " t AS (UPDATE cache_entries SET hit_at = now()"
     "  WHERE key IN (SELECT json_array_elements_text($2::json)) RETURNING 1),"

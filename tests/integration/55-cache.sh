@@ -7,8 +7,9 @@
 # each with one zero-cost line carrying a baseline, and the worker's
 # counters equal the ledger. A purge makes the next round call the provider
 # again; a prompt change (SIGHUP) makes a new version: no stale hit. Then a
-# label task in near mode: light edits are checked against the ladder until
-# the bound holds, then served from the cache, a share still re-checked.
+# label task in near mode, on a third worker: light edits find their
+# candidates in the shared table, are checked against the ladder until the
+# bound holds, then served from the cache, a share still re-checked.
 source "$(dirname "$0")/lib.sh"
 
 "$WORKLOAD" --out "$RUN" --jobs 300 --seed 55 --id-prefix r1 >/dev/null
@@ -136,18 +137,15 @@ hits4=$(psql_val "SELECT count(*) FROM results WHERE job_id LIKE 'r4-%' AND sour
 pass "prompt change: none of $n4 priority jobs answered from the old version's entries"
 
 # --- near-duplicates: checks first, then verified hits ----------------------
-# Worker b holds round 3's intent answers; the edits of those messages come
-# next. A loose bound (0.5) keeps the test short: it holds after a handful
-# of agreeing checks.
+# The edits of round 3's intent messages go to a new worker c: its
+# near-duplicate candidates can only come from the shared table (the LSH
+# bands stored with each entry). A loose bound (0.5) keeps the test short:
+# it holds after a handful of agreeing checks.
+it_stop_worker b
 jq '.tasks.intent.cache = {"mode": "near", "verify_share": 0.25, "max_false_hit": 0.5}' \
     "$SLUICE_CONFIG" >"$RUN/new.json"
 mv "$RUN/new.json" "$SLUICE_CONFIG"
-kill -HUP "$(cat "$RUN/worker-b.pid")"
-deadline=$((SECONDS + 30))
-until [ "$(grep -c "reload: .* applied" "$RUN/worker-b.log")" -ge 2 ]; do
-    [ $SECONDS -lt $deadline ] || fail "worker b did not apply the second reload"
-    sleep 0.05
-done
+it_start_worker c
 n5=$n3
 jq -c --arg p r6 'select(.task == "intent") | .id = ($p + "-" + .id) | .input |= (ascii_upcase + " !!")' \
     "$RUN/r1.jsonl" >"$RUN/r6.jsonl"
@@ -157,10 +155,10 @@ tail -n +$((half + 1)) "$RUN/r6.jsonl" >"$RUN/r6b.jsonl"
 "$SLUICE" publish "$RUN/r6a.jsonl" >/dev/null || fail "publish round 6a"
 it_wait_sql "SELECT count(*) FROM results WHERE job_id LIKE 'r6-%'" "$half" 60
 it_wait_sql "SELECT count(*) FROM cache_checks" "$((half / 2))" 30
-sleep 0.2 # b has recorded the checks it wrote
+sleep 0.2 # c has recorded the checks it wrote
 "$SLUICE" publish "$RUN/r6b.jsonl" >/dev/null || fail "publish round 6b"
 it_wait_sql "SELECT count(*) FROM results WHERE job_id LIKE 'r6-%'" "$n5" 60
-it_wait_calls_answered b
+it_wait_calls_answered c
 near=$(psql_val "SELECT count(*) FROM results WHERE job_id LIKE 'r6-%' AND source = 'cache'")
 [ "$near" -gt $(((n5 - half) / 3)) ] || fail "round 6b: only $near near hits of $((n5 - half)) jobs"
 bad=$(psql_val "SELECT count(*) FROM results r WHERE r.job_id LIKE 'r6-%' AND r.source = 'cache'
@@ -170,7 +168,7 @@ bad=$(psql_val "SELECT count(*) FROM results r WHERE r.job_id LIKE 'r6-%' AND r.
 it_load_usage_log
 [ "$(psql_val "SELECT count(*) FROM usage_log")" -eq "$(psql_val "SELECT count(*) FROM cost_lines WHERE tier > 0")" ] \
     || fail "emulator calls != ledger provider lines after the near-duplicate rounds"
-addr=$(it_metrics_addr worker b)
+addr=$(it_metrics_addr worker c)
 prom=$(curl -sf "http://$addr/metrics")
 m_near=$(awk '/^sluice_cache_events_total\{.*event="near_hit"/ {s += $2} END {print s + 0}' <<<"$prom")
 m_checks=$(awk '/^sluice_cache_events_total\{.*event="check"/ {s += $2} END {print s + 0}' <<<"$prom")
@@ -183,5 +181,5 @@ served_checks=$(psql_val "SELECT count(*) FROM cache_checks WHERE served")
 # checks of candidates the ladder answered.
 checks_a=$(psql_val "SELECT count(*) FROM cache_checks WHERE NOT served")
 [ "$checks_a" -ge 5 ] || fail "only $checks_a unserved checks before near hits were served"
-it_stop_worker b
+it_stop_worker c
 pass "near-duplicates: $checks_a unserved checks, and $near near hits of $((n5 - half)) jobs; $checks checks ($served_checks of served hits), metrics == ledger"
