@@ -34,7 +34,7 @@ COMMENT ON TABLE cache_entries IS 'Accepted answers served again for the same ta
 COMMENT ON COLUMN cache_entries.version IS 'Hash of the task config that changes the answer (prompt, system, labels, schema, limits) and its ladder; a change makes a new version.';
 COMMENT ON COLUMN cache_entries.tenant IS 'The tenant the answer belongs to; empty when the task''s cache is shared across tenants.';
 COMMENT ON COLUMN cache_entries.input_norm IS 'Normalised input of label tasks (what near-duplicate similarity is computed on); NULL otherwise.';
-COMMENT ON COLUMN cache_entries.bands IS 'Label tasks: the LSH band keys of the MinHash sketch of input_norm (scope included); a worker reads the entries sharing a band with its micro-batch''s near-task jobs as near-duplicate candidates.';
+COMMENT ON COLUMN cache_entries.bands IS 'Label tasks: 4 LSH band keys of the MinHash sketch of input_norm (scope included); a worker reads the entries sharing a band with its micro-batch''s near-task jobs as near-duplicate candidates.';
 COMMENT ON COLUMN cache_entries.hit_at IS 'Last time a worker served it (updated once per flush); eviction past tasks.<t>.cache.max_entries drops the least recently served.';
 
 -- cache_purges: what `sluice cache purge` removed. Workers read the newest id
