@@ -102,6 +102,16 @@ static void read_csv(const char *path, struct rows *r)
     fclose(f);
 }
 
+static void rows_free(struct rows *r)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        free(r->text[i]);
+        free(r->label[i]);
+    }
+    free(r->text);
+    free(r->label);
+}
+
 /* ---- the alternatives ------------------------------------------------------ */
 
 static uint64_t mix(uint64_t x)
@@ -458,6 +468,12 @@ static int workload(int argc, char **argv)
     write_line(lf, set);
     fclose(lf);
     printf("jobs=%zu fresh=%zu\n", jobs, fresh);
+    for (size_t i = 0; i < jobs; i++)
+        free(input[i]);
+    free(input);
+    free(origin);
+    free(sorted);
+    rows_free(&src);
     return 0;
 }
 
@@ -481,5 +497,7 @@ int main(int argc, char **argv)
     printf("train_rows=%zu test_rows=%zu step=%zu\n", train.n, test.n, step);
     for (int m = 0; m < N_METHODS; m++)
         measure((enum method)m, &train, &test, step);
+    rows_free(&train);
+    rows_free(&test);
     return 0;
 }
