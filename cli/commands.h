@@ -8,6 +8,7 @@
 #include "scheduler.h"
 #include "worker.h"
 
+int cmd_cache(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);
 int cmd_publish(int argc, char **argv);
 int cmd_reconcile(int argc, char **argv);

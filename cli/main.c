@@ -20,6 +20,7 @@ static const struct command commands[] = {
     {"publish", cmd_publish, "publish a JSONL file of jobs to the jobs topic"},
     {"report", cmd_report, "cost tables, CSV or an HTML page with charts from the ledger views"},
     {"reconcile", cmd_reconcile, "the ledger against the providers' usage reports, per day, provider and model"},
+    {"cache", cmd_cache, "purge a task's cached answers (all, or one tenant's)"},
     {"train", cmd_train, "train and certify the tier-0 classifier of a label task from its traces"},
     {"scheduler", cmd_scheduler, "submit async/offpeak jobs as provider batches, poll and ingest them"},
     {"status", cmd_status, "pending jobs, batches in flight and the next off-peak window"},

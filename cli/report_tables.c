@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "pricing.h"
+#include "tier0/tier0_certify.h"
 
 /* Every view has day, feature and tenant columns; the report's filter is
  * the same four parameters everywhere. Unnamed statements are planned with
@@ -105,6 +106,17 @@ static const struct report_spec specs[] = {
      " (sum(saved_nanousd) / nullif(sum(baseline_nanousd), 0))::float8 AS saved_share"
      " FROM v_savings" FILTER
      "GROUP BY ROLLUP (feature) ORDER BY grouping(feature), 4 DESC, 1"},
+    /* false_hit_bound is filled in by cache_bounds(). */
+    {"cache", "Cache: hits, verified near-duplicate false hits, savings", "tiiifiiffu", 1,
+     "SELECT CASE WHEN grouping(task) = 1 THEN '(total)' ELSE task END AS task,"
+     " sum(jobs) AS jobs, sum(exact_hits) AS exact_hits, sum(near_hits) AS near_hits,"
+     " ((sum(exact_hits) + sum(near_hits)) / nullif(sum(jobs), 0))::float8 AS hit_rate,"
+     " sum(checks) AS checks, sum(disagreements) AS disagreements,"
+     " (sum(disagreements) / nullif(sum(checks), 0))::float8 AS false_hit_rate,"
+     " NULL::float8 AS false_hit_bound, sum(saved_nanousd) AS saved_nanousd"
+     " FROM v_cache_daily" FILTER "GROUP BY ROLLUP (task)"
+     " HAVING grouping(task) = 1 OR sum(exact_hits) + sum(near_hits) + sum(checks) > 0"
+     " ORDER BY grouping(task), 1"},
     {"token_histogram", "Input tokens per job (input_chars / 4)", "tiif", 1,
      "SELECT tokens_from::text AS tokens_from, tokens_below, sum(jobs) AS jobs,"
      SHARE("jobs") "AS share FROM v_input_token_histogram" FILTER
@@ -197,6 +209,28 @@ static int run_spec(struct db *db, const struct report_spec *spec,
     return SL_OK;
 }
 
+/* The cache table's false_hit_bound: the 95 % Clopper-Pearson upper bound
+ * of disagreement over the checks (tier 0's, tier0_certify.h). */
+static void cache_bounds(struct report *rep)
+{
+    for (size_t i = 0; i < rep->n_tables; i++) {
+        struct report_table *t = &rep->tables[i];
+        if (strcmp(t->section, "cache") != 0)
+            continue;
+        t->note = xstrdup("false_hit_bound: 95 % upper bound of near-duplicate"
+                          " hits' disagreement with the ladder, over the checks");
+        for (size_t r = 0; r < t->n_rows; r++) {
+            char **cells = &t->cells[r * t->n_cols];
+            uint64_t n = cells[5] ? strtoull(cells[5], NULL, 10) : 0;
+            uint64_t x = cells[6] ? strtoull(cells[6], NULL, 10) : 0;
+            if (n == 0)
+                continue;
+            free(cells[8]);
+            cells[8] = xasprintf("%.6f", tier0_cp_upper(x, n, 0.05));
+        }
+    }
+}
+
 int report_query(struct db *db, const struct report_filter *filter,
                  struct report **out, char *errstr, size_t errstr_size)
 {
@@ -211,6 +245,7 @@ int report_query(struct db *db, const struct report_filter *filter,
             return rc;
         }
     }
+    cache_bounds(rep);
     *out = rep;
     return SL_OK;
 }

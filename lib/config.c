@@ -974,6 +974,41 @@ static int parse_cache_ttl(struct pctx *c, const cJSON *item, const char *path,
     return rc;
 }
 
+/* Cache settings; absent, the task's cache is off. */
+static int parse_cache(struct pctx *c, const cJSON *item, const char *path,
+                       struct task_conf *t)
+{
+    static const char *const modes[] = {"off", "exact", "near"};
+    char sub[PATH_MAX_LEN];
+    const cJSON *obj;
+    char *mode = NULL;
+    join(sub, path, "cache");
+    int rc = get_object(c, item, path, "cache", OPTIONAL, &obj);
+    t->cache_mode = CACHE_OFF;
+    if (rc == SL_OK && obj)
+        rc = check_keys(c, obj, sub, "tasks.*.cache");
+    if (rc == SL_OK)
+        rc = table_fields(c, obj, sub, "tasks.*.cache", t);
+    if (rc == SL_OK && obj)
+        rc = get_bool(c, obj, sub, "shared", false, &t->cache_shared);
+    if (rc == SL_OK && obj)
+        rc = get_string(c, obj, sub, "mode", OPTIONAL, "off", &mode);
+    if (rc != SL_OK || !mode)
+        return rc;
+    size_t i = 0;
+    while (i < SL_ARRAY_LEN(modes) && strcmp(mode, modes[i]) != 0)
+        i++;
+    free(mode);
+    char key[PATH_MAX_LEN];
+    join(key, sub, "mode");
+    if (i == SL_ARRAY_LEN(modes))
+        return fail(c, key, "must be \"off\", \"exact\" or \"near\"");
+    t->cache_mode = (enum cache_mode)i;
+    if (t->cache_mode == CACHE_NEAR && t->output != OUTPUT_LABEL)
+        return fail(c, key, "near-duplicate answers serve label tasks only");
+    return SL_OK;
+}
+
 static int parse_task(struct pctx *c, const cJSON *item, const char *path,
                       void *elem, struct config *cfg)
 {
@@ -998,6 +1033,8 @@ static int parse_task(struct pctx *c, const cJSON *item, const char *path,
         rc = parse_examples(c, item, path, t);
     if (rc == SL_OK)
         rc = parse_cache_ttl(c, item, path, t);
+    if (rc == SL_OK)
+        rc = parse_cache(c, item, path, t);
     return rc;
 }
 

@@ -16,6 +16,8 @@
 enum provider_kind { PROVIDER_OPENAI, PROVIDER_ANTHROPIC };
 enum output_type { OUTPUT_LABEL, OUTPUT_JSON, OUTPUT_TEXT };
 enum job_mode { MODE_INTERACTIVE, MODE_ASYNC, MODE_OFFPEAK };
+/* tasks.*.cache.mode (docs/cache.md). */
+enum cache_mode { CACHE_OFF, CACHE_EXACT, CACHE_NEAR };
 
 struct kv_pair {
     char *key;
@@ -38,6 +40,7 @@ struct worker_conf {
     int batch_flush_ms;     /* max wait before a partial batch is written (50) */
     int claim_lease_ms;     /* a job claim lapses unless renewed (15000) */
     size_t max_input_bytes; /* larger job inputs are rejected (32768) */
+    int cache_lru_entries;  /* answers kept in the process's cache (10000) */
 };
 
 /* An off-peak window in local seconds of the day; end < start crosses
@@ -142,6 +145,14 @@ struct task_conf {
     int64_t tier0_retrain_every_s; /* scheduled retraining period (0 = off) */
     char *tier0_fallback_label; /* the task's "none of these" label, one of
                                  * labels, or NULL; owned */
+    /* The answer cache (worker/cache.h, docs/cache.md). */
+    enum cache_mode cache_mode;  /* default off */
+    int64_t cache_ttl_s;         /* an entry is served this long (86400) */
+    bool cache_shared;           /* one cache for all tenants (false) */
+    int64_t cache_max_entries;   /* rows kept per task in PostgreSQL (100000) */
+    double cache_near_threshold; /* near-duplicate similarity to serve (0.9) */
+    double cache_verify_share;   /* near hits also sent to the ladder (0.1) */
+    double cache_max_false_hit;  /* bound on near hits' disagreement (0.02) */
 };
 
 /* A routing rule: every set condition must hold; the first matching rule's

@@ -81,6 +81,10 @@ INSERT INTO sluice_grants VALUES
     ('tier0_models',                   'SELECT',         'SELECT, INSERT',                  '',       ''),
     ('tier0_shadow',                   'SELECT, INSERT', '',                                '',       ''),
     ('tier0_withdrawals',              'SELECT, INSERT', 'SELECT',                          '',       ''),
+    -- DELETE: workers drop expired entries and trim a task to its max_entries.
+    ('cache_entries',                  'SELECT, INSERT, UPDATE, DELETE', '',                '',       ''),
+    ('cache_purges',                   'SELECT',         '',                                '',       ''),
+    ('cache_checks',                   'SELECT, INSERT', '',                                '',       ''),
     ('pending',                        'INSERT',         'SELECT, INSERT, UPDATE, DELETE',  '',       ''),
     ('batches',                        '',               'SELECT, INSERT, UPDATE',          '',       ''),
     ('sluice_tenant_readers',          '',               '',                                '',       'SELECT'),
@@ -103,7 +107,8 @@ INSERT INTO sluice_grants VALUES
     ('v_input_token_histogram',        '',               '',                                'SELECT', ''),
     ('v_task_mix',                     '',               '',                                'SELECT', ''),
     ('v_top_request_shapes',           '',               '',                                'SELECT', ''),
-    ('v_bill_bounds',                  '',               '',                                'SELECT', '');
+    ('v_bill_bounds',                  '',               '',                                'SELECT', ''),
+    ('v_cache_daily',                  '',               '',                                'SELECT', '');
 
 -- ---- 3. apply them ------------------------------------------------------------
 DO $$

@@ -28,6 +28,8 @@
 
 
 static void call_tier(struct job_run *run);
+static void start_uncached(struct job_run *run);
+static void cache_resumed(struct cache_waiter *w);
 
 static const struct tier_conf *current_tier(const struct job_run *run)
 {
@@ -165,19 +167,25 @@ static void keep_trace(struct job_run *run)
     run->has_trace = true;
 }
 
-/* What the top tier would have been billed for a tier-0 answer: the
- * rendered prompt in, a label answer out (chars / 4, the usual estimate). */
-static int64_t tier0_baseline(const struct job_run *run)
+/* What the top tier would have been billed for an answer given without a
+ * call (tier 0, the cache): the rendered prompt in, the answer out (chars /
+ * 4, the usual estimate; 32 for the answer's JSON wrapping). */
+static int64_t local_baseline(const struct job_run *run, const char *answer)
 {
     const struct task_conf *task = run->job->task;
     char *prompt = provider_render_prompt(task, run->job->input,
                                           run->job->input_len);
     struct llm_usage usage = {
         .input_tokens = (int64_t)(strlen(prompt) + strlen(task->system) + 3) / 4,
-        .output_tokens = (int64_t)(strlen(run->t0_label) + 32 + 3) / 4,
+        .output_tokens = (int64_t)(strlen(answer ? answer : "") + 32 + 3) / 4,
     };
     free(prompt);
     return pricing_baseline_nano(run->host->cfg, &usage);
+}
+
+static int64_t tier0_baseline(const struct job_run *run)
+{
+    return local_baseline(run, run->t0_label);
 }
 
 /* The job's answer is tier 0's. A shadow ladder, if one ran, left its cost
@@ -211,6 +219,76 @@ static void finish_tier0(struct job_run *run, const char *llm_status)
     run->host->finished(run->host, run);
 }
 
+/* The job's answer is a cached one: one zero-cost line (provider 'cache')
+ * carrying the baseline; the result names the tier and model that produced
+ * the answer. */
+static void finish_cache(struct job_run *run)
+{
+    const struct cache_hit *h = &run->cache_hit;
+    const char *answer = h->label ? h->label
+                         : h->data_json ? h->data_json : h->text_output;
+    struct run_line *rl = new_line(run);
+    rl->line = (struct ledger_cost_line){
+        .job_id = run->job->id, .attempt = rl->line.attempt, .tier = 0,
+        .provider = "cache", .model = h->near ? "cache-near" : "cache-exact",
+        .mode = "realtime", .baseline_nanousd = local_baseline(run, answer),
+        .outcome = "accepted", .task = run->job->task->name,
+        .feature = run->job->feature, .tenant = run->job->tenant,
+        .cohort = run->job->cohort,
+    };
+    run->result = (struct ledger_result){
+        .job_id = run->job->id, .status = "answered", .source = "cache",
+        .tier = h->tier, .provider = h->provider, .model = h->model,
+        .label = h->label, .data_json = h->data_json,
+        .text_output = h->text_output, .confidence = h->confidence,
+        .has_confidence = h->has_confidence,
+        .attempts = run->attempt_base + (int)run->n_lines,
+    };
+    run->by_cache = true;
+    run->host->finished(run->host, run);
+}
+
+/* The cache, before the budget, tier 0 and the ladder: true when it
+ * answered, or when the run waits for a copy of its job in flight (it then
+ * goes on in cache_resumed). */
+static bool answer_from_cache(struct job_run *run)
+{
+    struct job_run_host *h = run->host;
+    if (!h->cache)
+        return false;
+    double u = (double)random() / ((double)RAND_MAX + 1.0);
+    bool again = run->cache_waited;
+    cache_probe_clear(&run->cache_probe);
+    switch (cache_lookup(h->cache, h->cfg, run->job, sl_now_ms(), u,
+                         &run->cache_hit, &run->cache_probe, &run->cache_wait,
+                         again)) {
+    case CACHE_HIT:
+        finish_cache(run);
+        return true;
+    case CACHE_WAIT:
+        run->cache_waited = true;
+        return true;
+    case CACHE_MISS:
+        break;
+    }
+    return false;
+}
+
+/* The ladder's outcome goes to the cache: stored when accepted (and
+ * confident enough), compared with a near-duplicate candidate. */
+static void offer_to_cache(struct job_run *run, const char *status)
+{
+    const struct tier_conf *tier = current_tier(run);
+    const struct llm_answer *a = &run->answer;
+    bool answered = strcmp(status, "answered") == 0;
+    cache_after_ladder(run->host->cache, run->host->cfg, run->job,
+                       &run->cache_probe, answered, answered ? a->label : NULL,
+                       answered ? run->data_json : NULL,
+                       answered ? a->text : NULL, a->confidence,
+                       a->has_confidence, tier->tier, tier->provider->name,
+                       tier->model, sl_now_ms());
+}
+
 /* The baseline is carried by the line that concludes the job, so that
  * SUM(baseline_nanousd) over a job is the job's baseline, not a multiple. */
 static void finish(struct job_run *run, const char *status, const char *error)
@@ -240,6 +318,7 @@ static void finish(struct job_run *run, const char *status, const char *error)
         run->error = xstrdup(error);
         r->error = run->error;
     }
+    offer_to_cache(run, status); /* also wakes copies waiting for it */
     run->host->finished(run->host, run);
 }
 
@@ -604,12 +683,34 @@ struct job_run *job_run_start(struct job_run_host *w, struct job *job,
     run->generation = generation;
     run->received_ms = sl_now_ms();
     run->attempt_base = attempt_base;
+    run->cache_wait.resume = cache_resumed;
     route_plan(w->cfg, job, &run->plan);
+    /* A cached answer costs nothing: no budget stands in its way. */
+    if (answer_from_cache(run))
+        return run;
+    start_uncached(run);
+    return run;
+}
+
+/* The copy this run waited for ended: its answer may be cached now. */
+static void cache_resumed(struct cache_waiter *w)
+{
+    struct job_run *run =
+        (struct job_run *)((char *)w - offsetof(struct job_run, cache_wait));
+    if (!answer_from_cache(run))
+        start_uncached(run);
+}
+
+/* Budget, tier 0, the scheduler hand-off or the ladder. */
+static void start_uncached(struct job_run *run)
+{
+    struct job_run_host *w = run->host;
+    struct job *job = run->job;
     /* Budgets may cap the plan, defer the job to off-peak or reject it. */
     struct budget_decision bd;
     if (budget_check(w->budget, job, &run->plan, run->received_ms, &bd)) {
         finish_rejected_by_budget(run, bd.reason);
-        return run;
+        return;
     }
     if (w->tier0 && tier0_live_answer(w->tier0, job, &run->t0)) {
         run->by_tier0 = true;
@@ -617,14 +718,13 @@ struct job_run *job_run_start(struct job_run_host *w, struct job *job,
         run->t0_model = xasprintf("tier0-v%lld", (long long)run->t0.version);
         if (!run->t0.shadow) {
             finish_tier0(run, NULL);
-            return run;
+            return;
         }
         w->tier0_shadowed++;
     } else if (defer_to_scheduler(run)) {
-        return run;
+        return;
     }
     call_tier(run);
-    return run;
 }
 
 void job_run_free(struct job_run *run)
@@ -647,6 +747,11 @@ void job_run_free(struct job_run *run)
     free(run->t0_label);
     free(run->t0_model);
     free(run->trace_input);
+    cache_hit_clear(&run->cache_hit);
+    /* A run that ended another way (tier 0, deferred, rejected, released)
+     * wakes the copies waiting for it now. */
+    cache_release(run->host->cache, &run->cache_probe);
+    cache_probe_clear(&run->cache_probe);
     job_free(run->job);
     free(run);
 }

@@ -25,6 +25,7 @@
 #include <uv.h>
 
 #include "budget.h"
+#include "cache.h"
 #include "config.h"
 #include "http_multi.h"
 #include "job.h"
@@ -50,6 +51,7 @@ struct job_run_host {
     struct http_multi *http;
     struct budget *budget;
     struct tier0_live *tier0;
+    struct cache *cache;        /* the answer cache; NULL: none */
     bool draining;              /* set by the host: runs take no new call */
     uint64_t tier0_shadowed;    /* tier-0 answers re-checked by the ladder */
     struct retry_wait *waits;   /* runs waiting to retry (job_run.c links) */
@@ -113,6 +115,14 @@ struct job_run {
     char *trace_input;
     struct ledger_shadow shadow;
     bool has_shadow;
+
+    /* Answered from the cache (hit), or what the ladder's answer is stored
+     * under and compared with (probe). */
+    bool by_cache;
+    struct cache_hit cache_hit;
+    struct cache_probe cache_probe;
+    struct cache_waiter cache_wait; /* waiting for a copy in flight */
+    bool cache_waited;              /* waits once */
 
     /* Async/offpeak: handed to the scheduler as a pending row, no result. */
     struct pending_handover pending;

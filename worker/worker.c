@@ -19,6 +19,7 @@
 
 #include <openssl/evp.h>
 
+#include "cache.h"
 #include "claims.h"
 #include "cost_drift.h"
 #include "db.h"
@@ -474,6 +475,13 @@ static void sort_by_claim(struct worker *w, struct parked_job *jobs, size_t n,
         for (size_t i = 0; i < n; i++)
             st[i] = CLAIM_BUSY;
     }
+    /* The cache reads the claimed jobs' entries in one statement. */
+    const struct job *claimed[INTAKE_CHUNK];
+    size_t n_claimed = 0;
+    for (size_t i = 0; i < n; i++)
+        if (st[i] == CLAIM_TAKEN)
+            claimed[n_claimed++] = jobs[i].job;
+    cache_prefetch(w->runs.cache, w->db, w->cfg, claimed, n_claimed);
     for (size_t i = 0; i < n; i++) {
         struct parked_job *p = &jobs[i];
         switch (st[i]) {
@@ -868,6 +876,7 @@ static void on_tick(uv_timer_t *t)
     flush_calls(w);
     if (batch_due(w))
         flush_batch(w);
+    cache_tick(w->runs.cache, w->db, w->cfg, sl_now_ms());
     renew_claims(w);
     refresh_budget(w);
     check_cost_drift(w);
@@ -978,6 +987,7 @@ static int open_services(struct worker *w, char *err, size_t err_size)
         .cfg = cfg, .loop = &w->loop, .http = w->http, .budget = w->budget,
         .tier0 = w->tier0, .finished = run_finished, .released = run_released,
         .call_id_prefix = w->call_id_prefix, .queue_call = queue_call,
+        .cache = cache_new((size_t)cfg->worker.cache_lru_entries),
     };
     return SL_OK;
 }
@@ -1003,6 +1013,8 @@ static void close_services(struct worker *w)
 {
     kconsumer_close(w->consumer);
     kproducer_free(w->dlq);
+    cache_close(w->runs.cache, w->db);
+    w->runs.cache = NULL; /* runs freed below must not reach it */
     db_close(w->db);
     ledger_batch_free(w->batch);
     free(w->done_runs);

@@ -12,6 +12,7 @@ static const char *const l_calls[] = {"provider", "model", "status"};
 static const char *const l_provider[] = {"provider"};
 static const char *const l_reason[] = {"reason"};
 static const char *const l_task[] = {"task"};
+static const char *const l_cache[] = {"task", "event"};
 static const char *const l_budget[] = {"scope", "action"};
 static const char *const l_tier[] = {"tier"};
 static const char *const l_pending[] = {"provider", "model", "mode"};
@@ -86,6 +87,10 @@ void telemetry_init(void)
     t->tier0_withdrawals = COUNTER("sluice_tier0_withdrawals_total",
                                    "Tier-0 labels or models withdrawn by live checks.",
                                    l_task);
+    t->cache_events = COUNTER("sluice_cache_events_total",
+                              "Answer cache events by task: lookup, exact_hit,"
+                              " near_hit, check, disagreement, tightened, stopped.",
+                              l_cache);
     t->budget_actions = COUNTER("sluice_budget_actions_total",
                                 "Jobs affected by a reached budget.", l_budget);
     t->cost_drift_alerts = COUNTER("sluice_cost_drift_alerts_total",

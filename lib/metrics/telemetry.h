@@ -38,6 +38,8 @@ struct telemetry {
     struct metric_family *reconcile_diff_nanousd;  /* gauge {provider} */
     /* tier 0 */
     struct metric_family *tier0_withdrawals;     /* {task} */
+    /* answer cache (worker/cache.h) */
+    struct metric_family *cache_events;          /* {task,event} */
     /* budgets and drift */
     struct metric_family *budget_actions;        /* {scope,action} */
     struct metric_family *cost_drift_alerts;     /* {tier} */

@@ -1,4 +1,4 @@
-/* sources: cli/report_tables.c lib/db.c lib/utf8.c cli/report_html.c lib/pricing.c lib/config.c lib/config_table.c lib/sl.c lib/log.c */
+/* sources: cli/report_tables.c lib/db.c lib/utf8.c cli/report_html.c lib/pricing.c lib/tier0/tier0_certify.c lib/tier0/tier0_model.c lib/tier0/tier0_features.c lib/config.c lib/config_table.c lib/sl.c lib/log.c */
 /* The report formatters on a hand-built report: CSV quoting and the tidy
  * layout, HTML escaping, aligned text with dollars, and the HTML page's five
  * charts with no external reference. */
