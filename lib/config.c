@@ -957,24 +957,26 @@ static int parse_examples(struct pctx *c, const cJSON *item, const char *path,
     return SL_OK;
 }
 
-static int parse_cache_ttl(struct pctx *c, const cJSON *item, const char *path,
+static int parse_prompt_cache_ttl(struct pctx *c, const cJSON *item, const char *path,
                            struct task_conf *t)
 {
     char sub[PATH_MAX_LEN];
     char *ttl = NULL;
-    join(sub, path, "cache_ttl");
-    int rc = table_string(c, item, path, "tasks.*", "cache_ttl", &ttl);
+    join(sub, path, "prompt_cache_ttl");
+    int rc = table_string(c, item, path, "tasks.*", "prompt_cache_ttl", &ttl);
     if (rc == SL_OK && strcmp(ttl, "5m") == 0)
-        t->cache_ttl_s = 300;
+        t->prompt_cache_ttl_s = 300;
     else if (rc == SL_OK && strcmp(ttl, "1h") == 0)
-        t->cache_ttl_s = 3600;
+        t->prompt_cache_ttl_s = 3600;
     else if (rc == SL_OK)
         rc = fail(c, sub, "must be \"5m\" or \"1h\"");
     free(ttl);
     return rc;
 }
 
-/* Cache settings; absent, the task's cache is off. */
+/* Cache settings. Absent, label and JSON tasks cache exact repeats (the
+ * same question gets the same answer), text generation does not (a user
+ * asking twice may well want a second draft). */
 static int parse_cache(struct pctx *c, const cJSON *item, const char *path,
                        struct task_conf *t)
 {
@@ -984,7 +986,8 @@ static int parse_cache(struct pctx *c, const cJSON *item, const char *path,
     char *mode = NULL;
     join(sub, path, "cache");
     int rc = get_object(c, item, path, "cache", OPTIONAL, &obj);
-    t->cache_mode = CACHE_OFF;
+    const char *by_default = t->output == OUTPUT_TEXT ? "off" : "exact";
+    t->cache_mode = t->output == OUTPUT_TEXT ? CACHE_OFF : CACHE_EXACT;
     if (rc == SL_OK && obj)
         rc = check_keys(c, obj, sub, "tasks.*.cache");
     if (rc == SL_OK)
@@ -992,7 +995,7 @@ static int parse_cache(struct pctx *c, const cJSON *item, const char *path,
     if (rc == SL_OK && obj)
         rc = get_bool(c, obj, sub, "shared", false, &t->cache_shared);
     if (rc == SL_OK && obj)
-        rc = get_string(c, obj, sub, "mode", OPTIONAL, "off", &mode);
+        rc = get_string(c, obj, sub, "mode", OPTIONAL, by_default, &mode);
     if (rc != SL_OK || !mode)
         return rc;
     size_t i = 0;
@@ -1032,7 +1035,7 @@ static int parse_task(struct pctx *c, const cJSON *item, const char *path,
     if (rc == SL_OK)
         rc = parse_examples(c, item, path, t);
     if (rc == SL_OK)
-        rc = parse_cache_ttl(c, item, path, t);
+        rc = parse_prompt_cache_ttl(c, item, path, t);
     if (rc == SL_OK)
         rc = parse_cache(c, item, path, t);
     return rc;

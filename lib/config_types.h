@@ -136,7 +136,7 @@ struct task_conf {
     int max_output_tokens;
     struct task_example *examples; /* few-shot examples, in order (owned) */
     size_t n_examples;
-    int cache_ttl_s;      /* prompt cache TTL asked for: 300 ("5m") or 3600 ("1h") */
+    int prompt_cache_ttl_s; /* prompt cache TTL asked for: 300 ("5m") or 3600 ("1h") */
     /* Tier 0 (label tasks): answer locally what a certified model covers. */
     bool tier0_enabled;       /* default true for label tasks */
     double tier0_target;      /* agreement to guarantee (0.98) */

@@ -263,6 +263,12 @@ static bool answer_from_cache(struct job_run *run)
                          &run->cache_hit, &run->cache_probe, &run->cache_wait,
                          again)) {
     case CACHE_HIT:
+        /* A job routed past the cheap tiers (start_tier) asked for better
+         * than a cheaper tier's answer: it goes up its own ladder. */
+        if (run->cache_hit.tier < run->plan.tiers[0]) {
+            cache_hit_clear(&run->cache_hit);
+            break;
+        }
         finish_cache(run);
         return true;
     case CACHE_WAIT:

@@ -137,7 +137,7 @@ void prompt_shape_build(const struct provider_conf *p,
     int64_t chars = (int64_t)utf8_chars(out->system) +
                     (int64_t)utf8_chars(out->head);
     out->prefix_tokens = (chars + 3) / 4;
-    out->ttl_s = task->cache_ttl_s == 3600 ? 3600 : 300;
+    out->ttl_s = task->prompt_cache_ttl_s == 3600 ? 3600 : 300;
     if (!p->prompt_caching)
         return;
     out->breakpoint = out->prefix_tokens >= p->cache_min_tokens;

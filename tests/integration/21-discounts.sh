@@ -32,7 +32,7 @@ it_start_services 0 '{}' "
   | .providers[\"emu-openai\"].retry_base_ms = 20
   | .tasks.intent.examples = $(examples intent)
   | .tasks.priority.examples = $(examples priority)
-  | .tasks.priority.cache_ttl = \"1h\""
+  | .tasks.priority.prompt_cache_ttl = \"1h\""
 
 it_start_worker a
 it_wait_workers_assigned a

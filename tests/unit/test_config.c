@@ -183,7 +183,7 @@ static const struct broken_case broken_cases[] = {
     {"tasks/intent/examples", "[{\"output\": \"a\"}]", NULL, "tasks.intent.examples[0].input: missing"},
     {"tasks/summary/examples", "[{\"input\": \"x\", \"output\": 3}]", NULL,
      "tasks.summary.examples[0].output: must be a string"},
-    {"tasks/intent/cache_ttl", "\"2h\"", NULL, "tasks.intent.cache_ttl: must be \"5m\" or \"1h\""},
+    {"tasks/intent/prompt_cache_ttl", "\"2h\"", NULL, "tasks.intent.prompt_cache_ttl: must be \"5m\" or \"1h\""},
     {"routing", "{}", NULL, "routing: must be an array"},
     {"routing/0/when/mode", "\"batch\"", NULL, "routing[0].when.mode: must be"},
     {"routing/0/when/task", "\"nope\"", NULL, "routing[0].when.task: task \"nope\" is not defined"},
@@ -442,7 +442,7 @@ static void test_discount_keys(void **state)
     assert_int_equal(p->cache_min_tokens, 1024);
     assert_false(p->flex);
     assert_int_equal(p->flex_retries, 2);
-    assert_int_equal(config_task(cfg, "intent")->cache_ttl_s, 300);
+    assert_int_equal(config_task(cfg, "intent")->prompt_cache_ttl_s, 300);
     assert_int_equal(config_task(cfg, "intent")->n_examples, 0);
     /* 1-hour writes default to twice the input price: 0.1 -> 0.2 $/M */
     assert_int_equal(config_price(cfg, "m1")->cache_write_1h, 200000000);
@@ -452,7 +452,7 @@ static void test_discount_keys(void **state)
     set_at(root, "tasks/intent/examples",
            "[{\"input\": \"refund me\", \"output\": \"b\"}, {\"input\": \"hi\", \"output\": \"a\"}]");
     set_at(root, "tasks/extract/examples", "[{\"input\": \"order 7\", \"output\": {\"id\": 7}}]");
-    set_at(root, "tasks/summary/cache_ttl", "\"1h\"");
+    set_at(root, "tasks/summary/prompt_cache_ttl", "\"1h\"");
     set_at(root, "providers/p1/flex", "true");
     set_at(root, "prices/m1/cache_write_1h", "0.3");
     text = cJSON_PrintUnformatted(root);
@@ -464,7 +464,7 @@ static void test_discount_keys(void **state)
     assert_string_equal(t->examples[0].answer, "{\"label\":\"b\"}");
     assert_string_equal(config_task(cfg, "extract")->examples[0].answer,
                         "{\"data\":{\"id\":7}}");
-    assert_int_equal(config_task(cfg, "summary")->cache_ttl_s, 3600);
+    assert_int_equal(config_task(cfg, "summary")->prompt_cache_ttl_s, 3600);
     assert_true(config_provider(cfg, "p1")->flex);
     assert_int_equal(config_price(cfg, "m1")->cache_write_1h, 300000000);
     config_free(cfg);

@@ -36,7 +36,7 @@ static struct task_conf task = {
     .name = "intent", .output = OUTPUT_LABEL, .labels = labels, .n_labels = 3,
     .system = "You classify support tickets.",
     .prompt = "Pick one of <labels>{{labels}}</labels>.\n<input>{{input}}</input>",
-    .max_output_tokens = 64, .cache_ttl_s = 300,
+    .max_output_tokens = 64, .prompt_cache_ttl_s = 300,
 };
 
 static int setup(void **state)
@@ -122,11 +122,11 @@ static void test_anthropic_breakpoint_placement(void **state)
     assert_null(strstr(body, "\"ttl\""));
     free(body);
 
-    task.cache_ttl_s = 3600;
+    task.prompt_cache_ttl_s = 3600;
     body = provider_request_body(&anthropic_conf, &task, "m", "hi", 2);
     assert_non_null(strstr(body, "\"cache_control\":{\"type\":\"ephemeral\",\"ttl\":\"1h\"}"));
     free(body);
-    task.cache_ttl_s = 300;
+    task.prompt_cache_ttl_s = 300;
 
     /* A template that starts with the input: the system text is the last
      * stable block. */
