@@ -64,12 +64,12 @@ static int reload_model(struct served_task *s, struct db *db, char *errstr,
                         size_t errstr_size)
 {
     int64_t latest = 0;
-    int rc = tier0_store_latest_version(db, s->task->name, &latest, errstr,
+    int rc = tier0_store_serving_version(db, s->task->name, &latest, errstr,
                                         errstr_size);
     if (rc != SL_OK || latest == 0 || (s->served && s->served->version >= latest))
         return rc;
     struct tier0_served *fresh = NULL;
-    rc = tier0_store_load_latest(db, s->task->name, &fresh, errstr, errstr_size);
+    rc = tier0_store_load_serving(db, s->task->name, &fresh, errstr, errstr_size);
     if (rc != SL_OK)
         return rc;
     log_info("tier0: task %s now serves model version %lld (certified: %s)",

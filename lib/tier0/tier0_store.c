@@ -148,7 +148,10 @@ static int served_from_row(PGresult *res, const char *task,
     return rc;
 }
 
-int tier0_store_load_latest(struct db *db, const char *task,
+/* What a task serves: its newest version that certified something. */
+#define SERVING_WHERE "WHERE task = $1 AND cardinality(certified_labels) > 0 "
+
+int tier0_store_load_serving(struct db *db, const char *task,
                             struct tier0_served **out, char *errstr,
                             size_t errstr_size)
 {
@@ -156,13 +159,14 @@ int tier0_store_load_latest(struct db *db, const char *task,
     const char *v[1] = {task};
     PGresult *res = db_query(db, "load tier0 model",
         "SELECT version, model, thresholds::text FROM tier0_models "
-        "WHERE task = $1 ORDER BY version DESC LIMIT 1",
+        SERVING_WHERE "ORDER BY version DESC LIMIT 1",
         1, v, errstr, errstr_size);
     int rc;
     if (!res) {
         rc = SL_EDB;
     } else if (PQntuples(res) == 0) {
-        snprintf(errstr, errstr_size, "no tier0 model for task %s", task);
+        snprintf(errstr, errstr_size, "no certified tier0 model for task %s",
+                 task);
         rc = SL_ENOTFOUND;
     } else {
         rc = served_from_row(res, task, out, errstr, errstr_size);
@@ -171,13 +175,13 @@ int tier0_store_load_latest(struct db *db, const char *task,
     return rc;
 }
 
-int tier0_store_latest_version(struct db *db, const char *task,
+int tier0_store_serving_version(struct db *db, const char *task,
                                int64_t *version, char *errstr,
                                size_t errstr_size)
 {
     const char *v[1] = {task};
     PGresult *res = db_query(db, "tier0 model version",
-        "SELECT COALESCE(max(version), 0) FROM tier0_models WHERE task = $1",
+        "SELECT COALESCE(max(version), 0) FROM tier0_models " SERVING_WHERE,
         1, v, errstr, errstr_size);
     if (!res)
         return SL_EDB;

@@ -69,16 +69,20 @@ struct tier0_served {
     struct tier0_cert cert; /* thresholds and certified flags only */
 };
 
-/* Loads the newest model of a task. Returns 0 and a new served (free with
- * tier0_served_free), SL_ENOTFOUND when the task has none, SL_EDB or
- * SL_EINVAL (a stored model that does not parse). */
-int tier0_store_load_latest(struct db *db, const char *task,
+/* Loads the model a task serves: its newest version that certified at least
+ * one label. A retraining that certifies nothing (too few new traces, an
+ * unlucky split) is stored for the record but does not displace a
+ * certified model; withdrawals of the served version still apply. Returns
+ * 0 and a new served (free with tier0_served_free), SL_ENOTFOUND when the
+ * task has no certified version, SL_EDB or SL_EINVAL (a stored model that
+ * does not parse). */
+int tier0_store_load_serving(struct db *db, const char *task,
                             struct tier0_served **out, char *errstr,
                             size_t errstr_size) SL_MUSTCHECK;
 
-/* The newest version of a task, 0 when none: a cheap check for hot reload
- * (reload when it exceeds the served version). */
-int tier0_store_latest_version(struct db *db, const char *task,
+/* The version tier0_store_load_serving would load, 0 when none: a cheap
+ * check for hot reload (reload when it exceeds the served version). */
+int tier0_store_serving_version(struct db *db, const char *task,
                                int64_t *version, char *errstr,
                                size_t errstr_size) SL_MUSTCHECK;
 

@@ -2,9 +2,11 @@
 /* Tier-0 store against a real PostgreSQL (pg_fixture): traces are stored
  * normalised and read newest first; a model round-trips through bytea bit
  * for bit with its thresholds; versions count up per task; the served form
- * makes the same decisions as the trained model. */
+ * makes the same decisions as the trained model; a retraining that
+ * certifies nothing does not displace the certified version served. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <limits.h>
@@ -93,10 +95,10 @@ static void test_model_roundtrip(void **state)
 {
     (void)state;
     int64_t v = -1;
-    assert_int_equal(tier0_store_latest_version(db, "intent", &v, errstr, sizeof errstr), SL_OK);
+    assert_int_equal(tier0_store_serving_version(db, "intent", &v, errstr, sizeof errstr), SL_OK);
     assert_int_equal(v, 0);
     struct tier0_served *served = NULL;
-    assert_int_equal(tier0_store_load_latest(db, "intent", &served, errstr, sizeof errstr),
+    assert_int_equal(tier0_store_load_serving(db, "intent", &served, errstr, sizeof errstr),
                      SL_ENOTFOUND);
     add_traces("intent", 1200);
     struct tier0_model *m = NULL;
@@ -107,9 +109,9 @@ static void test_model_roundtrip(void **state)
         assert_int_equal(tier0_store_save(db, "intent", m, &c, &v, errstr, sizeof errstr), SL_OK);
         assert_int_equal(v, want);
     }
-    assert_int_equal(tier0_store_latest_version(db, "intent", &v, errstr, sizeof errstr), SL_OK);
+    assert_int_equal(tier0_store_serving_version(db, "intent", &v, errstr, sizeof errstr), SL_OK);
     assert_int_equal(v, 2);
-    assert_int_equal(tier0_store_load_latest(db, "intent", &served, errstr, sizeof errstr), SL_OK);
+    assert_int_equal(tier0_store_load_serving(db, "intent", &served, errstr, sizeof errstr), SL_OK);
     assert_int_equal(served->version, 2);
     size_t a_size, b_size;
     uint8_t *a = tier0_model_serialize(m, &a_size);
@@ -143,11 +145,53 @@ static void test_model_roundtrip(void **state)
     tier0_cert_clear(&c);
 }
 
+/* A retraining that certified nothing is stored but not served: the
+ * workers keep the newest version that certified something. */
+static void test_uncertified_does_not_displace(void **state)
+{
+    (void)state;
+    add_traces("topics", 1200);
+    struct tier0_model *m = NULL;
+    struct tier0_cert c;
+    train_from_store("topics", &m, &c);
+    assert_true(c.certified);
+    int64_t v = 0;
+    struct tier0_served *served = NULL;
+    assert_int_equal(tier0_store_load_serving(db, "topics", &served, errstr, sizeof errstr),
+                     SL_ENOTFOUND);
+    assert_int_equal(tier0_store_save(db, "topics", m, &c, &v, errstr, sizeof errstr), SL_OK);
+    assert_int_equal(v, 1);
+    bool was[8] = {0};
+    assert_true(c.n_labels <= 8);
+    for (size_t k = 0; k < c.n_labels; k++) {
+        was[k] = c.labels[k].certified;
+        c.labels[k].certified = false;
+    }
+    c.certified = false;
+    assert_int_equal(tier0_store_save(db, "topics", m, &c, &v, errstr, sizeof errstr), SL_OK);
+    assert_int_equal(v, 2);
+    assert_int_equal(tier0_store_serving_version(db, "topics", &v, errstr, sizeof errstr), SL_OK);
+    assert_int_equal(v, 1);
+    assert_int_equal(tier0_store_load_serving(db, "topics", &served, errstr, sizeof errstr), SL_OK);
+    assert_int_equal(served->version, 1);
+    tier0_served_free(served);
+    /* a certified retraining is served again */
+    for (size_t k = 0; k < c.n_labels; k++)
+        c.labels[k].certified = was[k];
+    c.certified = true;
+    assert_int_equal(tier0_store_save(db, "topics", m, &c, &v, errstr, sizeof errstr), SL_OK);
+    assert_int_equal(tier0_store_serving_version(db, "topics", &v, errstr, sizeof errstr), SL_OK);
+    assert_int_equal(v, 3);
+    tier0_model_free(m);
+    tier0_cert_clear(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_traces),
         cmocka_unit_test(test_model_roundtrip),
+        cmocka_unit_test(test_uncertified_does_not_displace),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
