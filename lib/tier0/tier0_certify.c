@@ -80,7 +80,7 @@ double tier0_cp_upper(uint64_t x, uint64_t n, double alpha)
 
 static double risk_of(const struct tier0_rank *r, const struct tier0_pred *p)
 {
-    return (1 - p->score) * r->factor[p->label];
+    return (1 - p->conf) * r->factor[p->label];
 }
 
 static bool too_novel(int fallback, double max_unseen, const struct tier0_pred *p)
@@ -115,7 +115,7 @@ static void tune_factors(const struct tier0_point *t, size_t n,
     for (size_t i = 0; i < n; i++) {
         int k = t[i].p.label;
         obs[k] += t[i].y != k;
-        exp_err[k] += 1 - t[i].p.score;
+        exp_err[k] += 1 - t[i].p.conf;
     }
     for (size_t k = 0; k < r->n_labels; k++)
         all_obs += obs[k], all_exp += exp_err[k];
@@ -337,7 +337,7 @@ bool tier0_cert_answers(const struct tier0_cert *c, const struct tier0_pred *p)
     if (!c->certified || p->label < 0 || (size_t)p->label >= c->n_labels)
         return false;
     const struct tier0_label_cert *l = &c->labels[p->label];
-    return l->certified && p->score >= l->threshold &&
+    return l->certified && (c->by_score ? p->score : p->conf) >= l->threshold &&
            !too_novel(c->fallback, c->max_unseen, p);
 }
 
@@ -345,8 +345,8 @@ bool tier0_cert_answers(const struct tier0_cert *c, const struct tier0_pred *p)
 
 void tier0_cert_opts_default(struct tier0_cert_opts *o)
 {
-    *o = (struct tier0_cert_opts){TIER0_TARGET_DEFAULT, 0.15, 0.15,
-                                  TIER0_NOVELTY_QUANTILE, NULL, 1};
+    *o = (struct tier0_cert_opts){TIER0_TARGET_DEFAULT, 0, TIER0_CERT_SHARE,
+                                  TIER0_NOVELTY_QUANTILE, NULL, 1, TIER0_INNER_FOLDS};
 }
 
 static uint64_t splitmix64(uint64_t *s)
@@ -416,14 +416,73 @@ static int fallback_index(const struct tier0_data *d, const char *name)
     return -1;
 }
 
+int *tier0_cert_folds(const struct tier0_data *d, const int *part,
+                      unsigned k, unsigned seed)
+{
+    size_t n = tier0_data_count(d), L = tier0_data_n_labels(d);
+    uint64_t s = (uint64_t)seed ^ 0x6a09e667f3bcc909ULL; /* not the split's stream */
+    size_t *perm = xmalloc((n ? n : 1) * sizeof *perm);
+    size_t *dealt = xcalloc(L, sizeof *dealt);
+    int *fold = xmalloc((n ? n : 1) * sizeof *fold);
+    for (size_t i = 0; i < n; i++)
+        perm[i] = i;
+    for (size_t i = n; i > 1; i--) {
+        size_t j = (size_t)(splitmix64(&s) % i), t = perm[i - 1];
+        perm[i - 1] = perm[j];
+        perm[j] = t;
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t r = perm[i];
+        int y = tier0_data_y(d, r);
+        /* Each label's rows go round the folds, starting where the label
+         * before left off, so small labels do not all pile into fold 0. */
+        fold[r] = part[r] == 0 ? (int)((dealt[y]++ + (size_t)y) % k) : -1;
+    }
+    free(dealt);
+    free(perm);
+    return fold;
+}
+
+int tier0_cert_oof(const struct tier0_data *d, const int *part,
+                   const struct tier0_train_params *params, unsigned k,
+                   unsigned seed, struct tier0_point *out, size_t *n_out,
+                   char *errstr, size_t errstr_size)
+{
+    size_t n = tier0_data_count(d), m = 0;
+    int *fold = tier0_cert_folds(d, part, k, seed);
+    bool *use = xmalloc((n ? n : 1) * sizeof *use);
+    int rc = SL_OK;
+    for (unsigned f = 0; f < k && rc == SL_OK; f++) {
+        struct tier0_model *fm = NULL;
+        for (size_t i = 0; i < n; i++)
+            use[i] = fold[i] >= 0 && fold[i] != (int)f;
+        rc = tier0_model_train(d, params, use, &fm, errstr, errstr_size);
+        for (size_t i = 0; rc == SL_OK && i < n; i++) {
+            if (fold[i] != (int)f)
+                continue;
+            out[m].y = tier0_data_y(d, i);
+            tier0_model_predict_row_full(fm, d, i, &out[m].p);
+            m++;
+        }
+        tier0_model_free(fm);
+    }
+    *n_out = m;
+    free(use);
+    free(fold);
+    return rc;
+}
+
 static int check_opts(const struct tier0_cert_opts *o, char *errstr,
                       size_t errstr_size)
 {
-    if (!(o->target > 0 && o->target < 1) || !(o->tune_share > 0) ||
+    bool inner = o->inner_folds > 0;
+    if (!(o->target > 0 && o->target < 1) ||
+        (inner ? o->inner_folds < 2 || o->inner_folds > TIER0_MAX_FOLDS || o->tune_share != 0
+               : !(o->tune_share > 0)) ||
         !(o->cert_share > 0) || !(o->tune_share + o->cert_share < 1) ||
         !(o->novelty_quantile > 0 && o->novelty_quantile <= 1)) {
-        snprintf(errstr, errstr_size, "tier0 certify: target, shares or "
-                 "novelty quantile out of range");
+        snprintf(errstr, errstr_size, "tier0 certify: target, shares, inner "
+                 "folds or novelty quantile out of range");
         return SL_EINVAL;
     }
     return SL_OK;
@@ -451,9 +510,15 @@ int tier0_cert_build(const struct tier0_data *d, const bool *rows,
     struct tier0_rank rank = {0};
     for (size_t i = 0; i < n; i++)
         use[i] = part[i] == 0;
-    rc = tier0_model_train(d, &p, use, model, errstr, errstr_size);
+    size_t nt = 0;
+    if (o->inner_folds > 0)
+        rc = tier0_cert_oof(d, part, &p, o->inner_folds, o->seed, pts, &nt,
+                            errstr, errstr_size);
+    if (rc == SL_OK)
+        rc = tier0_model_train(d, &p, use, model, errstr, errstr_size);
     if (rc == SL_OK) {
-        size_t nt = predict_part(*model, d, part, 1, pts);
+        if (o->inner_folds == 0)
+            nt = predict_part(*model, d, part, 1, pts);
         rc = tier0_cert_tune(pts, nt, tier0_data_n_labels(d), fallback,
                              o->novelty_quantile, o->target, &rank);
     }
@@ -502,6 +567,7 @@ char *tier0_cert_thresholds_json(const struct tier0_cert *c,
     cJSON_AddNumberToObject(root, "target", c->target);
     cJSON_AddNumberToObject(root, "lambda", c->lambda);
     cJSON_AddNumberToObject(root, "max_unseen", c->max_unseen);
+    cJSON_AddStringToObject(root, "rank", c->by_score ? "score" : "conf");
     if (c->fallback >= 0)
         cJSON_AddStringToObject(root, "fallback", tier0_model_label(m, (size_t)c->fallback));
     cJSON *labels = cJSON_AddObjectToObject(root, "labels");
@@ -552,7 +618,10 @@ static int from_json(const cJSON *root, const struct tier0_model *m,
     const cJSON *unseen = cJSON_GetObjectItemCaseSensitive(root, "max_unseen");
     const cJSON *fallback = cJSON_GetObjectItemCaseSensitive(root, "fallback");
     const cJSON *labels = cJSON_GetObjectItemCaseSensitive(root, "labels");
+    const cJSON *rank = cJSON_GetObjectItemCaseSensitive(root, "rank");
     if (!cJSON_IsNumber(target) || !cJSON_IsObject(labels) ||
+        (rank && !(cJSON_IsString(rank) && (strcmp(rank->valuestring, "score") == 0 ||
+                                            strcmp(rank->valuestring, "conf") == 0))) ||
         (lambda && !cJSON_IsNumber(lambda)) || (unseen && !cJSON_IsNumber(unseen)) ||
         (fallback && !cJSON_IsString(fallback))) {
         snprintf(errstr, errstr_size, "tier0 thresholds: need target and labels");
@@ -561,6 +630,8 @@ static int from_json(const cJSON *root, const struct tier0_model *m,
     out->target = target->valuedouble;
     out->lambda = lambda ? lambda->valuedouble : 0;
     out->max_unseen = unseen ? unseen->valuedouble : 1;
+    /* Thresholds stored before "rank" existed are on the score. */
+    out->by_score = !rank || strcmp(rank->valuestring, "score") == 0;
     out->fallback = fallback ? tier0_model_label_index(m, fallback->valuestring) : -1;
     if (fallback && out->fallback < 0) {
         snprintf(errstr, errstr_size, "tier0 thresholds: fallback '%.64s' "

@@ -467,7 +467,7 @@ static void parse(int argc, char **argv, struct opts *o)
         {"open-share", required_argument, NULL, 'o'}, {"fallback", required_argument, NULL, 'f'},
         {"novelty-quantile", required_argument, NULL, 'q'},
         {"tune-share", required_argument, NULL, 'u'}, {"cert-share", required_argument, NULL, 'c'},
-        {"seed", required_argument, NULL, 's'},
+        {"seed", required_argument, NULL, 's'}, {"inner-folds", required_argument, NULL, 'k'},
         {NULL, 0, NULL, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -487,6 +487,7 @@ static void parse(int argc, char **argv, struct opts *o)
         case 'u': o->cert.tune_share = atof(optarg); break;
         case 'c': o->cert.cert_share = atof(optarg); break;
         case 's': o->cert.seed = (unsigned)atoi(optarg); break;
+        case 'k': o->cert.inner_folds = (unsigned)atoi(optarg); break;
         default: exit(2);
         }
     }
@@ -501,14 +502,15 @@ static void print_single(const struct opts *o, const struct result *full,
 {
     printf("coverage=%.4f\nagreement=%.4f\nanswered=%zu/%zu\n", full->test.coverage,
            full->test.agreement, full->test.n_answered, test->n);
-    printf("\n# certification (held-out certify rows, %.0f %% of train; tune %.0f %%; target %.2f)\n",
-           100 * o->cert.cert_share, 100 * o->cert.tune_share, o->cert.target);
+    printf("\n# certification (held-out certify rows, %.0f %% of train; tune %.0f %%; "
+           "inner folds %u; target %.2f)\n", 100 * o->cert.cert_share,
+           100 * o->cert.tune_share, o->cert.inner_folds, o->cert.target);
     tier0_cert_print(stdout, &full->cert, full->model);
     printf("\n# per label on test (support = test rows predicted as the label)\n");
     tier0_cert_print(stdout, &full->test, full->model);
     printf("\ntrain_rows=%zu test_rows=%zu labels=%zu\n", train->n, test->n,
            tier0_model_n_labels(full->model));
-    printf("training_s=%.2f (tune model + served model)\n", full->train_s);
+    printf("training_s=%.2f (inner-fold or tune models + served model)\n", full->train_s);
     printf("predict_us=%.2f (per job, raw text to label, score and decision; "
            "CPU time, best of 5 passes)\n", predict_us(full, test));
 }
