@@ -454,8 +454,18 @@ int tier0_cert_oof(const struct tier0_data *d, const int *part,
     int rc = SL_OK;
     for (unsigned f = 0; f < k && rc == SL_OK; f++) {
         struct tier0_model *fm = NULL;
-        for (size_t i = 0; i < n; i++)
+        int first = -1;
+        bool two = false; /* the other folds hold two labels or more */
+        for (size_t i = 0; i < n; i++) {
             use[i] = fold[i] >= 0 && fold[i] != (int)f;
+            if (use[i] && first < 0)
+                first = tier0_data_y(d, i);
+            two = two || (use[i] && tier0_data_y(d, i) != first);
+        }
+        /* A handful of traces can leave one label outside a fold: its rows
+         * then tune nothing, which costs no validity. */
+        if (!two)
+            continue;
         rc = tier0_model_train(d, params, use, &fm, errstr, errstr_size);
         for (size_t i = 0; rc == SL_OK && i < n; i++) {
             if (fold[i] != (int)f)

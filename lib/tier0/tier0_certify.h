@@ -181,7 +181,8 @@ int *tier0_cert_folds(const struct tier0_data *d, const int *part,
  * trained on the fit rows of the other folds predicts the fold's rows. Reads
  * no row with part[i] != 0 (certify rows choose nothing). out holds
  * tier0_data_count(d) points; *n_out gets how many were written. Returns 0
- * or SL_EINVAL with errstr (a fold's training failed). */
+ * or SL_EINVAL with errstr (a fold's training failed). A fold whose other
+ * folds hold fewer than two labels (a handful of traces) is left out. */
 int tier0_cert_oof(const struct tier0_data *d, const int *part,
                    const struct tier0_train_params *params, unsigned k,
                    unsigned seed, struct tier0_point *out, size_t *n_out,

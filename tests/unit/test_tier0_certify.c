@@ -457,6 +457,30 @@ static void test_oof_uses_fit_rows_only(void **state)
     tier0_data_free(d);
 }
 
+/* A handful of traces: a fold whose other folds hold a single label is
+ * left out instead of failing the whole training. */
+static void test_oof_tiny(void **state)
+{
+    (void)state;
+    const char *texts[10], *labels[10];
+    for (int i = 0; i < 10; i++)
+        texts[i] = i < 9 ? "my card please" : "refund my money", labels[i] = i < 9 ? "a" : "b";
+    struct tier0_train_params p;
+    tier0_train_params_default(&p);
+    p.feat.dim_bits = 16;
+    struct tier0_data *d = NULL;
+    char err[256];
+    assert_int_equal(tier0_data_new(&p.feat, texts, labels, 10, &d, err, sizeof err), SL_OK);
+    int part[10] = {0};
+    struct tier0_point pts[10];
+    size_t n = 0;
+    assert_int_equal(tier0_cert_oof(d, part, &p, 5, 1, pts, &n, err, sizeof err), SL_OK);
+    assert_true(n > 0 && n < 10); /* the fold of the only "b" row is left out */
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(pts[i].y, 0);
+    tier0_data_free(d);
+}
+
 /* Thresholds stored before "rank" existed are on the score; new ones are
  * on conf, and say so. */
 static void test_rank_key(void **state)
@@ -502,6 +526,7 @@ int main(void)
         cmocka_unit_test(test_same_seed_same_model),
         cmocka_unit_test(test_oof_uses_fit_rows_only),
         cmocka_unit_test(test_rank_key),
+        cmocka_unit_test(test_oof_tiny),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
