@@ -31,8 +31,8 @@
  * how well the fold models predict the served one. The older variant, a
  * tune split (15 %) predicted by the served model, is still available
  * (inner_folds 0, tune_share > 0): it kept 15 % of the traces from both
- * training and certification (banking77, 10 open-set re-splits, in-scope
- * coverage 0.670 -> 0.727 with inner folds).
+ * training and certification (banking77, 20 open-set re-splits, in-scope
+ * coverage 0.657 -> 0.708 with inner folds and ranking by conf).
  * Guarantee: if future traffic is exchangeable with the traces, then with
  * probability >= 1 - alpha over the certify rows, the served answer set's
  * disagreement with the LLM is <= 1 - target.

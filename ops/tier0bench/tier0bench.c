@@ -1,6 +1,7 @@
 /* tier0bench — trains and certifies tier 0 on a `text,label` CSV (RFC 4180)
- * with the procedure the service uses (tier0_cert_build: fit / tune /
- * certify split, fixed-sequence testing on the held-out certify rows), and
+ * with the procedure the service uses (tier0_cert_build: fit / certify
+ * split, tuning on inner folds of the fit rows, fixed-sequence testing on
+ * the held-out certify rows), and
  * evaluates the certified answer set on a second CSV, whose labels stand for
  * what the LLM would have answered.
  *
