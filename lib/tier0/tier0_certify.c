@@ -142,14 +142,15 @@ static int cmp_risk(const void *a, const void *b)
 /* Where the sequence starts, as a tune coverage: TIER0_SEQ_BACKOFF times
  * the largest coverage at which the tune rows' own bound meets the target,
  * but never so low that the first candidate could not pass even without an
- * error (fewer than ln(alpha) / ln(1 - (1 - target)) answers, with 10 %
- * to spare; tune and certify rows are about as many), and at least
+ * error (fewer than ln(alpha) / ln(1 - (1 - target)) answers among the
+ * n_cert certify rows, with 10 % to spare), and at least
  * TIER0_SEQ_FIRST. Fixed-sequence testing stops at its first failure, and
  * on a few hundred answers one unlucky error fails a test, so starting
  * where the tune rows say the answer set is comfortably inside the target
  * keeps early noise from ending the search. The tune rows are independent
  * of the certify rows, so choosing the start costs no validity. */
-static double sequence_start(const struct risked *v, size_t m, double target)
+static double sequence_start(const struct risked *v, size_t m, size_t n_cert,
+                             double target)
 {
     double best = 0;
     uint64_t x = 0;
@@ -161,7 +162,7 @@ static double sequence_start(const struct risked *v, size_t m, double target)
     }
     double start = best * TIER0_SEQ_BACKOFF;
     double n_min = 1.1 * log(TIER0_ALPHA) / log(target);
-    double least = m ? n_min / (double)m : 1;
+    double least = n_cert ? n_min / (double)n_cert : 1;
     if (start < least)
         start = least < best ? least : best;
     return start > TIER0_SEQ_FIRST ? start : TIER0_SEQ_FIRST;
@@ -169,7 +170,8 @@ static double sequence_start(const struct risked *v, size_t m, double target)
 
 /* The candidates: the tune risks at tune coverage start, + TIER0_SEQ_STEP,
  * ..., 1 (duplicates dropped), most conservative first. */
-static void tune_sequence(const struct tier0_point *t, size_t n, double target,
+static void tune_sequence(const struct tier0_point *t, size_t n, size_t n_cert,
+                          double target,
                           struct tier0_rank *r)
 {
     struct risked *v = xmalloc((n ? n : 1) * sizeof *v);
@@ -178,7 +180,9 @@ static void tune_sequence(const struct tier0_point *t, size_t n, double target,
         if (!too_novel(r->fallback, r->max_unseen, &t[i].p))
             v[m++] = (struct risked){risk_of(r, &t[i].p), t[i].y != t[i].p.label};
     qsort(v, m, sizeof *v, cmp_risk);
-    double start = sequence_start(v, m, target);
+    /* The certify rows left after novelty abstention, as on the tune points. */
+    double kept = n ? (double)m / (double)n : 1;
+    double start = sequence_start(v, m, (size_t)(kept * (double)n_cert), target);
     size_t cap = (size_t)((1 - start) / TIER0_SEQ_STEP) + 2;
     r->lambda = xmalloc(cap * sizeof *r->lambda);
     r->n_steps = 0;
@@ -196,7 +200,7 @@ static void tune_sequence(const struct tier0_point *t, size_t n, double target,
 
 int tier0_cert_tune(const struct tier0_point *tune, size_t n, size_t n_labels,
                     int fallback, double novelty_quantile, double target,
-                    struct tier0_rank *out)
+                    size_t n_cert, struct tier0_rank *out)
 {
     memset(out, 0, sizeof *out);
     if (n_labels == 0 || !(target > 0 && target < 1) || fallback < -1 || (fallback >= 0 && (size_t)fallback >= n_labels) ||
@@ -218,7 +222,7 @@ int tier0_cert_tune(const struct tier0_point *tune, size_t n, size_t n_labels,
         out->max_unseen = quantile(u, n, novelty_quantile);
         free(u);
     }
-    tune_sequence(tune, n, target, out);
+    tune_sequence(tune, n, n_cert ? n_cert : n, target, out);
     return SL_OK;
 }
 
@@ -529,8 +533,11 @@ int tier0_cert_build(const struct tier0_data *d, const bool *rows,
     if (rc == SL_OK) {
         if (o->inner_folds == 0)
             nt = predict_part(*model, d, part, 1, pts);
+        size_t n_cert = 0;
+        for (size_t i = 0; i < n; i++)
+            n_cert += part[i] == 2;
         rc = tier0_cert_tune(pts, nt, tier0_data_n_labels(d), fallback,
-                             o->novelty_quantile, o->target, &rank);
+                             o->novelty_quantile, o->target, n_cert, &rank);
     }
     if (rc == SL_OK) {
         size_t nc = predict_part(*model, d, part, 2, pts);

@@ -52,7 +52,7 @@
 
 #define TIER0_TARGET_DEFAULT 0.98
 #define TIER0_ALPHA 0.05
-/* Novelty limit: the tune rows' quantile of unseen-feature share above
+/* Novelty limit: the tune points' quantile of unseen-feature share above
  * which tier 0 abstains. Text unlike anything trained on (other languages,
  * other topics) is mostly unseen features; near-synonym out-of-scope intents
  * are not (banking77 open-set, AUROC of out-of-scope detection: low score
@@ -97,12 +97,13 @@ struct tier0_rank {
 
 /* Ranks from n tune points. novelty_quantile in (0, 1]: max_unseen is that
  * quantile of the tune points' unseen shares (1: no novelty abstention).
- * target places the first candidate (see sequence_start in the .c).
+ * target and n_cert, the number of rows certification will test (0: n),
+ * place the first candidate (see sequence_start in the .c).
  * Fills *out (free its content with tier0_rank_clear). Returns 0 or
  * SL_EINVAL (a label or the fallback out of range, quantile out of range). */
 int tier0_cert_tune(const struct tier0_point *tune, size_t n, size_t n_labels,
                     int fallback, double novelty_quantile, double target,
-                    struct tier0_rank *out) SL_MUSTCHECK;
+                    size_t n_cert, struct tier0_rank *out) SL_MUSTCHECK;
 void tier0_rank_clear(struct tier0_rank *r);
 
 /* Per label, counted over the certify rows whose prediction is that label. */

@@ -135,7 +135,7 @@ static void test_never_certifies_below_target(void **state)
         synth_draw(&g, n, &s, cal);
         struct tier0_rank r;
         struct tier0_cert c;
-        assert_int_equal(tier0_cert_tune(tune, n, g.n_labels, -1, 1.0, target, &r), SL_OK);
+        assert_int_equal(tier0_cert_tune(tune, n, g.n_labels, -1, 1.0, target, 0, &r), SL_OK);
         assert_int_equal(tier0_cert_ltt(cal, n, &r, target, &c), SL_OK);
         if (c.certified) {
             certified++;
@@ -210,7 +210,7 @@ static void test_novelty_and_fallback(void **state)
         tune[i] = (struct tier0_point){k, {k, sc, 0.5, (double)i / (double)n, sc}};
     }
     struct tier0_rank r;
-    assert_int_equal(tier0_cert_tune(tune, n, 3, 2, 0.9, 0.98, &r), SL_OK);
+    assert_int_equal(tier0_cert_tune(tune, n, 3, 2, 0.9, 0.98, 0, &r), SL_OK);
     assert_true(r.max_unseen > 0.89 && r.max_unseen < 0.91);
     struct tier0_cert c;
     assert_int_equal(tier0_cert_ltt(tune, n, &r, 0.98, &c), SL_OK);
@@ -231,10 +231,10 @@ static void test_novelty_and_fallback(void **state)
     tier0_cert_clear(&c);
     tier0_rank_clear(&r);
     /* quantile 1: no novelty abstention */
-    assert_int_equal(tier0_cert_tune(tune, n, 3, -1, 1.0, 0.98, &r), SL_OK);
+    assert_int_equal(tier0_cert_tune(tune, n, 3, -1, 1.0, 0.98, 0, &r), SL_OK);
     assert_true(r.max_unseen == 1.0);
     tier0_rank_clear(&r);
-    assert_int_equal(tier0_cert_tune(tune, n, 3, 3, 1.0, 0.98, &r), SL_EINVAL);
+    assert_int_equal(tier0_cert_tune(tune, n, 3, 3, 1.0, 0.98, 0, &r), SL_EINVAL);
     free(tune);
 }
 
@@ -457,6 +457,37 @@ static void test_oof_uses_fit_rows_only(void **state)
     tier0_data_free(d);
 }
 
+/* The first candidate leaves enough answers among the certify rows to
+ * pass (ln 0.05 / ln 0.98 = 149, +10 %), however many more tune points
+ * there are (out-of-fold points are four times the certify rows). */
+static double first_coverage(const struct tier0_point *t, size_t n, size_t n_cert)
+{
+    struct tier0_rank r;
+    assert_int_equal(tier0_cert_tune(t, n, 2, -1, 1.0, 0.98, n_cert, &r), SL_OK);
+    size_t in = 0;
+    for (size_t i = 0; i < n; i++)
+        in += (1 - t[i].p.conf) * r.factor[0] <= r.lambda[0];
+    tier0_rank_clear(&r);
+    return (double)in / (double)n;
+}
+
+static void test_first_candidate_size(void **state)
+{
+    (void)state;
+    size_t n = 4000;
+    struct tier0_point *t = calloc(n, sizeof *t);
+    for (size_t i = 0; i < n; i++) {
+        double c = (double)i / (double)n; /* right above conf 0.3 only */
+        t[i] = (struct tier0_point){c < 0.3 ? 1 : 0, {0, c, c, 0, c}};
+    }
+    double many = first_coverage(t, n, 0), few = first_coverage(t, n, 300);
+    assert_true(many > 0.5 && many < 0.54);   /* 75 % of the best, 0.7 */
+    print_message("first candidate: %.4f of the tune points, %.4f with 300 certify rows\n", many, few);
+    assert_true(few >= 0.543);                /* 1.1 x 148.3 answers of 300 */
+    assert_true(few < 0.7);
+    free(t);
+}
+
 /* A handful of traces: a fold whose other folds hold a single label is
  * left out instead of failing the whole training. */
 static void test_oof_tiny(void **state)
@@ -527,6 +558,7 @@ int main(void)
         cmocka_unit_test(test_oof_uses_fit_rows_only),
         cmocka_unit_test(test_rank_key),
         cmocka_unit_test(test_oof_tiny),
+        cmocka_unit_test(test_first_candidate_size),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
