@@ -80,7 +80,7 @@ double tier0_cp_upper(uint64_t x, uint64_t n, double alpha)
 
 static double risk_of(const struct tier0_rank *r, const struct tier0_pred *p)
 {
-    return (1 - p->score) * r->factor[p->label];
+    return (1 - p->conf) * r->factor[p->label];
 }
 
 static bool too_novel(int fallback, double max_unseen, const struct tier0_pred *p)
@@ -115,7 +115,7 @@ static void tune_factors(const struct tier0_point *t, size_t n,
     for (size_t i = 0; i < n; i++) {
         int k = t[i].p.label;
         obs[k] += t[i].y != k;
-        exp_err[k] += 1 - t[i].p.score;
+        exp_err[k] += 1 - t[i].p.conf;
     }
     for (size_t k = 0; k < r->n_labels; k++)
         all_obs += obs[k], all_exp += exp_err[k];
@@ -142,14 +142,15 @@ static int cmp_risk(const void *a, const void *b)
 /* Where the sequence starts, as a tune coverage: TIER0_SEQ_BACKOFF times
  * the largest coverage at which the tune rows' own bound meets the target,
  * but never so low that the first candidate could not pass even without an
- * error (fewer than ln(alpha) / ln(1 - (1 - target)) answers, with 10 %
- * to spare; tune and certify rows are about as many), and at least
+ * error (fewer than ln(alpha) / ln(1 - (1 - target)) answers among the
+ * n_cert certify rows, with 10 % to spare), and at least
  * TIER0_SEQ_FIRST. Fixed-sequence testing stops at its first failure, and
  * on a few hundred answers one unlucky error fails a test, so starting
  * where the tune rows say the answer set is comfortably inside the target
  * keeps early noise from ending the search. The tune rows are independent
  * of the certify rows, so choosing the start costs no validity. */
-static double sequence_start(const struct risked *v, size_t m, double target)
+static double sequence_start(const struct risked *v, size_t m, size_t n_cert,
+                             double target)
 {
     double best = 0;
     uint64_t x = 0;
@@ -161,7 +162,7 @@ static double sequence_start(const struct risked *v, size_t m, double target)
     }
     double start = best * TIER0_SEQ_BACKOFF;
     double n_min = 1.1 * log(TIER0_ALPHA) / log(target);
-    double least = m ? n_min / (double)m : 1;
+    double least = n_cert ? n_min / (double)n_cert : 1;
     if (start < least)
         start = least < best ? least : best;
     return start > TIER0_SEQ_FIRST ? start : TIER0_SEQ_FIRST;
@@ -169,7 +170,8 @@ static double sequence_start(const struct risked *v, size_t m, double target)
 
 /* The candidates: the tune risks at tune coverage start, + TIER0_SEQ_STEP,
  * ..., 1 (duplicates dropped), most conservative first. */
-static void tune_sequence(const struct tier0_point *t, size_t n, double target,
+static void tune_sequence(const struct tier0_point *t, size_t n, size_t n_cert,
+                          double target,
                           struct tier0_rank *r)
 {
     struct risked *v = xmalloc((n ? n : 1) * sizeof *v);
@@ -178,7 +180,9 @@ static void tune_sequence(const struct tier0_point *t, size_t n, double target,
         if (!too_novel(r->fallback, r->max_unseen, &t[i].p))
             v[m++] = (struct risked){risk_of(r, &t[i].p), t[i].y != t[i].p.label};
     qsort(v, m, sizeof *v, cmp_risk);
-    double start = sequence_start(v, m, target);
+    /* The certify rows left after novelty abstention, as on the tune points. */
+    double kept = n ? (double)m / (double)n : 1;
+    double start = sequence_start(v, m, (size_t)(kept * (double)n_cert), target);
     size_t cap = (size_t)((1 - start) / TIER0_SEQ_STEP) + 2;
     r->lambda = xmalloc(cap * sizeof *r->lambda);
     r->n_steps = 0;
@@ -196,7 +200,7 @@ static void tune_sequence(const struct tier0_point *t, size_t n, double target,
 
 int tier0_cert_tune(const struct tier0_point *tune, size_t n, size_t n_labels,
                     int fallback, double novelty_quantile, double target,
-                    struct tier0_rank *out)
+                    size_t n_cert, struct tier0_rank *out)
 {
     memset(out, 0, sizeof *out);
     if (n_labels == 0 || !(target > 0 && target < 1) || fallback < -1 || (fallback >= 0 && (size_t)fallback >= n_labels) ||
@@ -218,7 +222,7 @@ int tier0_cert_tune(const struct tier0_point *tune, size_t n, size_t n_labels,
         out->max_unseen = quantile(u, n, novelty_quantile);
         free(u);
     }
-    tune_sequence(tune, n, target, out);
+    tune_sequence(tune, n, n_cert ? n_cert : n, target, out);
     return SL_OK;
 }
 
@@ -337,7 +341,7 @@ bool tier0_cert_answers(const struct tier0_cert *c, const struct tier0_pred *p)
     if (!c->certified || p->label < 0 || (size_t)p->label >= c->n_labels)
         return false;
     const struct tier0_label_cert *l = &c->labels[p->label];
-    return l->certified && p->score >= l->threshold &&
+    return l->certified && (c->by_score ? p->score : p->conf) >= l->threshold &&
            !too_novel(c->fallback, c->max_unseen, p);
 }
 
@@ -345,8 +349,8 @@ bool tier0_cert_answers(const struct tier0_cert *c, const struct tier0_pred *p)
 
 void tier0_cert_opts_default(struct tier0_cert_opts *o)
 {
-    *o = (struct tier0_cert_opts){TIER0_TARGET_DEFAULT, 0.15, 0.15,
-                                  TIER0_NOVELTY_QUANTILE, NULL, 1};
+    *o = (struct tier0_cert_opts){TIER0_TARGET_DEFAULT, 0, TIER0_CERT_SHARE,
+                                  TIER0_NOVELTY_QUANTILE, NULL, 1, TIER0_INNER_FOLDS};
 }
 
 static uint64_t splitmix64(uint64_t *s)
@@ -416,14 +420,83 @@ static int fallback_index(const struct tier0_data *d, const char *name)
     return -1;
 }
 
+int *tier0_cert_folds(const struct tier0_data *d, const int *part,
+                      unsigned k, unsigned seed)
+{
+    size_t n = tier0_data_count(d), L = tier0_data_n_labels(d);
+    uint64_t s = (uint64_t)seed ^ 0x6a09e667f3bcc909ULL; /* not the split's stream */
+    size_t *perm = xmalloc((n ? n : 1) * sizeof *perm);
+    size_t *dealt = xcalloc(L, sizeof *dealt);
+    int *fold = xmalloc((n ? n : 1) * sizeof *fold);
+    for (size_t i = 0; i < n; i++)
+        perm[i] = i;
+    for (size_t i = n; i > 1; i--) {
+        size_t j = (size_t)(splitmix64(&s) % i), t = perm[i - 1];
+        perm[i - 1] = perm[j];
+        perm[j] = t;
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t r = perm[i];
+        int y = tier0_data_y(d, r);
+        /* Each label's rows go round the folds, starting where the label
+         * before left off, so small labels do not all pile into fold 0. */
+        fold[r] = part[r] == 0 ? (int)((dealt[y]++ + (size_t)y) % k) : -1;
+    }
+    free(dealt);
+    free(perm);
+    return fold;
+}
+
+int tier0_cert_oof(const struct tier0_data *d, const int *part,
+                   const struct tier0_train_params *params, unsigned k,
+                   unsigned seed, struct tier0_point *out, size_t *n_out,
+                   char *errstr, size_t errstr_size)
+{
+    size_t n = tier0_data_count(d), m = 0;
+    int *fold = tier0_cert_folds(d, part, k, seed);
+    bool *use = xmalloc((n ? n : 1) * sizeof *use);
+    int rc = SL_OK;
+    for (unsigned f = 0; f < k && rc == SL_OK; f++) {
+        struct tier0_model *fm = NULL;
+        int first = -1;
+        bool two = false; /* the other folds hold two labels or more */
+        for (size_t i = 0; i < n; i++) {
+            use[i] = fold[i] >= 0 && fold[i] != (int)f;
+            if (use[i] && first < 0)
+                first = tier0_data_y(d, i);
+            two = two || (use[i] && tier0_data_y(d, i) != first);
+        }
+        /* A handful of traces can leave one label outside a fold: its rows
+         * then tune nothing, which costs no validity. */
+        if (!two)
+            continue;
+        rc = tier0_model_train(d, params, use, &fm, errstr, errstr_size);
+        for (size_t i = 0; rc == SL_OK && i < n; i++) {
+            if (fold[i] != (int)f)
+                continue;
+            out[m].y = tier0_data_y(d, i);
+            tier0_model_predict_row_full(fm, d, i, &out[m].p);
+            m++;
+        }
+        tier0_model_free(fm);
+    }
+    *n_out = m;
+    free(use);
+    free(fold);
+    return rc;
+}
+
 static int check_opts(const struct tier0_cert_opts *o, char *errstr,
                       size_t errstr_size)
 {
-    if (!(o->target > 0 && o->target < 1) || !(o->tune_share > 0) ||
+    bool inner = o->inner_folds > 0;
+    if (!(o->target > 0 && o->target < 1) ||
+        (inner ? o->inner_folds < 2 || o->inner_folds > TIER0_MAX_FOLDS || o->tune_share != 0
+               : !(o->tune_share > 0)) ||
         !(o->cert_share > 0) || !(o->tune_share + o->cert_share < 1) ||
         !(o->novelty_quantile > 0 && o->novelty_quantile <= 1)) {
-        snprintf(errstr, errstr_size, "tier0 certify: target, shares or "
-                 "novelty quantile out of range");
+        snprintf(errstr, errstr_size, "tier0 certify: target, shares, inner "
+                 "folds or novelty quantile out of range");
         return SL_EINVAL;
     }
     return SL_OK;
@@ -451,11 +524,20 @@ int tier0_cert_build(const struct tier0_data *d, const bool *rows,
     struct tier0_rank rank = {0};
     for (size_t i = 0; i < n; i++)
         use[i] = part[i] == 0;
-    rc = tier0_model_train(d, &p, use, model, errstr, errstr_size);
+    size_t nt = 0;
+    if (o->inner_folds > 0)
+        rc = tier0_cert_oof(d, part, &p, o->inner_folds, o->seed, pts, &nt,
+                            errstr, errstr_size);
+    if (rc == SL_OK)
+        rc = tier0_model_train(d, &p, use, model, errstr, errstr_size);
     if (rc == SL_OK) {
-        size_t nt = predict_part(*model, d, part, 1, pts);
+        if (o->inner_folds == 0)
+            nt = predict_part(*model, d, part, 1, pts);
+        size_t n_cert = 0;
+        for (size_t i = 0; i < n; i++)
+            n_cert += part[i] == 2;
         rc = tier0_cert_tune(pts, nt, tier0_data_n_labels(d), fallback,
-                             o->novelty_quantile, o->target, &rank);
+                             o->novelty_quantile, o->target, n_cert, &rank);
     }
     if (rc == SL_OK) {
         size_t nc = predict_part(*model, d, part, 2, pts);
@@ -502,6 +584,7 @@ char *tier0_cert_thresholds_json(const struct tier0_cert *c,
     cJSON_AddNumberToObject(root, "target", c->target);
     cJSON_AddNumberToObject(root, "lambda", c->lambda);
     cJSON_AddNumberToObject(root, "max_unseen", c->max_unseen);
+    cJSON_AddStringToObject(root, "rank", c->by_score ? "score" : "conf");
     if (c->fallback >= 0)
         cJSON_AddStringToObject(root, "fallback", tier0_model_label(m, (size_t)c->fallback));
     cJSON *labels = cJSON_AddObjectToObject(root, "labels");
@@ -552,7 +635,10 @@ static int from_json(const cJSON *root, const struct tier0_model *m,
     const cJSON *unseen = cJSON_GetObjectItemCaseSensitive(root, "max_unseen");
     const cJSON *fallback = cJSON_GetObjectItemCaseSensitive(root, "fallback");
     const cJSON *labels = cJSON_GetObjectItemCaseSensitive(root, "labels");
+    const cJSON *rank = cJSON_GetObjectItemCaseSensitive(root, "rank");
     if (!cJSON_IsNumber(target) || !cJSON_IsObject(labels) ||
+        (rank && !(cJSON_IsString(rank) && (strcmp(rank->valuestring, "score") == 0 ||
+                                            strcmp(rank->valuestring, "conf") == 0))) ||
         (lambda && !cJSON_IsNumber(lambda)) || (unseen && !cJSON_IsNumber(unseen)) ||
         (fallback && !cJSON_IsString(fallback))) {
         snprintf(errstr, errstr_size, "tier0 thresholds: need target and labels");
@@ -561,6 +647,8 @@ static int from_json(const cJSON *root, const struct tier0_model *m,
     out->target = target->valuedouble;
     out->lambda = lambda ? lambda->valuedouble : 0;
     out->max_unseen = unseen ? unseen->valuedouble : 1;
+    /* Thresholds stored before "rank" existed are on the score. */
+    out->by_score = !rank || strcmp(rank->valuestring, "score") == 0;
     out->fallback = fallback ? tier0_model_label_index(m, fallback->valuestring) : -1;
     if (fallback && out->fallback < 0) {
         snprintf(errstr, errstr_size, "tier0 thresholds: fallback '%.64s' "

@@ -382,6 +382,7 @@ static void finish(const struct tier0_model *m, const float *s, size_t n_feats,
     out->score = sum > 0 ? sigmoid(s[best]) / sum : 0;
     out->margin = sum > 0 && second != best ? out->score - sigmoid(s[second]) / sum
                                             : out->score;
+    out->conf = second != best ? sigmoid(s[best] - s[second]) : 1;
     out->unseen = n_feats ? (double)n_unseen / (double)n_feats : 1;
 }
 

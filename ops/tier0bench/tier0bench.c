@@ -1,6 +1,7 @@
 /* tier0bench — trains and certifies tier 0 on a `text,label` CSV (RFC 4180)
- * with the procedure the service uses (tier0_cert_build: fit / tune /
- * certify split, fixed-sequence testing on the held-out certify rows), and
+ * with the procedure the service uses (tier0_cert_build: fit / certify
+ * split, tuning on inner folds of the fit rows, fixed-sequence testing on
+ * the held-out certify rows), and
  * evaluates the certified answer set on a second CSV, whose labels stand for
  * what the LLM would have answered.
  *
@@ -8,7 +9,8 @@
  * timings, and a learning curve over 10/25/50/100 % of the training split (a
  * fixed shuffle, so each step contains the previous).
  * Re-splits (--resplits N): train and test rows are pooled and re-split N
- * times at random (same test size, seed = re-split number). Open-set
+ * times at random (same test size, seed = re-split number; --resplit-from K
+ * starts at re-split K, so a long series can run in parts). Open-set
  * variant (--open-share, default 0.1): that share of the labels is held out
  * of training entirely, and their test messages are sent as out-of-scope
  * traffic; the LLM's answer to them is the fallback label (--fallback) if
@@ -97,7 +99,7 @@ static int read_csv(const char *path, struct rows *r)
 struct opts {
     struct tier0_train_params params;
     struct tier0_cert_opts cert;
-    int curve, resplits;
+    int curve, resplits, resplit_from;
     double open_share;
 };
 
@@ -323,7 +325,7 @@ static void tally_answer(struct tally *t, const struct tier0_cert *c,
 }
 
 static void summarise(struct summary *s, const struct tally *t, double target,
-                      size_t test_n)
+                      size_t test_n, uint64_t seed)
 {
     double cov = (double)t->answered / (double)(test_n ? test_n : 1);
     double agr = t->answered ? (double)t->agreed / (double)t->answered : 1;
@@ -344,7 +346,7 @@ static void summarise(struct summary *s, const struct tally *t, double target,
     s->answered += t->answered, s->oos_wrong += t->oos_wrong, s->oos += t->oos;
     printf("resplit=%zu coverage=%.4f agreement=%.4f answered=%zu ucl=%.4f "
            "in_scope_coverage=%.4f in_scope_agreement=%.4f oos=%zu oos_answered_wrong=%zu\n",
-           s->runs, cov, agr, t->answered, ucl, in_cov, in_agr, t->oos, t->oos_wrong);
+           (size_t)seed, cov, agr, t->answered, ucl, in_cov, in_agr, t->oos, t->oos_wrong);
     fflush(stdout);
 }
 
@@ -391,7 +393,7 @@ static int resplit(const struct opts *o, const struct tier0_data *d, size_t test
             s->auc[k] += auroc(sig[k], test_n);
             free(sig[k]);
         }
-        summarise(s, &t, co.target, test_n);
+        summarise(s, &t, co.target, test_n, seed);
     } else {
         fprintf(stderr, "tier0bench: resplit %llu: %s\n", (unsigned long long)seed, err);
     }
@@ -430,7 +432,7 @@ static int resplits(const struct opts *o, const struct rows *train,
            o->resplits, test->n, o->open_share, o->cert.fallback ? o->cert.fallback : "-");
     struct summary s = {0};
     int64_t t0 = sl_monotonic_us();
-    for (int r = 1; r <= o->resplits && rc == SL_OK; r++)
+    for (int r = o->resplit_from; r < o->resplit_from + o->resplits && rc == SL_OK; r++)
         rc = resplit(o, d, test->n, (uint64_t)r, &s);
     tier0_data_free(d);
     if (rc != SL_OK || s.runs == 0)
@@ -467,7 +469,8 @@ static void parse(int argc, char **argv, struct opts *o)
         {"open-share", required_argument, NULL, 'o'}, {"fallback", required_argument, NULL, 'f'},
         {"novelty-quantile", required_argument, NULL, 'q'},
         {"tune-share", required_argument, NULL, 'u'}, {"cert-share", required_argument, NULL, 'c'},
-        {"seed", required_argument, NULL, 's'},
+        {"seed", required_argument, NULL, 's'}, {"inner-folds", required_argument, NULL, 'k'},
+        {"resplit-from", required_argument, NULL, 'F'},
         {NULL, 0, NULL, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -487,6 +490,8 @@ static void parse(int argc, char **argv, struct opts *o)
         case 'u': o->cert.tune_share = atof(optarg); break;
         case 'c': o->cert.cert_share = atof(optarg); break;
         case 's': o->cert.seed = (unsigned)atoi(optarg); break;
+        case 'k': o->cert.inner_folds = (unsigned)atoi(optarg); break;
+        case 'F': o->resplit_from = atoi(optarg) > 0 ? atoi(optarg) : 1; break;
         default: exit(2);
         }
     }
@@ -501,14 +506,15 @@ static void print_single(const struct opts *o, const struct result *full,
 {
     printf("coverage=%.4f\nagreement=%.4f\nanswered=%zu/%zu\n", full->test.coverage,
            full->test.agreement, full->test.n_answered, test->n);
-    printf("\n# certification (held-out certify rows, %.0f %% of train; tune %.0f %%; target %.2f)\n",
-           100 * o->cert.cert_share, 100 * o->cert.tune_share, o->cert.target);
+    printf("\n# certification (held-out certify rows, %.0f %% of train; tune %.0f %%; "
+           "inner folds %u; target %.2f)\n", 100 * o->cert.cert_share,
+           100 * o->cert.tune_share, o->cert.inner_folds, o->cert.target);
     tier0_cert_print(stdout, &full->cert, full->model);
     printf("\n# per label on test (support = test rows predicted as the label)\n");
     tier0_cert_print(stdout, &full->test, full->model);
     printf("\ntrain_rows=%zu test_rows=%zu labels=%zu\n", train->n, test->n,
            tier0_model_n_labels(full->model));
-    printf("training_s=%.2f (tune model + served model)\n", full->train_s);
+    printf("training_s=%.2f (inner-fold or tune models + served model)\n", full->train_s);
     printf("predict_us=%.2f (per job, raw text to label, score and decision; "
            "CPU time, best of 5 passes)\n", predict_us(full, test));
 }
@@ -535,7 +541,7 @@ static int curve(const struct opts *o, const struct rows *train,
 
 int main(int argc, char **argv)
 {
-    struct opts o = {.curve = 1, .resplits = 50, .open_share = 0.10};
+    struct opts o = {.curve = 1, .resplits = 50, .resplit_from = 1, .open_share = 0.10};
     tier0_train_params_default(&o.params);
     tier0_cert_opts_default(&o.cert);
     parse(argc, argv, &o);

@@ -94,7 +94,7 @@ static void synth_draw(const struct synth *g, size_t n, uint64_t *s,
         double score = unif(s);
         bool wrong = unif(s) < synth_p_wrong(g, k, score);
         out[i] = (struct tier0_point){wrong ? (k + 1) % (int)g->n_labels : k,
-                                      {k, score, score, 0}};
+                                      {k, score, score, 0, score}};
     }
 }
 
@@ -135,7 +135,7 @@ static void test_never_certifies_below_target(void **state)
         synth_draw(&g, n, &s, cal);
         struct tier0_rank r;
         struct tier0_cert c;
-        assert_int_equal(tier0_cert_tune(tune, n, g.n_labels, -1, 1.0, target, &r), SL_OK);
+        assert_int_equal(tier0_cert_tune(tune, n, g.n_labels, -1, 1.0, target, 0, &r), SL_OK);
         assert_int_equal(tier0_cert_ltt(cal, n, &r, target, &c), SL_OK);
         if (c.certified) {
             certified++;
@@ -168,7 +168,7 @@ static void test_fixed_sequence_stops_at_first_failure(void **state)
     struct tier0_point *cal = calloc(n, sizeof *cal);
     for (size_t i = 0; i < n; i++) {
         double score = i < 300 ? 0.95 : i < 310 ? 0.85 : 0.75;
-        cal[i] = (struct tier0_point){i >= 300 && i < 310 ? 1 : 0, {0, score, score, 0}};
+        cal[i] = (struct tier0_point){i >= 300 && i < 310 ? 1 : 0, {0, score, score, 0, score}};
     }
     double factor[2] = {1, 1}, lambda[3] = {0.1, 0.2, 0.3};
     struct tier0_rank r = {2, factor, 1.0, -1, 3, lambda};
@@ -206,17 +206,18 @@ static void test_novelty_and_fallback(void **state)
     uint64_t s = 5;
     for (size_t i = 0; i < n; i++) {
         int k = (int)(i % 3);
-        tune[i] = (struct tier0_point){k, {k, 0.5 + 0.5 * unif(&s), 0.5, (double)i / (double)n}};
+        double sc = 0.5 + 0.5 * unif(&s);
+        tune[i] = (struct tier0_point){k, {k, sc, 0.5, (double)i / (double)n, sc}};
     }
     struct tier0_rank r;
-    assert_int_equal(tier0_cert_tune(tune, n, 3, 2, 0.9, 0.98, &r), SL_OK);
+    assert_int_equal(tier0_cert_tune(tune, n, 3, 2, 0.9, 0.98, 0, &r), SL_OK);
     assert_true(r.max_unseen > 0.89 && r.max_unseen < 0.91);
     struct tier0_cert c;
     assert_int_equal(tier0_cert_ltt(tune, n, &r, 0.98, &c), SL_OK);
     assert_true(c.certified);
     assert_int_equal(c.fallback, 2);
-    struct tier0_pred known = {0, 0.999, 0.9, 0.1}, novel = {0, 0.999, 0.9, 0.95};
-    struct tier0_pred novel_fallback = {2, 0.999, 0.9, 0.95};
+    struct tier0_pred known = {0, 0.999, 0.9, 0.1, 0.999}, novel = {0, 0.999, 0.9, 0.95, 0.999};
+    struct tier0_pred novel_fallback = {2, 0.999, 0.9, 0.95, 0.999};
     assert_true(tier0_cert_answers(&c, &known));
     assert_false(tier0_cert_answers(&c, &novel));
     assert_true(tier0_cert_answers(&c, &novel_fallback));
@@ -230,10 +231,10 @@ static void test_novelty_and_fallback(void **state)
     tier0_cert_clear(&c);
     tier0_rank_clear(&r);
     /* quantile 1: no novelty abstention */
-    assert_int_equal(tier0_cert_tune(tune, n, 3, -1, 1.0, 0.98, &r), SL_OK);
+    assert_int_equal(tier0_cert_tune(tune, n, 3, -1, 1.0, 0.98, 0, &r), SL_OK);
     assert_true(r.max_unseen == 1.0);
     tier0_rank_clear(&r);
-    assert_int_equal(tier0_cert_tune(tune, n, 3, 3, 1.0, 0.98, &r), SL_EINVAL);
+    assert_int_equal(tier0_cert_tune(tune, n, 3, 3, 1.0, 0.98, 0, &r), SL_EINVAL);
     free(tune);
 }
 
@@ -299,7 +300,7 @@ static void test_build_roundtrip(void **state)
     assert_int_equal(tier0_cert_build(d, NULL, &p, &o, &m, &c, err, sizeof err), SL_OK);
     assert_true(c.certified);
     assert_true(c.coverage > 0.9);
-    assert_int_equal(c.n_traces, 180); /* the certify rows: 15 % */
+    assert_int_equal(c.n_traces, 240); /* the certify rows: 20 % */
     assert_string_equal(tier0_model_label(m, (size_t)c.fallback), "other");
     struct tier0_pred pr;
     tier0_model_predict_full(m, "My CARD, delivery please!", &pr);
@@ -344,7 +345,7 @@ static void test_build_roundtrip(void **state)
     for (int k = 0; k < 4; k++)
         for (double sc = 0.3; sc <= 1.0; sc += 0.05)
             for (double u = 0; u <= 1.0; u += 0.25) {
-                struct tier0_pred q = {k, sc, 0, u};
+                struct tier0_pred q = {k, sc, 0, u, sc};
                 assert_int_equal(tier0_cert_answers(&c, &q), tier0_cert_answers(&back, &q));
             }
     free(json);
@@ -410,6 +411,141 @@ static void test_same_seed_same_model(void **state)
     tier0_data_free(d);
 }
 
+/* Inner cross-validation reads fit rows only: every fit row gets one fold
+ * (every fold holds every label), other rows none, and the out-of-fold
+ * predictions, hence every tuning choice, are the same bit for bit when the
+ * certify rows are withdrawn from the data altogether. */
+static void test_oof_uses_fit_rows_only(void **state)
+{
+    (void)state;
+    struct tier0_train_params p;
+    struct tier0_data *d = task_data(800, &p);
+    size_t n = tier0_data_count(d);
+    int *part = tier0_cert_split(d, NULL, 0, 0.2, 7);
+    int *fold = tier0_cert_folds(d, part, 4, 7);
+    size_t fit = 0, certify = 0, per[4][4] = {{0}};
+    for (size_t i = 0; i < n; i++) {
+        assert_true(part[i] == 0 || part[i] == 2);
+        fit += part[i] == 0, certify += part[i] == 2;
+        assert_true(part[i] == 0 ? fold[i] >= 0 && fold[i] < 4 : fold[i] == -1);
+        if (fold[i] >= 0)
+            per[fold[i]][tier0_data_y(d, i)]++;
+    }
+    assert_int_equal(certify, 160);
+    for (int f = 0; f < 4; f++)
+        for (int k = 0; k < 4; k++)
+            assert_true(per[f][k] >= 39 && per[f][k] <= 41);
+    struct tier0_point *a = calloc(n, sizeof *a), *b = calloc(n, sizeof *b);
+    size_t na = 0, nb = 0;
+    char err[256];
+    assert_int_equal(tier0_cert_oof(d, part, &p, 4, 7, a, &na, err, sizeof err), SL_OK);
+    assert_int_equal(na, fit);
+    for (size_t i = 0; i < n; i++)
+        part[i] = part[i] == 2 ? -1 : part[i]; /* certify rows gone */
+    assert_int_equal(tier0_cert_oof(d, part, &p, 4, 7, b, &nb, err, sizeof err), SL_OK);
+    assert_int_equal(na, nb);
+    assert_memory_equal(a, b, na * sizeof *a);
+    /* and the rows are really predicted out of fold: the synthetic task
+     * is easy, so nearly all are right, with conf in [0.5, 1] */
+    size_t right = 0;
+    for (size_t i = 0; i < na; i++) {
+        right += a[i].y == a[i].p.label;
+        assert_true(a[i].p.conf >= 0.5 && a[i].p.conf <= 1);
+    }
+    assert_true(right >= na * 9 / 10);
+    free(a), free(b), free(fold), free(part);
+    tier0_data_free(d);
+}
+
+/* The first candidate leaves enough answers among the certify rows to
+ * pass (ln 0.05 / ln 0.98 = 149, +10 %), however many more tune points
+ * there are (out-of-fold points are four times the certify rows). */
+static double first_coverage(const struct tier0_point *t, size_t n, size_t n_cert)
+{
+    struct tier0_rank r;
+    assert_int_equal(tier0_cert_tune(t, n, 2, -1, 1.0, 0.98, n_cert, &r), SL_OK);
+    size_t in = 0;
+    for (size_t i = 0; i < n; i++)
+        in += (1 - t[i].p.conf) * r.factor[0] <= r.lambda[0];
+    tier0_rank_clear(&r);
+    return (double)in / (double)n;
+}
+
+static void test_first_candidate_size(void **state)
+{
+    (void)state;
+    size_t n = 4000;
+    struct tier0_point *t = calloc(n, sizeof *t);
+    for (size_t i = 0; i < n; i++) {
+        double c = (double)i / (double)n; /* right above conf 0.3 only */
+        t[i] = (struct tier0_point){c < 0.3 ? 1 : 0, {0, c, c, 0, c}};
+    }
+    double many = first_coverage(t, n, 0), few = first_coverage(t, n, 300);
+    assert_true(many > 0.5 && many < 0.54);   /* 75 % of the best, 0.7 */
+    print_message("first candidate: %.4f of the tune points, %.4f with 300 certify rows\n", many, few);
+    assert_true(few >= 0.543);                /* 1.1 x 148.3 answers of 300 */
+    assert_true(few < 0.7);
+    free(t);
+}
+
+/* A handful of traces: a fold whose other folds hold a single label is
+ * left out instead of failing the whole training. */
+static void test_oof_tiny(void **state)
+{
+    (void)state;
+    const char *texts[10], *labels[10];
+    for (int i = 0; i < 10; i++)
+        texts[i] = i < 9 ? "my card please" : "refund my money", labels[i] = i < 9 ? "a" : "b";
+    struct tier0_train_params p;
+    tier0_train_params_default(&p);
+    p.feat.dim_bits = 16;
+    struct tier0_data *d = NULL;
+    char err[256];
+    assert_int_equal(tier0_data_new(&p.feat, texts, labels, 10, &d, err, sizeof err), SL_OK);
+    int part[10] = {0};
+    struct tier0_point pts[10];
+    size_t n = 0;
+    assert_int_equal(tier0_cert_oof(d, part, &p, 5, 1, pts, &n, err, sizeof err), SL_OK);
+    assert_true(n > 0 && n < 10); /* the fold of the only "b" row is left out */
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(pts[i].y, 0);
+    tier0_data_free(d);
+}
+
+/* Thresholds stored before "rank" existed are on the score; new ones are
+ * on conf, and say so. */
+static void test_rank_key(void **state)
+{
+    (void)state;
+    struct tier0_train_params p;
+    struct tier0_data *d = task_data(400, &p);
+    struct tier0_model *m = NULL;
+    char err[256];
+    assert_int_equal(tier0_model_train(d, &p, NULL, &m, err, sizeof err), SL_OK);
+    struct tier0_pred sure_score = {0, 0.99, 0.5, 0, 0.6}, sure_conf = {0, 0.6, 0.1, 0, 0.99};
+    struct tier0_cert c;
+    assert_int_equal(tier0_cert_from_json("{\"target\":0.98,\"labels\":{\"card_arrival\":0.9}}",
+                                          m, &c, err, sizeof err), SL_OK);
+    assert_true(c.by_score);
+    assert_true(tier0_cert_answers(&c, &sure_score));
+    assert_false(tier0_cert_answers(&c, &sure_conf));
+    tier0_cert_clear(&c);
+    assert_int_equal(tier0_cert_from_json("{\"target\":0.98,\"rank\":\"conf\","
+                                          "\"labels\":{\"card_arrival\":0.9}}",
+                                          m, &c, err, sizeof err), SL_OK);
+    assert_false(c.by_score);
+    assert_false(tier0_cert_answers(&c, &sure_score));
+    assert_true(tier0_cert_answers(&c, &sure_conf));
+    char *json = tier0_cert_thresholds_json(&c, m);
+    assert_non_null(strstr(json, "\"rank\":\"conf\""));
+    free(json);
+    tier0_cert_clear(&c);
+    assert_int_equal(tier0_cert_from_json("{\"target\":0.98,\"rank\":\"x\",\"labels\":{}}",
+                                          m, &c, err, sizeof err), SL_EINVAL);
+    tier0_model_free(m);
+    tier0_data_free(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -419,6 +555,10 @@ int main(void)
         cmocka_unit_test(test_novelty_and_fallback),
         cmocka_unit_test(test_build_roundtrip),
         cmocka_unit_test(test_same_seed_same_model),
+        cmocka_unit_test(test_oof_uses_fit_rows_only),
+        cmocka_unit_test(test_rank_key),
+        cmocka_unit_test(test_oof_tiny),
+        cmocka_unit_test(test_first_candidate_size),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -73,7 +73,7 @@ static const char *names[3] = {"shipping", "refund", "account"};
 /* Trains, certifies and stores version 1 of task intent. */
 static void store_model(void)
 {
-    size_t n = 1200; /* 180 certify rows: enough to bound 2 % at 95 % */
+    size_t n = 1200; /* 240 certify rows: enough to bound 2 % at 95 % */
     char **texts = calloc(n, sizeof *texts), **labels = calloc(n, sizeof *labels);
     for (size_t i = 0; i < n; i++) {
         char buf[128];
