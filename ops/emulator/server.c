@@ -180,14 +180,18 @@ static struct delay heap_pop(struct delays *d)
     return top;
 }
 
-/* Resumes connections as they fall due; on stop, all of them at once. */
+/* Resumes connections as they fall due; on stop, all of them at once.
+ * Those due within RESUME_SLACK_MS go together: libmicrohttpd looks
+ * through every suspended connection of a thread after each wake-up, so a
+ * wake-up per call cost O(suspended) each with thousands waiting. */
+#define RESUME_SLACK_MS 5.0
 static void *delays_main(void *arg)
 {
     struct delays *d = arg;
     pthread_mutex_lock(&d->lock);
     for (;;) {
         double now = mono_ms();
-        while (d->n > 0 && (d->stopped || d->heap[0].due_ms <= now))
+        while (d->n > 0 && (d->stopped || d->heap[0].due_ms <= now + RESUME_SLACK_MS))
             MHD_resume_connection(heap_pop(d).c);
         if (d->stopped)
             break;
