@@ -104,7 +104,7 @@ static const struct config_key keys[] = {
      F(provider_conf, connect_timeout_ms), 1, 600000, "3000", RELOAD,
      "connection timeout"},
     {"providers.*.max_concurrency", CONFIG_INT,
-     F(provider_conf, max_concurrency), 1, 100000, "256", 0,
+     F(provider_conf, max_concurrency), 1, 100000, "512", 0,
      "connections per host (sizes the connection pool at start)"},
     {"providers.*.max_retries", CONFIG_INT, F(provider_conf, max_retries), 0,
      10, "2", RELOAD, "retries of a retryable failure"},

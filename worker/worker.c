@@ -105,38 +105,75 @@ static void queue_call(struct job_run_host *host, struct job_run *run)
     push_ptr((void ***)&w->to_send, &w->n_to_send, &w->cap_to_send, run);
 }
 
-/* Writes the intent lines of every queued call in one statement, then
- * sends them. Without PostgreSQL nothing is sent: a call that could not be
- * recorded must not be made. Runs from the tick, so a call waits at most a
- * tick (10 ms) plus one insert. */
-static void flush_calls(struct worker *w)
+/* The intent lines of the calls queued since the last write, written by
+ * the intent writer (its own connection, off the loop) in one statement;
+ * the calls are sent when it is back. */
+struct intent_task {
+    struct ledger_task t;
+    struct worker *w;
+    struct job_run **runs;
+    size_t n;
+    struct ledger_cost_line *lines;
+};
+
+static int intent_work(struct db *db, struct ledger_task *t, char *err,
+                       size_t err_size)
 {
-    char err[512];
-    int64_t now = sl_now_ms();
-    if (w->n_to_send == 0 || now < w->send_retry_at_ms)
-        return;
-    struct ledger_cost_line *lines = xcalloc(w->n_to_send, sizeof(*lines));
-    for (size_t i = 0; i < w->n_to_send; i++)
-        lines[i] = w->to_send[i]->intent;
-    int rc = db_ensure_connected(w->db, err, sizeof(err));
-    if (rc == SL_OK)
-        rc = ledger_write_intents(w->db, lines, w->n_to_send, err, sizeof(err));
-    free(lines);
-    if (rc != SL_OK) {
+    struct intent_task *it = (struct intent_task *)t;
+    return ledger_write_intents(db, it->lines, it->n, err, err_size);
+}
+
+static void intent_done(struct ledger_task *t)
+{
+    struct intent_task *it = (struct intent_task *)t;
+    struct worker *w = it->w;
+    w->intents_writing = false;
+    free(it->lines);
+    if (t->rc != SL_OK) {
+        /* Without PostgreSQL nothing is sent: a call that could not be
+         * recorded must not be made. They go first in the queue again. */
         log_warn("writing %zu intent lines failed, calls wait %d ms: %s",
-                 w->n_to_send, INTENT_RETRY_MS, err);
-        w->send_retry_at_ms = now + INTENT_RETRY_MS;
+                 it->n, INTENT_RETRY_MS, t->err);
+        w->send_retry_at_ms = sl_now_ms() + INTENT_RETRY_MS;
+        size_t n = it->n + w->n_to_send;
+        struct job_run **runs = xcalloc(n, sizeof(*runs));
+        memcpy(runs, it->runs, it->n * sizeof(*runs));
+        if (w->n_to_send)
+            memcpy(runs + it->n, w->to_send, w->n_to_send * sizeof(*runs));
+        free(w->to_send);
+        free(it->runs);
+        w->to_send = runs;
+        w->n_to_send = w->cap_to_send = n;
+        free(it);
         return;
     }
-    /* Sending may queue more (a submit failure climbs at once): take the
-     * list first. */
-    size_t n = w->n_to_send;
-    struct job_run **runs = w->to_send;
+    for (size_t i = 0; i < it->n; i++)
+        job_run_send(it->runs[i]);
+    free(it->runs);
+    free(it);
+}
+
+/* Hands the intent lines of every queued call to the intent writer, unless
+ * a write is already out (what queues meanwhile goes in the next one). Runs
+ * after every loop pass, so a call waits for one insert, not a tick. */
+static void flush_calls(struct worker *w)
+{
+    if (w->n_to_send == 0 || w->intents_writing ||
+        sl_now_ms() < w->send_retry_at_ms)
+        return;
+    struct intent_task *it = xcalloc(1, sizeof(*it));
+    it->t.work = intent_work;
+    it->t.done = intent_done;
+    it->w = w;
+    it->n = w->n_to_send;
+    it->runs = w->to_send;
+    it->lines = xcalloc(it->n, sizeof(*it->lines));
+    for (size_t i = 0; i < it->n; i++)
+        it->lines[i] = it->runs[i]->intent;
     w->to_send = NULL;
     w->n_to_send = w->cap_to_send = 0;
-    for (size_t i = 0; i < n; i++)
-        job_run_send(runs[i]);
-    free(runs);
+    w->intents_writing = true;
+    ledger_writer_submit(w->intent_writer, &it->t);
 }
 
 /* A claim to delete once what its job left is durable (flush_releases). */
@@ -668,38 +705,61 @@ static void drain_consumer(struct worker *w)
 
 /* ---- the ledger batch ---------------------------------------------------- */
 
-static void batch_clear(struct worker *w)
+/* A ledger batch on its way to PostgreSQL: what it borrows from (the runs
+ * and rejects) is handed over with it, and comes back acknowledged and
+ * freed once it has committed. The claims of its jobs are released on the
+ * writer's connection right after the commit. */
+struct batch_task {
+    struct ledger_task t;
+    struct worker *w;
+    struct ledger_batch *batch;
+    struct job_run **runs;
+    size_t n_runs;
+    struct reject_item **rejects;
+    size_t n_rejects;
+    bool *fresh;
+    const char **release_ids; /* the runs' job ids, borrowed */
+    int release_rc;
+    char release_err[256];
+};
+
+static void batch_task_free(struct batch_task *bt)
 {
-    for (size_t i = 0; i < w->n_done_runs; i++)
-        job_run_free(w->done_runs[i]);
-    for (size_t i = 0; i < w->n_rejects; i++)
-        reject_free(w->rejects[i]);
-    w->n_done_runs = w->n_rejects = 0;
-    ledger_batch_reset(w->batch);
+    for (size_t i = 0; i < bt->n_runs; i++)
+        job_run_free(bt->runs[i]);
+    for (size_t i = 0; i < bt->n_rejects; i++)
+        reject_free(bt->rejects[i]);
+    free(bt->runs);
+    free(bt->rejects);
+    free(bt->fresh);
+    free(bt->release_ids);
+    ledger_batch_free(bt->batch);
+    free(bt);
 }
 
-static void acknowledge_batch(struct worker *w)
+static void acknowledge_batch(struct worker *w, const struct batch_task *bt)
 {
-    for (size_t i = 0; i < w->n_done_runs; i++) {
-        struct job_run *r = w->done_runs[i];
-        queue_release(w, r->job->id);
+    for (size_t i = 0; i < bt->n_runs; i++) {
+        struct job_run *r = bt->runs[i];
+        if (bt->release_rc != SL_OK)
+            queue_release(w, r->job->id);
         if (!r->released) /* a released job is redelivered, not done */
             kconsumer_done(w->consumer, r->partition, r->offset, r->generation);
     }
-    for (size_t i = 0; i < w->n_rejects; i++) {
-        struct reject_item *r = w->rejects[i];
+    for (size_t i = 0; i < bt->n_rejects; i++) {
+        struct reject_item *r = bt->rejects[i];
         kconsumer_done(w->consumer, r->partition, r->offset, r->generation);
     }
 }
 
 /* Counted once durable and only when new (fresh[i]: not a redelivered job
  * already in the ledger), so the metrics agree with the ledger's rows. */
-static void count_written(const struct worker *w, const bool *fresh)
+static void count_written(const struct batch_task *bt)
 {
     const struct telemetry *t = telemetry();
-    for (size_t i = 0; i < w->n_done_runs; i++) {
-        const struct job_run *run = w->done_runs[i];
-        if (!fresh[i] || run->deferred || run->released) /* the scheduler */
+    for (size_t i = 0; i < bt->n_runs; i++) {
+        const struct job_run *run = bt->runs[i];
+        if (!bt->fresh[i] || run->deferred || run->released) /* the scheduler */
             continue;                       /* counts deferred ones */
         const struct ledger_result *r = &run->result;
         metrics_count(t->jobs, 1, r->status, r->source, telemetry_tier(r->tier));
@@ -711,35 +771,117 @@ static void count_written(const struct worker *w, const bool *fresh)
     }
 }
 
-static void flush_batch(struct worker *w)
+static int batch_work(struct db *db, struct ledger_task *t, char *err,
+                      size_t err_size)
 {
-    char err[512];
-    size_t n = w->n_done_runs + w->n_rejects;
-    w->last_flush_ms = sl_now_ms();
-    if (n == 0 || w->write_retry_at_ms > w->last_flush_ms)
-        return;
-    bool *fresh = xcalloc(w->n_done_runs + 1, sizeof(bool));
-    if (db_ensure_connected(w->db, err, sizeof(err)) != SL_OK ||
-        ledger_write(w->db, w->batch, fresh, err, sizeof(err)) != SL_OK) {
-        free(fresh);
-        /* Keep the batch; nothing is acknowledged, so nothing is lost. */
+    struct batch_task *bt = (struct batch_task *)t;
+    int rc = ledger_write(db, bt->batch, bt->fresh, err, err_size);
+    /* Releasing is an optimisation (a claim of a done job is harmless:
+     * the jobs row settles what a copy does); a failure leaves them to the
+     * loop's retry. */
+    if (rc == SL_OK && bt->n_runs > 0)
+        bt->release_rc = claims_release(db, bt->w->claim_owner,
+                                        bt->release_ids, bt->n_runs,
+                                        bt->release_err,
+                                        sizeof(bt->release_err));
+    return rc;
+}
+
+static void batch_done(struct ledger_task *t)
+{
+    struct batch_task *bt = (struct batch_task *)t;
+    struct worker *w = bt->w;
+    w->batch_writing = false;
+    if (t->rc != SL_OK) {
+        /* Kept as it is; nothing is acknowledged, so nothing is lost. */
         log_error("ledger write of %zu entries failed, retrying in %d ms: %s",
-                  n, WRITE_RETRY_MS, err);
-        w->write_retry_at_ms = w->last_flush_ms + WRITE_RETRY_MS;
+                  bt->n_runs + bt->n_rejects, WRITE_RETRY_MS, t->err);
+        w->write_retry_at_ms = sl_now_ms() + WRITE_RETRY_MS;
+        w->batch_retry = bt;
         metrics_serve_set_health(w->metrics, METRICS_CHECK_DB, false);
         return;
     }
     w->write_retry_at_ms = 0;
     metrics_serve_set_health(w->metrics, METRICS_CHECK_DB, true);
-    count_written(w, fresh);
-    free(fresh);
-    acknowledge_batch(w);
-    batch_clear(w);
-    flush_releases(w);
+    if (bt->release_rc != SL_OK)
+        log_warn("releasing %zu job claims failed, retrying: %s", bt->n_runs,
+                 bt->release_err);
+    count_written(bt);
+    acknowledge_batch(w, bt);
+    batch_task_free(bt);
+}
+
+/* The finished runs and rejects so far, moved into a task. */
+static struct batch_task *take_batch(struct worker *w)
+{
+    struct batch_task *bt = xcalloc(1, sizeof(*bt));
+    bt->t.work = batch_work;
+    bt->t.done = batch_done;
+    bt->w = w;
+    bt->release_rc = SL_OK;
+    bt->batch = w->batch;
+    w->batch = ledger_batch_new();
+    bt->runs = w->done_runs;
+    bt->n_runs = w->n_done_runs;
+    bt->rejects = w->rejects;
+    bt->n_rejects = w->n_rejects;
+    w->done_runs = NULL;
+    w->rejects = NULL;
+    w->n_done_runs = w->cap_done_runs = w->n_rejects = w->cap_rejects = 0;
+    bt->fresh = xcalloc(bt->n_runs + 1, sizeof(bool));
+    bt->release_ids = xcalloc(bt->n_runs + 1, sizeof(char *));
+    for (size_t i = 0; i < bt->n_runs; i++)
+        bt->release_ids[i] = bt->runs[i]->job->id;
+    return bt;
+}
+
+/* Hands the batch to the batch writer, unless a write is out (the batch
+ * grows meanwhile and goes next) or a failed one waits for its retry,
+ * which goes first. */
+static void flush_batch(struct worker *w)
+{
+    int64_t now = sl_now_ms();
+    if (w->batch_writing)
+        return;
+    if (w->batch_retry) {
+        if (now < w->write_retry_at_ms)
+            return;
+        struct batch_task *bt = w->batch_retry;
+        w->batch_retry = NULL;
+        w->batch_writing = true;
+        ledger_writer_submit(w->batch_writer, &bt->t);
+        return;
+    }
+    w->last_flush_ms = now;
+    if (w->n_done_runs + w->n_rejects == 0)
+        return;
+    w->batch_writing = true;
+    ledger_writer_submit(w->batch_writer, &take_batch(w)->t);
+}
+
+/* Makes everything finished durable before returning (a rebalance): waits
+ * for the writes out, then writes what is left, a retry first. Gives up
+ * after a failed attempt (the batch stays, nothing is acknowledged). */
+static void flush_batch_now(struct worker *w)
+{
+    for (int round = 0; round < 3; round++) {
+        ledger_writer_wait(w->batch_writer);
+        if (!w->batch_retry && w->n_done_runs + w->n_rejects == 0)
+            return;
+        if (w->batch_retry && round > 0)
+            return; /* it failed again */
+        w->write_retry_at_ms = 0;
+        flush_batch(w);
+    }
+    ledger_writer_wait(w->batch_writer);
 }
 
 static bool batch_due(const struct worker *w)
 {
+    if (w->batch_writing)
+        return false;
+    if (w->batch_retry)
+        return true;
     size_t n = w->n_done_runs + w->n_rejects;
     if (n == 0)
         return false;
@@ -755,15 +897,16 @@ static void on_revoke(void *arg)
     struct worker *w = arg;
     /* Whatever is finished becomes durable before the partitions go, so the
      * revoke commit covers it and the next owner does not redo it. */
-    w->write_retry_at_ms = 0;
-    flush_batch(w);
+    flush_batch_now(w);
 }
 
 static bool drained(const struct worker *w)
 {
     return w->in_flight == 0 && w->parked_len == 0 && w->n_waiting == 0 &&
            w->awaiting_dlq == 0 &&
-           w->n_done_runs + w->n_rejects == 0;
+           w->n_done_runs + w->n_rejects == 0 && !w->batch_retry &&
+           ledger_writer_pending(w->batch_writer) == 0 &&
+           ledger_writer_pending(w->intent_writer) == 0;
 }
 
 static void stop_loop(struct worker *w)
@@ -771,6 +914,11 @@ static void stop_loop(struct worker *w)
     flush_releases(w);
     uv_timer_stop(&w->tick);
     uv_poll_stop(&w->kafka_poll);
+    uv_check_stop(&w->flush_check);
+    uv_close((uv_handle_t *)&w->flush_check, NULL);
+    ledger_writer_close(w->intent_writer);
+    ledger_writer_close(w->batch_writer);
+    w->intent_writer = w->batch_writer = NULL;
     uv_close((uv_handle_t *)&w->tick, NULL);
     uv_close((uv_handle_t *)&w->kafka_poll, NULL);
     uv_close((uv_handle_t *)&w->sigterm, NULL);
@@ -817,7 +965,7 @@ static void refresh_budget(struct worker *w)
     char err[512];
     int64_t now = sl_now_ms();
     if (!budget_enabled(w->budget) || now < w->budget_refresh_at_ms ||
-        w->n_done_runs > 0)
+        w->n_done_runs > 0 || w->batch_writing || w->batch_retry)
         return;
     w->budget_refresh_at_ms = now + w->cfg->budgets.refresh_ms;
     if (budget_refresh(w->budget, w->db, now, err, sizeof(err)) != SL_OK)
@@ -882,6 +1030,16 @@ static void on_tick(uv_timer_t *t)
     check_cost_drift(w);
     if (w->runs.draining && drained(w))
         stop_loop(w);
+}
+
+/* After every pass of the loop: calls queued in it get their intents
+ * written at once rather than at the next tick. */
+static void on_flush_check(uv_check_t *c)
+{
+    struct worker *w = c->data;
+    flush_calls(w);
+    if (batch_due(w))
+        flush_batch(w);
 }
 
 static void on_kafka_readable(uv_poll_t *p, int status, int events)
@@ -960,6 +1118,10 @@ static int open_services(struct worker *w, char *err, size_t err_size)
     w->db = db_open(cfg->pg_conninfo, "sluice-worker", err, err_size);
     if (!w->db)
         return SL_EDB;
+    w->batch_writer = ledger_writer_new(&w->loop, cfg->pg_conninfo,
+                                        "sluice-worker-ledger");
+    w->intent_writer = ledger_writer_new(&w->loop, cfg->pg_conninfo,
+                                         "sluice-worker-intents");
     w->dlq = kproducer_new_for_copies(&cfg->kafka,
                                       cfg->kafka.dlq_max_message_bytes, err,
                                       err_size);
@@ -997,6 +1159,9 @@ static void init_handles(struct worker *w)
     uv_timer_init(&w->loop, &w->tick);
     w->tick.data = w;
     uv_timer_start(&w->tick, on_tick, TICK_MS, TICK_MS);
+    uv_check_init(&w->loop, &w->flush_check);
+    w->flush_check.data = w;
+    uv_check_start(&w->flush_check, on_flush_check);
     uv_poll_init(&w->loop, &w->kafka_poll, kconsumer_fd(w->consumer));
     w->kafka_poll.data = w;
     uv_poll_start(&w->kafka_poll, UV_READABLE, on_kafka_readable);
@@ -1017,6 +1182,10 @@ static void close_services(struct worker *w)
     w->runs.cache = NULL; /* runs freed below must not reach it */
     db_close(w->db);
     ledger_batch_free(w->batch);
+    if (w->batch_retry)
+        batch_task_free(w->batch_retry);
+    for (size_t i = 0; i < w->n_done_runs; i++)
+        job_run_free(w->done_runs[i]);
     free(w->done_runs);
     free(w->rejects);
     free(w->parked);
@@ -1049,6 +1218,8 @@ int worker_run(const struct config *cfg, const char *config_path)
     uv_loop_init(&w.loop);
     if (open_services(&w, err, sizeof(err)) != SL_OK) {
         log_error("worker start failed: %s", err);
+        ledger_writer_close(w.intent_writer);
+        ledger_writer_close(w.batch_writer);
         http_multi_close(w.http);
         uv_run(&w.loop, UV_RUN_DEFAULT);
         close_services(&w);

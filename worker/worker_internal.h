@@ -16,6 +16,7 @@
 #include "job_run.h"
 #include "kafka.h"
 #include "ledger.h"
+#include "ledger_writer.h"
 #include "metrics/metrics_serve.h"
 #include "metrics/telemetry.h"
 
@@ -53,6 +54,13 @@ struct worker {
     size_t n_rejects, cap_rejects;
     int64_t last_flush_ms;
     int64_t write_retry_at_ms;
+    /* PostgreSQL writes run off the loop (ledger_writer.h): the batch (and
+     * the claims it settles) on one connection, intent lines on another,
+     * each with at most one write out; a failed batch waits in batch_retry. */
+    struct ledger_writer *batch_writer, *intent_writer;
+    bool batch_writing, intents_writing;
+    struct batch_task *batch_retry;
+    uv_check_t flush_check; /* after every loop pass: flush_calls, batch */
 
     /* What the runs borrow (job_run.h); its draining flag is the worker's. */
     struct job_run_host runs;

@@ -1,7 +1,9 @@
 /* server.c — HTTP plumbing, faults, latency and the usage log.
  *
- * One thread per connection (libmicrohttpd) so that simulated latency can
- * simply sleep; the sleeps are sliced so shutdown never waits for them. */
+ * libmicrohttpd on epoll with a small thread pool. Simulated latency does
+ * not hold a thread: the connection is suspended and a timer thread
+ * resumes it when its answer is due (struct delays), so thousands of
+ * slow calls in flight cost a heap entry each, not a thread each. */
 #include <arpa/inet.h>
 #include <math.h>
 #include <netinet/in.h>
@@ -22,16 +24,35 @@
 #include "util.h"
 #include "wire.h"
 
-#define SLEEP_SLICE_MS 50
 #define MAX_LATENCY_MS 120000.0
-#define CONNECTION_LIMIT 4096u
+/* Above what a bench drives (workers x max_in_flight), below RLIMIT_NOFILE
+ * as main.c raises it. */
+#define CONNECTION_LIMIT 16384u
+#define POOL_THREADS 2u
 #define IDLE_TIMEOUT_S 600u
 #define FORM_BUFFER 65536
 #define PURPOSE_MAX 64
 
+/* Suspended connections by the time their answer is due: a min-heap
+ * under lock, served by one timer thread. */
+struct delay {
+    double due_ms; /* CLOCK_MONOTONIC */
+    struct MHD_Connection *c;
+};
+
+struct delays {
+    pthread_mutex_t lock;
+    pthread_cond_t cond; /* a new earliest entry, or stop */
+    pthread_t thread;
+    bool started, stopped;
+    struct delay *heap;
+    size_t n, cap;
+};
+
 struct emu_server {
     const struct emu_config *cfg;
     struct MHD_Daemon *daemon;
+    struct delays delays;
     struct emu_usage_log *usage_log;
     struct emu_batches *batches;
     size_t max_upload; /* body cap of uploads and batch creation */
@@ -51,6 +72,12 @@ struct conn {
     struct MHD_PostProcessor *form; /* POST /v1/files */
     char *filename;
     char purpose[PURPOSE_MAX + 1];
+    /* A realtime call suspended for its latency: what the answer needs. */
+    bool delayed;
+    struct emu_request req;
+    const struct emu_model *model;
+    int fault;
+    char *client_id; /* X-Client-Request-Id, for billing a call given up */
 };
 
 enum fault { FAULT_NONE, FAULT_500, FAULT_429, FAULT_OVERLOAD, FAULT_TIMEOUT, FAULT_MALFORMED };
@@ -67,6 +94,7 @@ struct exchange {
     const char *model;
     enum fault fault;
     int status; /* the status sent, for the verbose log */
+    bool suspended; /* no answer yet: the call waits for its latency */
 };
 
 static void verbose_log(const struct exchange *x, const char *method, const char *path)
@@ -111,14 +139,123 @@ static enum MHD_Result respond_text(struct MHD_Connection *c, int status, const 
     return rc;
 }
 
-static void sleep_ms(struct emu_server *s, double ms)
+static double mono_ms(void)
 {
-    while (ms > 0 && !atomic_load(&s->stopping)) {
-        double step = ms < SLEEP_SLICE_MS ? ms : SLEEP_SLICE_MS;
-        struct timespec ts = {0, (long)(step * 1e6)};
-        nanosleep(&ts, NULL);
-        ms -= step;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+static void heap_push(struct delays *d, struct delay e)
+{
+    if (d->n == d->cap) {
+        d->cap = d->cap ? d->cap * 2 : 256;
+        d->heap = emu_xrealloc(d->heap, d->cap * sizeof(*d->heap));
     }
+    size_t i = d->n++;
+    while (i > 0 && d->heap[(i - 1) / 2].due_ms > e.due_ms) {
+        d->heap[i] = d->heap[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    d->heap[i] = e;
+}
+
+static struct delay heap_pop(struct delays *d)
+{
+    struct delay top = d->heap[0], last = d->heap[--d->n];
+    size_t i = 0;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= d->n)
+            break;
+        if (c + 1 < d->n && d->heap[c + 1].due_ms < d->heap[c].due_ms)
+            c++;
+        if (d->heap[c].due_ms >= last.due_ms)
+            break;
+        d->heap[i] = d->heap[c];
+        i = c;
+    }
+    if (d->n > 0)
+        d->heap[i] = last;
+    return top;
+}
+
+/* Resumes connections as they fall due; on stop, all of them at once.
+ * Those due within RESUME_SLACK_MS go together: libmicrohttpd looks
+ * through every suspended connection of a thread after each wake-up, so a
+ * wake-up per call cost O(suspended) each with thousands waiting. */
+#define RESUME_SLACK_MS 5.0
+static void *delays_main(void *arg)
+{
+    struct delays *d = arg;
+    pthread_mutex_lock(&d->lock);
+    for (;;) {
+        double now = mono_ms();
+        while (d->n > 0 && (d->stopped || d->heap[0].due_ms <= now + RESUME_SLACK_MS))
+            MHD_resume_connection(heap_pop(d).c);
+        if (d->stopped)
+            break;
+        if (d->n == 0) {
+            pthread_cond_wait(&d->cond, &d->lock);
+            continue;
+        }
+        double wait_ms = d->heap[0].due_ms - now;
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        long long ns = (long long)ts.tv_nsec + (long long)(wait_ms * 1e6);
+        ts.tv_sec += (time_t)(ns / 1000000000LL);
+        ts.tv_nsec = (long)(ns % 1000000000LL);
+        pthread_cond_timedwait(&d->cond, &d->lock, &ts);
+    }
+    pthread_mutex_unlock(&d->lock);
+    return NULL;
+}
+
+static int delays_start(struct delays *d)
+{
+    pthread_condattr_t attr;
+    pthread_mutex_init(&d->lock, NULL);
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&d->cond, &attr);
+    pthread_condattr_destroy(&attr);
+    d->started = pthread_create(&d->thread, NULL, delays_main, d) == 0;
+    return d->started ? 0 : -1;
+}
+
+/* Resumes everything still waiting (MHD_stop_daemon must not find a
+ * suspended connection) and stops the thread. */
+static void delays_stop(struct delays *d)
+{
+    if (!d->started)
+        return;
+    pthread_mutex_lock(&d->lock);
+    d->stopped = true;
+    pthread_cond_signal(&d->cond);
+    pthread_mutex_unlock(&d->lock);
+    pthread_join(d->thread, NULL);
+    d->started = false;
+    pthread_mutex_destroy(&d->lock);
+    pthread_cond_destroy(&d->cond);
+    free(d->heap);
+}
+
+/* Suspends c for ms; false when stopping (answer at once instead). Runs in
+ * the access handler, as MHD_suspend_connection requires. */
+static bool delay_connection(struct emu_server *s, struct MHD_Connection *c, double ms)
+{
+    struct delays *d = &s->delays;
+    pthread_mutex_lock(&d->lock);
+    if (d->stopped || atomic_load(&s->stopping)) {
+        pthread_mutex_unlock(&d->lock);
+        return false;
+    }
+    MHD_suspend_connection(c);
+    heap_push(d, (struct delay){mono_ms() + ms, c});
+    if (d->heap[0].c == c)
+        pthread_cond_signal(&d->cond);
+    pthread_mutex_unlock(&d->lock);
+    return true;
 }
 
 /* Lognormal around the median, as real API latencies are skewed. */
@@ -192,6 +329,14 @@ static enum MHD_Result process(struct exchange *x, struct conn *st)
 {
     struct emu_request req;
     char why[256], msg[400];
+    if (st->delayed) { /* resumed: its latency has passed */
+        st->delayed = false;
+        x->model = st->model->name;
+        x->fault = (enum fault)st->fault;
+        enum MHD_Result rc = answer(x, st->model, &st->req);
+        emu_request_free(&st->req);
+        return rc;
+    }
     if (st->too_large)
         return respond_too_large(x, st->max);
     if (!is_json(x->c))
@@ -220,9 +365,19 @@ static enum MHD_Result process(struct exchange *x, struct conn *st)
         x->fault = draw_fault(&m->faults);
         rc = apply_fault(x, m);
         if (rc == MHD_NO) {
+            double ms = latency_ms(m) * (is_flex(&req) ? m->flex.latency_factor : 1.0);
             if (x->fault == FAULT_TIMEOUT)
-                sleep_ms(x->s, m->faults.timeout_s * 1000.0);
-            sleep_ms(x->s, latency_ms(m) * (is_flex(&req) ? m->flex.latency_factor : 1.0));
+                ms += m->faults.timeout_s * 1000.0;
+            st->req = req;
+            st->model = m;
+            st->fault = (int)x->fault;
+            const char *cid = MHD_lookup_connection_value(x->c, MHD_HEADER_KIND, "X-Client-Request-Id");
+            st->client_id = cid ? emu_xstrdup(cid) : NULL;
+            st->delayed = ms > 0 && delay_connection(x->s, x->c, ms);
+            if (st->delayed) {
+                x->suspended = true;
+                return MHD_YES; /* handle() runs again once resumed */
+            }
             rc = answer(x, m, &req);
         }
     }
@@ -399,19 +554,38 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     struct exchange x = {.s = s, .c = c, .api = st->api};
     emu_make_ids(x.api, x.id, sizeof(x.id), x.request_id, sizeof(x.request_id));
     enum MHD_Result rc = st->route == EMU_BATCH_NONE ? process(&x, st) : process_batch(&x, st, method, url);
-    verbose_log(&x, method, url);
+    if (!x.suspended)
+        verbose_log(&x, method, url);
     return rc;
+}
+
+/* A call whose client went away while it waited for its latency: the
+ * provider billed it all the same (what unconfirmed cost lines are about),
+ * so its usage is logged as if it had been answered. */
+static void bill_unanswered(struct emu_server *s, struct conn *st)
+{
+    char id[64], request_id[64];
+    struct emu_reply r;
+    emu_make_ids(st->api, id, sizeof(id), request_id, sizeof(request_id));
+    char *body = emu_reply_render(s->cfg, st->api, st->model, &st->req, id, NULL, &r);
+    emu_usage_write(s->usage_log, id, st->api == EMU_API_OPENAI ? "openai" : "anthropic", st->model->name, &r,
+                    st->fault == FAULT_MALFORMED ? "malformed" : "ok", st->client_id);
+    free(body);
 }
 
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
     struct conn *st = *con_cls;
-    (void)cls;
     (void)c;
     (void)toe;
     if (st) {
         if (st->form)
             MHD_destroy_post_processor(st->form);
+        if (st->delayed) {
+            bill_unanswered(cls, st);
+            emu_request_free(&st->req);
+        }
+        free(st->client_id);
         free(st->filename);
         free(st->body);
         free(st);
@@ -423,12 +597,14 @@ static struct MHD_Daemon *start_daemon(struct emu_server *s, uint16_t port)
 {
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(port)};
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL;
+    /* epoll, not select: thousands of kept-alive connections exceed
+     * FD_SETSIZE; suspend/resume for the latency (delay_connection). */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
     if (s->verbose)
         flags |= MHD_USE_ERROR_LOG;
-    /* poll, not select: hundreds of kept-alive connections exceed FD_SETSIZE. */
     return MHD_start_daemon(flags, port, NULL, NULL, handle, s,
                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+                            MHD_OPTION_THREAD_POOL_SIZE, POOL_THREADS,
                             MHD_OPTION_CONNECTION_LIMIT, CONNECTION_LIMIT,
                             MHD_OPTION_CONNECTION_TIMEOUT, IDLE_TIMEOUT_S,
                             MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
@@ -449,6 +625,11 @@ struct emu_server *emu_server_start(const struct emu_config *cfg, const struct e
         return NULL;
     }
     s->batches = emu_batches_new(cfg, s->usage_log);
+    if (delays_start(&s->delays) != 0) {
+        snprintf(err, err_size, "cannot start the latency timer thread");
+        emu_server_stop(s);
+        return NULL;
+    }
     s->daemon = start_daemon(s, o->port);
     if (s->daemon == NULL) {
         snprintf(err, err_size, "cannot listen on 127.0.0.1:%u", (unsigned)o->port);
@@ -469,6 +650,7 @@ void emu_server_stop(struct emu_server *s)
     if (s == NULL)
         return;
     atomic_store(&s->stopping, true);
+    delays_stop(&s->delays);
     if (s->daemon)
         MHD_stop_daemon(s->daemon);
     emu_batches_free(s->batches);

@@ -412,7 +412,7 @@ static void test_defaults(void **state)
     assert_null(p->api_key_env);
     assert_int_equal(p->timeout_ms, 30000);
     assert_int_equal(p->connect_timeout_ms, 3000);
-    assert_int_equal(p->max_concurrency, 256);
+    assert_int_equal(p->max_concurrency, 512);
     assert_int_equal(p->max_retries, 2);
     assert_int_equal(p->retry_base_ms, 500);
     assert_int_equal(p->retry_cap_ms, 8000);
