@@ -4,35 +4,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <xxhash.h>
+
 #include "sl.h"
 #include "tier0/tier0_features.h"
 
-static uint64_t fnv1a(const char *s, size_t n, uint64_t h)
+/* The K hash functions of MinHash by double hashing (Kirsch and
+ * Mitzenmacher): h_k = h1 + k * h2 from one 128-bit XXH3 of the shingle,
+ * as good for MinHash as K independent hashes and K times cheaper. */
+static void add_shingle(struct cache_sketch *sk, const char *shingle)
 {
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ull;
-    }
-    return h;
-}
-
-/* splitmix64's finaliser: one well-mixed hash per (shingle, position). */
-static uint64_t mix(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ull;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebull;
-    x ^= x >> 31;
-    return x;
-}
-
-static void add_shingle(struct cache_sketch *sk, uint64_t h)
-{
+    XXH128_hash_t h = XXH3_128bits(shingle, CACHE_SIM_SHINGLE);
     for (int k = 0; k < CACHE_SIM_K; k++) {
-        uint32_t v = (uint32_t)mix(h + 0x9e3779b97f4a7c15ull * (uint64_t)(k + 1));
-        if (v < sk->min[k])
-            sk->min[k] = v;
+        uint64_t v = h.low64 + (uint64_t)k * (h.high64 | 1);
+        uint32_t top = (uint32_t)(v >> 32);
+        if (top < sk->min[k])
+            sk->min[k] = top;
     }
     sk->shingles++;
 }
@@ -62,8 +49,7 @@ void cache_sim_sketch(const char *text, size_t len, struct cache_sketch *out)
         return;
     padded[n + 1] = ' ';
     for (size_t i = 0; i + CACHE_SIM_SHINGLE <= n + 2; i++)
-        add_shingle(out, fnv1a(padded + i, CACHE_SIM_SHINGLE,
-                               14695981039346656037ull));
+        add_shingle(out, padded + i);
 }
 
 double cache_sim_similarity(const struct cache_sketch *a,

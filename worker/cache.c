@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <cjson/cJSON.h>
+#include <xxhash.h>
 
 #include "cache_sim.h"
 #include "cache_verify.h"
@@ -168,30 +169,15 @@ static struct entry *find(const struct cache *c, const char *key)
 
 /* ---- the LSH index ----------------------------------------------------------- */
 
-static uint64_t fnv_str(const char *s, uint64_t h)
-{
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
-
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ull;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
-
 static void band_keys(const char *version, const char *tenant,
                       const struct cache_sketch *sk, uint64_t keys[LSH_BANDS])
 {
-    uint64_t scope = fnv_str(tenant, fnv_str(version, 14695981039346656037ull) ^ 0xff);
+    uint64_t scope = XXH3_64bits_withSeed(tenant, strlen(tenant),
+                                          XXH3_64bits(version, strlen(version)));
     for (int b = 0; b < LSH_BANDS; b++) {
-        uint64_t h = mix64(scope + (uint64_t)b);
-        for (int r = 0; r < LSH_ROWS; r++)
-            h = mix64(h ^ sk->min[b * LSH_ROWS + r]);
+        uint64_t h = XXH3_64bits_withSeed(&sk->min[b * LSH_ROWS],
+                                          LSH_ROWS * sizeof(sk->min[0]),
+                                          scope + (uint64_t)b);
         keys[b] = h >> 2; /* a positive bigint in PostgreSQL */
     }
 }
