@@ -511,7 +511,10 @@ static void html_bill(FILE *out, const struct report *rep)
             bill_figure(out, bill, 1, "cost", true);
             bill_figure(out, bill, 2, "all-top-tier baseline", false);
             bill_figure(out, bill, 4, "saved", true);
-            bill_figure(out, bill, 5, "cheaper than the baseline", false);
+            const char *times = report_cell(bill, 0, 5);
+            bill_figure(out, bill, 5, times && strtod(times, NULL) < 1 ? "baseline / cost"
+                                                                     : "cheaper than the baseline",
+                        false);
             bill_figure(out, bill, 6, "per 1,000 jobs", false);
             bill_figure(out, bill, 0, "jobs", false);
             fputs("</div>\n<p class=\"note\">The baseline: every job's concluding"

@@ -675,10 +675,17 @@ bool report_bill_line(const struct report *rep, char *buf, size_t size)
     usd_or_dash(report_cell(t, 0, 6), per1k, sizeof(per1k));
     const char *jobs = report_cell(t, 0, 0), *share = report_cell(t, 0, 4);
     const char *times = report_cell(t, 0, 5);
+    char ratio[48];
+    if (!times)
+        sl_strlcpy(ratio, "no baseline", sizeof(ratio));
+    else if (strtod(times, NULL) >= 1)
+        snprintf(ratio, sizeof(ratio), "%s times cheaper", times);
+    else /* dearer than the top tier: escalations that cost more than it */
+        snprintf(ratio, sizeof(ratio), "%.2f times dearer", 1 / strtod(times, NULL));
     snprintf(buf, size,
              "The bill: %s for %s jobs, against %s had every job gone to the top"
-             " tier in realtime: %s times cheaper, %.1f%% saved; %s per 1,000 jobs.",
-             cost, jobs ? jobs : "0", base, times ? times : "-",
+             " tier in realtime: %s, %.1f%% saved; %s per 1,000 jobs.",
+             cost, jobs ? jobs : "0", base, ratio,
              share ? strtod(share, NULL) * 100 : 0.0, per1k);
     return true;
 }
