@@ -123,11 +123,13 @@ static void svg_axes(FILE *out, const struct chart *ch, double ymax, double lmax
         if (k)
             fprintf(out, "<line class=\"grid\" x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\"/>\n",
                     PAD_L, y, PAD_L + PLOT_W, y);
+        /* Baselines 3 px under the grid line: the 0 stays clear of the x
+         * labels below the axis. */
         tick(ymax * k / 2, ch->usd, buf, sizeof(buf));
-        svg_text(out, PAD_L - 4, y + 4, "end", buf);
+        svg_text(out, PAD_L - 4, y + 3, "end", buf);
         if (ch->line) {
             tick(lmax * k / 2, ch->line_usd, buf, sizeof(buf));
-            svg_text(out, PAD_L + PLOT_W + 4, y + 4, "start", buf);
+            svg_text(out, PAD_L + PLOT_W + 4, y + 3, "start", buf);
         }
     }
     /* Axis titles above the plot, each inside the SVG. */
@@ -137,7 +139,7 @@ static void svg_axes(FILE *out, const struct chart *ch, double ymax, double lmax
     size_t step = label_step(ch);
     double slot = (double)PLOT_W / (double)ch->n;
     for (size_t i = 0; i < ch->n; i += step)
-        svg_text(out, PAD_L + slot * ((double)i + 0.5), PAD_T + PLOT_H + 16,
+        svg_text(out, PAD_L + slot * ((double)i + 0.5), PAD_T + PLOT_H + 18,
                  "middle", x_label(ch, i));
 }
 
@@ -346,8 +348,8 @@ static void chart_escalation(FILE *out, const struct report_table *t)
     chart_free(&ch);
 }
 
-/* Labels "YYYY-MM-DD HH:MI..." of one date: the date is in the first one
- * only, the bars show the time. */
+/* How much of the labels "YYYY-MM-DD HH:MI..." the bars need not show:
+ * the date when all share it (it goes in the caption), else the year. */
 static size_t common_date(const struct report_table *t)
 {
     const char *first = report_cell(t, 0, 0);
@@ -356,7 +358,7 @@ static size_t common_date(const struct report_table *t)
     for (size_t r = 1; r < t->n_rows; r++) {
         const char *l = report_cell(t, r, 0);
         if (!l || strncmp(l, first, 11) != 0)
-            return 0;
+            return 5;
     }
     return 11;
 }
@@ -378,7 +380,7 @@ static void chart_curve(FILE *out, const struct report_table *t)
     ch.line = xcalloc(t->n_rows, sizeof(*ch.line));
     ch.label_skip = common_date(t);
     char title[160];
-    if (ch.label_skip) {
+    if (ch.label_skip == 11) {
         snprintf(title, sizeof(title), "%s, %.10s (UTC)", ch.title, report_cell(t, 0, 0));
         ch.title = title;
     }
