@@ -414,9 +414,9 @@ static const char css[] =
     "body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222;max-width:1200px}"
     "h1{font-size:1.4em}h2{font-size:1.1em;margin-top:2em}"
     "table{border-collapse:collapse;margin:.5em 0}"
-    "td,th{padding:2px 10px;border-bottom:1px solid #ddd;white-space:nowrap}"
+    "td,th{padding:2px 10px;border-bottom:1px solid #ddd}td{white-space:nowrap}"
     "td.n{text-align:right;font-variant-numeric:tabular-nums}"
-    "th{text-align:left;background:#f3f3f3}"
+    "th{text-align:left;background:#f3f3f3;vertical-align:bottom}"
     "figure{margin:1em 0}figcaption{font-weight:600}"
     "svg text{font-size:11px;fill:#333}"
     ".axis{stroke:#888}.grid{stroke:#e4e4e4}.line{stroke:#222;stroke-width:2;fill:none}"
@@ -450,7 +450,12 @@ static void html_table(FILE *out, const struct report_table *t)
     for (size_t c = 0; c < t->n_cols; c++) {
         report_col_name(t, c, buf, sizeof(buf));
         fputs("<th>", out);
-        report_html_escape(out, buf);
+        /* A long name may break after its underscores: wide tables fit. */
+        for (char *part = strtok(buf, "_"); part; part = strtok(NULL, "_")) {
+            if (part != buf)
+                fputs("_<wbr>", out);
+            report_html_escape(out, part);
+        }
         fputs("</th>", out);
     }
     fputs("</tr>\n", out);

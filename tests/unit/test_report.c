@@ -256,7 +256,7 @@ static void test_bill_first_html(void **state)
     assert_int_equal(count(got, "<svg"), 5);
     assert_non_null(strstr(got, "<table class=\"mini\"><tr><th></th><th>calls per day</th>"));
     assert_null(strstr(got, "nanousd"));
-    assert_non_null(strstr(got, "<th>cost_per_1000_jobs_usd</th>"));
+    assert_non_null(strstr(got, "<th>cost_<wbr>per_<wbr>1000_<wbr>jobs_<wbr>usd</th>"));
     free(got);
     report_free(rep);
     /* A single period: no chart of it, the table only. */
