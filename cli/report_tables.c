@@ -32,83 +32,85 @@
     " (coalesce(sum(jobs) FILTER (WHERE answered_at = '" who "'), 0)"          \
     " / sum(jobs))::float8 AS " who "_share,"
 
-/* Learning-curve periods: the narrowest of these widths that cuts the
- * filtered range into at most 24 periods (a demo of two minutes gets 5 s
- * periods, a day gets hours, a quarter weeks). $1..$4 are the filter. */
-static const char stride_sql[] =
-    "SELECT s::text, CASE WHEN s < '1 minute' THEN extract(epoch FROM s)::int || ' s'"
-    " WHEN s < '1 hour' THEN (extract(epoch FROM s) / 60)::int || ' min'"
-    " WHEN s < '1 day' THEN (extract(epoch FROM s) / 3600)::int || ' h'"
-    " WHEN s = '1 day' THEN '1 day' ELSE (extract(epoch FROM s) / 86400)::int || ' days' END"
-    " FROM (SELECT extract(epoch FROM max(second_utc) - min(second_utc)) AS span"
-    "       FROM v_jobs_by_second" FILTER ") x,"
-    " unnest('{1 s,5 s,10 s,30 s,1 min,5 min,10 min,15 min,30 min,1 h,2 h,3 h,6 h,"
-    "12 h,1 day,7 days}'::interval[]) s"
-    " WHERE coalesce(span, 0) / extract(epoch FROM s) < 24 OR s = '7 days'"
-    " ORDER BY s LIMIT 1";
 
 /* Fills table t (columns named, no rows yet) from the spec query's res. */
 typedef void (*report_build_fn)(struct report_table *t, PGresult *res);
 static void build_token_histogram(struct report_table *t, PGresult *res);
+static void build_learning_curve(struct report_table *t, PGresult *res);
 
 /* types: t text, i integer, u nano-dollars, f fraction, x decimal; one per
- * column. periodic: the SQL takes the learning-curve period as $5. build:
- * tables computed in C from sql's rows instead of shown as they are. */
+ * column. build: NULL, or the table is made in C from sql's rows. */
 struct report_spec {
     const char *section, *title, *types;
     size_t n_keys;
     const char *sql;
-    bool periodic;
     report_build_fn build;
 };
 
 static const struct report_spec specs[] = {
     /* The bill first: what a reader opens the report for. */
+    /* The bill first: what a reader opens the report for. Jobs from
+     * v_task_mix, which reads the jobs alone. */
     {"bill", "The bill: cost against the all-top-tier baseline", "iuuufxu", 0,
-     "SELECT (SELECT sum(jobs) FROM v_cost_per_job" FILTER ") AS jobs,"
-     " sum(cost_nanousd) AS cost_nanousd, sum(baseline_nanousd) AS baseline_nanousd,"
-     " sum(saved_nanousd) AS saved_nanousd,"
+     "SELECT j.jobs, sum(cost_nanousd) AS cost_nanousd,"
+     " sum(baseline_nanousd) AS baseline_nanousd, sum(saved_nanousd) AS saved_nanousd,"
      " (sum(saved_nanousd) / nullif(sum(baseline_nanousd), 0))::float8 AS saved_share,"
      " round(sum(baseline_nanousd) / nullif(sum(cost_nanousd), 0), 2) AS times_cheaper,"
-     " round(sum(cost_nanousd) * 1000 / nullif((SELECT sum(jobs) FROM v_cost_per_job"
-     FILTER "), 0)) AS cost_per_1000_jobs_nanousd FROM v_savings" FILTER, false, NULL},
+     " round(sum(cost_nanousd) * 1000 / nullif(j.jobs, 0)) AS cost_per_1000_jobs_nanousd"
+     " FROM v_savings, (SELECT sum(jobs) AS jobs FROM v_task_mix" FILTER ") j" FILTER
+     "GROUP BY j.jobs", NULL},
+    /* Periods: the narrowest of the widths that cuts the range into at
+     * most 24 (a two-minute demo gets 5 s, a day hours, a quarter weeks).
+     * The view is read once; its second column, the width's name, becomes
+     * the table's note (build_learning_curve). */
     {"learning_curve", "Cost per 1,000 jobs and who answered, by period (the learning curve)",
      "tiffffffuuf", 1,
-     "SELECT to_char(date_bin($5::interval, second_utc, '2000-01-03'),"
-     " CASE WHEN $5::interval >= '1 day' THEN 'YYYY-MM-DD'"
-     " WHEN $5::interval >= '1 minute' THEN 'YYYY-MM-DD HH24:MI'"
-     " ELSE 'YYYY-MM-DD HH24:MI:SS' END) AS period, sum(jobs) AS jobs,"
+     "WITH s AS MATERIALIZED (SELECT second_utc, answered_at, jobs, cost_nanousd,"
+     "  baseline_nanousd FROM v_jobs_by_second" FILTER "),"
+     " w AS (SELECT p, CASE WHEN p < '1 minute' THEN extract(epoch FROM p)::int || ' s'"
+     "  WHEN p < '1 hour' THEN (extract(epoch FROM p) / 60)::int || ' min'"
+     "  WHEN p < '1 day' THEN (extract(epoch FROM p) / 3600)::int || ' h'"
+     "  WHEN p = '1 day' THEN '1 day' ELSE (extract(epoch FROM p) / 86400)::int || ' days' END"
+     "  AS name FROM (SELECT extract(epoch FROM max(second_utc) - min(second_utc)) AS span"
+     "  FROM s) x, unnest('{1 s,5 s,10 s,30 s,1 min,5 min,10 min,15 min,30 min,1 h,2 h,"
+     "3 h,6 h,12 h,1 day,7 days}'::interval[]) p"
+     "  WHERE coalesce(span, 0) / extract(epoch FROM p) < 24 OR p = '7 days'"
+     "  ORDER BY p LIMIT 1)"
+     " SELECT to_char(date_bin(w.p, s.second_utc, '2000-01-03'),"
+     " CASE WHEN w.p >= '1 day' THEN 'YYYY-MM-DD' WHEN w.p >= '1 minute'"
+     " THEN 'YYYY-MM-DD HH24:MI' ELSE 'YYYY-MM-DD HH24:MI:SS' END) AS period,"
+     " w.name AS period_width, sum(jobs) AS jobs,"
      ANSWERED_SHARE("tier0") ANSWERED_SHARE("cache") ANSWERED_SHARE("tier1")
      ANSWERED_SHARE("tier2") ANSWERED_SHARE("tier3") ANSWERED_SHARE("failed")
      " sum(cost_nanousd) AS cost_nanousd,"
      " round(sum(cost_nanousd) * 1000 / sum(jobs)) AS cost_per_1000_jobs_nanousd,"
      " (1 - sum(cost_nanousd) / nullif(sum(baseline_nanousd), 0))::float8 AS saved_share"
-     " FROM v_jobs_by_second" FILTER "GROUP BY 1 ORDER BY 1", true, NULL},
+     " FROM s, w GROUP BY 1, 2 ORDER BY 1", build_learning_curve},
     {"cost_by_feature", "Cost by feature (all finished jobs)", "tiiuuu", 1,
      "SELECT CASE WHEN grouping(feature) = 1 THEN '(total)' ELSE feature END"
      " AS feature," PER_JOB_COLS "FROM v_cost_per_job" FILTER
-     "GROUP BY ROLLUP (feature) ORDER BY grouping(feature), cost_nanousd DESC, 1", false, NULL},
+     "GROUP BY ROLLUP (feature) ORDER BY grouping(feature), cost_nanousd DESC, 1", NULL},
     {"cost_by_tenant", "Cost by tenant", "tiiuuu", 1,
      "SELECT CASE WHEN grouping(tenant) = 1 THEN '(total)' ELSE tenant END"
      " AS tenant," PER_JOB_COLS "FROM v_cost_per_job" FILTER
-     "GROUP BY ROLLUP (tenant) ORDER BY grouping(tenant), cost_nanousd DESC, 1", false, NULL},
+     "GROUP BY ROLLUP (tenant) ORDER BY grouping(tenant), cost_nanousd DESC, 1", NULL},
     {"cost_by_month", "Cost by month", "tiiuuu", 1,
      "SELECT to_char(day, 'YYYY-MM') AS month," PER_JOB_COLS
-     "FROM v_cost_per_job" FILTER "GROUP BY 1 ORDER BY 1", false, NULL},
+     "FROM v_cost_per_job" FILTER "GROUP BY 1 ORDER BY 1", NULL},
     {"cost_by_cohort", "Cost by cohort (provider calls)", "tiiuf", 1,
      "SELECT cohort, sum(calls) AS calls, sum(jobs) AS llm_jobs,"
      " sum(cost_nanousd) AS cost_nanousd," SHARE("cost_nanousd") "AS cost_share"
-     " FROM v_cost_daily" FILTER "GROUP BY 1 ORDER BY 4 DESC, 1", false, NULL},
+     " FROM v_cost_daily" FILTER "GROUP BY 1 ORDER BY 4 DESC, 1", NULL},
     {"cost_by_tier", "Cost by tier", "tiiuf", 1,
      "SELECT tier::text AS tier, sum(calls) AS calls, sum(jobs) AS concluded,"
      " sum(cost_nanousd) AS cost_nanousd," SHARE("cost_nanousd") "AS cost_share"
-     " FROM v_cost_daily" FILTER "GROUP BY tier ORDER BY v_cost_daily.tier", false, NULL},
+     " FROM v_cost_daily" FILTER "GROUP BY tier ORDER BY v_cost_daily.tier", NULL},
     {"cost_by_model", "Cost by provider / model / mode", "tttiiiiiu", 3,
      "SELECT provider, model, mode, sum(calls) AS calls, sum(tokens_in) AS tokens_in,"
      " sum(tokens_cached_in) AS tokens_cached_in,"
      " sum(tokens_cache_write) AS tokens_cache_write, sum(tokens_out) AS tokens_out,"
      " sum(cost_nanousd) AS cost_nanousd FROM v_cost_daily" FILTER
-     "GROUP BY 1, 2, 3 ORDER BY 9 DESC, 1, 2, 3", false, NULL},
+     "GROUP BY 1, 2, 3 ORDER BY 9 DESC, 1, 2, 3", NULL},
     /* What the provider discounts do: the share of input read from the
      * prompt cache, what was written to it, flex calls (mode 'flex'). */
     {"discounts", "Prompt cache and flex by tier and model", "ttiiiiffu", 2,
@@ -118,7 +120,7 @@ static const struct report_spec specs[] = {
      " (sum(tokens_cached_in) / nullif(sum(tokens_in), 0))::float8 AS cached_input_share,"
      " (sum(calls) FILTER (WHERE mode = 'flex') / nullif(sum(calls), 0))::float8 AS flex_share,"
      " sum(cost_nanousd) AS cost_nanousd FROM v_cost_daily" FILTER
-     " AND tier > 0 GROUP BY v_cost_daily.tier, model ORDER BY v_cost_daily.tier, model", false, NULL},
+     " AND tier > 0 GROUP BY v_cost_daily.tier, model ORDER BY v_cost_daily.tier, model", NULL},
     /* Unconfirmed calls (sent, no usable answer) are priced at their
      * request's bound: the bill lies between the two last columns. */
     {"bill_bounds", "The bill's bounds: confirmed (lower) + unconfirmed calls"
@@ -129,32 +131,32 @@ static const struct report_spec specs[] = {
      " sum(cost_nanousd) - sum(unconfirmed_nanousd) AS lower_bound_nanousd,"
      " sum(unconfirmed_nanousd) AS unconfirmed_nanousd,"
      " sum(cost_nanousd) AS upper_bound_nanousd FROM v_cost_daily" FILTER
-     "GROUP BY ROLLUP ((provider, model)) ORDER BY grouping(provider), 1, 2", false, NULL},
+     "GROUP BY ROLLUP ((provider, model)) ORDER BY grouping(provider), 1, 2", NULL},
     {"cost_by_day", "Cost per day", "tiiuu", 1,
      "SELECT day::text AS day, sum(jobs) AS jobs, sum(calls) AS calls,"
      " sum(cost_nanousd) AS cost_nanousd,"
      " round(sum(cost_nanousd) / nullif(sum(calls), 0)) AS cost_per_call_nanousd"
-     " FROM v_cost_per_job" FILTER "GROUP BY day ORDER BY day", false, NULL},
+     " FROM v_cost_per_job" FILTER "GROUP BY day ORDER BY day", NULL},
     {"cost_by_day_tier", "Cost per day and tier", "ttiu", 2,
      "SELECT day::text AS day, tier::text AS tier, sum(calls) AS calls,"
      " sum(cost_nanousd) AS cost_nanousd FROM v_cost_daily" FILTER
-     "GROUP BY day, tier ORDER BY 1, v_cost_daily.tier", false, NULL},
+     "GROUP BY day, tier ORDER BY 1, v_cost_daily.tier", NULL},
     {"escalation", "Escalation rate per task and tier", "ttiiif", 2,
      "SELECT task, tier::text AS tier, sum(calls) AS calls,"
      " sum(escalated) AS escalated, sum(failed) AS failed,"
      " (sum(escalated) / nullif(sum(calls), 0))::float8 AS escalation_rate"
      " FROM v_escalation_rate" FILTER "GROUP BY task, v_escalation_rate.tier"
-     " ORDER BY task, v_escalation_rate.tier", false, NULL},
+     " ORDER BY task, v_escalation_rate.tier", NULL},
     {"answer_source", "Who answered (finished jobs)", "tif", 1,
      "SELECT answered_by, sum(jobs) AS jobs," SHARE("jobs") "AS share"
-     " FROM v_answer_source" FILTER "GROUP BY 1 ORDER BY 2 DESC, 1", false, NULL},
+     " FROM v_answer_source" FILTER "GROUP BY 1 ORDER BY 2 DESC, 1", NULL},
     {"savings", "Savings against the baseline (top tier, realtime)", "tuuuf", 1,
      "SELECT CASE WHEN grouping(feature) = 1 THEN '(total)' ELSE feature END"
      " AS feature, sum(cost_nanousd) AS cost_nanousd,"
      " sum(baseline_nanousd) AS baseline_nanousd, sum(saved_nanousd) AS saved_nanousd,"
      " (sum(saved_nanousd) / nullif(sum(baseline_nanousd), 0))::float8 AS saved_share"
      " FROM v_savings" FILTER
-     "GROUP BY ROLLUP (feature) ORDER BY grouping(feature), 4 DESC, 1", false, NULL},
+     "GROUP BY ROLLUP (feature) ORDER BY grouping(feature), 4 DESC, 1", NULL},
     /* false_hit_bound is filled in by cache_bounds(). */
     {"cache", "Cache: hits, verified near-duplicate false hits, savings", "tiiifiiffu", 1,
      "SELECT CASE WHEN grouping(task) = 1 THEN '(total)' ELSE task END AS task,"
@@ -165,14 +167,14 @@ static const struct report_spec specs[] = {
      " NULL::float8 AS false_hit_bound, sum(saved_nanousd) AS saved_nanousd"
      " FROM v_cache_daily" FILTER "GROUP BY ROLLUP (task)"
      " HAVING grouping(task) = 1 OR sum(exact_hits) + sum(near_hits) + sum(checks) > 0"
-     " ORDER BY grouping(task), 1", false, NULL},
+     " ORDER BY grouping(task), 1", NULL},
     /* Buckets that fit the data: see build_token_histogram(). */
     {"token_histogram", "Input tokens per job (input_chars / 4)", "tiif", 1,
      "SELECT tokens, sum(jobs) FROM v_input_tokens" FILTER "GROUP BY 1 ORDER BY 1",
-     false, build_token_histogram},
+     build_token_histogram},
     {"task_mix", "Task mix", "tif", 1,
      "SELECT task, sum(jobs) AS jobs," SHARE("jobs") "AS share"
-     " FROM v_task_mix" FILTER "GROUP BY 1 ORDER BY 2 DESC, 1", false, NULL},
+     " FROM v_task_mix" FILTER "GROUP BY 1 ORDER BY 2 DESC, 1", NULL},
     {"top_shapes", "Top request shapes per feature (task, mode, input tokens)",
      "tttttif", 2,
      "SELECT feature, rank::text AS rank, task, mode, tokens_from::text AS tokens_from,"
@@ -180,7 +182,7 @@ static const struct report_spec specs[] = {
      " (sum(jobs) / sum(sum(jobs)) OVER (PARTITION BY feature))::float8 AS share,"
      " row_number() OVER (PARTITION BY feature ORDER BY sum(jobs) DESC, task,"
      " mode, tokens_from) AS rank FROM v_request_shapes" FILTER
-     "GROUP BY 1, 2, 3, 4) s WHERE rank <= 5 ORDER BY feature, s.rank", false, NULL},
+     "GROUP BY 1, 2, 3, 4) s WHERE rank <= 5 ORDER BY feature, s.rank", NULL},
 };
 
 static enum report_type type_of(char c)
@@ -227,6 +229,25 @@ static void add_row(struct report_table *t, const char *const *cells)
     t->n_rows++;
 }
 
+/* res: period, period_width, then the table's columns. */
+static void build_learning_curve(struct report_table *t, PGresult *res)
+{
+    for (size_t c = 0; c < t->n_cols; c++)
+        t->cols[c] = xstrdup(PQfname(res, c ? (int)c + 1 : 0));
+    const char *row[16];
+    for (int r = 0; r < PQntuples(res); r++) {
+        for (size_t c = 0; c < t->n_cols; c++) {
+            int f = c ? (int)c + 1 : 0;
+            row[c] = PQgetisnull(res, r, f) ? NULL : PQgetvalue(res, r, f);
+        }
+        add_row(t, row);
+    }
+    if (PQntuples(res))
+        t->note = xasprintf("periods of %s (at most 24 in the range); a job counts in"
+                            " the period it finished, with its whole cost (escalations"
+                            " and tier-0 shadow checks included)", PQgetvalue(res, 0, 1));
+}
+
 static void filter_params(const struct report_filter *f, const char *params[4])
 {
     params[0] = f->from;
@@ -235,35 +256,14 @@ static void filter_params(const struct report_filter *f, const char *params[4])
     params[3] = f->tenant;
 }
 
-/* The learning curve's period as PostgreSQL prints it ("00:00:05",
- * "1 day") and as people read it ("5 s"). */
-struct period {
-    char width[32], name[32];
-};
-
-static int query_period(struct db *db, const struct report_filter *f,
-                        struct period *p, char *errstr, size_t errstr_size)
+static int run_spec(struct db *db, const struct report_spec *spec,
+                    const struct report_filter *f, struct report *rep, char *errstr,
+                    size_t errstr_size)
 {
     const char *params[4];
     filter_params(f, params);
-    PGresult *res = db_query(db, "period", stride_sql, 4, params, errstr, errstr_size);
-    if (!res)
-        return SL_EDB;
-    sl_strlcpy(p->width, PQntuples(res) ? PQgetvalue(res, 0, 0) : "1 day", sizeof(p->width));
-    sl_strlcpy(p->name, PQntuples(res) ? PQgetvalue(res, 0, 1) : "1 day", sizeof(p->name));
-    PQclear(res);
-    return SL_OK;
-}
-
-static int run_spec(struct db *db, const struct report_spec *spec,
-                    const struct report_filter *f, const struct period *period,
-                    struct report *rep, char *errstr, size_t errstr_size)
-{
-    const char *params[5];
-    filter_params(f, params);
-    params[4] = period->width;
-    PGresult *res = db_query(db, spec->section, spec->sql, spec->periodic ? 5 : 4,
-                             params, errstr, errstr_size);
+    PGresult *res = db_query(db, spec->section, spec->sql, 4, params, errstr,
+                             errstr_size);
     if (!res)
         return SL_EDB;
     struct report_table *t = add_table(rep, spec->section, spec->title,
@@ -396,24 +396,15 @@ int report_query(struct db *db, const struct report_filter *filter,
     /* Whole-range reports group about a million rows: in memory, not on disk. */
     PQclear(db_query(db, "work_mem", "SET work_mem = '64MB'", 0, NULL, errstr,
                      errstr_size));
-    struct period period;
-    if (query_period(db, filter, &period, errstr, errstr_size) != SL_OK)
-        return SL_EDB;
     struct report *rep = xcalloc(1, sizeof(*rep));
     for (size_t i = 0; i < SL_ARRAY_LEN(specs); i++) {
-        int rc = run_spec(db, &specs[i], filter, &period, rep, errstr, errstr_size);
+        int rc = run_spec(db, &specs[i], filter, rep, errstr, errstr_size);
         if (rc != SL_OK) {
             report_free(rep);
             return rc;
         }
     }
     cache_bounds(rep);
-    struct report_table *curve = &rep->tables[1];
-    if (!strcmp(curve->section, "learning_curve"))
-        curve->note = xasprintf("periods of %s (at most 24 in the range); a job counts "
-                                "in the period it finished, with its whole cost "
-                                "(escalations and tier-0 shadow checks included)",
-                                period.name);
     *out = rep;
     return SL_OK;
 }
