@@ -122,9 +122,9 @@ pass "text: the bill first ($first), then the learning curve; no _nanousd header
 tr -d '\r' <"$RUN/all.csv" >"$RUN/all.lf.csv"
 [ "$(sed -n 2p "$RUN/all.lf.csv" | cut -d, -f1)" = bill ] || fail "--csv: the first section is not the bill"
 for m in "jobs 300" "cost_nanousd $cost" "baseline_nanousd $base" "saved_nanousd $((base - cost))"; do
-    set -- $m
-    [ "$(awk -F, -v m="$1" '$1 == "bill" && $3 == m { print $4 }' "$RUN/all.lf.csv")" = "$2" ] \
-        || fail "--csv bill $1 is not $2"
+    read -r metric value <<<"$m"
+    [ "$(awk -F, -v m="$metric" '$1 == "bill" && $3 == m { print $4 }' "$RUN/all.lf.csv")" = "$value" ] \
+        || fail "--csv bill $metric is not $value"
 done
 # The learning curve: 4 days make 6-hour periods (at most 24 in the range);
 # jobs, who answered and cost per period, from the generated rows.
@@ -234,7 +234,8 @@ grep -q '<th>cost_<wbr>per_<wbr>1000_<wbr>jobs_<wbr>usd</th>' "$RUN/report.html"
 at() { grep -b -o -F "$1" "$RUN/report.html" | head -n 1 | cut -d: -f1; }
 saved_fig=$(awk -v c="$cost" -v b="$base" 'BEGIN { printf "<b>%.1f%%</b><span>saved", (b - c) / b * 100 }')
 [ -n "$(at "$saved_fig")" ] || fail "HTML has no bill figure $saved_fig"
-[ "$(at "$saved_fig")" -lt "$(at 'Who answered each period')" ] \
-    && [ "$(at 'Who answered each period')" -lt "$(at 'Input-token histogram')" ] \
-    || fail "HTML order is not bill, learning curve, other charts"
+if ! [ "$(at "$saved_fig")" -lt "$(at 'Who answered each period')" ] ||
+    ! [ "$(at 'Who answered each period')" -lt "$(at 'Input-token histogram')" ]; then
+    fail "HTML order is not bill, learning curve, other charts"
+fi
 pass "--html: the bill first, then the learning curve; 6 SVG charts, no _nanousd, no external references ($(wc -c <"$RUN/report.html") bytes)"
