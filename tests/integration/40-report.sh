@@ -239,3 +239,16 @@ if ! [ "$(at "$saved_fig")" -lt "$(at 'Who answered each period')" ] ||
     fail "HTML order is not bill, learning curve, other charts"
 fi
 pass "--html: the bill first, then the learning curve; 6 SVG charts, no _nanousd, no external references ($(wc -c <"$RUN/report.html") bytes)"
+
+# One day of data: no one-bar chart. The learning curve goes by the hour;
+# the two daily charts become small tables.
+"$SLUICE" report --from 2025-03-31 --to 2025-03-31 --html "$RUN/day.html" >"$RUN/day.txt" \
+    || fail "sluice report --html for one day"
+grep -q '^  note: periods of 1 h ' "$RUN/day.txt" || fail "one day's learning curve is not by the hour: $(grep 'note: periods' "$RUN/day.txt")"
+hours=$(awk -F, 'substr($9, 1, 10) == "2025-03-31" { h[substr($9, 12, 2)] = 1 } END { print length(h) }' "$RUN/jobs.csv")
+[ "$hours" -ge 2 ] || fail "the generator's day 2025-03-31 has jobs in $hours hours"
+[ "$(grep -c '^  2025-03-31 [0-9][0-9]:00 ' "$RUN/day.txt")" -eq "$hours" ] \
+    || fail "one day's learning curve does not have the $hours hours with jobs: $(grep -c '^  2025-03-31 ' "$RUN/day.txt")"
+[ "$(grep -o '<table class="mini">' "$RUN/day.html" | wc -l)" -eq 2 ] || fail "one day: the two daily charts are not tables"
+[ "$(grep -o '<svg' "$RUN/day.html" | wc -l)" -eq 4 ] || fail "one day: $(grep -o '<svg' "$RUN/day.html" | wc -l) SVG charts, wanted 4"
+pass "one day: the learning curve by the hour ($(grep -c '^  2025-03-31 [0-9][0-9]:00 ' "$RUN/day.txt") periods), the daily charts as tables, 4 SVG charts"
