@@ -27,39 +27,90 @@
 
 #define SHARE(col) " (sum(" col ") / nullif(sum(sum(" col ")) OVER (), 0))::float8 "
 
-/* types: t text, i integer, u nano-dollars, f fraction; one per column. */
+/* Who answered, as a share of the period's jobs (v_jobs_by_second). */
+#define ANSWERED_SHARE(who)                                                    \
+    " (coalesce(sum(jobs) FILTER (WHERE answered_at = '" who "'), 0)"          \
+    " / sum(jobs))::float8 AS " who "_share,"
+
+
+/* Fills table t (columns named, no rows yet) from the spec query's res. */
+typedef void (*report_build_fn)(struct report_table *t, PGresult *res);
+static void build_token_histogram(struct report_table *t, PGresult *res);
+static void build_learning_curve(struct report_table *t, PGresult *res);
+
+/* types: t text, i integer, u nano-dollars, f fraction, x decimal; one per
+ * column. build: NULL, or the table is made in C from sql's rows. */
 struct report_spec {
     const char *section, *title, *types;
     size_t n_keys;
     const char *sql;
+    report_build_fn build;
 };
 
 static const struct report_spec specs[] = {
+    /* The bill first: what a reader opens the report for. */
+    /* The bill first: what a reader opens the report for. Jobs from
+     * v_task_mix, which reads the jobs alone. */
+    {"bill", "The bill: cost against the all-top-tier baseline", "iuuufxu", 0,
+     "SELECT j.jobs, sum(cost_nanousd) AS cost_nanousd,"
+     " sum(baseline_nanousd) AS baseline_nanousd, sum(saved_nanousd) AS saved_nanousd,"
+     " (sum(saved_nanousd) / nullif(sum(baseline_nanousd), 0))::float8 AS saved_share,"
+     " round(sum(baseline_nanousd) / nullif(sum(cost_nanousd), 0), 2) AS times_cheaper,"
+     " round(sum(cost_nanousd) * 1000 / nullif(j.jobs, 0)) AS cost_per_1000_jobs_nanousd"
+     " FROM v_savings, (SELECT sum(jobs) AS jobs FROM v_task_mix" FILTER ") j" FILTER
+     "GROUP BY j.jobs", NULL},
+    /* Periods: the narrowest of the widths that cuts the range into at
+     * most 24 (a two-minute demo gets 5 s, a day hours, a quarter weeks).
+     * The view is read once; its second column, the width's name, becomes
+     * the table's note (build_learning_curve). */
+    {"learning_curve", "Cost per 1,000 jobs and who answered, by period (the learning curve)",
+     "tiffffffuuf", 1,
+     "WITH s AS MATERIALIZED (SELECT second_utc, answered_at, jobs, cost_nanousd,"
+     "  baseline_nanousd FROM v_jobs_by_second" FILTER "),"
+     " w AS (SELECT p, CASE WHEN p < '1 minute' THEN extract(epoch FROM p)::int || ' s'"
+     "  WHEN p < '1 hour' THEN (extract(epoch FROM p) / 60)::int || ' min'"
+     "  WHEN p < '1 day' THEN (extract(epoch FROM p) / 3600)::int || ' h'"
+     "  WHEN p = '1 day' THEN '1 day' ELSE (extract(epoch FROM p) / 86400)::int || ' days' END"
+     "  AS name FROM (SELECT extract(epoch FROM max(second_utc) - min(second_utc)) AS span"
+     "  FROM s) x, unnest('{1 s,5 s,10 s,30 s,1 min,5 min,10 min,15 min,30 min,1 h,2 h,"
+     "3 h,6 h,12 h,1 day,7 days}'::interval[]) p"
+     "  WHERE coalesce(span, 0) / extract(epoch FROM p) < 24 OR p = '7 days'"
+     "  ORDER BY p LIMIT 1)"
+     " SELECT to_char(date_bin(w.p, s.second_utc, '2000-01-03'),"
+     " CASE WHEN w.p >= '1 day' THEN 'YYYY-MM-DD' WHEN w.p >= '1 minute'"
+     " THEN 'YYYY-MM-DD HH24:MI' ELSE 'YYYY-MM-DD HH24:MI:SS' END) AS period,"
+     " w.name AS period_width, sum(jobs) AS jobs,"
+     ANSWERED_SHARE("tier0") ANSWERED_SHARE("cache") ANSWERED_SHARE("tier1")
+     ANSWERED_SHARE("tier2") ANSWERED_SHARE("tier3") ANSWERED_SHARE("failed")
+     " sum(cost_nanousd) AS cost_nanousd,"
+     " round(sum(cost_nanousd) * 1000 / sum(jobs)) AS cost_per_1000_jobs_nanousd,"
+     " (1 - sum(cost_nanousd) / nullif(sum(baseline_nanousd), 0))::float8 AS saved_share"
+     " FROM s, w GROUP BY 1, 2 ORDER BY 1", build_learning_curve},
     {"cost_by_feature", "Cost by feature (all finished jobs)", "tiiuuu", 1,
      "SELECT CASE WHEN grouping(feature) = 1 THEN '(total)' ELSE feature END"
      " AS feature," PER_JOB_COLS "FROM v_cost_per_job" FILTER
-     "GROUP BY ROLLUP (feature) ORDER BY grouping(feature), cost_nanousd DESC, 1"},
+     "GROUP BY ROLLUP (feature) ORDER BY grouping(feature), cost_nanousd DESC, 1", NULL},
     {"cost_by_tenant", "Cost by tenant", "tiiuuu", 1,
      "SELECT CASE WHEN grouping(tenant) = 1 THEN '(total)' ELSE tenant END"
      " AS tenant," PER_JOB_COLS "FROM v_cost_per_job" FILTER
-     "GROUP BY ROLLUP (tenant) ORDER BY grouping(tenant), cost_nanousd DESC, 1"},
+     "GROUP BY ROLLUP (tenant) ORDER BY grouping(tenant), cost_nanousd DESC, 1", NULL},
     {"cost_by_month", "Cost by month", "tiiuuu", 1,
      "SELECT to_char(day, 'YYYY-MM') AS month," PER_JOB_COLS
-     "FROM v_cost_per_job" FILTER "GROUP BY 1 ORDER BY 1"},
+     "FROM v_cost_per_job" FILTER "GROUP BY 1 ORDER BY 1", NULL},
     {"cost_by_cohort", "Cost by cohort (provider calls)", "tiiuf", 1,
      "SELECT cohort, sum(calls) AS calls, sum(jobs) AS llm_jobs,"
      " sum(cost_nanousd) AS cost_nanousd," SHARE("cost_nanousd") "AS cost_share"
-     " FROM v_cost_daily" FILTER "GROUP BY 1 ORDER BY 4 DESC, 1"},
+     " FROM v_cost_daily" FILTER "GROUP BY 1 ORDER BY 4 DESC, 1", NULL},
     {"cost_by_tier", "Cost by tier", "tiiuf", 1,
      "SELECT tier::text AS tier, sum(calls) AS calls, sum(jobs) AS concluded,"
      " sum(cost_nanousd) AS cost_nanousd," SHARE("cost_nanousd") "AS cost_share"
-     " FROM v_cost_daily" FILTER "GROUP BY tier ORDER BY v_cost_daily.tier"},
+     " FROM v_cost_daily" FILTER "GROUP BY tier ORDER BY v_cost_daily.tier", NULL},
     {"cost_by_model", "Cost by provider / model / mode", "tttiiiiiu", 3,
      "SELECT provider, model, mode, sum(calls) AS calls, sum(tokens_in) AS tokens_in,"
      " sum(tokens_cached_in) AS tokens_cached_in,"
      " sum(tokens_cache_write) AS tokens_cache_write, sum(tokens_out) AS tokens_out,"
      " sum(cost_nanousd) AS cost_nanousd FROM v_cost_daily" FILTER
-     "GROUP BY 1, 2, 3 ORDER BY 9 DESC, 1, 2, 3"},
+     "GROUP BY 1, 2, 3 ORDER BY 9 DESC, 1, 2, 3", NULL},
     /* What the provider discounts do: the share of input read from the
      * prompt cache, what was written to it, flex calls (mode 'flex'). */
     {"discounts", "Prompt cache and flex by tier and model", "ttiiiiffu", 2,
@@ -69,7 +120,7 @@ static const struct report_spec specs[] = {
      " (sum(tokens_cached_in) / nullif(sum(tokens_in), 0))::float8 AS cached_input_share,"
      " (sum(calls) FILTER (WHERE mode = 'flex') / nullif(sum(calls), 0))::float8 AS flex_share,"
      " sum(cost_nanousd) AS cost_nanousd FROM v_cost_daily" FILTER
-     " AND tier > 0 GROUP BY v_cost_daily.tier, model ORDER BY v_cost_daily.tier, model"},
+     " AND tier > 0 GROUP BY v_cost_daily.tier, model ORDER BY v_cost_daily.tier, model", NULL},
     /* Unconfirmed calls (sent, no usable answer) are priced at their
      * request's bound: the bill lies between the two last columns. */
     {"bill_bounds", "The bill's bounds: confirmed (lower) + unconfirmed calls"
@@ -80,32 +131,32 @@ static const struct report_spec specs[] = {
      " sum(cost_nanousd) - sum(unconfirmed_nanousd) AS lower_bound_nanousd,"
      " sum(unconfirmed_nanousd) AS unconfirmed_nanousd,"
      " sum(cost_nanousd) AS upper_bound_nanousd FROM v_cost_daily" FILTER
-     "GROUP BY ROLLUP ((provider, model)) ORDER BY grouping(provider), 1, 2"},
+     "GROUP BY ROLLUP ((provider, model)) ORDER BY grouping(provider), 1, 2", NULL},
     {"cost_by_day", "Cost per day", "tiiuu", 1,
      "SELECT day::text AS day, sum(jobs) AS jobs, sum(calls) AS calls,"
      " sum(cost_nanousd) AS cost_nanousd,"
      " round(sum(cost_nanousd) / nullif(sum(calls), 0)) AS cost_per_call_nanousd"
-     " FROM v_cost_per_job" FILTER "GROUP BY day ORDER BY day"},
+     " FROM v_cost_per_job" FILTER "GROUP BY day ORDER BY day", NULL},
     {"cost_by_day_tier", "Cost per day and tier", "ttiu", 2,
      "SELECT day::text AS day, tier::text AS tier, sum(calls) AS calls,"
      " sum(cost_nanousd) AS cost_nanousd FROM v_cost_daily" FILTER
-     "GROUP BY day, tier ORDER BY 1, v_cost_daily.tier"},
+     "GROUP BY day, tier ORDER BY 1, v_cost_daily.tier", NULL},
     {"escalation", "Escalation rate per task and tier", "ttiiif", 2,
      "SELECT task, tier::text AS tier, sum(calls) AS calls,"
      " sum(escalated) AS escalated, sum(failed) AS failed,"
      " (sum(escalated) / nullif(sum(calls), 0))::float8 AS escalation_rate"
      " FROM v_escalation_rate" FILTER "GROUP BY task, v_escalation_rate.tier"
-     " ORDER BY task, v_escalation_rate.tier"},
+     " ORDER BY task, v_escalation_rate.tier", NULL},
     {"answer_source", "Who answered (finished jobs)", "tif", 1,
      "SELECT answered_by, sum(jobs) AS jobs," SHARE("jobs") "AS share"
-     " FROM v_answer_source" FILTER "GROUP BY 1 ORDER BY 2 DESC, 1"},
+     " FROM v_answer_source" FILTER "GROUP BY 1 ORDER BY 2 DESC, 1", NULL},
     {"savings", "Savings against the baseline (top tier, realtime)", "tuuuf", 1,
      "SELECT CASE WHEN grouping(feature) = 1 THEN '(total)' ELSE feature END"
      " AS feature, sum(cost_nanousd) AS cost_nanousd,"
      " sum(baseline_nanousd) AS baseline_nanousd, sum(saved_nanousd) AS saved_nanousd,"
      " (sum(saved_nanousd) / nullif(sum(baseline_nanousd), 0))::float8 AS saved_share"
      " FROM v_savings" FILTER
-     "GROUP BY ROLLUP (feature) ORDER BY grouping(feature), 4 DESC, 1"},
+     "GROUP BY ROLLUP (feature) ORDER BY grouping(feature), 4 DESC, 1", NULL},
     /* false_hit_bound is filled in by cache_bounds(). */
     {"cache", "Cache: hits, verified near-duplicate false hits, savings", "tiiifiiffu", 1,
      "SELECT CASE WHEN grouping(task) = 1 THEN '(total)' ELSE task END AS task,"
@@ -116,14 +167,14 @@ static const struct report_spec specs[] = {
      " NULL::float8 AS false_hit_bound, sum(saved_nanousd) AS saved_nanousd"
      " FROM v_cache_daily" FILTER "GROUP BY ROLLUP (task)"
      " HAVING grouping(task) = 1 OR sum(exact_hits) + sum(near_hits) + sum(checks) > 0"
-     " ORDER BY grouping(task), 1"},
+     " ORDER BY grouping(task), 1", NULL},
+    /* Buckets that fit the data: see build_token_histogram(). */
     {"token_histogram", "Input tokens per job (input_chars / 4)", "tiif", 1,
-     "SELECT tokens_from::text AS tokens_from, tokens_below, sum(jobs) AS jobs,"
-     SHARE("jobs") "AS share FROM v_input_token_histogram" FILTER
-     "GROUP BY tokens_from, tokens_below ORDER BY v_input_token_histogram.tokens_from"},
+     "SELECT tokens, sum(jobs) FROM v_input_tokens" FILTER "GROUP BY 1 ORDER BY 1",
+     build_token_histogram},
     {"task_mix", "Task mix", "tif", 1,
      "SELECT task, sum(jobs) AS jobs," SHARE("jobs") "AS share"
-     " FROM v_task_mix" FILTER "GROUP BY 1 ORDER BY 2 DESC, 1"},
+     " FROM v_task_mix" FILTER "GROUP BY 1 ORDER BY 2 DESC, 1", NULL},
     {"top_shapes", "Top request shapes per feature (task, mode, input tokens)",
      "tttttif", 2,
      "SELECT feature, rank::text AS rank, task, mode, tokens_from::text AS tokens_from,"
@@ -131,7 +182,7 @@ static const struct report_spec specs[] = {
      " (sum(jobs) / sum(sum(jobs)) OVER (PARTITION BY feature))::float8 AS share,"
      " row_number() OVER (PARTITION BY feature ORDER BY sum(jobs) DESC, task,"
      " mode, tokens_from) AS rank FROM v_request_shapes" FILTER
-     "GROUP BY 1, 2, 3, 4) s WHERE rank <= 5 ORDER BY feature, s.rank"},
+     "GROUP BY 1, 2, 3, 4) s WHERE rank <= 5 ORDER BY feature, s.rank", NULL},
 };
 
 static enum report_type type_of(char c)
@@ -140,6 +191,7 @@ static enum report_type type_of(char c)
     case 'i': return REPORT_INT;
     case 'u': return REPORT_NANOUSD;
     case 'f': return REPORT_FRACTION;
+    case 'x': return REPORT_NUMBER;
     default: return REPORT_TEXT;
     }
 }
@@ -162,6 +214,12 @@ static struct report_table *add_table(struct report *rep, const char *section,
     return t;
 }
 
+static void name_columns(struct report_table *t, const char *const *names)
+{
+    for (size_t c = 0; c < t->n_cols; c++)
+        t->cols[c] = xstrdup(names[c]);
+}
+
 /* Appends one row of n_cols cells (copied; NULL stays NULL). */
 static void add_row(struct report_table *t, const char *const *cells)
 {
@@ -169,6 +227,25 @@ static void add_row(struct report_table *t, const char *const *cells)
     for (size_t c = 0; c < t->n_cols; c++)
         t->cells[t->n_rows * t->n_cols + c] = cells[c] ? xstrdup(cells[c]) : NULL;
     t->n_rows++;
+}
+
+/* res: period, period_width, then the table's columns. */
+static void build_learning_curve(struct report_table *t, PGresult *res)
+{
+    for (size_t c = 0; c < t->n_cols; c++)
+        t->cols[c] = xstrdup(PQfname(res, c ? (int)c + 1 : 0));
+    const char *row[16];
+    for (int r = 0; r < PQntuples(res); r++) {
+        for (size_t c = 0; c < t->n_cols; c++) {
+            int f = c ? (int)c + 1 : 0;
+            row[c] = PQgetisnull(res, r, f) ? NULL : PQgetvalue(res, r, f);
+        }
+        add_row(t, row);
+    }
+    if (PQntuples(res))
+        t->note = xasprintf("periods of %s (at most 24 in the range); a job counts in"
+                            " the period it finished, with its whole cost (escalations"
+                            " and tier-0 shadow checks included)", PQgetvalue(res, 0, 1));
 }
 
 static void filter_params(const struct report_filter *f, const char *params[4])
@@ -180,8 +257,8 @@ static void filter_params(const struct report_filter *f, const char *params[4])
 }
 
 static int run_spec(struct db *db, const struct report_spec *spec,
-                    const struct report_filter *f, struct report *rep,
-                    char *errstr, size_t errstr_size)
+                    const struct report_filter *f, struct report *rep, char *errstr,
+                    size_t errstr_size)
 {
     const char *params[4];
     filter_params(f, params);
@@ -191,6 +268,11 @@ static int run_spec(struct db *db, const struct report_spec *spec,
         return SL_EDB;
     struct report_table *t = add_table(rep, spec->section, spec->title,
                                        spec->types, spec->n_keys);
+    if (spec->build) {
+        spec->build(t, res);
+        PQclear(res);
+        return SL_OK;
+    }
     if ((size_t)PQnfields(res) != t->n_cols) {
         snprintf(errstr, errstr_size, "%s: %d columns, spec says %zu",
                  spec->section, PQnfields(res), t->n_cols);
@@ -229,6 +311,83 @@ static void cache_bounds(struct report *rep)
             cells[8] = xasprintf("%.6f", tier0_cp_upper(x, n, 0.05));
         }
     }
+}
+
+/* ---- input-token histogram ------------------------------------------------ */
+
+/* Smallest of 1, 2, 5 times a power of ten that is at least x. */
+static long nice_width(double x)
+{
+    long w = 1;
+    for (;;) {
+        if ((double)w >= x)
+            return w;
+        if ((double)(2 * w) >= x)
+            return 2 * w;
+        if ((double)(5 * w) >= x)
+            return 5 * w;
+        w *= 10;
+    }
+}
+
+size_t report_token_edges(long lo, long hi, long *edges, size_t max)
+{
+    size_t n = 0;
+    lo = lo < 0 ? 0 : lo;
+    hi = hi < lo ? lo : hi;
+    if (hi >= 16 * (lo > 4 ? lo : 4)) {
+        /* Wide: doubling buckets from the power of two at or below lo. */
+        long e = 1;
+        while (e * 2 <= lo)
+            e *= 2;
+        if (lo == 0)
+            edges[n++] = 0;
+        edges[n++] = e;
+        while (n < max && e <= hi)
+            edges[n++] = e *= 2;
+        return n;
+    }
+    /* Narrow: at most 10 equal buckets of a round width. */
+    long w = nice_width((double)(hi - lo + 1) / 10.0);
+    long e = lo / w * w;
+    edges[n++] = e;
+    while (n < max && e <= hi)
+        edges[n++] = e += w;
+    return n;
+}
+
+/* res: (tokens, jobs) ascending. One row per bucket from the lowest to the
+ * highest non-empty one, empty buckets between included. */
+static void build_token_histogram(struct report_table *t, PGresult *res)
+{
+    static const char *const cols[] = {"tokens_from", "tokens_below", "jobs", "share"};
+    name_columns(t, cols);
+    int rows = PQntuples(res);
+    if (!rows)
+        return;
+    long edges[64], total = 0;
+    long lo = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+    long hi = strtol(PQgetvalue(res, rows - 1, 0), NULL, 10);
+    size_t n = report_token_edges(lo, hi, edges, SL_ARRAY_LEN(edges));
+    long *jobs = xcalloc(n, sizeof(*jobs));
+    for (int r = 0, b = 0; r < rows; r++) {
+        long tokens = strtol(PQgetvalue(res, r, 0), NULL, 10);
+        long count = strtol(PQgetvalue(res, r, 1), NULL, 10);
+        while ((size_t)b + 2 < n && tokens >= edges[b + 1])
+            b++;
+        jobs[b] += count;
+        total += count;
+    }
+    for (size_t b = 0; b + 1 < n; b++) {
+        char from[24], below[24], count[24], share[32];
+        snprintf(from, sizeof(from), "%ld", edges[b]);
+        snprintf(below, sizeof(below), "%ld", edges[b + 1]);
+        snprintf(count, sizeof(count), "%ld", jobs[b]);
+        snprintf(share, sizeof(share), "%.6f", (double)jobs[b] / (double)total);
+        const char *row[] = {from, below, count, share};
+        add_row(t, row);
+    }
+    free(jobs);
 }
 
 int report_query(struct db *db, const struct report_filter *filter,
@@ -448,9 +607,8 @@ static void display_cell(enum report_type type, const char *v, char *buf,
         sl_strlcpy(buf, v, size);
 }
 
-/* Header name shown for a column: money in USD, not nano-dollars. */
-static void display_name(const struct report_table *t, size_t c, char *buf,
-                         size_t size)
+void report_col_name(const struct report_table *t, size_t c, char *buf,
+                     size_t size)
 {
     const char *name = t->cols[c];
     size_t n = strlen(name);
@@ -464,7 +622,7 @@ static void text_widths(const struct report_table *t, size_t *w)
 {
     char buf[128];
     for (size_t c = 0; c < t->n_cols; c++) {
-        display_name(t, c, buf, sizeof(buf));
+        report_col_name(t, c, buf, sizeof(buf));
         w[c] = strlen(buf);
         for (size_t r = 0; r < t->n_rows; r++) {
             display_cell(t->types[c], report_cell(t, r, c), buf, sizeof(buf));
@@ -479,7 +637,7 @@ static void text_line(const struct report_table *t, const size_t *w, size_t row,
     char buf[128];
     for (size_t c = 0; c < t->n_cols; c++) {
         if (row == SIZE_MAX)
-            display_name(t, c, buf, sizeof(buf));
+            report_col_name(t, c, buf, sizeof(buf));
         else
             display_cell(t->types[c], report_cell(t, row, c), buf, sizeof(buf));
         int left = t->types[c] == REPORT_TEXT;
@@ -488,13 +646,59 @@ static void text_line(const struct report_table *t, const size_t *w, size_t row,
     fputc('\n', out);
 }
 
+static void usd_or_dash(const char *v, char *buf, size_t size)
+{
+    if (v)
+        pricing_format_usd(strtoll(v, NULL, 10), buf, size);
+    else
+        sl_strlcpy(buf, "-", size);
+}
+
+bool report_bill_line(const struct report *rep, char *buf, size_t size)
+{
+    const struct report_table *t = report_find(rep, "bill");
+    buf[0] = '\0';
+    if (!t || !report_cell(t, 0, 1))
+        return false;
+    char cost[32], base[32], per1k[32];
+    usd_or_dash(report_cell(t, 0, 1), cost, sizeof(cost));
+    usd_or_dash(report_cell(t, 0, 2), base, sizeof(base));
+    usd_or_dash(report_cell(t, 0, 6), per1k, sizeof(per1k));
+    const char *jobs = report_cell(t, 0, 0), *share = report_cell(t, 0, 4);
+    const char *times = report_cell(t, 0, 5);
+    char ratio[48];
+    if (!times)
+        sl_strlcpy(ratio, "no baseline", sizeof(ratio));
+    else if (strtod(times, NULL) >= 1)
+        snprintf(ratio, sizeof(ratio), "%s times cheaper", times);
+    else /* dearer than the top tier: escalations that cost more than it */
+        snprintf(ratio, sizeof(ratio), "%.2f times dearer", 1 / strtod(times, NULL));
+    snprintf(buf, size,
+             "The bill: %s for %s jobs, against %s had every job gone to the top"
+             " tier in realtime: %s, %.1f%% saved; %s per 1,000 jobs.",
+             cost, jobs ? jobs : "0", base, ratio,
+             share ? strtod(share, NULL) * 100 : 0.0, per1k);
+    return true;
+}
+
 void report_write_text(const struct report *rep, FILE *out)
 {
+    char line[512];
+    bool first = true;
+    if (report_find(rep, "bill")) {
+        if (!report_bill_line(rep, line, sizeof(line)))
+            sl_strlcpy(line, "The bill: no provider cost in range.", sizeof(line));
+        fprintf(out, "%s\n", line);
+        first = false;
+    }
     for (size_t i = 0; i < rep->n_tables; i++) {
         const struct report_table *t = &rep->tables[i];
+        if (!strcmp(t->section, "bill"))
+            continue; /* its figures are the sentence above */
         size_t *w = xcalloc(t->n_cols, sizeof(*w));
         text_widths(t, w);
-        fprintf(out, "%s%s\n", i ? "\n" : "", t->title);
+        fprintf(out, "%s%s\n", first ? "" : "\n", t->title);
+        first = false;
         text_line(t, w, SIZE_MAX, out);
         for (size_t r = 0; r < t->n_rows; r++)
             text_line(t, w, r, out);

@@ -108,7 +108,9 @@ INSERT INTO sluice_grants VALUES
     ('v_task_mix',                     '',               '',                                'SELECT', ''),
     ('v_top_request_shapes',           '',               '',                                'SELECT', ''),
     ('v_bill_bounds',                  '',               '',                                'SELECT', ''),
-    ('v_cache_daily',                  '',               '',                                'SELECT', '');
+    ('v_cache_daily',                  '',               '',                                'SELECT', ''),
+    ('v_jobs_by_second',               '',               '',                                'SELECT', ''),
+    ('v_input_tokens',                 '',               '',                                'SELECT', '');
 
 -- ---- 3. apply them ------------------------------------------------------------
 DO $$

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # The cost views and `sluice report` on a synthetic ledger with known rows:
-# every view equals the figures awk computes from the same generated rows,
+# every view equals the figures awk computes from the same generated rows;
+# the report opens with the bill (cost, baseline, saved share) and the
+# learning curve per period, both equal to awk's; the token histogram's
+# buckets fit the data; no column shown in dollars is named _nanousd;
 # --prices equals an independent SQL re-pricing with pricing.h's rounding,
 # --csv parses, --html holds one <svg per chart and fetches nothing.
 # Only PostgreSQL is started; the rows are loaded with \copy.
@@ -98,6 +101,62 @@ grep -q '^Cost by feature' "$RUN/report.txt" || fail "text report has no cost-by
 grep -q '^  (total) *300 ' "$RUN/report.txt" || fail "text report total is not 300 jobs"
 pass "text report ($(wc -l <"$RUN/report.txt") lines)"
 
+# The bill comes first: pricing_format_usd's dollars (micro-dollars rounded
+# half up) of awk's sums, then the learning curve.
+usd() { awk -v n="$1" 'BEGIN { m = int(n / 1000) + (n % 1000 >= 500); printf "$%d.%06d", int(m / 1e6), m % 1e6 }'; }
+cost=$(awk -F, '{ s += $18 } END { printf "%.0f", s }' "$L")
+base=$(awk -F, '{ s += $19 } END { printf "%.0f", s }' "$L")
+want="The bill: $(usd "$cost") for 300 jobs, against $(usd "$base") had every job gone to the top tier in realtime: "
+first=$(head -n 1 "$RUN/report.txt")
+[ "${first#"$want"}" != "$first" ] || fail "the text report does not open with the bill: '$first', wanted '$want...'"
+saved=$(awk -v c="$cost" -v b="$base" 'BEGIN { printf "%.1f%% saved", (b - c) / b * 100 }')
+grep -qF -- "$saved" <<<"$first" || fail "the bill's saved share is not $saved: $first"
+[ "$(sed -n 3p "$RUN/report.txt")" = "Cost per 1,000 jobs and who answered, by period (the learning curve)" ] \
+    || fail "the learning curve is not second: $(sed -n 3p "$RUN/report.txt")"
+# Money is shown in dollars everywhere, and named so.
+! grep -q nanousd "$RUN/report.txt" || fail "text report shows a _nanousd column: $(grep -m1 nanousd "$RUN/report.txt")"
+grep -q 'cost_per_1000_jobs_usd' "$RUN/report.txt" || fail "text report has no cost_per_1000_jobs_usd column"
+pass "text: the bill first ($first), then the learning curve; no _nanousd header"
+
+"$SLUICE" report --csv >"$RUN/all.csv" || fail "sluice report --csv"
+tr -d '\r' <"$RUN/all.csv" >"$RUN/all.lf.csv"
+[ "$(sed -n 2p "$RUN/all.lf.csv" | cut -d, -f1)" = bill ] || fail "--csv: the first section is not the bill"
+for m in "jobs 300" "cost_nanousd $cost" "baseline_nanousd $base" "saved_nanousd $((base - cost))"; do
+    read -r metric value <<<"$m"
+    [ "$(awk -F, -v m="$metric" '$1 == "bill" && $3 == m { print $4 }' "$RUN/all.lf.csv")" = "$value" ] \
+        || fail "--csv bill $metric is not $value"
+done
+# The learning curve: 4 days make 6-hour periods (at most 24 in the range);
+# jobs, who answered and cost per period, from the generated rows.
+awk -F, -v OFS=, '
+    FILENAME ~ /jobs.csv$/ { p[$1] = substr($9, 1, 11) sprintf("%02d:00", int(substr($9, 12, 2) / 6) * 6); next }
+    FILENAME ~ /results.csv$/ { who[$1] = $2 == "failed" ? "failed" : ($3 == "cache" || $3 == "tier0") ? $3 : "tier" $4; next }
+    { c[$1] += $11 }
+    END { for (id in p) { k = p[id]; n[k]++; w[k, who[id]]++; cost[k] += c[id] }
+          for (k in n) printf "%s,%d,%.6f,%.6f,%.6f,%.6f,%.0f\n", k, n[k], w[k, "tier0"] / n[k],
+              w[k, "cache"] / n[k], w[k, "tier1"] / n[k], w[k, "failed"] / n[k], cost[k] }' \
+    "$RUN/jobs.csv" "$RUN/results.csv" "$RUN/lines.csv" | LC_ALL=C sort >"$RUN/exp.curve"
+awk -F, -v OFS=, '$1 == "learning_curve" { v[$2, $3] = $4; k[$2] = 1 }
+    END { for (p in k) printf "%s,%d,%.6f,%.6f,%.6f,%.6f,%s\n", p, v[p, "jobs"], v[p, "tier0_share"],
+              v[p, "cache_share"], v[p, "tier1_share"], v[p, "failed_share"], v[p, "cost_nanousd"] }' \
+    "$RUN/all.lf.csv" | LC_ALL=C sort >"$RUN/got.curve"
+[ "$(wc -l <"$RUN/exp.curve")" -ge 8 ] || fail "the generator's jobs span fewer than 8 six-hour periods"
+diff "$RUN/exp.curve" "$RUN/got.curve" || fail "the learning curve differs from the generated rows"
+pass "--csv: bill first (cost $cost, baseline $base nano-USD); learning curve per 6 h ($(wc -l <"$RUN/exp.curve") periods) equals awk's"
+
+# Token buckets fit the data: several buckets, every job in one, and each
+# bucket's count is the number of jobs whose input_chars / 4 falls in it.
+awk -F, '$1 == "token_histogram" && $3 == "tokens_below" { print $2, $4 }' "$RUN/all.lf.csv" >"$RUN/buckets"
+[ "$(wc -l <"$RUN/buckets")" -ge 4 ] || fail "token histogram has $(wc -l <"$RUN/buckets") buckets"
+while read -r from below; do
+    want=$(awk -F, -v a="$from" -v b="$below" '{ t = int($8 / 4) } t >= a && t < b' "$RUN/jobs.csv" | wc -l)
+    got=$(awk -F, -v f="$from" '$1 == "token_histogram" && $2 == f && $3 == "jobs" { print $4 }' "$RUN/all.lf.csv")
+    [ "$got" = "$want" ] || fail "token bucket [$from, $below): $got jobs, wanted $want"
+done <"$RUN/buckets"
+[ "$(awk -F, '$1 == "token_histogram" && $3 == "jobs" { s += $4 } END { print s }' "$RUN/all.lf.csv")" = 300 ] \
+    || fail "token histogram does not hold the 300 jobs"
+pass "token histogram: $(wc -l <"$RUN/buckets") buckets from $(head -n 1 "$RUN/buckets" | cut -d' ' -f1) tokens, each equal to awk's count"
+
 "$SLUICE" report --csv --from 2025-03-31 --to 2025-04-01 --feature support >"$RUN/f.csv" \
     || fail "sluice report --csv with filters"
 # PostgreSQL's CSV reader (COPY ... FORMAT csv: quoting, embedded commas
@@ -161,9 +220,35 @@ pass "--prices: new cost per model/mode and total ($(grep '^(total)' "$RUN/got.r
 # ---- --html: one self-contained page, one <svg per chart --------------------------
 "$SLUICE" report --html "$RUN/report.html" >/dev/null || fail "sluice report --html"
 svgs=$(grep -o '<svg' "$RUN/report.html" | wc -l)
-[ "$svgs" -eq 5 ] || fail "HTML has $svgs <svg elements, wanted 5"
+[ "$svgs" -eq 6 ] || fail "HTML has $svgs <svg elements, wanted 6 (the learning curve and five)"
 ! grep -Eqi 'https?://' "$RUN/report.html" || fail "HTML references http(s)://"
 ! grep -Eqi '<script|<link|<img|url\(' "$RUN/report.html" || fail "HTML loads something"
 [ "$(grep -o '<rect' "$RUN/report.html" | wc -l)" -gt 20 ] || fail "charts have no bars"
 grep -q '<polyline' "$RUN/report.html" || fail "cost-per-call chart has no line"
-pass "--html: 5 SVG charts, no external references ($(wc -c <"$RUN/report.html") bytes)"
+! grep -q nanousd "$RUN/report.html" || fail "HTML names a column _nanousd: $(grep -o '<th>[^<]*nanousd' "$RUN/report.html" | head -n 1)"
+grep -q '<th>cost_<wbr>per_<wbr>1000_<wbr>jobs_<wbr>usd</th>' "$RUN/report.html" || fail "HTML has no cost_per_1000_jobs_usd column"
+# The bill first: its heading is the page's first <h2>, its figures come
+# before the learning curve, the curve before the other charts.
+[ "$(grep -o '<h2[^>]*>[^<]*' "$RUN/report.html" | head -n 1)" = '<h2 id="bill">The bill' ] \
+    || fail "the first heading is not the bill: $(grep -o '<h2[^>]*>[^<]*' "$RUN/report.html" | head -n 1)"
+at() { grep -b -o -F "$1" "$RUN/report.html" | head -n 1 | cut -d: -f1; }
+saved_fig=$(awk -v c="$cost" -v b="$base" 'BEGIN { printf "<b>%.1f%%</b><span>saved", (b - c) / b * 100 }')
+[ -n "$(at "$saved_fig")" ] || fail "HTML has no bill figure $saved_fig"
+if ! [ "$(at "$saved_fig")" -lt "$(at 'Who answered each period')" ] ||
+    ! [ "$(at 'Who answered each period')" -lt "$(at 'Input-token histogram')" ]; then
+    fail "HTML order is not bill, learning curve, other charts"
+fi
+pass "--html: the bill first, then the learning curve; 6 SVG charts, no _nanousd, no external references ($(wc -c <"$RUN/report.html") bytes)"
+
+# One day of data: no one-bar chart. The learning curve goes by the hour;
+# the two daily charts become small tables.
+"$SLUICE" report --from 2025-03-31 --to 2025-03-31 --html "$RUN/day.html" >"$RUN/day.txt" \
+    || fail "sluice report --html for one day"
+grep -q '^  note: periods of 1 h ' "$RUN/day.txt" || fail "one day's learning curve is not by the hour: $(grep 'note: periods' "$RUN/day.txt")"
+hours=$(awk -F, 'substr($9, 1, 10) == "2025-03-31" { h[substr($9, 12, 2)] = 1 } END { print length(h) }' "$RUN/jobs.csv")
+[ "$hours" -ge 2 ] || fail "the generator's day 2025-03-31 has jobs in $hours hours"
+[ "$(grep -c '^  2025-03-31 [0-9][0-9]:00 ' "$RUN/day.txt")" -eq "$hours" ] \
+    || fail "one day's learning curve does not have the $hours hours with jobs: $(grep -c '^  2025-03-31 ' "$RUN/day.txt")"
+[ "$(grep -o '<table class="mini">' "$RUN/day.html" | wc -l)" -eq 2 ] || fail "one day: the two daily charts are not tables"
+[ "$(grep -o '<svg' "$RUN/day.html" | wc -l)" -eq 4 ] || fail "one day: $(grep -o '<svg' "$RUN/day.html" | wc -l) SVG charts, wanted 4"
+pass "one day: the learning curve by the hour ($(grep -c '^  2025-03-31 [0-9][0-9]:00 ' "$RUN/day.txt") periods), the daily charts as tables, 4 SVG charts"
