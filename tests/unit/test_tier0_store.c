@@ -133,11 +133,12 @@ static void test_model_roundtrip(void **state)
     assert_string_equal(label, "card_arrival");
     for (int k = 0; k < 3; k++)
         for (double s = 0.3; s <= 1.0; s += 0.05)
-            for (double u = 0; u <= 1.0; u += 0.25) {
-                struct tier0_pred q = {k, s, 0, u, s};
-                assert_int_equal(tier0_cert_answers(&c, &q),
-                                 tier0_cert_answers(&served->cert, &q));
-            }
+            for (double u = 0; u <= 1.0; u += 0.25)
+                for (double top = -3; top <= 3; top += 0.5) {
+                    struct tier0_pred q = {k, s, 0, u, s, top};
+                    assert_int_equal(tier0_cert_answers(&c, &q),
+                                     tier0_cert_answers(&served->cert, &q));
+                }
     free(a);
     free(b);
     tier0_served_free(served);
