@@ -353,6 +353,32 @@ static void summarise(struct summary *s, const struct tally *t, double target,
     fflush(stdout);
 }
 
+/* Which signal would tell the out-of-scope messages the answer set c lets
+ * through from the in-scope ones it answers (AUROC over c's test answers). */
+static void answered_auroc(const struct tier0_cert *c, const struct tier0_pred *tp,
+                           size_t test_n, const struct tier0_data *d,
+                           const size_t *perm, const bool *held)
+{
+    struct scored *v = xmalloc((test_n ? test_n : 1) * sizeof *v);
+    printf("answered_auroc");
+    static const char *const name[] = {"low_score", "small_margin", "unseen_share",
+                                       "low_top", "low_conf"};
+    for (int k = 0; k < 5; k++) {
+        size_t m = 0;
+        for (size_t i = 0; i < test_n; i++) {
+            const struct tier0_pred *q = &tp[i];
+            if (!tier0_cert_answers(c, q))
+                continue;
+            double x = k == 0 ? -q->score : k == 1 ? -q->margin : k == 2 ? q->unseen
+                     : k == 3 ? -q->top : -q->conf;
+            v[m++] = (struct scored){x, held[tier0_data_y(d, perm[i])]};
+        }
+        printf(" %s=%.3f", name[k], auroc(v, m));
+    }
+    printf("\n");
+    free(v);
+}
+
 /* The steps of tier0_cert_build, with the training done once and the
  * tuning and certification repeated for each --floors quantile: the rules
  * compared see the same models, folds and rows. s has o->n_floors entries. */
@@ -412,6 +438,8 @@ static int resplit_floors(const struct opts *o, const struct tier0_data *d,
             int y = tier0_data_y(d, perm[i]);
             tally_answer(&t, &c, &tp[i], y, held[y], fallback);
         }
+        if (f == 0)
+            answered_auroc(&c, tp, test_n, d, perm, held);
         printf("floor=%.3f min_top=%.4f ", o->floors[f], c.min_top);
         summarise(&s[f], &t, co.target, test_n, seed);
         tier0_rank_clear(&r);

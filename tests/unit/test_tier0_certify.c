@@ -336,6 +336,7 @@ static void test_floor_abstains_far_text(void **state)
     struct tier0_cert_opts o;
     tier0_cert_opts_default(&o);
     o.novelty_quantile = 1.0;
+    o.floor_quantile = 0.05;
     struct tier0_model *m = NULL;
     struct tier0_cert c;
     char err[256];
@@ -578,10 +579,10 @@ static void test_oof_uses_fit_rows_only(void **state)
     p7.seed = 7;
     assert_int_equal(tier0_cert_oof(d, part, &p7, 4, 7, b, &nb, err, sizeof err), SL_OK);
     struct tier0_rank r;
-    assert_int_equal(tier0_cert_tune(b, nb, 4, -1, 1.0, TIER0_FLOOR_QUANTILE, 0.98, 0, &r),
-                     SL_OK);
+    assert_int_equal(tier0_cert_tune(b, nb, 4, -1, 1.0, 0.05, 0.98, 0, &r), SL_OK);
     struct tier0_cert_opts o;
     tier0_cert_opts_default(&o);
+    o.floor_quantile = 0.05;
     o.seed = 7;
     o.inner_folds = 4;
     struct tier0_model *m = NULL;
