@@ -10,8 +10,9 @@
  *     answers by an estimated risk, (1 - conf) times a per-label factor
  *     (the label's errors over what its confs predicted, shrunk towards
  *     the pooled ratio; conf: tier0_model.h), and fixes the novelty limit
- *     (the largest share of unseen features still answered) and a sequence
- *     of nested candidate answer sets {risk <= lambda_j}, from the most
+ *     (the largest share of unseen features still answered), the
+ *     out-of-scope floor on the top decision value (when asked for) and a
+ *     sequence of nested candidate answer sets {risk <= lambda_j}, from the most
  *     conservative to the least, starting a little below the largest set
  *     the out-of-fold rows themselves would certify.
  *  3. Train: the served model is trained on all fit rows.
