@@ -145,6 +145,7 @@ struct task_conf {
     int64_t tier0_retrain_every_s; /* scheduled retraining period (0 = off) */
     char *tier0_fallback_label; /* the task's "none of these" label, one of
                                  * labels, or NULL; owned */
+    double tier0_oos_floor_quantile; /* out-of-scope floor quantile (0 = off) */
     /* The answer cache (worker/cache.h, docs/cache.md). */
     enum cache_mode cache_mode;  /* default off */
     int64_t cache_ttl_s;         /* an entry is served this long (86400) */

@@ -83,9 +83,14 @@ static double risk_of(const struct tier0_rank *r, const struct tier0_pred *p)
     return (1 - p->conf) * r->factor[p->label];
 }
 
-static bool too_novel(int fallback, double max_unseen, const struct tier0_pred *p)
+/* Out-of-scope abstention: text unlike the training data (mostly unseen
+ * features) or that no label's model claims (top decision value under the
+ * floor). The fallback label is what the LLM answers such text with, so a
+ * prediction of it is exempt. */
+static bool out_of_scope(int fallback, double max_unseen, double min_top,
+                         const struct tier0_pred *p)
 {
-    return p->label != fallback && p->unseen > max_unseen;
+    return p->label != fallback && (p->unseen > max_unseen || p->top < min_top);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -177,10 +182,11 @@ static void tune_sequence(const struct tier0_point *t, size_t n, size_t n_cert,
     struct risked *v = xmalloc((n ? n : 1) * sizeof *v);
     size_t m = 0;
     for (size_t i = 0; i < n; i++)
-        if (!too_novel(r->fallback, r->max_unseen, &t[i].p))
+        if (!out_of_scope(r->fallback, r->max_unseen, r->min_top, &t[i].p))
             v[m++] = (struct risked){risk_of(r, &t[i].p), t[i].y != t[i].p.label};
     qsort(v, m, sizeof *v, cmp_risk);
-    /* The certify rows left after novelty abstention, as on the tune points. */
+    /* The certify rows left after out-of-scope abstention, as on the tune
+     * points. */
     double kept = n ? (double)m / (double)n : 1;
     double start = sequence_start(v, m, (size_t)(kept * (double)n_cert), target);
     size_t cap = (size_t)((1 - start) / TIER0_SEQ_STEP) + 2;
@@ -199,12 +205,14 @@ static void tune_sequence(const struct tier0_point *t, size_t n, size_t n_cert,
 }
 
 int tier0_cert_tune(const struct tier0_point *tune, size_t n, size_t n_labels,
-                    int fallback, double novelty_quantile, double target,
+                    int fallback, double novelty_quantile,
+                    double floor_quantile, double target,
                     size_t n_cert, struct tier0_rank *out)
 {
     memset(out, 0, sizeof *out);
     if (n_labels == 0 || !(target > 0 && target < 1) || fallback < -1 || (fallback >= 0 && (size_t)fallback >= n_labels) ||
-        !(novelty_quantile > 0 && novelty_quantile <= 1))
+        !(novelty_quantile > 0 && novelty_quantile <= 1) ||
+        !(floor_quantile >= 0 && floor_quantile < 1))
         return SL_EINVAL;
     for (size_t i = 0; i < n; i++)
         if (tune[i].y < 0 || (size_t)tune[i].y >= n_labels || tune[i].p.label < 0 ||
@@ -220,6 +228,14 @@ int tier0_cert_tune(const struct tier0_point *tune, size_t n, size_t n_labels,
         for (size_t i = 0; i < n; i++)
             u[i] = tune[i].p.unseen;
         out->max_unseen = quantile(u, n, novelty_quantile);
+        free(u);
+    }
+    out->min_top = -HUGE_VAL;
+    if (floor_quantile > 0 && n > 0) {
+        double *u = xmalloc(n * sizeof *u);
+        for (size_t i = 0; i < n; i++)
+            u[i] = tune[i].p.top;
+        out->min_top = quantile(u, n, floor_quantile);
         free(u);
     }
     tune_sequence(tune, n, n_cert ? n_cert : n, target, out);
@@ -302,6 +318,7 @@ int tier0_cert_ltt(const struct tier0_point *cal, size_t n,
             return SL_EINVAL;
     out->target = target;
     out->max_unseen = r->max_unseen;
+    out->min_top = r->min_top;
     out->fallback = r->fallback;
     out->n_traces = n;
     out->n_labels = r->n_labels;
@@ -342,7 +359,7 @@ bool tier0_cert_answers(const struct tier0_cert *c, const struct tier0_pred *p)
         return false;
     const struct tier0_label_cert *l = &c->labels[p->label];
     return l->certified && (c->by_score ? p->score : p->conf) >= l->threshold &&
-           !too_novel(c->fallback, c->max_unseen, p);
+           !out_of_scope(c->fallback, c->max_unseen, c->min_top, p);
 }
 
 /* ---- the whole procedure ---- */
@@ -350,7 +367,8 @@ bool tier0_cert_answers(const struct tier0_cert *c, const struct tier0_pred *p)
 void tier0_cert_opts_default(struct tier0_cert_opts *o)
 {
     *o = (struct tier0_cert_opts){TIER0_TARGET_DEFAULT, 0, TIER0_CERT_SHARE,
-                                  TIER0_NOVELTY_QUANTILE, NULL, 1, TIER0_INNER_FOLDS};
+                                  TIER0_NOVELTY_QUANTILE, TIER0_FLOOR_QUANTILE,
+                                  NULL, 1, TIER0_INNER_FOLDS};
 }
 
 static uint64_t splitmix64(uint64_t *s)
@@ -494,9 +512,10 @@ static int check_opts(const struct tier0_cert_opts *o, char *errstr,
         (inner ? o->inner_folds < 2 || o->inner_folds > TIER0_MAX_FOLDS || o->tune_share != 0
                : !(o->tune_share > 0)) ||
         !(o->cert_share > 0) || !(o->tune_share + o->cert_share < 1) ||
-        !(o->novelty_quantile > 0 && o->novelty_quantile <= 1)) {
+        !(o->novelty_quantile > 0 && o->novelty_quantile <= 1) ||
+        !(o->floor_quantile >= 0 && o->floor_quantile < 1)) {
         snprintf(errstr, errstr_size, "tier0 certify: target, shares, inner "
-                 "folds or novelty quantile out of range");
+                 "folds, novelty or floor quantile out of range");
         return SL_EINVAL;
     }
     return SL_OK;
@@ -537,7 +556,8 @@ int tier0_cert_build(const struct tier0_data *d, const bool *rows,
         for (size_t i = 0; i < n; i++)
             n_cert += part[i] == 2;
         rc = tier0_cert_tune(pts, nt, tier0_data_n_labels(d), fallback,
-                             o->novelty_quantile, o->target, n_cert, &rank);
+                             o->novelty_quantile, o->floor_quantile,
+                             o->target, n_cert, &rank);
     }
     if (rc == SL_OK) {
         size_t nc = predict_part(*model, d, part, 2, pts);
@@ -558,9 +578,10 @@ void tier0_cert_print(FILE *f, const struct tier0_cert *c,
                       const struct tier0_model *m)
 {
     fprintf(f, "certified=%s target=%.4f lambda=%.6f steps=%zu max_unseen=%.4f "
-            "fallback=%s coverage=%.4f agreement=%.4f bound=%.4f answered=%zu/%zu\n",
+            "min_top=%.4f fallback=%s coverage=%.4f agreement=%.4f bound=%.4f "
+            "answered=%zu/%zu\n",
             c->certified ? "yes" : "no", c->target, c->lambda, c->steps,
-            c->max_unseen, c->fallback >= 0 ? tier0_model_label(m, (size_t)c->fallback) : "-",
+            c->max_unseen, c->min_top, c->fallback >= 0 ? tier0_model_label(m, (size_t)c->fallback) : "-",
             c->coverage, c->agreement, c->bound, c->n_answered, c->n_traces);
     fprintf(f, "%-40s %7s %9s %9s %8s %9s\n", "label", "support", "threshold",
             "agreement", "coverage", "certified");
@@ -584,6 +605,8 @@ char *tier0_cert_thresholds_json(const struct tier0_cert *c,
     cJSON_AddNumberToObject(root, "target", c->target);
     cJSON_AddNumberToObject(root, "lambda", c->lambda);
     cJSON_AddNumberToObject(root, "max_unseen", c->max_unseen);
+    if (isfinite(c->min_top)) /* JSON has no infinity: no floor, no key */
+        cJSON_AddNumberToObject(root, "min_top", c->min_top);
     cJSON_AddStringToObject(root, "rank", c->by_score ? "score" : "conf");
     if (c->fallback >= 0)
         cJSON_AddStringToObject(root, "fallback", tier0_model_label(m, (size_t)c->fallback));
@@ -611,6 +634,8 @@ char *tier0_cert_metrics_json(const struct tier0_cert *c,
     cJSON_AddNumberToObject(root, "lambda", c->lambda);
     cJSON_AddNumberToObject(root, "steps", (double)c->steps);
     cJSON_AddNumberToObject(root, "max_unseen", c->max_unseen);
+    if (isfinite(c->min_top))
+        cJSON_AddNumberToObject(root, "min_top", c->min_top);
     cJSON *labels = cJSON_AddObjectToObject(root, "labels");
     for (size_t k = 0; k < c->n_labels; k++) {
         const struct tier0_label_cert *l = &c->labels[k];
@@ -633,6 +658,7 @@ static int from_json(const cJSON *root, const struct tier0_model *m,
     const cJSON *target = cJSON_GetObjectItemCaseSensitive(root, "target");
     const cJSON *lambda = cJSON_GetObjectItemCaseSensitive(root, "lambda");
     const cJSON *unseen = cJSON_GetObjectItemCaseSensitive(root, "max_unseen");
+    const cJSON *min_top = cJSON_GetObjectItemCaseSensitive(root, "min_top");
     const cJSON *fallback = cJSON_GetObjectItemCaseSensitive(root, "fallback");
     const cJSON *labels = cJSON_GetObjectItemCaseSensitive(root, "labels");
     const cJSON *rank = cJSON_GetObjectItemCaseSensitive(root, "rank");
@@ -640,6 +666,7 @@ static int from_json(const cJSON *root, const struct tier0_model *m,
         (rank && !(cJSON_IsString(rank) && (strcmp(rank->valuestring, "score") == 0 ||
                                             strcmp(rank->valuestring, "conf") == 0))) ||
         (lambda && !cJSON_IsNumber(lambda)) || (unseen && !cJSON_IsNumber(unseen)) ||
+        (min_top && !cJSON_IsNumber(min_top)) ||
         (fallback && !cJSON_IsString(fallback))) {
         snprintf(errstr, errstr_size, "tier0 thresholds: need target and labels");
         return SL_EINVAL;
@@ -647,6 +674,8 @@ static int from_json(const cJSON *root, const struct tier0_model *m,
     out->target = target->valuedouble;
     out->lambda = lambda ? lambda->valuedouble : 0;
     out->max_unseen = unseen ? unseen->valuedouble : 1;
+    /* A version stored before the out-of-scope floor serves as it did. */
+    out->min_top = min_top ? min_top->valuedouble : -HUGE_VAL;
     /* Thresholds stored before "rank" existed are on the score. */
     out->by_score = !rank || strcmp(rank->valuestring, "score") == 0;
     out->fallback = fallback ? tier0_model_label_index(m, fallback->valuestring) : -1;

@@ -10,8 +10,9 @@
  *     answers by an estimated risk, (1 - conf) times a per-label factor
  *     (the label's errors over what its confs predicted, shrunk towards
  *     the pooled ratio; conf: tier0_model.h), and fixes the novelty limit
- *     (the largest share of unseen features still answered) and a sequence
- *     of nested candidate answer sets {risk <= lambda_j}, from the most
+ *     (the largest share of unseen features still answered), the
+ *     out-of-scope floor on the top decision value (when asked for) and a
+ *     sequence of nested candidate answer sets {risk <= lambda_j}, from the most
  *     conservative to the least, starting a little below the largest set
  *     the out-of-fold rows themselves would certify.
  *  3. Train: the served model is trained on all fit rows.
@@ -59,6 +60,15 @@
  * 0.84, small margin 0.82, unseen share 0.66; the score is already what the
  * answer set ranks by). 0.99 costs about 0.5 % coverage. */
 #define TIER0_NOVELTY_QUANTILE 0.99
+/* Out-of-scope floor (tasks.<t>.tier0.oos_floor_quantile): tier 0 abstains
+ * when the best label's raw decision value (tier0_pred.top) is below this
+ * quantile of the out-of-fold predictions' (fit rows only): no label's
+ * model claims the text. Off by default: on banking77's open-set re-splits
+ * it catches few of the out-of-scope messages the answer set lets through
+ * for the in-scope coverage it costs, and on traffic less like the traces
+ * than the certify rows (50-tier0's second run) 0.05 cut tier-0 answers
+ * from more than a third to an eighth (docs/tier0.md). */
+#define TIER0_FLOOR_QUANTILE 0.0
 
 /* The one-sided (1 - alpha) Clopper-Pearson upper bound of a binomial
  * proportion with x successes in n trials: the p at which P(X <= x; n, p) =
@@ -77,7 +87,9 @@ struct tier0_rank {
     size_t n_labels;
     double *factor;    /* owned; per label, multiplies (1 - conf) */
     double max_unseen; /* answered only up to this unseen-feature share */
-    int fallback;      /* label exempt from the novelty limit, or -1 */
+    double min_top;    /* answered only from this tier0_pred.top on
+                        * (-HUGE_VAL: no floor) */
+    int fallback;      /* label exempt from novelty limit and floor, or -1 */
     size_t n_steps;
     double *lambda;    /* owned; n_steps increasing risk levels */
 };
@@ -97,12 +109,15 @@ struct tier0_rank {
 
 /* Ranks from n tune points. novelty_quantile in (0, 1]: max_unseen is that
  * quantile of the tune points' unseen shares (1: no novelty abstention).
+ * floor_quantile in [0, 1): min_top is that quantile of the tune points'
+ * top decision values (0: no floor).
  * target and n_cert, the number of rows certification will test (0: n),
  * place the first candidate (see sequence_start in the .c).
  * Fills *out (free its content with tier0_rank_clear). Returns 0 or
  * SL_EINVAL (a label or the fallback out of range, quantile out of range). */
 int tier0_cert_tune(const struct tier0_point *tune, size_t n, size_t n_labels,
-                    int fallback, double novelty_quantile, double target,
+                    int fallback, double novelty_quantile,
+                    double floor_quantile, double target,
                     size_t n_cert, struct tier0_rank *out) SL_MUSTCHECK;
 void tier0_rank_clear(struct tier0_rank *r);
 
@@ -122,6 +137,8 @@ struct tier0_cert {
     double lambda;      /* the accepted risk level (0: none accepted) */
     size_t steps;       /* candidates accepted before the first failure */
     double max_unseen;  /* novelty limit (1: none) */
+    double min_top;     /* out-of-scope floor on tier0_pred.top (-HUGE_VAL:
+                         * none, as for a version stored without it) */
     int fallback;       /* -1: none */
     bool by_score;      /* thresholds are on the score, not conf (a version
                          * stored before conf existed) */
@@ -143,8 +160,9 @@ int tier0_cert_ltt(const struct tier0_point *cal, size_t n,
 void tier0_cert_clear(struct tier0_cert *c);
 
 /* The serving decision: true when prediction p is in the certified answer
- * set (certified label, conf (score if by_score) >= its threshold, and unseen share <= the
- * novelty limit unless p is the fallback label). */
+ * set (certified label, conf (score if by_score) >= its threshold, and,
+ * unless p is the fallback label, unseen share <= the novelty limit and
+ * top >= the out-of-scope floor). */
 bool tier0_cert_answers(const struct tier0_cert *c, const struct tier0_pred *p);
 
 /* Options of the whole procedure; tier0_cert_opts_default fills them. */
@@ -152,6 +170,7 @@ struct tier0_cert_opts {
     double target;
     double tune_share, cert_share; /* of the traces; fit gets the rest */
     double novelty_quantile;       /* see tier0_cert_tune */
+    double floor_quantile;         /* see tier0_cert_tune */
     const char *fallback;          /* label name, NULL: none; borrowed */
     unsigned seed;                 /* split shuffle and solver seed */
     unsigned inner_folds; /* 0: tune on the tune rows; 2..TIER0_MAX_FOLDS:
@@ -208,7 +227,7 @@ void tier0_cert_print(FILE *f, const struct tier0_cert *c,
                       const struct tier0_model *m);
 
 /* JSON for tier0_models.thresholds: {"target":t,"lambda":l,"max_unseen":u,
- * "rank":"conf","fallback":"<label>","labels":{"<label>":threshold,...}} with certified
+ * "min_top":f (only with a floor),"rank":"conf","fallback":"<label>","labels":{"<label>":threshold,...}} with certified
  * labels only (fallback only when there is one); and for
  * tier0_models.metrics: the overall figures and every label's row.
  * Return new strings; free with free(). */
@@ -219,7 +238,8 @@ char *tier0_cert_metrics_json(const struct tier0_cert *c,
 /* Rebuilds the serving part of a cert (target, thresholds, certified flags,
  * novelty limit, fallback; no counts) from thresholds JSON, mapping labels
  * through m; a label the model does not know is an error. A version stored
- * before the novelty limit existed has none (max_unseen 1); one stored
+ * before the novelty limit existed has none (max_unseen 1), one stored
+ * without "min_top" no out-of-scope floor (-HUGE_VAL); one stored
  * before "rank" existed has thresholds on the score (by_score). Returns 0 or
  * SL_EINVAL with errstr. */
 int tier0_cert_from_json(const char *thresholds_json,

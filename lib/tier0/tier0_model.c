@@ -384,6 +384,7 @@ static void finish(const struct tier0_model *m, const float *s, size_t n_feats,
                                             : out->score;
     out->conf = second != best ? sigmoid(s[best] - s[second]) : 1;
     out->unseen = n_feats ? (double)n_unseen / (double)n_feats : 1;
+    out->top = (double)s[best];
 }
 
 /* The weight rows of a text are scattered over tens of MB, so nearly every

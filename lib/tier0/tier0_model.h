@@ -85,6 +85,10 @@ struct tier0_pred {
                     * set ranks by (banking77, test coverage at 98.5 %
                     * agreement ranked by it: 0.772; by score: 0.750; by
                     * margin: 0.763) */
+    double top;    /* the best label's raw decision value (w.x + b of its
+                    * one-vs-rest model): low when no label's model claims
+                    * the text, which is what out-of-scope text looks like
+                    * (the out-of-scope floor, tier0_certify.h) */
 };
 
 /* Predicts raw (un-normalised) text. Uses about 110 KB of stack. */

@@ -45,6 +45,7 @@ static int fit(const struct tier0_trace_set *s, const struct task_conf *task,
     co.target = o->target;
     co.seed = o->seed;
     co.fallback = task->tier0_fallback_label;
+    co.floor_quantile = task->tier0_oos_floor_quantile;
     struct tier0_data *d = NULL;
     int rc = tier0_data_new(&p.feat, (const char *const *)s->texts,
                             (const char *const *)s->labels, s->n, &d, errstr,

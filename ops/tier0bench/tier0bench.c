@@ -99,8 +99,10 @@ static int read_csv(const char *path, struct rows *r)
 struct opts {
     struct tier0_train_params params;
     struct tier0_cert_opts cert;
-    int curve, resplits, resplit_from;
+    int curve, resplits, resplit_from, single;
     double open_share;
+    size_t n_floors;   /* --floors: out-of-scope floor quantiles compared on */
+    double floors[16]; /* the same trained models of each re-split */
 };
 
 struct result {
@@ -272,8 +274,9 @@ static double auroc(struct scored *v, size_t n)
                ? (rank_sum - n_oos * (n_oos + 1) / 2) / (n_oos * n_in) : 0.5;
 }
 
-enum { SIG_SCORE, SIG_MARGIN, SIG_UNSEEN, N_SIG };
-static const char *const sig_name[N_SIG] = {"low_score", "small_margin", "unseen_share"};
+enum { SIG_SCORE, SIG_MARGIN, SIG_UNSEEN, SIG_TOP, N_SIG };
+static const char *const sig_name[N_SIG] = {"low_score", "small_margin", "unseen_share",
+                                            "low_top"};
 
 struct summary {
     double auc[N_SIG];
@@ -350,6 +353,103 @@ static void summarise(struct summary *s, const struct tally *t, double target,
     fflush(stdout);
 }
 
+/* Which signal would tell the out-of-scope messages the answer set c lets
+ * through from the in-scope ones it answers (AUROC over c's test answers). */
+static void answered_auroc(const struct tier0_cert *c, const struct tier0_pred *tp,
+                           size_t test_n, const struct tier0_data *d,
+                           const size_t *perm, const bool *held)
+{
+    struct scored *v = xmalloc((test_n ? test_n : 1) * sizeof *v);
+    printf("answered_auroc");
+    static const char *const name[] = {"low_score", "small_margin", "unseen_share",
+                                       "low_top", "low_conf"};
+    for (int k = 0; k < 5; k++) {
+        size_t m = 0;
+        for (size_t i = 0; i < test_n; i++) {
+            const struct tier0_pred *q = &tp[i];
+            if (!tier0_cert_answers(c, q))
+                continue;
+            double x = k == 0 ? -q->score : k == 1 ? -q->margin : k == 2 ? q->unseen
+                     : k == 3 ? -q->top : -q->conf;
+            v[m++] = (struct scored){x, held[tier0_data_y(d, perm[i])]};
+        }
+        printf(" %s=%.3f", name[k], auroc(v, m));
+    }
+    printf("\n");
+    free(v);
+}
+
+/* The steps of tier0_cert_build, with the training done once and the
+ * tuning and certification repeated for each --floors quantile: the rules
+ * compared see the same models, folds and rows. s has o->n_floors entries. */
+static int resplit_floors(const struct opts *o, const struct tier0_data *d,
+                          const size_t *perm, const bool *held, const bool *train,
+                          size_t test_n, uint64_t seed, struct summary *s)
+{
+    size_t n = tier0_data_count(d), nt = 0, nc = 0, L = tier0_data_n_labels(d);
+    struct tier0_cert_opts co = o->cert;
+    struct tier0_train_params p = o->params;
+    co.seed = p.seed = (unsigned)seed;
+    char err[512];
+    int *part = tier0_cert_split(d, train, 0, co.cert_share, co.seed);
+    struct tier0_point *oof = xmalloc(n * sizeof *oof), *cal = xmalloc(n * sizeof *cal);
+    struct tier0_pred *tp = xmalloc((test_n ? test_n : 1) * sizeof *tp);
+    bool *use = xmalloc(n * sizeof *use);
+    struct tier0_model *m = NULL;
+    for (size_t i = 0; i < n; i++)
+        use[i] = part[i] == 0;
+    int rc = tier0_cert_oof(d, part, &p, co.inner_folds, co.seed, oof, &nt, err, sizeof err);
+    if (rc == SL_OK)
+        rc = tier0_model_train(d, &p, use, &m, err, sizeof err);
+    if (rc != SL_OK)
+        fprintf(stderr, "tier0bench: resplit %llu: %s\n", (unsigned long long)seed, err);
+    for (size_t i = 0; rc == SL_OK && i < n; i++)
+        if (part[i] == 2) {
+            cal[nc].y = tier0_data_y(d, i);
+            tier0_model_predict_row_full(m, d, i, &cal[nc++].p);
+        }
+    for (size_t i = 0; rc == SL_OK && i < test_n; i++)
+        tier0_model_predict_row_full(m, d, perm[i], &tp[i]);
+    int fallback = rc == SL_OK && co.fallback ? tier0_model_label_index(m, co.fallback) : -1;
+    struct scored *sig = xmalloc((test_n ? test_n : 1) * sizeof *sig);
+    for (int k = 0; rc == SL_OK && k < N_SIG; k++) {
+        for (size_t i = 0; i < test_n; i++) {
+            const struct tier0_pred *q = &tp[i];
+            double v = k == SIG_SCORE ? -q->score : k == SIG_MARGIN ? -q->margin
+                     : k == SIG_UNSEEN ? q->unseen : -q->top;
+            sig[i] = (struct scored){v, held[tier0_data_y(d, perm[i])]};
+        }
+        double a = auroc(sig, test_n);
+        for (size_t f = 0; f < o->n_floors; f++)
+            s[f].auc[k] += a;
+    }
+    free(sig);
+    for (size_t f = 0; rc == SL_OK && f < o->n_floors; f++) {
+        struct tier0_rank r;
+        struct tier0_cert c;
+        rc = tier0_cert_tune(oof, nt, L, fallback, co.novelty_quantile, o->floors[f],
+                             co.target, nc, &r);
+        if (rc == SL_OK)
+            rc = tier0_cert_ltt(cal, nc, &r, co.target, &c);
+        if (rc != SL_OK)
+            break;
+        struct tally t = {0};
+        for (size_t i = 0; i < test_n; i++) {
+            int y = tier0_data_y(d, perm[i]);
+            tally_answer(&t, &c, &tp[i], y, held[y], fallback);
+        }
+        if (f == 0)
+            answered_auroc(&c, tp, test_n, d, perm, held);
+        printf("floor=%.3f min_top=%.4f ", o->floors[f], c.min_top);
+        summarise(&s[f], &t, co.target, test_n, seed);
+        tier0_rank_clear(&r);
+        tier0_cert_clear(&c);
+    }
+    tier0_model_free(m);
+    free(use), free(tp), free(cal), free(oof), free(part);
+    return rc;
+}
+
 /* One re-split of the pooled rows (test_n test rows) with the given seed. */
 static int resplit(const struct opts *o, const struct tier0_data *d, size_t test_n,
                    uint64_t seed, struct summary *s)
@@ -368,6 +468,11 @@ static int resplit(const struct opts *o, const struct tier0_data *d, size_t test
     bool *train = xcalloc(n, sizeof *train);
     for (size_t i = test_n; i < n; i++)
         train[perm[i]] = !held[tier0_data_y(d, perm[i])];
+    if (o->n_floors > 0) {
+        int rc = resplit_floors(o, d, perm, held, train, test_n, seed, s);
+        free(train), free(held), free(perm);
+        return rc;
+    }
     struct tier0_cert_opts co = o->cert;
     co.seed = (unsigned)seed;
     struct tier0_model *m = NULL;
@@ -388,6 +493,7 @@ static int resplit(const struct opts *o, const struct tier0_data *d, size_t test
             sig[SIG_SCORE][i] = (struct scored){-p.score, held[y]};
             sig[SIG_MARGIN][i] = (struct scored){-p.margin, held[y]};
             sig[SIG_UNSEEN][i] = (struct scored){p.unseen, held[y]};
+            sig[SIG_TOP][i] = (struct scored){-p.top, held[y]};
         }
         for (int k = 0; k < N_SIG; k++) {
             s->auc[k] += auroc(sig[k], test_n);
@@ -404,6 +510,8 @@ static int resplit(const struct opts *o, const struct tier0_data *d, size_t test
     free(perm);
     return rc;
 }
+
+static void print_summary(const struct summary *sp, double secs);
 
 static int resplits(const struct opts *o, const struct rows *train,
                     const struct rows *test)
@@ -430,13 +538,25 @@ static int resplits(const struct opts *o, const struct rows *train,
     }
     printf("\n# re-splits (%d, test rows %zu, open-set share of labels %.2f, fallback %s)\n",
            o->resplits, test->n, o->open_share, o->cert.fallback ? o->cert.fallback : "-");
-    struct summary s = {0};
+    struct summary s[SL_ARRAY_LEN(o->floors)] = {0};
     int64_t t0 = sl_monotonic_us();
     for (int r = o->resplit_from; r < o->resplit_from + o->resplits && rc == SL_OK; r++)
-        rc = resplit(o, d, test->n, (uint64_t)r, &s);
+        rc = resplit(o, d, test->n, (uint64_t)r, s);
     tier0_data_free(d);
-    if (rc != SL_OK || s.runs == 0)
-        return rc;
+    double secs = (double)(sl_monotonic_us() - t0) / 1e6;
+    for (size_t f = 0; rc == SL_OK && f < (o->n_floors ? o->n_floors : 1); f++) {
+        if (o->n_floors)
+            printf("\n# out-of-scope floor quantile %.3f\n", o->floors[f]);
+        print_summary(&s[f], secs);
+    }
+    return rc;
+}
+
+static void print_summary(const struct summary *sp, double secs)
+{
+    struct summary s = *sp;
+    if (s.runs == 0)
+        return;
     double runs = (double)s.runs;
     printf("coverage_mean=%.4f\nagreement_mean=%.4f\nagreement_min=%.4f\n"
            "below_target_share=%.4f\nviolation_share=%.4f\noos_answered_wrong=%.4f\n",
@@ -447,13 +567,11 @@ static int resplits(const struct opts *o, const struct rows *train,
            "agreement_min_in_scope=%.4f below_target_share_in_scope=%.4f "
            "violation_share_in_scope=%.4f oos_messages=%zu resplits_s=%.1f\n",
            s.in_cov_sum / runs, s.in_agr_sum / runs, s.in_agr_min,
-           (double)s.in_below / runs, (double)s.in_violations / runs, s.oos,
-           (double)(sl_monotonic_us() - t0) / 1e6);
+           (double)s.in_below / runs, (double)s.in_violations / runs, s.oos, secs);
     printf("# out-of-scope detection, mean AUROC over re-splits (0.5 = none):");
     for (int k = 0; k < N_SIG; k++)
         printf(" %s=%.3f", sig_name[k], s.auc[k] / runs);
     printf("\n");
-    return SL_OK;
 }
 
 /* ---- main ---- */
@@ -471,6 +589,8 @@ static void parse(int argc, char **argv, struct opts *o)
         {"tune-share", required_argument, NULL, 'u'}, {"cert-share", required_argument, NULL, 'c'},
         {"seed", required_argument, NULL, 's'}, {"inner-folds", required_argument, NULL, 'k'},
         {"resplit-from", required_argument, NULL, 'F'},
+        {"floor-quantile", required_argument, NULL, 'Q'},
+        {"floors", required_argument, NULL, 'L'}, {"no-single", no_argument, NULL, 'S'},
         {NULL, 0, NULL, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -491,6 +611,13 @@ static void parse(int argc, char **argv, struct opts *o)
         case 'c': o->cert.cert_share = atof(optarg); break;
         case 's': o->cert.seed = (unsigned)atoi(optarg); break;
         case 'k': o->cert.inner_folds = (unsigned)atoi(optarg); break;
+        case 'Q': o->cert.floor_quantile = atof(optarg); break;
+        case 'L':
+            for (char *t = strtok(optarg, ","); t && o->n_floors < SL_ARRAY_LEN(o->floors);
+                 t = strtok(NULL, ","))
+                o->floors[o->n_floors++] = atof(t);
+            break;
+        case 'S': o->single = 0; break;
         case 'F': o->resplit_from = atoi(optarg) > 0 ? atoi(optarg) : 1; break;
         default: exit(2);
         }
@@ -541,7 +668,8 @@ static int curve(const struct opts *o, const struct rows *train,
 
 int main(int argc, char **argv)
 {
-    struct opts o = {.curve = 1, .resplits = 50, .resplit_from = 1, .open_share = 0.10};
+    struct opts o = {.curve = 1, .single = 1, .resplits = 50, .resplit_from = 1,
+                     .open_share = 0.10};
     tier0_train_params_default(&o.params);
     tier0_cert_opts_default(&o.cert);
     parse(argc, argv, &o);
@@ -550,8 +678,8 @@ int main(int argc, char **argv)
         return 1;
     shuffle(&train, 42);
     struct result full = {0};
-    int rc = run(&o, &train, train.n, &test, &full) == SL_OK ? 0 : 1;
-    if (rc == 0) {
+    int rc = !o.single ? 0 : run(&o, &train, train.n, &test, &full) == SL_OK ? 0 : 1;
+    if (rc == 0 && o.single) {
         print_single(&o, &full, &train, &test);
         fflush(stdout);
         if (o.curve)

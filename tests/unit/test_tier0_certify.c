@@ -10,6 +10,7 @@
  * the serialised form bit for bit, and the same seed gives the same model
  * and thresholds bit for bit, also with another training running on a
  * second thread. */
+#include <math.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -94,7 +95,7 @@ static void synth_draw(const struct synth *g, size_t n, uint64_t *s,
         double score = unif(s);
         bool wrong = unif(s) < synth_p_wrong(g, k, score);
         out[i] = (struct tier0_point){wrong ? (k + 1) % (int)g->n_labels : k,
-                                      {k, score, score, 0, score}};
+                                      {k, score, score, 0, score, 0}};
     }
 }
 
@@ -135,7 +136,7 @@ static void test_never_certifies_below_target(void **state)
         synth_draw(&g, n, &s, cal);
         struct tier0_rank r;
         struct tier0_cert c;
-        assert_int_equal(tier0_cert_tune(tune, n, g.n_labels, -1, 1.0, target, 0, &r), SL_OK);
+        assert_int_equal(tier0_cert_tune(tune, n, g.n_labels, -1, 1.0, 0.0, target, 0, &r), SL_OK);
         assert_int_equal(tier0_cert_ltt(cal, n, &r, target, &c), SL_OK);
         if (c.certified) {
             certified++;
@@ -168,10 +169,10 @@ static void test_fixed_sequence_stops_at_first_failure(void **state)
     struct tier0_point *cal = calloc(n, sizeof *cal);
     for (size_t i = 0; i < n; i++) {
         double score = i < 300 ? 0.95 : i < 310 ? 0.85 : 0.75;
-        cal[i] = (struct tier0_point){i >= 300 && i < 310 ? 1 : 0, {0, score, score, 0, score}};
+        cal[i] = (struct tier0_point){i >= 300 && i < 310 ? 1 : 0, {0, score, score, 0, score, 0}};
     }
     double factor[2] = {1, 1}, lambda[3] = {0.1, 0.2, 0.3};
-    struct tier0_rank r = {2, factor, 1.0, -1, 3, lambda};
+    struct tier0_rank r = {2, factor, 1.0, -HUGE_VAL, -1, 3, lambda};
     assert_true(tier0_cp_upper(10, n, 0.05) <= 0.02); /* candidate 3 alone passes */
     struct tier0_cert c;
     assert_int_equal(tier0_cert_ltt(cal, n, &r, 0.98, &c), SL_OK);
@@ -207,17 +208,17 @@ static void test_novelty_and_fallback(void **state)
     for (size_t i = 0; i < n; i++) {
         int k = (int)(i % 3);
         double sc = 0.5 + 0.5 * unif(&s);
-        tune[i] = (struct tier0_point){k, {k, sc, 0.5, (double)i / (double)n, sc}};
+        tune[i] = (struct tier0_point){k, {k, sc, 0.5, (double)i / (double)n, sc, 0}};
     }
     struct tier0_rank r;
-    assert_int_equal(tier0_cert_tune(tune, n, 3, 2, 0.9, 0.98, 0, &r), SL_OK);
+    assert_int_equal(tier0_cert_tune(tune, n, 3, 2, 0.9, 0.0, 0.98, 0, &r), SL_OK);
     assert_true(r.max_unseen > 0.89 && r.max_unseen < 0.91);
     struct tier0_cert c;
     assert_int_equal(tier0_cert_ltt(tune, n, &r, 0.98, &c), SL_OK);
     assert_true(c.certified);
     assert_int_equal(c.fallback, 2);
-    struct tier0_pred known = {0, 0.999, 0.9, 0.1, 0.999}, novel = {0, 0.999, 0.9, 0.95, 0.999};
-    struct tier0_pred novel_fallback = {2, 0.999, 0.9, 0.95, 0.999};
+    struct tier0_pred known = {0, 0.999, 0.9, 0.1, 0.999, 0}, novel = {0, 0.999, 0.9, 0.95, 0.999, 0};
+    struct tier0_pred novel_fallback = {2, 0.999, 0.9, 0.95, 0.999, 0};
     assert_true(tier0_cert_answers(&c, &known));
     assert_false(tier0_cert_answers(&c, &novel));
     assert_true(tier0_cert_answers(&c, &novel_fallback));
@@ -231,11 +232,130 @@ static void test_novelty_and_fallback(void **state)
     tier0_cert_clear(&c);
     tier0_rank_clear(&r);
     /* quantile 1: no novelty abstention */
-    assert_int_equal(tier0_cert_tune(tune, n, 3, -1, 1.0, 0.98, 0, &r), SL_OK);
+    assert_int_equal(tier0_cert_tune(tune, n, 3, -1, 1.0, 0.0, 0.98, 0, &r), SL_OK);
     assert_true(r.max_unseen == 1.0);
     tier0_rank_clear(&r);
-    assert_int_equal(tier0_cert_tune(tune, n, 3, 3, 1.0, 0.98, 0, &r), SL_EINVAL);
+    assert_int_equal(tier0_cert_tune(tune, n, 3, 3, 1.0, 0.0, 0.98, 0, &r), SL_EINVAL);
     free(tune);
+}
+
+static struct tier0_data *task_data(size_t n, struct tier0_train_params *p);
+
+/* Out-of-scope floor: min_top is the tune points' quantile of the top
+ * decision value; a prediction under it is not answered however high its
+ * conf (no label's model claims the text), unless it is the fallback. */
+static void test_floor_and_fallback(void **state)
+{
+    (void)state;
+    size_t n = 2000;
+    struct tier0_point *tune = calloc(n, sizeof *tune);
+    uint64_t s = 9;
+    for (size_t i = 0; i < n; i++) {
+        int k = (int)(i % 3);
+        double sc = 0.5 + 0.5 * unif(&s);
+        /* tops 1.0 .. 5.0, evenly: the 0.1 quantile is 1.4 */
+        double top = 1.0 + 4.0 * (double)((i * 7919) % n) / (double)n;
+        tune[i] = (struct tier0_point){k, {k, sc, 0.5, 0, sc, top}};
+    }
+    struct tier0_rank r;
+    assert_int_equal(tier0_cert_tune(tune, n, 3, 2, 1.0, 0.1, 0.98, 0, &r), SL_OK);
+    assert_true(r.min_top > 1.39 && r.min_top < 1.41);
+    struct tier0_cert c;
+    assert_int_equal(tier0_cert_ltt(tune, n, &r, 0.98, &c), SL_OK);
+    assert_true(c.certified);
+    assert_true(c.min_top == r.min_top);
+    struct tier0_pred claimed = {0, 0.999, 0.9, 0, 0.999, 3.0};
+    struct tier0_pred unclaimed = {0, 0.999, 0.9, 0, 0.999, -2.0};
+    struct tier0_pred unclaimed_fallback = {2, 0.999, 0.9, 0, 0.999, -2.0};
+    assert_true(tier0_cert_answers(&c, &claimed));
+    assert_false(tier0_cert_answers(&c, &unclaimed));
+    assert_true(tier0_cert_answers(&c, &unclaimed_fallback));
+    /* certification counted the floor: every row is right, so the answer
+     * set is every row except those under the floor outside the fallback */
+    size_t want = 0;
+    for (size_t i = 0; i < n; i++)
+        want += tune[i].p.label == 2 || tune[i].p.top >= r.min_top;
+    assert_int_equal(c.n_answered, want);
+    assert_true(want < n);
+    /* stored with the thresholds and read back */
+    struct tier0_train_params p;
+    struct tier0_data *d = task_data(400, &p);
+    struct tier0_model *m = NULL;
+    char err[256];
+    assert_int_equal(tier0_model_train(d, &p, NULL, &m, err, sizeof err), SL_OK);
+    tier0_cert_clear(&c);
+    tier0_rank_clear(&r);
+    assert_int_equal(tier0_cert_tune(tune, n, 4, 3, 1.0, 0.1, 0.98, 0, &r), SL_OK);
+    assert_int_equal(tier0_cert_ltt(tune, n, &r, 0.98, &c), SL_OK);
+    char *json = tier0_cert_thresholds_json(&c, m);
+    assert_non_null(strstr(json, "\"min_top\":"));
+    struct tier0_cert back;
+    assert_int_equal(tier0_cert_from_json(json, m, &back, err, sizeof err), SL_OK);
+    assert_true(fabs(back.min_top - c.min_top) < 1e-12);
+    assert_false(tier0_cert_answers(&back, &unclaimed));
+    assert_true(tier0_cert_answers(&back, &claimed));
+    free(json);
+    tier0_cert_clear(&back);
+    /* a version stored before the floor existed (no "min_top") has none
+     * and serves as it did */
+    assert_int_equal(tier0_cert_from_json("{\"target\":0.98,\"lambda\":0.01,"
+                                          "\"max_unseen\":1,\"rank\":\"conf\","
+                                          "\"labels\":{\"card_arrival\":0.9}}",
+                                          m, &back, err, sizeof err), SL_OK);
+    assert_true(back.min_top == -HUGE_VAL);
+    assert_true(tier0_cert_answers(&back, &unclaimed));
+    tier0_cert_clear(&back);
+    /* quantile 0: no floor, and no key in the JSON */
+    tier0_cert_clear(&c);
+    tier0_rank_clear(&r);
+    assert_int_equal(tier0_cert_tune(tune, n, 4, -1, 1.0, 0.0, 0.98, 0, &r), SL_OK);
+    assert_true(r.min_top == -HUGE_VAL);
+    assert_int_equal(tier0_cert_ltt(tune, n, &r, 0.98, &c), SL_OK);
+    json = tier0_cert_thresholds_json(&c, m);
+    assert_null(strstr(json, "min_top"));
+    free(json);
+    assert_int_equal(tier0_cert_tune(tune, n, 4, -1, 1.0, 1.0, 0.98, 0, &r), SL_EINVAL);
+    tier0_cert_clear(&c);
+    tier0_rank_clear(&r);
+    tier0_model_free(m);
+    tier0_data_free(d);
+    free(tune);
+}
+
+/* A text far from every label (nothing any label's model has weight for)
+ * is abstained on by the floor alone (novelty limit off, no fallback),
+ * while in-scope text is answered. */
+static void test_floor_abstains_far_text(void **state)
+{
+    (void)state;
+    struct tier0_train_params p;
+    struct tier0_data *d = task_data(1200, &p);
+    bool *use = calloc(1200, sizeof *use);
+    for (size_t i = 0; i < 1200; i++) /* no "other" rows: nothing claims small talk */
+        use[i] = strcmp(tier0_data_label(d, (size_t)tier0_data_y(d, i)), "other") != 0;
+    struct tier0_cert_opts o;
+    tier0_cert_opts_default(&o);
+    o.novelty_quantile = 1.0;
+    o.floor_quantile = 0.05;
+    struct tier0_model *m = NULL;
+    struct tier0_cert c;
+    char err[256];
+    assert_int_equal(tier0_cert_build(d, use, &p, &o, &m, &c, err, sizeof err), SL_OK);
+    assert_true(c.certified);
+    assert_true(c.max_unseen == 1.0);
+    assert_true(isfinite(c.min_top));
+    struct tier0_pred pr;
+    tier0_model_predict_full(m, "My CARD, delivery please!", &pr);
+    assert_string_equal(tier0_model_label(m, (size_t)pr.label), "card_arrival");
+    assert_true(pr.top >= c.min_top);
+    assert_true(tier0_cert_answers(&c, &pr));
+    tier0_model_predict_full(m, "zxq vvjk", &pr);
+    assert_true(pr.top < c.min_top);
+    assert_false(tier0_cert_answers(&c, &pr));
+    tier0_model_free(m);
+    tier0_cert_clear(&c);
+    free(use);
+    tier0_data_free(d);
 }
 
 /* A synthetic task: three intents with distinct vocabularies, and the
@@ -345,7 +465,7 @@ static void test_build_roundtrip(void **state)
     for (int k = 0; k < 4; k++)
         for (double sc = 0.3; sc <= 1.0; sc += 0.05)
             for (double u = 0; u <= 1.0; u += 0.25) {
-                struct tier0_pred q = {k, sc, 0, u, sc};
+                struct tier0_pred q = {k, sc, 0, u, sc, 0};
                 assert_int_equal(tier0_cert_answers(&c, &q), tier0_cert_answers(&back, &q));
             }
     free(json);
@@ -453,6 +573,26 @@ static void test_oof_uses_fit_rows_only(void **state)
         assert_true(a[i].p.conf >= 0.5 && a[i].p.conf <= 1);
     }
     assert_true(right >= na * 9 / 10);
+    /* the build's out-of-scope floor is the quantile of these fit-row
+     * predictions (computed here without the certify rows) */
+    struct tier0_train_params p7 = p;
+    p7.seed = 7;
+    assert_int_equal(tier0_cert_oof(d, part, &p7, 4, 7, b, &nb, err, sizeof err), SL_OK);
+    struct tier0_rank r;
+    assert_int_equal(tier0_cert_tune(b, nb, 4, -1, 1.0, 0.05, 0.98, 0, &r), SL_OK);
+    struct tier0_cert_opts o;
+    tier0_cert_opts_default(&o);
+    o.floor_quantile = 0.05;
+    o.seed = 7;
+    o.inner_folds = 4;
+    struct tier0_model *m = NULL;
+    struct tier0_cert c;
+    assert_int_equal(tier0_cert_build(d, NULL, &p, &o, &m, &c, err, sizeof err), SL_OK);
+    assert_true(isfinite(c.min_top));
+    assert_true(c.min_top == r.min_top);
+    tier0_rank_clear(&r);
+    tier0_cert_clear(&c);
+    tier0_model_free(m);
     free(a), free(b), free(fold), free(part);
     tier0_data_free(d);
 }
@@ -463,7 +603,7 @@ static void test_oof_uses_fit_rows_only(void **state)
 static double first_coverage(const struct tier0_point *t, size_t n, size_t n_cert)
 {
     struct tier0_rank r;
-    assert_int_equal(tier0_cert_tune(t, n, 2, -1, 1.0, 0.98, n_cert, &r), SL_OK);
+    assert_int_equal(tier0_cert_tune(t, n, 2, -1, 1.0, 0.0, 0.98, n_cert, &r), SL_OK);
     size_t in = 0;
     for (size_t i = 0; i < n; i++)
         in += (1 - t[i].p.conf) * r.factor[0] <= r.lambda[0];
@@ -478,7 +618,7 @@ static void test_first_candidate_size(void **state)
     struct tier0_point *t = calloc(n, sizeof *t);
     for (size_t i = 0; i < n; i++) {
         double c = (double)i / (double)n; /* right above conf 0.3 only */
-        t[i] = (struct tier0_point){c < 0.3 ? 1 : 0, {0, c, c, 0, c}};
+        t[i] = (struct tier0_point){c < 0.3 ? 1 : 0, {0, c, c, 0, c, 0}};
     }
     double many = first_coverage(t, n, 0), few = first_coverage(t, n, 300);
     assert_true(many > 0.5 && many < 0.54);   /* 75 % of the best, 0.7 */
@@ -522,7 +662,7 @@ static void test_rank_key(void **state)
     struct tier0_model *m = NULL;
     char err[256];
     assert_int_equal(tier0_model_train(d, &p, NULL, &m, err, sizeof err), SL_OK);
-    struct tier0_pred sure_score = {0, 0.99, 0.5, 0, 0.6}, sure_conf = {0, 0.6, 0.1, 0, 0.99};
+    struct tier0_pred sure_score = {0, 0.99, 0.5, 0, 0.6, 0}, sure_conf = {0, 0.6, 0.1, 0, 0.99, 0};
     struct tier0_cert c;
     assert_int_equal(tier0_cert_from_json("{\"target\":0.98,\"labels\":{\"card_arrival\":0.9}}",
                                           m, &c, err, sizeof err), SL_OK);
@@ -553,6 +693,8 @@ int main(void)
         cmocka_unit_test(test_never_certifies_below_target),
         cmocka_unit_test(test_fixed_sequence_stops_at_first_failure),
         cmocka_unit_test(test_novelty_and_fallback),
+        cmocka_unit_test(test_floor_and_fallback),
+        cmocka_unit_test(test_floor_abstains_far_text),
         cmocka_unit_test(test_build_roundtrip),
         cmocka_unit_test(test_same_seed_same_model),
         cmocka_unit_test(test_oof_uses_fit_rows_only),

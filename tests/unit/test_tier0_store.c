@@ -4,6 +4,7 @@
  * for bit with its thresholds; versions count up per task; the served form
  * makes the same decisions as the trained model; a retraining that
  * certifies nothing does not displace the certified version served. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -86,6 +87,7 @@ static void train_from_store(const char *task, struct tier0_model **m,
                                     errstr, sizeof errstr), SL_OK);
     struct tier0_cert_opts o;
     tier0_cert_opts_default(&o);
+    o.floor_quantile = 0.05; /* so that the store carries the floor too */
     assert_int_equal(tier0_cert_build(d, NULL, &p, &o, m, c, errstr, sizeof errstr), SL_OK);
     tier0_data_free(d);
     tier0_trace_set_clear(&s);
@@ -131,13 +133,15 @@ static void test_model_roundtrip(void **state)
     double score;
     assert_true(tier0_served_decide(served, "Where is my CARD??", &label, &score));
     assert_string_equal(label, "card_arrival");
+    assert_true(isfinite(c.min_top) && served->cert.min_top == c.min_top);
     for (int k = 0; k < 3; k++)
         for (double s = 0.3; s <= 1.0; s += 0.05)
-            for (double u = 0; u <= 1.0; u += 0.25) {
-                struct tier0_pred q = {k, s, 0, u, s};
-                assert_int_equal(tier0_cert_answers(&c, &q),
-                                 tier0_cert_answers(&served->cert, &q));
-            }
+            for (double u = 0; u <= 1.0; u += 0.25)
+                for (double top = -3; top <= 3; top += 0.5) {
+                    struct tier0_pred q = {k, s, 0, u, s, top};
+                    assert_int_equal(tier0_cert_answers(&c, &q),
+                                     tier0_cert_answers(&served->cert, &q));
+                }
     free(a);
     free(b);
     tier0_served_free(served);

@@ -4,6 +4,7 @@
  * (in batches) and keeps newer ones, then the task is trained, certified
  * and stored as its next version; a retention of 0 keeps everything; a
  * missing or non-label task is refused. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -161,6 +162,7 @@ static void test_retention_zero_keeps(void **state)
     cJSON *t0 = cJSON_AddObjectToObject(keep, "tier0");
     cJSON_AddNumberToObject(t0, "trace_retention_days", 0);
     cJSON_AddNumberToObject(t0, "retrain_every_s", 3600);
+    cJSON_AddNumberToObject(t0, "oos_floor_quantile", 0.1);
     cJSON_AddItemToObject(tasks, "keep", keep);
     char *json = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
@@ -170,6 +172,8 @@ static void test_retention_zero_keeps(void **state)
     free(json);
     assert_int_equal(config_task(c, "keep")->tier0_trace_retention_days, 0);
     assert_int_equal(config_task(c, "keep")->tier0_retrain_every_s, 3600);
+    assert_true(config_task(c, "keep")->tier0_oos_floor_quantile == 0.1);
+    assert_true(config_task(c, "intent")->tier0_oos_floor_quantile == 0); /* default: off */
     add_intents("keep", 30);
     age_newest("keep", 5000);
     struct tier0_train_report r;
@@ -178,6 +182,7 @@ static void test_retention_zero_keeps(void **state)
         fail_msg("train: %s", errstr);
     assert_int_equal(r.pruned, 0);
     assert_int_equal(r.traces, 30);
+    assert_true(isfinite(r.cert.min_top)); /* the task's floor reached training */
     tier0_train_report_clear(&r);
     config_free(c);
 }
