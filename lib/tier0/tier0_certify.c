@@ -146,10 +146,10 @@ static int cmp_risk(const void *a, const void *b)
 
 /* Where the sequence starts, as a tune coverage: TIER0_SEQ_BACKOFF times
  * the largest coverage at which the tune rows' own bound meets the target,
- * but never so low that the first candidate could not pass even without an
- * error (fewer than ln(alpha) / ln(1 - (1 - target)) answers among the
- * n_cert certify rows, with 10 % to spare), and at least
- * TIER0_SEQ_FIRST. Fixed-sequence testing stops at its first failure, and
+ * and at least TIER0_SEQ_FIRST, but never so low that the first candidate
+ * could not pass even without an error (fewer than
+ * ln(alpha) / ln(1 - (1 - target)) answers among the n_cert certify rows,
+ * with 10 % to spare). Fixed-sequence testing stops at its first failure, and
  * on a few hundred answers one unlucky error fails a test, so starting
  * where the tune rows say the answer set is comfortably inside the target
  * keeps early noise from ending the search. The tune rows are independent
@@ -168,9 +168,15 @@ static double sequence_start(const struct risked *v, size_t m, size_t n_cert,
     double start = best * TIER0_SEQ_BACKOFF;
     double n_min = 1.1 * log(TIER0_ALPHA) / log(target);
     double least = n_cert ? n_min / (double)n_cert : 1;
+    if (start < TIER0_SEQ_FIRST)
+        start = TIER0_SEQ_FIRST;
+    /* Below least the first candidate fails for certain and ends the
+     * search, even where the tune rows found nothing inside the target:
+     * their fold models are weaker than the served one, which the certify
+     * rows may still find good enough. */
     if (start < least)
-        start = least < best ? least : best;
-    return start > TIER0_SEQ_FIRST ? start : TIER0_SEQ_FIRST;
+        start = least;
+    return start < 1 ? start : 1;
 }
 
 /* The candidates: the tune risks at tune coverage start, + TIER0_SEQ_STEP,

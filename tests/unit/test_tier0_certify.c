@@ -628,6 +628,25 @@ static void test_first_candidate_size(void **state)
     free(t);
 }
 
+/* Tune points (of weaker fold models) that never meet the target still
+ * leave a first candidate the certify rows can pass: it is sized by the
+ * certify rows, not dropped to the minimum share of tune points. */
+static void test_first_candidate_when_tune_fails(void **state)
+{
+    (void)state;
+    size_t n = 4000;
+    struct tier0_point *t = calloc(n, sizeof *t);
+    for (size_t i = 0; i < n; i++) {
+        double c = (double)i / (double)n; /* one in ten wrong everywhere */
+        t[i] = (struct tier0_point){i % 10 == 0, {0, c, c, 0, c, 0}};
+    }
+    double few = first_coverage(t, n, 300);
+    assert_true(few >= 0.543); /* 1.1 x 148.3 answers of 300 */
+    assert_true(few < 0.56);
+    assert_true(first_coverage(t, n, 100) == 1.0); /* capped: all of them */
+    free(t);
+}
+
 /* A handful of traces: a fold whose other folds hold a single label is
  * left out instead of failing the whole training. */
 static void test_oof_tiny(void **state)
@@ -701,6 +720,7 @@ int main(void)
         cmocka_unit_test(test_rank_key),
         cmocka_unit_test(test_oof_tiny),
         cmocka_unit_test(test_first_candidate_size),
+        cmocka_unit_test(test_first_candidate_when_tune_fails),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
