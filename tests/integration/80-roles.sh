@@ -99,8 +99,8 @@ temp_as_reader() { # prints the SQLSTATE of a failure, nothing on success
     fail "it_reader cannot create a temporary table with TEMP granted to PUBLIC"
 as_role it_reader "$SLUICE" report --csv >"$RUN/report-temp.csv" || fail "report --csv with TEMP"
 psql_val "REVOKE TEMP ON DATABASE \"$db\" FROM PUBLIC" >/dev/null
-temp_as_reader | grep -q 42501 ||
-    fail "it_reader can still create a temporary table without TEMP"
+[[ "$(temp_as_reader)" == *42501* ]] ||
+    fail "it_reader can still create a temporary table without TEMP: $(temp_as_reader)"
 as_role it_reader "$SLUICE" report --csv >"$RUN/report-views.csv" || fail "report --csv without TEMP"
 psql_val "GRANT TEMP ON DATABASE \"$db\" TO PUBLIC" >/dev/null
 [ "$(grep -c . "$RUN/report-temp.csv")" -gt 50 ] || fail "report --csv is nearly empty"
