@@ -50,7 +50,9 @@ struct report {
 };
 
 /* Runs the report's queries on conn (blocking); sets the session's
- * work_mem to 64MB. The first two tables are the bill ("bill": jobs, cost,
+ * work_mem to 64MB and random_page_cost to 1.1, and copies v_cost_daily and
+ * v_cost_per_job over the range into temporary tables (pg_temp.report_*)
+ * when the login may create them. The first two tables are the bill ("bill": jobs, cost,
  * all-top-tier baseline, saved, saved share, times cheaper, cost per 1,000
  * jobs) and the learning curve ("learning_curve": per period, jobs, who
  * answered as shares, cost, cost per 1,000 jobs, saved share), with periods

@@ -87,6 +87,27 @@ as_role it_reader "$SLUICE" report --html "$RUN/report.html" >"$RUN/report.txt" 
 grep -q '<svg' "$RUN/report.html" || fail "report as it_reader drew no chart"
 pass "status (sluice_scheduler) and report (sluice_reader, views only)"
 
+# The report copies v_cost_daily and v_cost_per_job over its range into
+# temporary tables once, when the login may create them (TEMP, granted to
+# PUBLIC by default), and reads the views themselves otherwise: the same
+# report both ways.
+db=$(psql_val "SELECT current_database()")
+temp_as_reader() { # prints the SQLSTATE of a failure, nothing on success
+    PGUSER=it_reader psql -X -q -t -A -v VERBOSITY=sqlstate -c "CREATE TEMP TABLE t_probe (i int)" 2>&1 >/dev/null
+}
+[ -z "$(temp_as_reader)" ] ||
+    fail "it_reader cannot create a temporary table with TEMP granted to PUBLIC"
+as_role it_reader "$SLUICE" report --csv >"$RUN/report-temp.csv" || fail "report --csv with TEMP"
+psql_val "REVOKE TEMP ON DATABASE \"$db\" FROM PUBLIC" >/dev/null
+[[ "$(temp_as_reader)" == *42501* ]] ||
+    fail "it_reader can still create a temporary table without TEMP: $(temp_as_reader)"
+as_role it_reader "$SLUICE" report --csv >"$RUN/report-views.csv" || fail "report --csv without TEMP"
+psql_val "GRANT TEMP ON DATABASE \"$db\" TO PUBLIC" >/dev/null
+[ "$(grep -c . "$RUN/report-temp.csv")" -gt 50 ] || fail "report --csv is nearly empty"
+diff "$RUN/report-temp.csv" "$RUN/report-views.csv" >&2 ||
+    fail "the report differs with and without its temporary tables"
+pass "report: the same $(wc -l <"$RUN/report-temp.csv") CSV lines with and without temporary tables"
+
 # --- what each role must not do --------------------------------------------
 # usage: sql_as LOGIN SQL — prints the output (an error as its SQLSTATE).
 sql_as() {
