@@ -170,7 +170,8 @@ static struct ledger_cost_line cost_line(struct finisher *f,
                                          const struct tier_conf *tier,
                                          const struct llm_response *resp,
                                          const char *mode, const char *outcome,
-                                         const char *reason, int latency_ms)
+                                         const char *reason, int latency_ms,
+                                         const char *call_id)
 {
     struct llm_usage usage = llm_response_usage(resp);
     bool concludes = strcmp(outcome, "escalated") != 0;
@@ -181,6 +182,7 @@ static struct ledger_cost_line cost_line(struct finisher *f,
         .task = keep(f, row->task_name), .feature = keep(f, row->feature),
         .tenant = keep(f, row->tenant), .cohort = keep(f, row->cohort),
         .provider_request_id = keep(f, resp ? resp->response_id : NULL),
+        .client_request_id = keep(f, call_id),
     };
     pricing_bill_line(&line, tier, &usage, mode);
     return line;
@@ -231,7 +233,7 @@ static void apply_fail(struct finisher *f, const struct pending_row *row,
 void finisher_apply(struct finisher *f, const struct pending_row *row,
                     const struct deferred_outcome *o,
                     const struct llm_response *resp, const char *mode,
-                    int latency_ms)
+                    int latency_ms, const char *call_id)
 {
     const struct tier_conf *tier = pending_row_tier(f->s->cfg, row);
     if (!tier || !row->task) {
@@ -247,7 +249,8 @@ void finisher_apply(struct finisher *f, const struct pending_row *row,
     struct ledger_cost_line line;
     if (o->billed)
         line = cost_line(f, row, tier, resp, mode, outcome_of[action],
-                         action == DEFERRED_ACCEPT ? NULL : o->reason, latency_ms);
+                         action == DEFERRED_ACCEPT ? NULL : o->reason, latency_ms,
+                         call_id);
     const struct ledger_cost_line *lp = o->billed ? &line : NULL;
     int lines = row->lines + (o->billed ? 1 : 0);
     char error[320];
@@ -265,6 +268,24 @@ void finisher_apply(struct finisher *f, const struct pending_row *row,
         requeue(f, row, row->step, lines, row->retries + 1, error, RETRY_DELAY_MS);
         break;
     }
+}
+
+void finisher_unconfirmed(struct finisher *f, const struct pending_row *row,
+                          const struct tier_conf *tier,
+                          const struct llm_usage *bound, const char *reason,
+                          const char *call_id, int latency_ms)
+{
+    struct ledger_cost_line line = {
+        .attempt = row->lines + 1, .latency_ms = latency_ms,
+        .outcome = "unconfirmed", .reason = reason,
+        .task = keep(f, row->task_name), .feature = keep(f, row->feature),
+        .tenant = keep(f, row->tenant), .cohort = keep(f, row->cohort),
+        .client_request_id = keep(f, call_id),
+    };
+    pricing_bill_line(&line, tier, bound, "realtime");
+    add_entry(f, row, NULL, &line, NULL);
+    metrics_count(telemetry()->unconfirmed_calls, 1, tier->provider->name,
+                  reason, NULL);
 }
 
 void finisher_fail(struct finisher *f, const struct pending_row *row,

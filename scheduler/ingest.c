@@ -102,7 +102,7 @@ static void judge_lines(struct ingest *in, struct pending_row *rows, size_t n_ro
                                    row->retries, in->s->cfg->scheduler.max_line_retries};
         struct deferred_outcome o;
         deferred_judge_line(&job, l, &o);
-        finisher_apply(f, row, &o, &l->resp, "batch", 0);
+        finisher_apply(f, row, &o, &l->resp, "batch", 0, NULL);
         metrics_count(telemetry()->batch_lines, 1, in->p->name,
                       deferred_action_name(o.action), NULL);
         deferred_outcome_clear(&o);

@@ -90,6 +90,7 @@ static int open_sched(struct sched *s, const struct config *cfg,
 {
     char err[512], host[64] = "host";
     memset(s, 0, sizeof(*s));
+    pthread_mutex_init(&s->intent_lock, NULL);
     s->cfg = cfg;
     config_holder_init(&s->config, config_path, cfg);
     s->stop = &stop_requested;
@@ -142,6 +143,8 @@ int scheduler_run(const struct config *cfg, const char *config_path, bool once)
     for (size_t i = 0; i < s.n_realtime_clients; i++)
         batch_client_free(s.realtime_clients[i]);
     free(s.realtime_clients);
+    db_close(s.intent_db);
+    pthread_mutex_destroy(&s.intent_lock);
     db_close(s.db);
     metrics_serve_stop(s.metrics);
     config_holder_free(&s.config);

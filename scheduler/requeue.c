@@ -31,7 +31,7 @@ bool sched_requeue_batch(struct sched *s, int64_t batch_id, const char *reason)
             .reason = "batch_not_answered",
         };
         snprintf(o.detail, sizeof(o.detail), "%s", reason);
-        finisher_apply(f, &row, &o, NULL, "batch", 0);
+        finisher_apply(f, &row, &o, NULL, "batch", 0, NULL);
         if ((r + 1) % SCHED_CHUNK == 0)
             ok = finisher_flush(f);
     }

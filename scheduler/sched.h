@@ -47,6 +47,12 @@ struct sched {
     /* realtime.c: one per realtime_concurrency thread, created on first use */
     struct batch_client **realtime_clients;
     size_t n_realtime_clients;
+    /* realtime.c: the intent line of each realtime call is committed on
+     * this connection (opened on first use) before the call leaves, while
+     * db holds the pass's row locks; the climbing threads share it. */
+    struct db *intent_db;
+    pthread_mutex_t intent_lock;
+    atomic_uint_fast64_t calls_sent; /* numbers the calls' client ids */
     struct metrics_serve *metrics; /* /metrics and /healthz */
     char owner[128];             /* "host:pid", recorded on the batches it leases */
     volatile sig_atomic_t *stop; /* set by SIGTERM/SIGINT */
@@ -91,14 +97,25 @@ const char *sched_i64(char *buf, int64_t v);
 struct finisher;
 struct finisher *finisher_new(struct sched *s);
 void finisher_free(struct finisher *f);
-/* Applies one outcome to its row: cost line (when billed), result (accept
- * or fail), and the row's next state (deleted, re-queued one tier up or
- * for a retry). mode is "batch" or "realtime"; resp may be NULL. A row
- * whose task or tier left the config fails with SCHED_CONFIG_GONE. */
+/* Applies one outcome to its row: cost line (when billed, at attempt
+ * row->lines + 1, carrying call_id, the X-Client-Request-Id of a realtime
+ * call, or NULL), result (accept or fail), and the row's next state
+ * (deleted, re-queued one tier up or for a retry). mode is "batch" or
+ * "realtime"; resp may be NULL. A row whose task or tier left the config
+ * fails with SCHED_CONFIG_GONE. */
 void finisher_apply(struct finisher *f, const struct pending_row *row,
                     const struct deferred_outcome *o,
                     const struct llm_response *resp, const char *mode,
-                    int latency_ms);
+                    int latency_ms, const char *call_id);
+/* Records a realtime call that left and brought back no usable answer
+ * (reason: timeout, connection_lost, oversized, unparseable): the provider
+ * may have billed it, so it gets its own line at attempt row->lines + 1,
+ * outcome "unconfirmed", priced at what the request can bill at most
+ * (bound), as the worker does. */
+void finisher_unconfirmed(struct finisher *f, const struct pending_row *row,
+                          const struct tier_conf *tier,
+                          const struct llm_usage *bound, const char *reason,
+                          const char *call_id, int latency_ms);
 /* Fails a row that has no answer to judge (its tier or task left the
  * config); mode as for finisher_apply. */
 void finisher_fail(struct finisher *f, const struct pending_row *row,

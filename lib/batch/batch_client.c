@@ -58,6 +58,7 @@ struct call {
     const char *what;              /* "openai upload", for err */
     const char *url;
     const char *content_type;      /* replaces the JSON one; NULL: keep */
+    const char *extra_header;      /* one more "Name: value"; NULL: none */
     const char *body;              /* POST when not NULL */
     size_t body_len;
     bool large;                    /* no total timeout: a speed floor */
@@ -74,6 +75,7 @@ struct reply {
     char *body;            /* NUL-terminated, <= BATCH_CLIENT_BODY_MAX */
     size_t len, cap;
     bool truncated;
+    bool sent;             /* curl wrote the request */
     CURLcode cc;
     long status;
     char should_retry[8];  /* x-should-retry, "" when absent */
@@ -133,9 +135,14 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
 
 /* provider_headers with its JSON Content-Type swapped for content_type. */
 static struct curl_slist *call_headers(const struct provider_conf *p,
-                                       const char *content_type)
+                                       const char *content_type,
+                                       const char *extra_header)
 {
     struct curl_slist *base = provider_headers(p);
+    if (extra_header && !(base = curl_slist_append(base, extra_header))) {
+        fprintf(stderr, "sluice: out of memory building headers\n");
+        abort();
+    }
     if (!content_type)
         return base;
     struct curl_slist *out = NULL;
@@ -205,7 +212,8 @@ static void perform(struct batch_client *c, const struct provider_conf *p,
     r->split = call->split;
     /* reset keeps the connection cache: keep-alive survives. */
     curl_easy_reset(c->curl);
-    struct curl_slist *headers = call_headers(p, call->content_type);
+    struct curl_slist *headers = call_headers(p, call->content_type,
+                                              call->extra_header);
     int64_t start = sl_monotonic_us();
     r->cc = set_options(c, p, call, headers, r);
     if (r->cc == CURLE_OK)
@@ -213,6 +221,10 @@ static void perform(struct batch_client *c, const struct provider_conf *p,
     r->elapsed_us = sl_monotonic_us() - start;
     sl_strlcpy(r->curl_error, c->errbuf, sizeof(r->curl_error));
     curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &r->status);
+    /* Bytes of request headers curl sent: 0 when it never connected. */
+    long request_size = 0;
+    r->sent = curl_easy_getinfo(c->curl, CURLINFO_REQUEST_SIZE,
+                                &request_size) == CURLE_OK && request_size > 0;
     long opened = 0;
     if (curl_easy_getinfo(c->curl, CURLINFO_NUM_CONNECTS, &opened) ==
         CURLE_OK)
@@ -734,22 +746,29 @@ int batch_client_realtime(struct batch_client *c,
                           const struct provider_conf *p,
                           const struct task_conf *task, const char *model,
                           const char *input, size_t input_len,
-                          struct llm_response *out, int *latency_ms,
-                          bool *retryable, char *err, size_t err_size)
+                          struct llm_response *out,
+                          struct batch_realtime_call *info, char *err,
+                          size_t err_size)
 {
     memset(out, 0, sizeof(*out));
-    *latency_ms = 0;
-    *retryable = false;
+    info->latency_ms = 0;
+    info->retryable = info->sent = info->truncated = info->timed_out = false;
     char *url = provider_url(p);
     char *body = provider_request_body(p, task, model, input, input_len);
+    char *id_header = info->client_request_id
+        ? xasprintf("X-Client-Request-Id: %s", info->client_request_id) : NULL;
     struct call call = {.what = p->kind == PROVIDER_ANTHROPIC
                                     ? "anthropic realtime"
                                     : "openai realtime",
-                        .url = url, .body = body, .body_len = strlen(body)};
+                        .url = url, .body = body, .body_len = strlen(body),
+                        .extra_header = id_header};
     struct reply r;
     perform(c, p, &call, &r);
-    *latency_ms = (int)(r.elapsed_us / 1000);
-    int rc = check_reply(p, &call, &r, false, retryable, err, err_size);
+    info->latency_ms = (int)(r.elapsed_us / 1000);
+    info->sent = r.sent;
+    info->truncated = r.truncated;
+    info->timed_out = r.cc == CURLE_OPERATION_TIMEDOUT;
+    int rc = check_reply(p, &call, &r, false, &info->retryable, err, err_size);
     if (rc == SL_OK || (!r.truncated && r.cc == CURLE_OK)) {
         /* Also for error statuses: out gets error_type, no_retry… */
         int prc = provider_parse_response(p->kind, r.status,
@@ -761,6 +780,7 @@ int batch_client_realtime(struct batch_client *c,
         out->http_status = r.status;
     }
     reply_clear(&r);
+    free(id_header);
     free(body);
     free(url);
     return rc;

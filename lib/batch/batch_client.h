@@ -142,10 +142,23 @@ int batch_client_find(struct batch_client *c, const struct provider_conf *p,
                       int64_t created_after_ms, char **provider_batch_id,
                       char *err, size_t err_size) SL_MUSTCHECK;
 
+/* What one realtime call tells its caller besides the answer. */
+struct batch_realtime_call {
+    const char *client_request_id; /* in: sent as X-Client-Request-Id (NULL:
+                                    * none), so the call can be matched in
+                                    * the provider's usage records even when
+                                    * no answer comes back */
+    int latency_ms;                /* out: wall time of the HTTP exchange */
+    bool retryable;                /* out: the failure may pass if retried */
+    bool sent;                     /* out: the request left (curl wrote it),
+                                    * so the provider may bill it */
+    bool truncated;                /* out: the body exceeded the cap */
+    bool timed_out;                /* out: the provider's timeout ran out */
+};
+
 /* One realtime call (for jobs whose deadline a batch cannot meet):
  * provider_request_body -> POST provider_url -> provider_parse_response
- * into *out (zeroed first; free with llm_response_clear), and the wall
- * time of the HTTP exchange in *latency_ms.
+ * into *out (zeroed first; free with llm_response_clear).
  * Returns 0 for a 200 answer that parses; SL_EINVAL for a 200 body that
  * does not (out holds http_status only); SL_EHTTP for any other status
  * (out holds http_status, error_type, error_message, no_retry) or for a
@@ -154,8 +167,8 @@ int batch_client_realtime(struct batch_client *c,
                           const struct provider_conf *p,
                           const struct task_conf *task, const char *model,
                           const char *input, size_t input_len,
-                          struct llm_response *out, int *latency_ms,
-                          bool *retryable, char *err,
+                          struct llm_response *out,
+                          struct batch_realtime_call *call, char *err,
                           size_t err_size) SL_MUSTCHECK;
 
 #endif

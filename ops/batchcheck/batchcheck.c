@@ -260,27 +260,29 @@ static void normal_realtime(struct batch_client *c,
 {
     struct llm_response resp;
     char err[512] = "";
-    bool retryable = true;
-    int latency = -1;
+    struct batch_realtime_call call = {.client_request_id = "batchcheck-1"};
     const char *in = "Where is my parcel? It has not shipped.";
     int rc = batch_client_realtime(c, p, &task, "oracle", in, strlen(in),
-                                   &resp, &latency, &retryable, err,
-                                   sizeof(err));
+                                   &resp, &call, err, sizeof(err));
     CHECK_RC(rc, SL_OK, err);
     CHECK(resp.http_status == 200 && resp.content && resp.has_usage,
           "%s realtime: status %ld", p->name, resp.http_status);
-    CHECK(latency >= 0 && latency < 30000, "latency %d", latency);
+    CHECK(call.latency_ms >= 0 && call.latency_ms < 30000, "latency %d",
+          call.latency_ms);
+    CHECK(call.sent && !call.truncated, "%s realtime: sent=%d truncated=%d",
+          p->name, call.sent, call.truncated);
     struct batch_line as_line = {.resp = resp};
     CHECK(has_label(&as_line), "%s realtime: no label in %s", p->name,
           resp.content);
     llm_response_clear(&resp);
 
+    call = (struct batch_realtime_call){.retryable = true};
     rc = batch_client_realtime(c, p, &task, "no-such-model", in, strlen(in),
-                               &resp, &latency, &retryable, err, sizeof(err));
+                               &resp, &call, err, sizeof(err));
     CHECK_RC(rc, SL_EHTTP, err);
-    CHECK(resp.http_status == 404 && resp.error_type && !retryable,
+    CHECK(resp.http_status == 404 && resp.error_type && !call.retryable,
           "%s realtime unknown model: %ld retryable=%d", p->name,
-          resp.http_status, retryable);
+          resp.http_status, call.retryable);
     CHECK(strstr(err, "HTTP 404"), "err: %s", err);
     llm_response_clear(&resp);
 }
@@ -294,16 +296,16 @@ static void normal_timeout(struct batch_client *c,
     hasty.timeout_ms = 300;
     struct llm_response resp;
     char err[512] = "";
-    bool retryable = false;
-    int latency = -1;
+    struct batch_realtime_call call = {0};
     int64_t start = sl_monotonic_us();
     int rc = batch_client_realtime(c, &hasty, &task, "slowpoke", "hi", 2,
-                                   &resp, &latency, &retryable, err,
-                                   sizeof(err));
+                                   &resp, &call, err, sizeof(err));
     int64_t took_ms = (sl_monotonic_us() - start) / 1000;
     CHECK_RC(rc, SL_EHTTP, err);
-    CHECK(retryable && resp.http_status == 0, "timeout: retryable=%d "
-          "status %ld", retryable, resp.http_status);
+    /* The request left before the timeout: the provider may bill it. */
+    CHECK(call.retryable && call.sent && resp.http_status == 0,
+          "timeout: retryable=%d sent=%d status %ld", call.retryable,
+          call.sent, resp.http_status);
     CHECK(took_ms >= 250 && took_ms < 2500, "timeout took %lld ms",
           (long long)took_ms);
     llm_response_clear(&resp);
