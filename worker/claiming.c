@@ -18,7 +18,7 @@
 void claiming_queue_release(struct worker *w, const char *job_id)
 {
     worker_push_ptr((void ***)&w->release_ids, &w->n_release, &w->cap_release,
-             xstrdup(job_id));
+                    xstrdup(job_id));
 }
 
 void claiming_flush_releases(struct worker *w)
@@ -55,7 +55,7 @@ static void wait_job(struct worker *w, const struct parked_job *job)
  * wait: calling without a claim could call a job twice. `waited` marks
  * copies that had been waiting, for the metrics. */
 void claiming_sort(struct worker *w, struct parked_job *jobs, size_t n,
-                          bool waited)
+                   bool waited)
 {
     const char *ids[INTAKE_CHUNK];
     enum claim_state st[INTAKE_CHUNK];

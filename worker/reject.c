@@ -173,8 +173,8 @@ static char *salvage_job_id(const char *payload, size_t len)
 }
 
 void reject_message(struct worker *w, const rd_kafka_message_t *m,
-                           uint32_t gen, enum job_reject code,
-                           const char *reason)
+                    uint32_t gen, enum job_reject code,
+                    const char *reason)
 {
     struct reject_item *r = xcalloc(1, sizeof(*r));
     r->w = w;
