@@ -489,8 +489,13 @@ int64_t kconsumer_lag(const struct kconsumer *c)
                                            &hi) != RD_KAFKA_RESP_ERR_NO_ERROR ||
             hi < 0)
             continue; /* nothing fetched from it yet */
-        int64_t pos = p->offset >= 0 ? p->offset : (lo >= 0 ? lo : hi);
-        lag += hi > pos ? hi - pos : 0;
+        /* A partition just (re)assigned has no fetch position until its
+         * fetch starts. Counting it from the low watermark would report the
+         * whole partition as lag even when it is fully consumed; its lag is
+         * not known yet, so it stays out of the sum. */
+        if (p->offset < 0)
+            continue;
+        lag += hi > p->offset ? hi - p->offset : 0;
         known = true;
     }
     rd_kafka_topic_partition_list_destroy(parts);

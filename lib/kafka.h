@@ -76,8 +76,9 @@ size_t kconsumer_commit_failures(const struct kconsumer *c);
 /* Messages in the assigned partitions past this consumer's fetch position,
  * from the high watermarks librdkafka caches from fetch responses: no
  * broker round trip, cheap enough for a timer. Partitions nothing was
- * fetched from yet count 0. Returns -1 while no partition's watermark is
- * known (no assignment, or before the first fetch). */
+ * fetched from yet, or without a fetch position yet (just (re)assigned),
+ * are left out: their lag is not known. Returns -1 while no partition's
+ * lag is known (no assignment, or before the first fetch). */
 int64_t kconsumer_lag(const struct kconsumer *c);
 /* False after a fatal error, and after librdkafka reported every broker
  * down until the next fetch result or rebalance. */

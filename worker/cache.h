@@ -25,7 +25,12 @@
  *
  * Ownership: cache_new() returns a cache freed by cache_free(). A struct
  * cache_hit owns its strings (cache_hit_clear). Single-threaded: the
- * worker's loop thread only. Config pointers are borrowed per call. */
+ * worker's loop thread only. Config pointers are borrowed per call.
+ *
+ * Implemented by cache.c (lookups, runs in flight, storing), with
+ * cache_lru.c, cache_lsh.c, cache_near.c (cache_near_threshold,
+ * cache_record_check) and cache_pg.c (cache_prefetch, cache_tick,
+ * cache_close); their shared state is cache_internal.h. */
 #ifndef SL_CACHE_H
 #define SL_CACHE_H
 

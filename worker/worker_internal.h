@@ -1,11 +1,28 @@
-/* worker_internal.h — state shared by worker.c (loop, intake, ledger) and
- * job_run.c (one job's climb up the ladder). Not for use outside worker/.
+/* worker_internal.h — the state of one worker process (struct worker),
+ * shared by the modules of its loop. Not for use outside worker/.
+ *
+ *   worker.c        setup, handles, reload, teardown, worker_run()
+ *   intake.c        Kafka messages -> micro-batches, backpressure
+ *   claiming.c      the claim step: claim, wait, recheck, renew, release
+ *   parked.c        claimed jobs waiting for a run slot
+ *   reject.c        malformed messages: DLQ copy, then the rejected row
+ *   intents.c       a call's intent line is durable before it is sent
+ *   results.c       finished runs -> ledger batch -> offsets acknowledged
+ *   housekeeping.c  the tick: refreshes, metrics, flushes, drift check
+ *   shutdown.c      signals, drain, closing the loop's handles
+ *
+ * Every function of these modules runs on the loop thread (the drift
+ * check's work function excepted, housekeeping.c). struct worker owns
+ * everything it points to; the modules borrow it.
+ *
  * worker.c starts runs (job_run.h) and gets them back through the host's
- * callbacks: job_run.c knows nothing of struct worker. */
+ * callbacks (results.c, intents.c): job_run.c knows nothing of struct
+ * worker. */
 #ifndef SL_WORKER_INTERNAL_H
 #define SL_WORKER_INTERNAL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <uv.h>
@@ -19,6 +36,9 @@
 #include "ledger_writer.h"
 #include "metrics/metrics_serve.h"
 #include "metrics/telemetry.h"
+#include "sl.h"
+
+#define INTAKE_CHUNK 256           /* messages per claim query */
 
 
 struct worker {
@@ -41,7 +61,7 @@ struct worker {
     int64_t tier0_refresh_at_ms;
     struct budget *budget;
     int64_t budget_refresh_at_ms;
-    /* The cost drift check, run in the thread pool (worker.c). */
+    /* The cost drift check, run in the thread pool (housekeeping.c). */
     uv_work_t drift_req;
     struct db *drift_db; /* used only by the pool thread while running */
     bool drift_running;
@@ -60,7 +80,7 @@ struct worker {
     struct ledger_writer *batch_writer, *intent_writer;
     bool batch_writing, intents_writing;
     struct batch_task *batch_retry;
-    uv_check_t flush_check; /* after every loop pass: flush_calls, batch */
+    uv_check_t flush_check; /* after every loop pass: intents_flush, batch */
 
     /* What the runs borrow (job_run.h); its draining flag is the worker's. */
     struct job_run_host runs;
@@ -87,7 +107,7 @@ struct worker {
     int64_t claims_renew_at_ms;
     char **release_ids;
     size_t n_release, cap_release;
-    /* Calls ready to send, waiting for their intent lines (flush_calls). */
+    /* Calls ready to send, waiting for their intent lines (intents_flush). */
     struct job_run **to_send;
     size_t n_to_send, cap_to_send;
     int64_t send_retry_at_ms;
@@ -135,6 +155,21 @@ struct reject_item {
     bool timer_open;
 };
 
+/* The worker that embeds host (a run's callbacks get the host). */
+static inline struct worker *worker_of(struct job_run_host *host)
+{
+    return (struct worker *)((char *)host - offsetof(struct worker, runs));
+}
+
+/* Appends p to a growable array of pointers (doubling, from 64). */
+static inline void worker_push_ptr(void ***arr, size_t *n, size_t *cap, void *p)
+{
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 64;
+        *arr = xrealloc(*arr, *cap * sizeof(void *));
+    }
+    (*arr)[(*n)++] = p;
+}
 
 
 #endif

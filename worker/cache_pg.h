@@ -1,0 +1,29 @@
+/* cache_pg.h — the cache's side in PostgreSQL (table cache_entries, and
+ * cache_checks for near-duplicate checks): one read per micro-batch of
+ * claimed jobs (cache_prefetch), the queue of stores, hit times and checks
+ * written in one statement by cache_tick (at most every
+ * worker.batch_flush_ms, retried after a failure), the minute's upkeep
+ * (expired entries, each task's max_entries) and the pooled checks of all
+ * workers. cache_prefetch(), cache_tick() and cache_close() of cache.h are
+ * defined here.
+ *
+ * The queue is owned by struct cache and bounded (QUEUE_MAX items; past it
+ * a store is only a later miss). The queue functions copy what they get. */
+#ifndef SL_CACHE_PG_H
+#define SL_CACHE_PG_H
+
+#include <stdbool.h>
+
+#include "cache_internal.h"
+
+/* Queues e's answer for cache_entries; input_norm (may be NULL) is the
+ * sketch input other workers recompute the sketch from. */
+void cache_pg_queue_store(struct cache *c, const struct job *job,
+                          const struct entry *e, const char *input_norm);
+/* Queues a new hit time for the entry of key. */
+void cache_pg_queue_touch(struct cache *c, const char *key);
+/* Queues the outcome of a near-duplicate check for cache_checks. */
+void cache_pg_queue_check(struct cache *c, const struct job *job,
+                          const struct cache_probe *p, bool agreed);
+
+#endif
