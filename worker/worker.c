@@ -20,6 +20,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
 #include "cache.h"
 #include "claims.h"
 #include "db.h"
@@ -85,6 +87,43 @@ static void on_reload(uv_signal_t *s, int signum)
              w->cfg->n_tasks, w->cfg->n_tiers);
 }
 
+/* "host:port" of a provider's base URL (curl's parser), into out. */
+static void url_host(const char *url, char *out, size_t size)
+{
+    char *host = NULL, *port = NULL;
+    CURLU *u = curl_url();
+    if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK) {
+        curl_url_get(u, CURLUPART_HOST, &host, 0);
+        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT);
+    }
+    snprintf(out, size, "%s:%s", host ? host : url, port ? port : "");
+    curl_free(host);
+    curl_free(port);
+    curl_url_cleanup(u);
+}
+
+/* Jobs in flight far beyond the connections only park inside the worker,
+ * their calls' timeouts running (docs/config.md, "Sizing concurrency"). */
+static void warn_if_parking(const struct config *cfg, long max_conn)
+{
+    char (*hosts)[256] = xcalloc(cfg->n_providers + 1, sizeof(*hosts));
+    size_t n_hosts = 0;
+    for (size_t i = 0; i < cfg->n_providers; i++) {
+        url_host(cfg->providers[i].base_url, hosts[n_hosts], sizeof(hosts[0]));
+        bool seen = false;
+        for (size_t j = 0; j < n_hosts && !seen; j++)
+            seen = strcmp(hosts[j], hosts[n_hosts]) == 0;
+        n_hosts += !seen;
+    }
+    free(hosts);
+    long conns = max_conn * (long)(n_hosts > 0 ? n_hosts : 1);
+    if (cfg->worker.max_in_flight > 2 * conns)
+        log_warn("worker.max_in_flight %d is more than twice the %ld provider "
+                 "connections (providers.*.max_concurrency %ld x %zu hosts): "
+                 "calls beyond them queue in the worker with their timeout "
+                 "running", cfg->worker.max_in_flight, conns, max_conn, n_hosts);
+}
+
 static int open_services(struct worker *w, char *err, size_t err_size)
 {
     const struct config *cfg = w->cfg;
@@ -92,6 +131,7 @@ static int open_services(struct worker *w, char *err, size_t err_size)
     for (size_t i = 0; i < cfg->n_providers; i++)
         if (cfg->providers[i].max_concurrency > max_conn)
             max_conn = cfg->providers[i].max_concurrency;
+    warn_if_parking(cfg, max_conn);
 
     w->db = db_open(cfg->pg_conninfo, "sluice-worker", err, err_size);
     if (!w->db)
