@@ -1,5 +1,7 @@
 /* cachesim — measures near-duplicate similarities for the answer cache on a
- * `text,label` corpus (ops/bench-cache-sim runs it on banking77).
+ * `text,label` corpus (ops/bench-cache-sim runs it on banking77; columns
+ * `text` and `label` by header name, or the first two, read by
+ * ops/common/csv_reader).
  *
  * Methods: minhash_char3 (lib/cache_sim.c, what the cache uses), minhash
  * over word unigrams + bigrams (same normalisation, same 64 positions), and
@@ -30,86 +32,21 @@
 #include <cjson/cJSON.h>
 
 #include "cache_sim.h"
+#include "csv_reader.h"
 #include "sl.h"
 #include "tier0/tier0_features.h"
 
 #define MAX_FIELD 65536
 #define MAX_FEATS 2048
 
-struct rows {
-    char **text, **label;
-    size_t n, cap;
-};
-
-/* One RFC 4180 field into buf; returns the char that ended it. */
-static int read_field(FILE *f, char *buf, size_t cap)
+/* Reads a `text,label` data set, exiting on a malformed file. */
+static void read_csv(const char *path, struct csv_labelled *r)
 {
-    size_t n = 0;
-    int c = fgetc(f), quoted = c == '"';
-    if (!quoted && c != EOF)
-        ungetc(c, f);
-    for (;;) {
-        c = fgetc(f);
-        if (c == EOF)
-            break;
-        if (quoted && c == '"') {
-            c = fgetc(f);
-            if (c != '"') {
-                quoted = 0;
-                if (c == EOF)
-                    break;
-                ungetc(c, f);
-                continue;
-            }
-        } else if (!quoted && (c == ',' || c == '\n')) {
-            break;
-        } else if (!quoted && c == '\r') {
-            continue;
-        }
-        if (n + 1 < cap)
-            buf[n++] = (char)c;
-    }
-    buf[n] = '\0';
-    return c;
-}
-
-static void read_csv(const char *path, struct rows *r)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        perror(path);
+    char err[512];
+    if (csv_labelled_read(path, r, err, sizeof err) != SL_OK) {
+        fprintf(stderr, "cachesim: %s\n", err);
         exit(1);
     }
-    static char text[MAX_FIELD], label[MAX_FIELD];
-    int header = 1;
-    for (;;) {
-        int end = read_field(f, text, sizeof(text));
-        if (end == EOF && !text[0])
-            break;
-        read_field(f, label, sizeof(label));
-        if (header) {
-            header = 0;
-            continue;
-        }
-        if (r->n == r->cap) {
-            r->cap = r->cap ? 2 * r->cap : 1024;
-            r->text = xrealloc(r->text, r->cap * sizeof(char *));
-            r->label = xrealloc(r->label, r->cap * sizeof(char *));
-        }
-        r->text[r->n] = xstrdup(text);
-        r->label[r->n++] = xstrdup(label);
-    }
-    fclose(f);
-}
-
-static void rows_free(struct rows *r)
-{
-    for (size_t i = 0; i < r->n; i++) {
-        free(r->text[i]);
-        free(r->label[i]);
-    }
-    free(r->text);
-    free(r->label);
 }
 
 /* ---- the alternatives ------------------------------------------------------ */
@@ -287,8 +224,8 @@ static double now_s(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static void measure(enum method m, const struct rows *train,
-                    const struct rows *test, size_t step)
+static void measure(enum method m, const struct csv_labelled *train,
+                    const struct csv_labelled *test, size_t step)
 {
     struct repr *tr = xcalloc(train->n, sizeof(*tr));
     double t0 = now_s();
@@ -403,7 +340,7 @@ static int workload(int argc, char **argv)
                         "[--repeat-share R] [--edit-share E] CSV DIR\n");
         return 2;
     }
-    struct rows src = {0};
+    struct csv_labelled src = {0};
     read_csv(argv[a], &src);
     uint64_t st = seed;
     /* A seeded shuffle of the messages: fresh inputs are taken in order. */
@@ -473,7 +410,7 @@ static int workload(int argc, char **argv)
     free(input);
     free(origin);
     free(sorted);
-    rows_free(&src);
+    csv_labelled_free(&src);
     return 0;
 }
 
@@ -491,13 +428,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: cachesim [--step N] TRAIN.csv TEST.csv\n");
         return 2;
     }
-    struct rows train = {0}, test = {0};
+    struct csv_labelled train = {0}, test = {0};
     read_csv(argv[a], &train);
     read_csv(argv[a + 1], &test);
     printf("train_rows=%zu test_rows=%zu step=%zu\n", train.n, test.n, step);
     for (int m = 0; m < N_METHODS; m++)
         measure((enum method)m, &train, &test, step);
-    rows_free(&train);
-    rows_free(&test);
+    csv_labelled_free(&train);
+    csv_labelled_free(&test);
     return 0;
 }

@@ -3,7 +3,9 @@
  * split, tuning on inner folds of the fit rows, fixed-sequence testing on
  * the held-out certify rows), and
  * evaluates the certified answer set on a second CSV, whose labels stand for
- * what the LLM would have answered.
+ * what the LLM would have answered. Both CSV files are read by
+ * ops/common/csv_reader: columns `text` and `label` by header name, or the
+ * first two.
  *
  * Single run: coverage=, agreement=, the per-label table on the test split,
  * timings, and a learning curve over 10/25/50/100 % of the training split (a
@@ -27,73 +29,19 @@
 #include <string.h>
 #include <time.h>
 
+#include "csv_reader.h"
 #include "sl.h"
 #include "tier0/tier0_certify.h"
 #include "tier0/tier0_model.h"
 
-#define MAX_FIELD 65536
-
-struct rows {
-    char **text, **label;
-    size_t n, cap;
-};
-
-/* Reads one RFC 4180 field into buf; returns the char that ended it
- * (',', '\n' or EOF). */
-static int read_field(FILE *f, char *buf, size_t cap)
+/* Reads a `text,label` data set; 0, or -1 with the reason on stderr. */
+static int read_csv(const char *path, struct csv_labelled *r)
 {
-    size_t n = 0;
-    int c = fgetc(f), quoted = c == '"';
-    if (!quoted)
-        ungetc(c, f);
-    for (;;) {
-        c = fgetc(f);
-        if (quoted && c == '"') {
-            c = fgetc(f);
-            if (c != '"')
-                quoted = 0;
-        }
-        if (c == EOF || (!quoted && (c == ',' || c == '\n')))
-            break;
-        if (!quoted && c == '\r')
-            continue;
-        if (n + 1 < cap)
-            buf[n++] = (char)c;
-    }
-    buf[n] = '\0';
-    return c;
-}
-
-static int read_csv(const char *path, struct rows *r)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        perror(path);
-        return -1;
-    }
-    static char a[MAX_FIELD], b[MAX_FIELD];
-    int line = 0;
-    for (;;) {
-        int end = read_field(f, a, sizeof a);
-        if (end == EOF && a[0] == '\0')
-            break;
-        if (end != ',' || read_field(f, b, sizeof b) == ',') {
-            fprintf(stderr, "%s: row %d: expected two fields\n", path, line + 1);
-            fclose(f);
-            return -1;
-        }
-        if (line++ == 0)
-            continue; /* header */
-        if (r->n == r->cap) {
-            r->cap = r->cap ? 2 * r->cap : 1024;
-            r->text = xrealloc(r->text, r->cap * sizeof *r->text);
-            r->label = xrealloc(r->label, r->cap * sizeof *r->label);
-        }
-        r->text[r->n] = xstrdup(a);
-        r->label[r->n++] = xstrdup(b);
-    }
-    fclose(f);
-    return 0;
+    char err[512];
+    if (csv_labelled_read(path, r, err, sizeof err) == SL_OK)
+        return 0;
+    fprintf(stderr, "tier0bench: %s\n", err);
+    return -1;
 }
 
 struct opts {
@@ -113,7 +61,7 @@ struct result {
 };
 
 /* Counts the certified answer set over the test rows, by predicted label. */
-static void evaluate(struct result *res, const struct rows *test)
+static void evaluate(struct result *res, const struct csv_labelled *test)
 {
     struct tier0_cert *t = &res->test;
     size_t L = tier0_model_n_labels(res->model);
@@ -149,8 +97,8 @@ static void evaluate(struct result *res, const struct rows *test)
     t->bound = tier0_cp_upper(t->n_disagree, t->n_answered, TIER0_ALPHA);
 }
 
-static int run(const struct opts *o, const struct rows *train, size_t n,
-               const struct rows *test, struct result *res)
+static int run(const struct opts *o, const struct csv_labelled *train, size_t n,
+               const struct csv_labelled *test, struct result *res)
 {
     char err[512];
     struct tier0_data *d = NULL;
@@ -179,7 +127,7 @@ static double thread_cpu_us(void)
 /* CPU time per prediction (with the serving decision), best of 5 passes
  * over the test rows: on a busy machine wall time measures the neighbours
  * more than the model. */
-static double predict_us(const struct result *r, const struct rows *test)
+static double predict_us(const struct result *r, const struct csv_labelled *test)
 {
     struct tier0_pred p;
     double best = -1;
@@ -203,7 +151,7 @@ static uint64_t lcg(uint64_t *s)
     return *s >> 33;
 }
 
-static void swap_rows(struct rows *r, size_t i, size_t k)
+static void swap_rows(struct csv_labelled *r, size_t i, size_t k)
 {
     char *t = r->text[i], *l = r->label[i];
     r->text[i] = r->text[k];
@@ -212,7 +160,7 @@ static void swap_rows(struct rows *r, size_t i, size_t k)
     r->label[k] = l;
 }
 
-static void shuffle(struct rows *r, uint64_t seed)
+static void shuffle(struct csv_labelled *r, uint64_t seed)
 {
     for (size_t i = r->n; i > 1; i--)
         swap_rows(r, i - 1, (size_t)(lcg(&seed) % i));
@@ -223,13 +171,6 @@ static void result_free(struct result *r)
     tier0_model_free(r->model);
     tier0_cert_clear(&r->cert);
     tier0_cert_clear(&r->test);
-}
-
-static void rows_free(struct rows *r)
-{
-    for (size_t i = 0; i < r->n; i++)
-        free(r->text[i]), free(r->label[i]);
-    free(r->text), free(r->label);
 }
 
 /* ---- re-splits ---- */
@@ -513,15 +454,15 @@ static int resplit(const struct opts *o, const struct tier0_data *d, size_t test
 
 static void print_summary(const struct summary *sp, double secs);
 
-static int resplits(const struct opts *o, const struct rows *train,
-                    const struct rows *test)
+static int resplits(const struct opts *o, const struct csv_labelled *train,
+                    const struct csv_labelled *test)
 {
-    struct rows pool = {0};
+    struct csv_labelled pool = {0};
     pool.n = train->n + test->n;
     pool.text = xmalloc(pool.n * sizeof *pool.text);
     pool.label = xmalloc(pool.n * sizeof *pool.label);
     for (size_t i = 0; i < pool.n; i++) {
-        const struct rows *r = i < train->n ? train : test;
+        const struct csv_labelled *r = i < train->n ? train : test;
         size_t k = i < train->n ? i : i - train->n;
         pool.text[i] = r->text[k];
         pool.label[i] = r->label[k];
@@ -629,7 +570,7 @@ static void parse(int argc, char **argv, struct opts *o)
 }
 
 static void print_single(const struct opts *o, const struct result *full,
-                         const struct rows *train, const struct rows *test)
+                         const struct csv_labelled *train, const struct csv_labelled *test)
 {
     printf("coverage=%.4f\nagreement=%.4f\nanswered=%zu/%zu\n", full->test.coverage,
            full->test.agreement, full->test.n_answered, test->n);
@@ -646,8 +587,8 @@ static void print_single(const struct opts *o, const struct result *full,
            "CPU time, best of 5 passes)\n", predict_us(full, test));
 }
 
-static int curve(const struct opts *o, const struct rows *train,
-                 const struct rows *test, const struct result *full)
+static int curve(const struct opts *o, const struct csv_labelled *train,
+                 const struct csv_labelled *test, const struct result *full)
 {
     static const double steps[] = {0.10, 0.25, 0.50, 1.00};
     printf("\n# learning curve (fraction of train: test coverage, agreement)\n");
@@ -673,7 +614,7 @@ int main(int argc, char **argv)
     tier0_train_params_default(&o.params);
     tier0_cert_opts_default(&o.cert);
     parse(argc, argv, &o);
-    struct rows train = {0}, test = {0};
+    struct csv_labelled train = {0}, test = {0};
     if (read_csv(argv[optind], &train) != 0 || read_csv(argv[optind + 1], &test) != 0)
         return 1;
     shuffle(&train, 42);
@@ -688,7 +629,7 @@ int main(int argc, char **argv)
     if (rc == 0 && o.resplits > 0)
         rc = resplits(&o, &train, &test) == SL_OK ? 0 : 1;
     result_free(&full);
-    rows_free(&train);
-    rows_free(&test);
+    csv_labelled_free(&train);
+    csv_labelled_free(&test);
     return rc;
 }
