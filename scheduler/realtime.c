@@ -163,7 +163,8 @@ enum tier_calls {
  * backoff (retry.h: full jitter, so threads that all met a 429 do not come
  * back together). */
 static enum tier_calls call_tier(struct sched *s, struct batch_client *client,
-                      const struct tier_conf *tier, struct call_step *st)
+                                 const struct tier_conf *tier,
+                                 struct call_step *st)
 {
     const struct provider_conf *p = tier->provider;
     struct retry_policy pol;
