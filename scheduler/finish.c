@@ -184,7 +184,9 @@ static struct ledger_cost_line cost_line(struct finisher *f,
         .provider_request_id = keep(f, resp ? resp->response_id : NULL),
         .client_request_id = keep(f, call_id),
     };
-    pricing_bill_line(&line, tier, &usage, mode);
+    /* The tier the provider says it served bills the call. */
+    pricing_bill_line(&line, tier, &usage,
+                      resp && resp->flex ? "flex" : mode);
     return line;
 }
 

@@ -26,7 +26,9 @@
 #include <time.h>
 
 #include "log.h"
+#include "metrics/telemetry.h"
 #include "pricing.h"
+#include "provider/flex.h"
 #include "provider/provider.h"
 #include "retry.h"
 #include "sched.h"
@@ -35,8 +37,10 @@
  * pass (and its locks) ends in seconds; never more than one finisher
  * chunk, whose trace storage does not grow. */
 #define ROWS_PER_THREAD 8
-/* Calls of one tier: the first and providers.*.max_retries (<= 10). */
-#define MAX_CALLS 11
+/* Calls of one tier at most: standard, the first and
+ * providers.*.max_retries (<= 10); flex, the first and
+ * providers.*.flex_retries (<= 10). */
+#define MAX_CALLS 22
 #define CALL_ID_MAX 160
 
 /* The job's highest cost line so far follows the pending columns: calls
@@ -159,9 +163,64 @@ enum tier_calls {
     CALLS_CUT   /* calls made, then an intent line failed: retry later */
 };
 
+/* After a flex 429 (capacity short, not billed): the wait before flex is
+ * tried again, or -1 with *flex_429s past the budget (standard from now
+ * on) when the retries are spent or the deadline is too near
+ * (provider/flex.h). The standard retry budget is untouched. */
+static int64_t after_flex_429(const struct provider_conf *p,
+                              const struct retry_policy *pol,
+                              const struct pending_row *row, int *flex_429s)
+{
+    (*flex_429s)++;
+    int64_t delay = flex_retry_delay(
+        p, *flex_429s,
+        retry_delay_ms(pol, *flex_429s - 1, -1,
+                       (double)random() / ((double)RAND_MAX + 1.0)),
+        row->deadline_ms, sl_now_ms());
+    metrics_count(telemetry()->flex_calls, 1, p->name, "unavailable", NULL);
+    if (delay < 0) {
+        metrics_count(telemetry()->flex_calls, 1, p->name, "fallback", NULL);
+        *flex_429s = p->flex_retries + 1;
+    }
+    return delay;
+}
+
+/* One call: its intent line first, then the request. Returns false when
+ * the intent line could not be written (no call made). */
+static bool call_once(struct sched *s, struct batch_client *client,
+                      const struct tier_conf *tier, struct call_step *st,
+                      bool flex, int *rc, struct batch_realtime_call *call)
+{
+    char call_id[CALL_ID_MAX], err[512];
+    snprintf(call_id, sizeof(call_id), "%s-r%" PRIuFAST64, s->owner,
+             atomic_fetch_add(&s->calls_sent, 1) + 1);
+    if (!write_intent(s, tier, st, call_id))
+        return false;
+    llm_response_clear(&st->resp);
+    *call = (struct batch_realtime_call){.client_request_id = call_id,
+                                         .flex = flex};
+    *rc = batch_client_realtime(client, tier->provider, st->row.task,
+                                tier->model, st->row.input,
+                                strlen(st->row.input), &st->resp, call, err,
+                                sizeof(err));
+    st->latency_ms = call->latency_ms;
+    const char *lost = lost_reason(*rc, call, &st->resp);
+    sl_strlcpy(st->call_id, lost ? "" : call_id, sizeof(st->call_id));
+    if (lost) {
+        struct lost_call *l = &st->lost[st->n_lost++];
+        *l = (struct lost_call){.reason = lost, .latency_ms = call->latency_ms};
+        sl_strlcpy(l->call_id, call_id, sizeof(l->call_id));
+    }
+    if (*rc != SL_OK)
+        log_debug("scheduler: realtime call for %s: %s", st->row.job_id, err);
+    call->client_request_id = NULL; /* call_id dies here */
+    return true;
+}
+
 /* The tier's calls with the provider's retry budget and the worker's
  * backoff (retry.h: full jitter, so threads that all met a 429 do not come
- * back together). */
+ * back together); flex first where the provider offers it and the
+ * deadline allows, as in the worker. */
 static enum tier_calls call_tier(struct sched *s, struct batch_client *client,
                                  const struct tier_conf *tier,
                                  struct call_step *st)
@@ -170,29 +229,22 @@ static enum tier_calls call_tier(struct sched *s, struct batch_client *client,
     struct retry_policy pol;
     retry_policy_from_provider(p, &pol);
     st->bound = request_bound(tier, &st->row);
-    for (int retries = 0; retries < MAX_CALLS; retries++) {
-        char call_id[CALL_ID_MAX], err[512];
-        snprintf(call_id, sizeof(call_id), "%s-r%" PRIuFAST64, s->owner,
-                 atomic_fetch_add(&s->calls_sent, 1) + 1);
-        if (!write_intent(s, tier, st, call_id))
-            return retries > 0 ? CALLS_CUT : CALLS_NONE;
-        llm_response_clear(&st->resp);
-        struct batch_realtime_call call = {.client_request_id = call_id};
-        int rc = batch_client_realtime(client, p, st->row.task, tier->model,
-                                       st->row.input, strlen(st->row.input),
-                                       &st->resp, &call, err, sizeof(err));
-        st->latency_ms = call.latency_ms;
-        const char *lost = lost_reason(rc, &call, &st->resp);
-        sl_strlcpy(st->call_id, lost ? "" : call_id, sizeof(st->call_id));
-        if (lost) {
-            struct lost_call *l = &st->lost[st->n_lost++];
-            *l = (struct lost_call){.reason = lost, .latency_ms = call.latency_ms};
-            sl_strlcpy(l->call_id, call_id, sizeof(l->call_id));
+    int retries = 0, flex_429s = 0;
+    for (int calls = 0; calls < MAX_CALLS; calls++) {
+        bool flex = flex_use(p, true, flex_429s, st->row.deadline_ms, sl_now_ms());
+        int rc;
+        struct batch_realtime_call call;
+        if (!call_once(s, client, tier, st, flex, &rc, &call))
+            return calls > 0 ? CALLS_CUT : CALLS_NONE;
+        if (flex && st->resp.http_status == 429 && !st->resp.no_retry) {
+            int64_t delay = after_flex_429(p, &pol, &st->row, &flex_429s);
+            if (delay > 0)
+                sleep_ms(delay);
+            continue;
         }
         if (rc == SL_OK || !call.retryable || retries >= pol.max_retries)
             break;
-        log_debug("scheduler: realtime call for %s retried: %s", st->row.job_id, err);
-        sleep_ms(retry_delay_ms(&pol, retries, -1,
+        sleep_ms(retry_delay_ms(&pol, retries++, -1,
                                 (double)random() / ((double)RAND_MAX + 1.0)));
     }
     return CALLS_DONE;
@@ -281,6 +333,9 @@ static void write_step(const struct sched *s, struct finisher *f,
     for (size_t i = 0; i < st->n_lost && tier; i++, row.lines++)
         finisher_unconfirmed(f, &row, tier, &st->bound, st->lost[i].reason,
                              st->lost[i].call_id, st->lost[i].latency_ms);
+    if (st->resp.flex && tier)
+        metrics_count(telemetry()->flex_calls, 1, tier->provider->name,
+                      "served", NULL);
     finisher_apply(f, &row, &st->outcome, &st->resp, "realtime",
                    st->latency_ms, st->call_id[0] ? st->call_id : NULL);
     deferred_outcome_clear(&st->outcome);

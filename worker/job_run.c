@@ -13,7 +13,7 @@
 #include <curl/curl.h>
 
 #include "escalate.h"
-#include "flex.h"
+#include "provider/flex.h"
 #include "job_run.h"
 #include "log.h"
 #include "metrics/telemetry.h"

@@ -754,7 +754,8 @@ int batch_client_realtime(struct batch_client *c,
     info->latency_ms = 0;
     info->retryable = info->sent = info->truncated = info->timed_out = false;
     char *url = provider_url(p);
-    char *body = provider_request_body(p, task, model, input, input_len);
+    char *body = provider_request_body_ex(p, task, model, input, input_len,
+                                          info->flex);
     char *id_header = info->client_request_id
         ? xasprintf("X-Client-Request-Id: %s", info->client_request_id) : NULL;
     struct call call = {.what = p->kind == PROVIDER_ANTHROPIC

@@ -148,6 +148,7 @@ struct batch_realtime_call {
                                     * none), so the call can be matched in
                                     * the provider's usage records even when
                                     * no answer comes back */
+    bool flex;                     /* in: ask for OpenAI's flex tier */
     int latency_ms;                /* out: wall time of the HTTP exchange */
     bool retryable;                /* out: the failure may pass if retried */
     bool sent;                     /* out: the request left (curl wrote it),

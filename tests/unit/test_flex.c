@@ -1,6 +1,6 @@
-/* sources: worker/flex.c */
+/* sources: lib/provider/flex.c */
 /* Flex or standard for a worker's realtime call, and the fall-back after
- * flex 429s (worker/flex.h). */
+ * flex 429s (lib/provider/flex.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "flex.h"
+#include "provider/flex.h"
 
 static const struct provider_conf oai = {
     .name = "oai", .kind = PROVIDER_OPENAI, .timeout_ms = 1000,

@@ -1,4 +1,4 @@
-/* flex.c — flex or standard for a worker's realtime call; see flex.h. */
+/* flex.c — flex or standard for a realtime call; see flex.h. */
 #include "flex.h"
 
 /* The call must fit before the deadline: a flex answer may take the whole

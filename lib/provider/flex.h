@@ -1,17 +1,19 @@
-/* flex.h — when a worker's realtime call goes out at OpenAI's flex tier
+/* flex.h — when a realtime call goes out at OpenAI's flex tier
  * (service_tier "flex": batch prices on the synchronous API, slower, 429
  * "resource unavailable" when capacity is short, not billed), and what a
- * flex 429 leads to. Pure functions; the timers stay in job_run.c.
+ * flex 429 leads to. Pure functions shared by the worker (worker/job_run.c
+ * keeps the timers) and the scheduler's realtime pass.
  *
  * Flex is for work nobody waits for whose deadline is too near for a
- * provider batch: async and offpeak jobs the worker answers realtime
- * (docs/providers.md, "Flex processing"). A call is flex when its
+ * provider batch: async and offpeak jobs the worker answers realtime, and
+ * rows the scheduler answers realtime because a batch can no longer meet
+ * their deadline (docs/providers.md, "Flex processing"). A call is flex when its
  * provider offers it (providers.*.flex, openai kind), the job has not used
  * up providers.*.flex_retries on this tier, and a flex call still fits
  * before the deadline (the provider's timeout_ms). Otherwise the call is
  * standard realtime: the fall-back that keeps the deadline. */
-#ifndef SL_WORKER_FLEX_H
-#define SL_WORKER_FLEX_H
+#ifndef SL_PROVIDER_FLEX_H
+#define SL_PROVIDER_FLEX_H
 
 #include <stdbool.h>
 #include <stdint.h>

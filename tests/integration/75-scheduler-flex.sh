@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Flex in the scheduler's realtime pass: rows a batch can no longer serve
+# in time are answered at OpenAI's flex tier where the provider offers it
+# (batch prices on the synchronous API), a flex 429 is retried with backoff
+# and then falls back to standard realtime, as in the worker. Every billed
+# call has its line with the service tier the emulator reported, and the
+# ledger equals the price table applied to the usage log (flex at the
+# batch discount).
+source "$(dirname "$0")/lib.sh"
+
+JOBS=40
+"$WORKLOAD" --out "$RUN" --jobs $JOBS --malformed 0 --seed 75 >/dev/null
+deadline=$(date -u -d '+20 minutes' +%Y-%m-%dT%H:%M:%SZ)
+jq -c --arg d "$deadline" '.mode = "async" | .deadline = $d' "$RUN/jobs.jsonl" > "$RUN/async.jsonl"
+
+# A third of the flex calls find no capacity (429, not billed).
+MODELS_FILTER='.models["gpt-6-luna"].flex = {http_429: 0.33}
+             | .models["gpt-6-astra"].flex = {http_429: 0.33}' \
+    it_start_services 20 '{}' '
+    .providers["emu-openai"].flex = true | .providers["emu-openai"].flex_retries = 1
+  | .providers[].retry_base_ms = 20
+  | .scheduler = {turnaround_s: 60, max_wait_s: 3600, batch_max_requests: 1000,
+                  tick_ms: 100, realtime_concurrency: 4}'
+it_start_worker a
+it_wait_workers_assigned a
+"$SLUICE" publish "$RUN/async.jsonl" >/dev/null || fail "publish"
+it_wait_sql "SELECT count(*) FROM pending" $JOBS 60
+it_stop_worker a
+[ "$(psql_val "SELECT count(*) FROM cost_lines")" -eq 0 ] || fail "the worker called a provider"
+# A turnaround longer than every deadline: each row is the realtime pass's.
+jq '.scheduler.turnaround_s = 86400' "$SLUICE_CONFIG" > "$RUN/c.json" && mv "$RUN/c.json" "$SLUICE_CONFIG"
+
+it_start_scheduler a
+it_wait_sql "SELECT count(*) FROM results" $JOBS 120
+curl -sf -o "$RUN/metrics.txt" "http://$(it_metrics_addr scheduler a)/metrics" || fail "metrics scrape"
+it_stop_scheduler a
+it_stop_emulator # its usage log is complete once it has exited
+it_load_usage_log
+it_load_prices
+
+flex=$(psql_val "SELECT count(*) FROM usage_log WHERE service_tier = 'flex'")
+std_openai=$(psql_val "SELECT count(*) FROM usage_log WHERE api = 'openai' AND service_tier = 'standard'")
+[ "$flex" -gt 0 ] || fail "no flex call billed"
+[ "$std_openai" -gt 0 ] || fail "no standard OpenAI call: flex 429s never fell back"
+pass "$flex flex calls, $std_openai standard OpenAI calls (fall-backs after flex 429s)"
+
+unmatched=$(psql_val "SELECT count(*) FROM usage_log u
+    WHERE (SELECT count(*) FROM cost_lines c WHERE c.client_request_id = u.client_request_id) <> 1")
+[ "$unmatched" -eq 0 ] || fail "$unmatched billed calls without exactly one cost line"
+mismatched=$(psql_val "SELECT count(*) FROM cost_lines c JOIN usage_log u USING (client_request_id)
+    WHERE (c.tokens_in, c.tokens_cached_in, c.tokens_out, c.model, c.mode, c.provider_request_id)
+       IS DISTINCT FROM (u.input_tokens, u.cached_tokens, u.output_tokens, u.model,
+           CASE u.service_tier WHEN 'flex' THEN 'flex' ELSE 'realtime' END, u.request_id)")
+[ "$mismatched" -eq 0 ] || fail "$mismatched cost lines disagree with the usage the emulator billed"
+ledger=$(psql_val "SELECT sum(cost_nanousd) FROM cost_lines WHERE outcome <> 'unconfirmed'")
+expected=$(psql_val "SELECT sum(CASE WHEN u.service_tier = 'flex' THEN floor((n * (100 - 50) + 50) / 100) ELSE n END)
+    FROM (SELECT u.service_tier, floor(((u.input_tokens - u.cached_tokens - u.cache_write_tokens) * p.input
+                 + u.cached_tokens * p.cached_input
+                 + (u.cache_write_tokens - u.cache_write_1h_tokens) * p.cache_write
+                 + u.cache_write_1h_tokens * p.cache_write_1h
+                 + u.output_tokens * p.output) * 1000 + 0.5) AS n
+          FROM usage_log u JOIN prices p USING (model) WHERE u.status = 'ok') u")
+[ "$ledger" = "$expected" ] || fail "ledger total $ledger nano-USD != price table on the usage log $expected"
+pass "every billed call has its line with the emulator's tier and usage; ledger $ledger nano-USD = price table"
+
+prom() { awk -v m="$1" 'index($0, m) == 1 { s += $NF } END { printf "%d", s }' "$RUN/metrics.txt"; }
+served=$(prom 'sluice_flex_calls_total{provider="emu-openai",outcome="served"}')
+[ "$served" -eq "$flex" ] || fail "sluice_flex_calls_total served=$served, the emulator billed $flex flex calls"
+[ "$(prom 'sluice_flex_calls_total{provider="emu-openai",outcome="unavailable"}')" -gt 0 ] \
+    || fail "no flex 429 counted"
+[ "$(psql_val "SELECT count(*) FROM results")" -eq $JOBS ] || fail "result count"
+bad=$(psql_val "SELECT count(*) FROM results r
+    WHERE r.attempts <> (SELECT count(*) FROM cost_lines c WHERE c.job_id = r.job_id)")
+[ "$bad" -eq 0 ] || fail "$bad results whose attempts differ from their cost lines"
+pass "Prometheus counts $served flex calls served; $JOBS jobs, attempts equal to their lines"
