@@ -111,14 +111,32 @@ CREATE TRIGGER cost_daily_delete AFTER DELETE ON cost_lines
 CREATE TRIGGER cost_daily_truncate AFTER TRUNCATE ON cost_lines
     FOR EACH STATEMENT EXECUTE FUNCTION cost_daily_truncate();
 
+-- Recomputes the whole rollup from the lines: the upgrade path below, and
+-- after a bulk load run with the triggers disabled (ALTER TABLE cost_lines
+-- DISABLE TRIGGER USER; ops/bench-report does so). Writers wait meanwhile
+-- (SHARE lock) so that no line is counted twice or missed.
+CREATE FUNCTION cost_daily_rebuild() RETURNS bigint
+LANGUAGE plpgsql SET search_path FROM CURRENT AS $fn$
+DECLARE
+    n bigint;
+BEGIN
+    LOCK TABLE cost_lines IN SHARE MODE;
+    DELETE FROM cost_daily;
+    INSERT INTO cost_daily
+    SELECT (created_at AT TIME ZONE 'UTC')::date, feature, tenant, cohort, task, tier,
+           provider, model, mode, outcome, coalesce(reason = 'shadow_check', false),
+           count(*), sum(tokens_in), sum(tokens_cached_in), sum(tokens_cache_write),
+           sum(tokens_cache_write_1h), sum(tokens_out), sum(cost_nanousd),
+           sum(baseline_nanousd), sum(latency_ms)
+    FROM cost_lines GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END
+$fn$;
+COMMENT ON FUNCTION cost_daily_rebuild() IS 'Recomputes cost_daily from cost_lines (after a bulk load with the triggers disabled); returns the number of keys.';
+
 -- The upgrade path: a database with lines gets their sums once.
-INSERT INTO cost_daily
-SELECT (created_at AT TIME ZONE 'UTC')::date, feature, tenant, cohort, task, tier,
-       provider, model, mode, outcome, coalesce(reason = 'shadow_check', false),
-       count(*), sum(tokens_in), sum(tokens_cached_in), sum(tokens_cache_write),
-       sum(tokens_cache_write_1h), sum(tokens_out), sum(cost_nanousd),
-       sum(baseline_nanousd), sum(latency_ms)
-FROM cost_lines GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11;
+SELECT cost_daily_rebuild();
 
 -- ---- the views, now over cost_daily --------------------------------------------
 -- Same columns, types and rows as before: a key with calls = 0 (all its

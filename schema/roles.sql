@@ -76,7 +76,7 @@ INSERT INTO sluice_grants VALUES
     -- and replaced by its outcome (ON CONFLICT (job_id, attempt) DO UPDATE).
     ('cost_lines',                     'SELECT, INSERT, UPDATE', 'SELECT, INSERT, UPDATE',  '',       'SELECT'),
     -- Written only by cost_lines' triggers (SECURITY DEFINER functions).
-    ('cost_daily',                     '',               '',                                'SELECT', ''),
+    ('cost_daily',                     '',               '',                                '',       ''),
     ('job_claims',                     'SELECT, INSERT, UPDATE, DELETE', '',                '',       ''),
     ('rejected',                       'SELECT, INSERT', '',                                '',       ''),
     ('traces',                         'INSERT',         'SELECT, INSERT, DELETE',          '',       ''),
