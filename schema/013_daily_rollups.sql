@@ -6,7 +6,9 @@
 -- Key: v_cost_daily's dimensions plus the two things its counts filter on
 -- (outcome, and whether the line is a tier-0 shadow check), so that every
 -- view that grouped cost_lines by day reads the same figures from here.
--- Sums are bigint: a day of one key would need 9.2e9 USD to overflow.
+-- Sums are numeric, like sum(bigint) in the views before: exact, and a
+-- ledger write can never fail on a rollup overflow (lines of any bigint
+-- value are stored, so their sum may exceed bigint).
 CREATE TABLE cost_daily (
     day                   date NOT NULL,
     feature               text NOT NULL,
@@ -20,14 +22,14 @@ CREATE TABLE cost_daily (
     outcome               text NOT NULL,
     shadow_check          boolean NOT NULL,
     calls                 bigint NOT NULL,
-    tokens_in             bigint NOT NULL,
-    tokens_cached_in      bigint NOT NULL,
-    tokens_cache_write    bigint NOT NULL,
-    tokens_cache_write_1h bigint NOT NULL,
-    tokens_out            bigint NOT NULL,
-    cost_nanousd          bigint NOT NULL,
-    baseline_nanousd      bigint NOT NULL,
-    latency_ms            bigint NOT NULL,
+    tokens_in             numeric NOT NULL,
+    tokens_cached_in      numeric NOT NULL,
+    tokens_cache_write    numeric NOT NULL,
+    tokens_cache_write_1h numeric NOT NULL,
+    tokens_out            numeric NOT NULL,
+    cost_nanousd          numeric NOT NULL,
+    baseline_nanousd      numeric NOT NULL,
+    latency_ms            numeric NOT NULL,
     PRIMARY KEY (day, feature, tenant, cohort, task, tier, provider, model, mode,
                  outcome, shadow_check)
 );
@@ -51,22 +53,25 @@ DECLARE
         WHEN 'DELETE' THEN 'SELECT -1 AS s, o.* FROM cost_daily_old o'
         ELSE 'SELECT 1 AS s, n.* FROM cost_daily_new n'
              ' UNION ALL SELECT -1, o.* FROM cost_daily_old o' END;
+    -- Inserted rows are summed as they are (the fast path of the ledger's
+    -- writes); removed rows are negated in numeric (-1 * a bigint line
+    -- could overflow).
+    sums text;
 BEGIN
+    SELECT string_agg(CASE WHEN TG_OP = 'INSERT' THEN format('sum(%I)', c)
+                           ELSE format('sum(s * %I::numeric)', c) END, ', ' ORDER BY i)
+    INTO sums
+    FROM unnest(ARRAY['tokens_in', 'tokens_cached_in', 'tokens_cache_write',
+                      'tokens_cache_write_1h', 'tokens_out', 'cost_nanousd',
+                      'baseline_nanousd', 'latency_ms']) WITH ORDINALITY AS u(c, i);
     EXECUTE format($sql$
         INSERT INTO cost_daily AS d
         SELECT (created_at AT TIME ZONE 'UTC')::date, feature, tenant, cohort, task,
                tier, provider, model, mode, outcome,
-               coalesce(reason = 'shadow_check', false),
-               sum(s), sum(s * tokens_in), sum(s * tokens_cached_in),
-               sum(s * tokens_cache_write), sum(s * tokens_cache_write_1h),
-               sum(s * tokens_out), sum(s * cost_nanousd), sum(s * baseline_nanousd),
-               sum(s * latency_ms)
-        FROM (%s) x
+               coalesce(reason = 'shadow_check', false), sum(s), %2$s
+        FROM (%1$s) x
         GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11
-        HAVING (sum(s), sum(s * tokens_in), sum(s * tokens_cached_in),
-                sum(s * tokens_cache_write), sum(s * tokens_cache_write_1h),
-                sum(s * tokens_out), sum(s * cost_nanousd), sum(s * baseline_nanousd),
-                sum(s * latency_ms)) <> (0, 0, 0, 0, 0, 0, 0, 0, 0)
+        HAVING (sum(s), %2$s) <> (0, 0, 0, 0, 0, 0, 0, 0, 0)
         ORDER BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11
         ON CONFLICT (day, feature, tenant, cohort, task, tier, provider, model, mode,
                      outcome, shadow_check) DO UPDATE SET
@@ -78,7 +83,7 @@ BEGIN
             tokens_out = d.tokens_out + EXCLUDED.tokens_out,
             cost_nanousd = d.cost_nanousd + EXCLUDED.cost_nanousd,
             baseline_nanousd = d.baseline_nanousd + EXCLUDED.baseline_nanousd,
-            latency_ms = d.latency_ms + EXCLUDED.latency_ms$sql$, src);
+            latency_ms = d.latency_ms + EXCLUDED.latency_ms$sql$, src, sums);
     RETURN NULL;
 END
 $fn$;

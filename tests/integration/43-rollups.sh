@@ -176,9 +176,20 @@ psql_val "UPDATE cost_lines SET cost_nanousd = cost_nanousd + 1, created_at = cr
           WHERE job_id IN ('job-0010', 'job-0020', 'job-0030')" >/dev/null
 check "updates (one changing no sum, one moving lines a day)"
 
+# Lines at the ends of bigint: their sums exceed bigint, the rollup stays
+# exact (numeric) and the ledger's write cannot fail on it.
+psql_val "INSERT INTO cost_lines (job_id, attempt, tier, provider, model, mode, tokens_in,
+              tokens_cached_in, tokens_cache_write, tokens_out, cost_nanousd, baseline_nanousd,
+              latency_ms, outcome, task, feature, tenant, cohort, created_at)
+          SELECT 'huge-' || i, 1, 3, 'emu-openai', 'gpt-6-astra', 'realtime',
+                 9223372036854775807, 0, 0, 1, 9223372036854775807, -9223372036854775808,
+                 1, 'accepted', 'intent', 'search', 't9', '2025Q1', '2025-04-02 10:00:00+00'
+          FROM generate_series(1, 3) i" >/dev/null
+check "lines at the ends of bigint"
+
 # Deletes: a few lines (as a reconciliation test does), then every line of
 # one day and feature, whose keys stay at calls = 0 and show nowhere.
-psql_val "DELETE FROM cost_lines WHERE job_id IN ('job-0012', 'job-0024') AND attempt = 1" >/dev/null
+psql_val "DELETE FROM cost_lines WHERE job_id IN ('job-0012', 'job-0024', 'huge-2') AND attempt = 1" >/dev/null
 psql_val "DELETE FROM cost_lines WHERE feature = 'support'
           AND created_at >= '2025-03-30' AND created_at < '2025-03-31'" >/dev/null
 [ "$(psql_val "SELECT count(*) FROM cost_daily WHERE calls = 0")" -gt 0 ] \
