@@ -43,8 +43,8 @@ COMMENT ON COLUMN cost_daily.latency_ms IS 'Sum of the lines'' latency_ms (milli
 -- writer locks cost_daily rows in key order: two writers sharing keys wait
 -- for each other, never in a cycle. A key that nets to zero everywhere (an
 -- update of provider_request_id alone) is not touched. SECURITY DEFINER:
--- the writers need no privilege on cost_daily, and the owner bypasses its
--- row-level security.
+-- the writers need no privilege on cost_daily (schema/roles.sql gives no
+-- role any), so none can change it but through cost_lines.
 CREATE FUNCTION cost_daily_apply() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $fn$
 DECLARE
