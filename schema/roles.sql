@@ -75,6 +75,8 @@ INSERT INTO sluice_grants VALUES
     -- UPDATE: a call's line is written as 'unconfirmed' before it is sent
     -- and replaced by its outcome (ON CONFLICT (job_id, attempt) DO UPDATE).
     ('cost_lines',                     'SELECT, INSERT, UPDATE', 'SELECT, INSERT, UPDATE',  '',       'SELECT'),
+    -- Written only by cost_lines' triggers (SECURITY DEFINER functions).
+    ('cost_daily',                     '',               '',                                '',       ''),
     ('job_claims',                     'SELECT, INSERT, UPDATE, DELETE', '',                '',       ''),
     ('rejected',                       'SELECT, INSERT', '',                                '',       ''),
     ('traces',                         'INSERT',         'SELECT, INSERT, DELETE',          '',       ''),

@@ -65,6 +65,12 @@ grep -i 'permission denied\|42501' "$RUN"/worker-*.log "$RUN"/scheduler-*.log &&
 [ "$(psql_val "SELECT count(*) FROM results WHERE source = 'batch'")" -gt 0 ] ||
     fail "no batch answers: the scheduler's path was not exercised"
 pass "workers (sluice_worker) and scheduler (sluice_scheduler): $((JOBS + ASYNC)) results, 2 rejects, batches"
+# The rollup's triggers run as the owner (SECURITY DEFINER): the lines the
+# two roles wrote are all in cost_daily, which neither may touch itself.
+[ "$(psql_val "SELECT sum(calls) || '/' || sum(cost_nanousd) FROM cost_daily")" = \
+  "$(psql_val "SELECT count(*) || '/' || sum(cost_nanousd) FROM cost_lines")" ] ||
+    fail "cost_daily does not hold the lines the workers and scheduler wrote"
+pass "cost_daily holds the lines written by sluice_worker and sluice_scheduler logins"
 
 # Training prunes and reads traces and stores a model: the scheduler's role.
 as_role it_sched "$SLUICE" train --task intent >"$RUN/train.txt" 2>&1 || { cat "$RUN/train.txt" >&2; fail "train as it_sched"; }
@@ -131,7 +137,8 @@ checks=("DROP TABLE cost_lines" "DELETE FROM cost_lines"
         "SELECT count(*) FROM batches" "DELETE FROM pending" "DELETE FROM traces"
         "INSERT INTO tier0_models (task, version, model, thresholds, metrics, certified_labels)
             VALUES ('t', 1, '', '{}', '{}', '{}')" "SELECT count(*) FROM schema_migrations"
-        "SELECT count(*) FROM sluice_tenant_readers" "DROP VIEW v_cost_daily")
+        "SELECT count(*) FROM sluice_tenant_readers" "DROP VIEW v_cost_daily"
+        "SELECT count(*) FROM cost_daily" "UPDATE cost_daily SET calls = 0")
 for sql in "${checks[@]}"; do
     denied it_worker "$sql"
 done
@@ -158,7 +165,8 @@ pass "scheduler: cannot drop, touch the ledger beyond inserts, or read rejected 
 checks=("SELECT count(*) FROM traces" "SELECT count(*) FROM cost_lines" "DELETE FROM cost_lines"
         "SELECT count(*) FROM jobs" "SELECT count(*) FROM results" "SELECT count(*) FROM rejected"
         "INSERT INTO jobs (job_id, task, mode, input_chars, received_at) VALUES ('x', 't', 'm', 1, now())"
-        "SELECT count(*) FROM pending" "CREATE TABLE it_mine (x int)")
+        "SELECT count(*) FROM pending" "CREATE TABLE it_mine (x int)"
+        "SELECT count(*) FROM cost_daily")
 for sql in "${checks[@]}"; do
     denied it_reader "$sql"
 done
