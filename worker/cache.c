@@ -1,8 +1,9 @@
 /* cache.c — see cache.h: the front of the answer cache (lookups, runs in
- * flight per key, what the ladder's answers leave), built on cache_lru.c
- * (entries in process), cache_lsh.c (near-duplicate candidates),
- * cache_near.c (near-duplicate lookups and their verified bound) and
- * cache_pg.c (the table cache_entries: reads, queued writes, upkeep). */
+ * flight per key, what the ladder's answers leave, the tick and close),
+ * built on cache_near.c (near-duplicate lookups and their verified bound),
+ * cache_pg.c (the table cache_entries: reads, queued writes, upkeep),
+ * cache_lru.c (entries in process), cache_lsh.c (near-duplicate
+ * candidates) and cache_entry.c (entries, keys, the event counter). */
 #include "cache.h"
 
 #include <stdlib.h>
@@ -10,16 +11,12 @@
 
 #include <cjson/cJSON.h>
 
+#include "cache_entry.h"
 #include "cache_lru.h"
 #include "cache_near.h"
 #include "cache_pg.h"
-#include "metrics/telemetry.h"
+#include "log.h"
 #include "sl.h"
-
-void cache_count(const char *task, const char *event)
-{
-    metrics_count(telemetry()->cache_events, 1, task, event, NULL);
-}
 
 struct cache *cache_new(size_t max_entries)
 {
@@ -65,59 +62,6 @@ void cache_free(struct cache *c)
 size_t cache_entries(const struct cache *c)
 {
     return c->n_entries;
-}
-
-/* The version key of task under cfg, memoised for the config in force.
- * A config is never freed while the worker runs (the reload holder keeps
- * every config a job may still borrow), so its task pointers are not
- * reused for another task. */
-static void version_of(struct cache *c, const struct config *cfg,
-                       const struct task_conf *task, char out[CACHE_KEY_HEX])
-{
-    if (c->memo_cfg != cfg) {
-        c->memo_cfg = cfg;
-        c->n_memo = 0;
-    }
-    for (size_t i = 0; i < c->n_memo; i++)
-        if (c->memo[i].task == task) {
-            memcpy(out, c->memo[i].version, CACHE_KEY_HEX);
-            return;
-        }
-    cache_key_version(cfg, task, out);
-    c->memo = xrealloc(c->memo, (c->n_memo + 1) * sizeof(*c->memo));
-    c->memo[c->n_memo].task = task;
-    memcpy(c->memo[c->n_memo++].version, out, CACHE_KEY_HEX);
-}
-
-/* The job's version and entry keys. */
-void cache_job_keys(struct cache *c, const struct config *cfg,
-                    const struct job *job, char version[CACHE_KEY_HEX],
-                    char key[CACHE_KEY_HEX])
-{
-    char *norm = xmalloc(job->input_len + 1);
-    size_t len = cache_key_normalize(job->input, job->input_len, norm,
-                                     job->input_len + 1);
-    version_of(c, cfg, job->task, version);
-    cache_key_entry(version, cache_scope_of(job), norm, len, key);
-    free(norm);
-}
-
-void cache_fill_hit(const struct entry *e, struct cache_hit *hit)
-{
-    *hit = (struct cache_hit){
-        .label = e->label ? xstrdup(e->label) : NULL,
-        .data_json = e->data_json ? xstrdup(e->data_json) : NULL,
-        .text_output = e->text_output ? xstrdup(e->text_output) : NULL,
-        .confidence = e->confidence, .has_confidence = e->has_confidence,
-        .tier = e->tier, .provider = xstrdup(e->provider),
-        .model = xstrdup(e->model),
-    };
-}
-
-void cache_touch(struct cache *c, struct entry *e)
-{
-    cache_lru_bump(c, e);
-    cache_pg_queue_touch(c, e->key);
 }
 
 static struct pending **pending_slot(struct cache *c, const char *key)
@@ -311,4 +255,27 @@ void cache_after_ladder(struct cache *c, const struct config *cfg,
     store_answer(c, job, probe, answered, label, data_json, text_output,
                  confidence, has_confidence, tier, provider, model, now_ms);
     cache_release(c, probe); /* the owner's answer is in (or will not be) */
+}
+
+void cache_tick(struct cache *c, struct db *db, const struct config *cfg,
+                int64_t now_ms)
+{
+    if (!c)
+        return;
+    cache_resume_waiters(c);
+    cache_pg_tick(c, db, cfg, now_ms);
+}
+
+void cache_close(struct cache *c, struct db *db)
+{
+    if (c && db)
+        cache_pg_flush(c, db);
+    if (c && c->lookups)
+        log_info("cache: %llu lookups, %.2f us per lookup in memory; %llu "
+                 "micro-batch reads, %.2f ms each",
+                 (unsigned long long)c->lookups,
+                 (double)c->lookup_us / (double)c->lookups,
+                 (unsigned long long)c->reads,
+                 c->reads ? (double)c->read_us / 1000.0 / (double)c->reads : 0.0);
+    cache_free(c);
 }

@@ -27,10 +27,10 @@
  * cache_hit owns its strings (cache_hit_clear). Single-threaded: the
  * worker's loop thread only. Config pointers are borrowed per call.
  *
- * Implemented by cache.c (lookups, runs in flight, storing), with
- * cache_lru.c, cache_lsh.c, cache_near.c (cache_near_threshold,
- * cache_record_check) and cache_pg.c (cache_prefetch, cache_tick,
- * cache_close); their shared state is cache_internal.h. */
+ * Implemented by cache.c (lookups, runs in flight, storing, the tick and
+ * close), with cache_near.c (cache_near_threshold, cache_record_check),
+ * cache_pg.c (cache_prefetch), cache_lru.c, cache_lsh.c and cache_entry.c;
+ * their shared state is cache_internal.h. */
 #ifndef SL_CACHE_H
 #define SL_CACHE_H
 

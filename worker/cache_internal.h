@@ -2,11 +2,16 @@
  * the modules behind cache.h. Not for use outside them.
  *
  *   cache.c       the front: lookups, runs in flight per key, storing
- *   cache_lru.c   entries in process: hash table and LRU list
- *   cache_lsh.c   the LSH index of near-duplicate candidates
  *   cache_near.c  near-duplicate lookups and their verified bound per task
  *   cache_pg.c    the table cache_entries: micro-batch reads, queued writes,
- *                 upkeep, pooled checks
+ *                 upkeep, pooled checks; a hit's touch
+ *   cache_lru.c   entries in process: hash table and LRU list
+ *   cache_lsh.c   the LSH index of near-duplicate candidates
+ *   cache_entry.c an entry's making, freshness, scope and keys; the event
+ *                 counter
+ *
+ * Each module uses only those listed below it. This header holds types
+ * and constants alone: a function here would tie every module to one.
  *
  * struct cache owns its entries (and their strings), pending keys, near
  * states and write queues; single-threaded (the worker's loop thread). */
@@ -105,35 +110,5 @@ struct cache {
     uint64_t lookups, reads;
     int64_t lookup_us, read_us;
 };
-
-/* The tenant an entry of job is scoped to: "" when the task's cache is
- * shared (or the job has no tenant). */
-static inline const char *cache_scope_of(const struct job *job)
-{
-    return job->task->cache_shared || !job->tenant ? "" : job->tenant;
-}
-
-/* e is young enough for task's cache.ttl_s. */
-static inline bool cache_entry_fresh(const struct entry *e,
-                                     const struct task_conf *task,
-                                     int64_t now_ms)
-{
-    return now_ms - e->created_ms < task->cache_ttl_s * 1000;
-}
-
-/* Counts one sluice_cache_events_total event of task (cache.c). */
-void cache_count(const char *task, const char *event);
-
-/* The job's version and entry keys (cache.c; the version is memoised per
- * config in force). */
-void cache_job_keys(struct cache *c, const struct config *cfg,
-                    const struct job *job, char version[CACHE_KEY_HEX],
-                    char key[CACHE_KEY_HEX]);
-
-/* Fills *hit with copies of e's answer (cache.c). */
-void cache_fill_hit(const struct entry *e, struct cache_hit *hit);
-
-/* e was served: most recent in the LRU, its hit time queued (cache.c). */
-void cache_touch(struct cache *c, struct entry *e);
 
 #endif

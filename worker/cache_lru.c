@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cache_entry.h"
 #include "cache_lsh.h"
 #include "sl.h"
 
@@ -15,29 +16,6 @@ size_t cache_lru_bucket(const struct cache *c, const char *key)
         h = (h << 4) | (uint64_t)(ch <= '9' ? ch - '0' : ch - 'a' + 10);
     }
     return (size_t)(h & (c->n_buckets - 1));
-}
-
-void cache_entry_free(struct entry *e)
-{
-    free(e->task);
-    free(e->tenant);
-    free(e->label);
-    free(e->data_json);
-    free(e->text_output);
-    free(e->provider);
-    free(e->model);
-    free(e);
-}
-
-struct entry *cache_entry_new(const char *key, const char *version,
-                              const char *task, const char *tenant)
-{
-    struct entry *e = xcalloc(1, sizeof(*e));
-    sl_strlcpy(e->key, key, sizeof(e->key));
-    sl_strlcpy(e->version, version, sizeof(e->version));
-    e->task = xstrdup(task);
-    e->tenant = xstrdup(tenant ? tenant : "");
-    return e;
 }
 
 static void list_unlink(struct cache *c, struct entry *e)

@@ -3,23 +3,16 @@
  * least recently used go first). Entries with a sketch are kept in the LSH
  * index too (cache_lsh.h).
  *
- * Ownership: cache_entry_new() returns an entry owned by the caller until
- * cache_lru_insert() takes it; the cache frees it when it is removed,
- * evicted or dropped. Pointers from cache_lru_find() are borrowed until
- * the next insert, remove or drop. */
+ * Ownership: an entry from cache_entry_new() (cache_entry.h) is owned by
+ * the caller until cache_lru_insert() takes it; the cache frees it when it
+ * is removed, evicted or dropped. Pointers from cache_lru_find() are
+ * borrowed until the next insert, remove or drop. */
 #ifndef SL_CACHE_LRU_H
 #define SL_CACHE_LRU_H
 
 #include <stddef.h>
 
 #include "cache_internal.h"
-
-/* A new entry with its keys, task and tenant (NULL: "") copied; the
- * answer fields are the caller's to fill (owned strings). */
-struct entry *cache_entry_new(const char *key, const char *version,
-                              const char *task, const char *tenant);
-/* Frees e and its strings (not linked anywhere any more). */
-void cache_entry_free(struct entry *e);
 
 /* The bucket of key (a hex entry key) in c's tables of n_buckets. */
 size_t cache_lru_bucket(const struct cache *c, const char *key);

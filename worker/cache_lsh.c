@@ -6,6 +6,7 @@
 
 #include <xxhash.h>
 
+#include "cache_entry.h"
 #include "sl.h"
 
 void cache_lsh_band_keys(const char *version, const char *tenant,

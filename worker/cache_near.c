@@ -3,7 +3,9 @@
 
 #include <string.h>
 
+#include "cache_entry.h"
 #include "cache_lsh.h"
+#include "cache_pg.h"
 #include "log.h"
 #include "sl.h"
 

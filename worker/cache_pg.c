@@ -7,6 +7,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "cache_entry.h"
 #include "cache_lru.h"
 #include "cache_lsh.h"
 #include "log.h"
@@ -64,6 +65,12 @@ void cache_pg_queue_touch(struct cache *c, const char *key)
         cJSON_AddItemToArray(c->q_touch, cJSON_CreateString(key));
         c->n_queued++;
     }
+}
+
+void cache_touch(struct cache *c, struct entry *e)
+{
+    cache_lru_bump(c, e);
+    cache_pg_queue_touch(c, e->key);
 }
 
 void cache_pg_queue_check(struct cache *c, const struct job *job,
@@ -242,8 +249,7 @@ static const char FLUSH_SQL[] =
     " SELECT (SELECT count(*) FROM s), (SELECT count(*) FROM t),"
     "        (SELECT count(*) FROM k)";
 
-/* False when the write failed (the queue is kept). */
-static bool flush_queue(struct cache *c, struct db *db)
+bool cache_pg_flush(struct cache *c, struct db *db)
 {
     char err[512];
     if (c->n_queued == 0)
@@ -343,16 +349,13 @@ static void load_checks(struct near_state *s, struct db *db,
     free(agreed);
 }
 
-void cache_tick(struct cache *c, struct db *db, const struct config *cfg,
-                int64_t now_ms)
+void cache_pg_tick(struct cache *c, struct db *db, const struct config *cfg,
+                   int64_t now_ms)
 {
-    if (!c)
-        return;
-    cache_resume_waiters(c);
     if (now_ms < c->flush_at_ms)
         return;
     c->flush_at_ms = now_ms + cfg->worker.batch_flush_ms;
-    if (!flush_queue(c, db)) {
+    if (!cache_pg_flush(c, db)) {
         c->flush_at_ms = now_ms + WRITE_RETRY_MS;
         return;
     }
@@ -371,18 +374,4 @@ void cache_tick(struct cache *c, struct db *db, const struct config *cfg,
             run_maintenance(db, cfg);
             break;
         }
-}
-
-void cache_close(struct cache *c, struct db *db)
-{
-    if (c && db)
-        flush_queue(c, db);
-    if (c && c->lookups)
-        log_info("cache: %llu lookups, %.2f us per lookup in memory; %llu "
-                 "micro-batch reads, %.2f ms each",
-                 (unsigned long long)c->lookups,
-                 (double)c->lookup_us / (double)c->lookups,
-                 (unsigned long long)c->reads,
-                 c->reads ? (double)c->read_us / 1000.0 / (double)c->reads : 0.0);
-    cache_free(c);
 }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "cache.h"
+#include "claiming_release.h"
 #include "claims.h"
 #include "log.h"
 #include "parked.h"
@@ -12,32 +13,6 @@
 /* A copy of a job claimed elsewhere asks again this often: about the time
  * a ledger batch takes to land, so it is acknowledged soon after. */
 #define CLAIM_RECHECK_MS 200
-
-/* A claim to delete once what its job left is durable
- * (claiming_flush_releases). */
-void claiming_queue_release(struct worker *w, const char *job_id)
-{
-    worker_push_ptr((void ***)&w->release_ids, &w->n_release, &w->cap_release,
-                    xstrdup(job_id));
-}
-
-void claiming_flush_releases(struct worker *w)
-{
-    char err[256];
-    if (w->n_release == 0)
-        return;
-    if (claims_release(w->db, w->claim_owner, (const char *const *)w->release_ids,
-                       w->n_release, err, sizeof(err)) != SL_OK) {
-        /* Kept for the next try; meanwhile the jobs row (or the lease)
-         * settles what a waiting copy does. */
-        log_warn("releasing %zu job claims failed, retrying: %s",
-                 w->n_release, err);
-        return;
-    }
-    for (size_t i = 0; i < w->n_release; i++)
-        free(w->release_ids[i]);
-    w->n_release = 0;
-}
 
 static void wait_job(struct worker *w, const struct parked_job *job)
 {

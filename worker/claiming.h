@@ -31,10 +31,4 @@ void claiming_recheck_waiting(struct worker *w);
  * then retries the releases queued so far. */
 void claiming_renew(struct worker *w);
 
-/* Queues job_id's claim for deletion (claiming_flush_releases). */
-void claiming_queue_release(struct worker *w, const char *job_id);
-
-/* Deletes the queued claims in one statement; kept on failure. */
-void claiming_flush_releases(struct worker *w);
-
 #endif

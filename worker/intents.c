@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "worker_base.h"
 #include "worker_internal.h"
 
 #define INTENT_RETRY_MS 500

@@ -3,7 +3,7 @@
 
 #include <stdlib.h>
 
-#include "claiming.h"
+#include "claiming_release.h"
 #include "worker_internal.h"
 
 /* Appends to the parked ring. The ring is sized so that intake pauses

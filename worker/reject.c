@@ -16,6 +16,7 @@
 #include <openssl/evp.h>
 
 #include "log.h"
+#include "worker_base.h"
 #include "worker_internal.h"
 
 #define DLQ_MAX_ATTEMPTS 5

@@ -4,11 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "claiming.h"
+#include "claiming_release.h"
 #include "claims.h"
 #include "log.h"
 #include "parked.h"
 #include "reject.h"
+#include "worker_base.h"
 #include "worker_internal.h"
 
 #define WRITE_RETRY_MS 1000

@@ -3,7 +3,7 @@
 
 #include <unistd.h>
 
-#include "claiming.h"
+#include "claiming_release.h"
 #include "log.h"
 #include "parked.h"
 #include "worker_internal.h"

@@ -3,13 +3,19 @@
  *
  *   worker.c        setup, handles, reload, teardown, worker_run()
  *   intake.c        Kafka messages -> micro-batches, backpressure
- *   claiming.c      the claim step: claim, wait, recheck, renew, release
+ *   claiming.c      the claim step: claim, wait, recheck, renew
  *   parked.c        claimed jobs waiting for a run slot
+ *   claiming_release.c  claims to delete once their job is settled
  *   reject.c        malformed messages: DLQ copy, then the rejected row
  *   intents.c       a call's intent line is durable before it is sent
  *   results.c       finished runs -> ledger batch -> offsets acknowledged
  *   housekeeping.c  the tick: refreshes, metrics, flushes, drift check
  *   shutdown.c      signals, drain, closing the loop's handles
+ *   worker_base.c   worker_of(), worker_push_ptr(): used by the others
+ *
+ * Each module uses only modules below it (worker.c at the top, then
+ * housekeeping.c, ..., worker_base.c at the bottom); this header holds
+ * types and constants alone, so that it ties no module to another.
  *
  * Every function of these modules runs on the loop thread (the drift
  * check's work function excepted, housekeeping.c). struct worker owns
@@ -154,22 +160,5 @@ struct reject_item {
     uv_timer_t timer;           /* retry backoff; r is freed in its close_cb */
     bool timer_open;
 };
-
-/* The worker that embeds host (a run's callbacks get the host). */
-static inline struct worker *worker_of(struct job_run_host *host)
-{
-    return (struct worker *)((char *)host - offsetof(struct worker, runs));
-}
-
-/* Appends p to a growable array of pointers (doubling, from 64). */
-static inline void worker_push_ptr(void ***arr, size_t *n, size_t *cap, void *p)
-{
-    if (*n == *cap) {
-        *cap = *cap ? *cap * 2 : 64;
-        *arr = xrealloc(*arr, *cap * sizeof(void *));
-    }
-    (*arr)[(*n)++] = p;
-}
-
 
 #endif

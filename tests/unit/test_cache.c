@@ -1,4 +1,4 @@
-/* sources: worker/cache.c worker/cache_lru.c worker/cache_lsh.c worker/cache_near.c worker/cache_pg.c worker/cache_verify.c lib/cache_key.c lib/cache_sim.c lib/tier0/tier0_certify.c lib/tier0/tier0_model.c lib/tier0/tier0_features.c lib/config.c lib/config_table.c lib/db.c lib/utf8.c lib/log.c lib/sl.c lib/metrics/telemetry.c lib/metrics/metrics.c */
+/* sources: worker/cache.c worker/cache_entry.c worker/cache_lru.c worker/cache_lsh.c worker/cache_near.c worker/cache_pg.c worker/cache_verify.c lib/cache_key.c lib/cache_sim.c lib/tier0/tier0_certify.c lib/tier0/tier0_model.c lib/tier0/tier0_features.c lib/config.c lib/config_table.c lib/db.c lib/utf8.c lib/log.c lib/sl.c lib/metrics/telemetry.c lib/metrics/metrics.c */
 /* The answer cache without PostgreSQL: version keys change with everything
  * answer-relevant in the task config and with nothing else; normalisation;
  * tenant isolation and sharing; LRU eviction; TTL; never caching a failed
