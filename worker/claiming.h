@@ -3,10 +3,10 @@
  * trip; done jobs are only acknowledged, claimed ones parked (parked.h),
  * the others wait (struct worker's waiting[]) for the claim's holder and
  * ask again. The worker's claims are renewed well within their lease and
- * deleted once what their job left is durable.
+ * deleted once what their job left is durable (claiming_release.h).
  *
  * Loop thread only. claiming_sort() takes the jobs it is given (each ends
- * parked, waiting or freed); release ids are copied. */
+ * parked, waiting or freed). */
 #ifndef SL_WORKER_CLAIMING_H
 #define SL_WORKER_CLAIMING_H
 

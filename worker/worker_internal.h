@@ -2,20 +2,19 @@
  * shared by the modules of its loop. Not for use outside worker/.
  *
  *   worker.c        setup, handles, reload, teardown, worker_run()
+ *   housekeeping.c  the tick: refreshes, metrics, flushes, drift check
  *   intake.c        Kafka messages -> micro-batches, backpressure
  *   claiming.c      the claim step: claim, wait, recheck, renew
+ *   results.c       finished runs -> ledger batch -> offsets acknowledged
+ *   shutdown.c      signals, drain, closing the loop's handles
  *   parked.c        claimed jobs waiting for a run slot
- *   claiming_release.c  claims to delete once their job is settled
  *   reject.c        malformed messages: DLQ copy, then the rejected row
  *   intents.c       a call's intent line is durable before it is sent
- *   results.c       finished runs -> ledger batch -> offsets acknowledged
- *   housekeeping.c  the tick: refreshes, metrics, flushes, drift check
- *   shutdown.c      signals, drain, closing the loop's handles
+ *   claiming_release.c  claims to delete once their job is settled
  *   worker_base.c   worker_of(), worker_push_ptr(): used by the others
  *
- * Each module uses only modules below it (worker.c at the top, then
- * housekeeping.c, ..., worker_base.c at the bottom); this header holds
- * types and constants alone, so that it ties no module to another.
+ * A module calls only modules listed below it. This header holds types
+ * and constants alone: a function here would tie every module to one.
  *
  * Every function of these modules runs on the loop thread (the drift
  * check's work function excepted, housekeeping.c). struct worker owns
