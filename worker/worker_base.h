@@ -3,8 +3,8 @@
  * module may use these; this module uses none of them.
  *
  * Loop thread only. Nothing here owns anything: worker_of() returns the
- * worker that embeds a run host; worker_push_ptr() stores p (the array
- * takes ownership as its owner decides). */
+ * worker that embeds a run host; worker_push_ptr() stores p in the
+ * caller's array (xrealloc'd), which owns it as the caller decides. */
 #ifndef SL_WORKER_BASE_H
 #define SL_WORKER_BASE_H
 
