@@ -177,9 +177,14 @@ static void on_assign(struct kconsumer *c, rd_kafka_topic_partition_list_t *part
         c->n_assigned = 0;
     }
     c->n_assigned += (size_t)parts->cnt;
-    /* A partition that arrives during backpressure must not start flowing. */
+    /* A partition that arrives during backpressure must not start flowing;
+     * one that arrives after it must flow, even if it was paused when it
+     * was last ours: librdkafka keeps a partition's pause across an eager
+     * revoke and re-assignment, and the resume ran while it was away. */
     if (c->paused)
         rd_kafka_pause_partitions(c->rk, parts);
+    else
+        rd_kafka_resume_partitions(c->rk, parts);
     log_info("kafka: assigned %d partition(s) of %s, %zu now",
              parts->cnt, c->topic, c->n_assigned);
 }
