@@ -42,15 +42,7 @@ mismatched=$(psql_val "SELECT count(*) FROM cost_lines c JOIN usage_log u ON u.r
            u.output_tokens, u.model, CASE u.service_tier WHEN 'flex' THEN 'flex' ELSE 'realtime' END)")
 [ "$mismatched" -eq 0 ] || fail "$mismatched cost lines disagree with the usage the emulator reported"
 ledger=$(psql_val "SELECT sum(cost_nanousd) FROM cost_lines WHERE outcome <> 'unconfirmed'")
-# pricing.h: cache writes at their TTL's price; flex at the batch discount
-# (0.5 for every model of the example config).
-expected=$(psql_val "SELECT sum(CASE WHEN service_tier = 'flex' THEN floor((n * 50 + 50) / 100) ELSE n END)
-    FROM (SELECT u.service_tier, floor(((u.input_tokens - u.cached_tokens - u.cache_write_tokens) * p.input
-                 + u.cached_tokens * p.cached_input
-                 + (u.cache_write_tokens - u.cache_write_1h_tokens) * p.cache_write
-                 + u.cache_write_1h_tokens * p.cache_write_1h
-                 + u.output_tokens * p.output) * 1000 + 0.5) AS n
-          FROM usage_log u JOIN prices p USING (model) WHERE u.status = 'ok') x")
+expected=$(it_usage_priced_total)
 [ "$ledger" = "$expected" ] || fail "ledger total $ledger nano-USD != independent total $expected"
 [ "$ledger" -gt 0 ] || fail "ledger total is zero"
 pass "ledger total $ledger nano-USD equals the price table applied to the emulator's usage"

@@ -72,13 +72,7 @@ pass "every billed answer has a cost line with the same tokens, cache writes and
 
 # --- the ledger equals the price table applied to the usage log ------------------
 ledger=$(psql_val "SELECT sum(cost_nanousd) FROM cost_lines WHERE outcome <> 'unconfirmed'")
-expected=$(psql_val "SELECT sum(CASE WHEN u.service_tier = 'flex' THEN floor((n * (100 - 50) + 50) / 100) ELSE n END)
-    FROM (SELECT u.service_tier, floor(((u.input_tokens - u.cached_tokens - u.cache_write_tokens) * p.input
-                 + u.cached_tokens * p.cached_input
-                 + (u.cache_write_tokens - u.cache_write_1h_tokens) * p.cache_write
-                 + u.cache_write_1h_tokens * p.cache_write_1h
-                 + u.output_tokens * p.output) * 1000 + 0.5) AS n
-          FROM usage_log u JOIN prices p USING (model) WHERE u.status = 'ok') u")
+expected=$(it_usage_priced_total)
 [ "$ledger" = "$expected" ] || fail "ledger total $ledger nano-USD != price table on the usage log $expected"
 flex_cost=$(psql_val "SELECT count(*) FROM cost_lines WHERE mode = 'flex' AND cost_nanousd > 0")
 [ "$flex_cost" -eq "$flex" ] || fail "$flex_cost priced flex lines, $flex flex calls"

@@ -28,14 +28,7 @@ MODELS_FILTER='.models["gpt-6-luna"].faults = {"timeout": 1.0, "timeout_s": 2}' 
   | .providers[].max_retries = 1 | .providers[].retry_base_ms = 50
   | .scheduler = {turnaround_s: 60, max_wait_s: 3600, batch_max_requests: 1000,
                   tick_ms: 100, realtime_concurrency: 4}'
-it_start_worker a
-it_wait_workers_assigned a
-"$SLUICE" publish "$RUN/async.jsonl" >/dev/null || fail "publish"
-it_wait_sql "SELECT count(*) FROM pending" "$JOBS" 60
-it_stop_worker a
-# A turnaround longer than every deadline: each row is now the realtime
-# pass's.
-jq '.scheduler.turnaround_s = 86400' "$SLUICE_CONFIG" > "$RUN/c.json" && mv "$RUN/c.json" "$SLUICE_CONFIG"
+it_hand_over_to_realtime_pass "$RUN/async.jsonl" "$JOBS"
 
 it_start_scheduler a
 it_wait_sql "SELECT count(*) FROM cost_lines WHERE reason = 'in_flight'" 4 60

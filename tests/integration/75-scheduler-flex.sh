@@ -21,14 +21,7 @@ MODELS_FILTER='.models["gpt-6-luna"].flex = {http_429: 0.33}
   | .providers[].retry_base_ms = 20
   | .scheduler = {turnaround_s: 60, max_wait_s: 3600, batch_max_requests: 1000,
                   tick_ms: 100, realtime_concurrency: 4}'
-it_start_worker a
-it_wait_workers_assigned a
-"$SLUICE" publish "$RUN/async.jsonl" >/dev/null || fail "publish"
-it_wait_sql "SELECT count(*) FROM pending" $JOBS 60
-it_stop_worker a
-[ "$(psql_val "SELECT count(*) FROM cost_lines")" -eq 0 ] || fail "the worker called a provider"
-# A turnaround longer than every deadline: each row is the realtime pass's.
-jq '.scheduler.turnaround_s = 86400' "$SLUICE_CONFIG" > "$RUN/c.json" && mv "$RUN/c.json" "$SLUICE_CONFIG"
+it_hand_over_to_realtime_pass "$RUN/async.jsonl" $JOBS
 
 it_start_scheduler a
 it_wait_sql "SELECT count(*) FROM results" $JOBS 120
@@ -53,13 +46,7 @@ mismatched=$(psql_val "SELECT count(*) FROM cost_lines c JOIN usage_log u USING 
            CASE u.service_tier WHEN 'flex' THEN 'flex' ELSE 'realtime' END, u.request_id)")
 [ "$mismatched" -eq 0 ] || fail "$mismatched cost lines disagree with the usage the emulator billed"
 ledger=$(psql_val "SELECT sum(cost_nanousd) FROM cost_lines WHERE outcome <> 'unconfirmed'")
-expected=$(psql_val "SELECT sum(CASE WHEN u.service_tier = 'flex' THEN floor((n * (100 - 50) + 50) / 100) ELSE n END)
-    FROM (SELECT u.service_tier, floor(((u.input_tokens - u.cached_tokens - u.cache_write_tokens) * p.input
-                 + u.cached_tokens * p.cached_input
-                 + (u.cache_write_tokens - u.cache_write_1h_tokens) * p.cache_write
-                 + u.cache_write_1h_tokens * p.cache_write_1h
-                 + u.output_tokens * p.output) * 1000 + 0.5) AS n
-          FROM usage_log u JOIN prices p USING (model) WHERE u.status = 'ok') u")
+expected=$(it_usage_priced_total)
 [ "$ledger" = "$expected" ] || fail "ledger total $ledger nano-USD != price table on the usage log $expected"
 pass "every billed call has its line with the emulator's tier and usage; ledger $ledger nano-USD = price table"
 

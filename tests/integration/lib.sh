@@ -249,6 +249,35 @@ it_batch_price_mismatches() {
         + c.tokens_out * p.output) * 1000 + 0.5) * 50 + 50) / 100)"
 }
 
+# usage: it_hand_over_to_realtime_pass JOBS_FILE COUNT — worker a takes the
+# async jobs of JOBS_FILE (deadlines beyond scheduler.turnaround_s) and hands
+# all COUNT over to the scheduler without calling anyone; then the
+# turnaround is raised past every deadline, so that the scheduler started
+# next answers every row in its realtime pass.
+it_hand_over_to_realtime_pass() {
+    it_start_worker a
+    it_wait_workers_assigned a
+    "$SLUICE" publish "$1" >/dev/null || fail "publish"
+    it_wait_sql "SELECT count(*) FROM pending" "$2" 60
+    it_stop_worker a
+    [ "$(psql_val "SELECT count(*) FROM cost_lines")" -eq 0 ] || fail "the worker called a provider"
+    jq '.scheduler.turnaround_s = 86400' "$SLUICE_CONFIG" > "$RUN/c.json" && mv "$RUN/c.json" "$SLUICE_CONFIG"
+}
+
+# The price table applied to the emulator's usage log (it_load_usage_log,
+# it_load_prices first), in nano-dollars with pricing.h's rounding: cache
+# writes at their TTL's price, flex at the batch discount (0.5 for every
+# model of the example config). What the ledger's confirmed lines must sum to.
+it_usage_priced_total() {
+    psql_val "SELECT sum(CASE WHEN service_tier = 'flex' THEN floor((n * 50 + 50) / 100) ELSE n END)
+      FROM (SELECT u.service_tier, floor(((u.input_tokens - u.cached_tokens - u.cache_write_tokens) * p.input
+                   + u.cached_tokens * p.cached_input
+                   + (u.cache_write_tokens - u.cache_write_1h_tokens) * p.cache_write
+                   + u.cache_write_1h_tokens * p.cache_write_1h
+                   + u.output_tokens * p.output) * 1000 + 0.5) AS n
+            FROM usage_log u JOIN prices p USING (model) WHERE u.status = 'ok') x"
+}
+
 # usage: it_wait_sql "SQL returning a number" TARGET TIMEOUT_S
 it_wait_sql() {
     local sql=$1 target=$2 timeout=$3 start now value
