@@ -377,6 +377,16 @@ void tier0_cert_opts_default(struct tier0_cert_opts *o)
                                   NULL, 1, TIER0_INNER_FOLDS};
 }
 
+double tier0_cert_share_for(size_t n, double target, double cert_share)
+{
+    if (n == 0 || cert_share >= TIER0_CERT_MAX_SHARE)
+        return cert_share;
+    double wanted = TIER0_CERT_ROWS_PER_MISS / (1 - target) / (double)n;
+    if (wanted > TIER0_CERT_MAX_SHARE)
+        wanted = TIER0_CERT_MAX_SHARE;
+    return wanted > cert_share ? wanted : cert_share;
+}
+
 static uint64_t splitmix64(uint64_t *s)
 {
     uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
@@ -543,7 +553,13 @@ int tier0_cert_build(const struct tier0_data *d, const bool *rows,
     size_t n = tier0_data_count(d);
     struct tier0_train_params p = *params;
     p.seed = o->seed;
-    int *part = tier0_cert_split(d, rows, o->tune_share, o->cert_share, o->seed);
+    size_t n_used = 0;
+    for (size_t i = 0; i < n; i++)
+        n_used += !rows || rows[i];
+    /* The older tune-split procedure keeps its shares as given. */
+    double cert_share = o->tune_share > 0
+        ? o->cert_share : tier0_cert_share_for(n_used, o->target, o->cert_share);
+    int *part = tier0_cert_split(d, rows, o->tune_share, cert_share, o->seed);
     bool *use = xmalloc((n ? n : 1) * sizeof *use);
     struct tier0_point *pts = xmalloc((n ? n : 1) * sizeof *pts);
     struct tier0_rank rank = {0};

@@ -185,6 +185,17 @@ struct tier0_cert_opts {
 #define TIER0_INNER_FOLDS 5
 void tier0_cert_opts_default(struct tier0_cert_opts *o);
 
+/* The certify share used for n traces: cert_share, raised towards
+ * TIER0_CERT_ROWS_PER_MISS / (1 - target) certify rows but never above
+ * TIER0_CERT_MAX_SHARE. Certification needs a few hundred answers whose
+ * disagreements stay well under 1 - target; with 20 % of a few thousand
+ * traces a single unlucky error fails the first candidate and certifies
+ * nothing. It depends on n and the target alone, never on the traces'
+ * content, so it costs no validity. */
+#define TIER0_CERT_ROWS_PER_MISS 50.0 /* 2,500 certify rows at target 0.98 */
+#define TIER0_CERT_MAX_SHARE 0.40
+double tier0_cert_share_for(size_t n, double target, double cert_share);
+
 /* Split part of each row: 0 fit, 1 tune, 2 certify, -1 not used (rows
  * given and rows[i] false; rows NULL: all used). Stratified: each label's
  * rows, shuffled by seed, are dealt so every part gets its share of every

@@ -332,7 +332,12 @@ static int resplit_floors(const struct opts *o, const struct tier0_data *d,
     struct tier0_train_params p = o->params;
     co.seed = p.seed = (unsigned)seed;
     char err[512];
-    int *part = tier0_cert_split(d, train, 0, co.cert_share, co.seed);
+    size_t n_train = 0;
+    for (size_t i = 0; i < n; i++)
+        n_train += train[i];
+    int *part = tier0_cert_split(d, train, 0,
+                                 tier0_cert_share_for(n_train, co.target, co.cert_share),
+                                 co.seed);
     struct tier0_point *oof = xmalloc(n * sizeof *oof), *cal = xmalloc(n * sizeof *cal);
     struct tier0_pred *tp = xmalloc((test_n ? test_n : 1) * sizeof *tp);
     bool *use = xmalloc(n * sizeof *use);
@@ -575,7 +580,8 @@ static void print_single(const struct opts *o, const struct result *full,
     printf("coverage=%.4f\nagreement=%.4f\nanswered=%zu/%zu\n", full->test.coverage,
            full->test.agreement, full->test.n_answered, test->n);
     printf("\n# certification (held-out certify rows, %.0f %% of train; tune %.0f %%; "
-           "inner folds %u; target %.2f)\n", 100 * o->cert.cert_share,
+           "inner folds %u; target %.2f)\n",
+           100 * (double)full->cert.n_traces / (double)(train->n ? train->n : 1),
            100 * o->cert.tune_share, o->cert.inner_folds, o->cert.target);
     tier0_cert_print(stdout, &full->cert, full->model);
     printf("\n# per label on test (support = test rows predicted as the label)\n");

@@ -102,8 +102,9 @@ static void test_prune_then_train(void **state)
     assert_int_equal(r.pruned, 1);
     assert_int_equal(r.traces, 1201);
     assert_int_equal(r.version, 1);
-    /* certified on the held-out 20 %, not on what trained it */
-    assert_true(r.cert.n_traces >= 235 && r.cert.n_traces <= 245);
+    /* certified on held-out rows, not on what trained it: 40 % of so few
+     * traces (tier0_cert_share_for) */
+    assert_true(r.cert.n_traces >= 475 && r.cert.n_traces <= 485);
     assert_true(r.cert.certified);
     assert_non_null(r.model);
     assert_int_equal(tier0_model_n_labels(r.model), 3);
