@@ -163,25 +163,18 @@ enum tier_calls {
     CALLS_CUT   /* calls made, then an intent line failed: retry later */
 };
 
-/* After a flex 429 (capacity short, not billed): the wait before flex is
- * tried again, or -1 with *flex_429s past the budget (standard from now
- * on) when the retries are spent or the deadline is too near
- * (provider/flex.h). The standard retry budget is untouched. */
+/* After a flex 429: the wait before flex is tried again, or -1 for
+ * standard realtime from now on (lib/provider/flex.h). batch_client does
+ * not pass the server's Retry-After on, so the backoff is the policy's. */
 static int64_t after_flex_429(const struct provider_conf *p,
-                              const struct retry_policy *pol,
                               const struct pending_row *row, int *flex_429s)
 {
-    (*flex_429s)++;
-    int64_t delay = flex_retry_delay(
-        p, *flex_429s,
-        retry_delay_ms(pol, *flex_429s - 1, -1,
-                       (double)random() / ((double)RAND_MAX + 1.0)),
-        row->deadline_ms, sl_now_ms());
+    int64_t delay = flex_after_429(p, flex_429s, -1,
+                                   (double)random() / ((double)RAND_MAX + 1.0),
+                                   row->deadline_ms, sl_now_ms());
     metrics_count(telemetry()->flex_calls, 1, p->name, "unavailable", NULL);
-    if (delay < 0) {
+    if (delay < 0)
         metrics_count(telemetry()->flex_calls, 1, p->name, "fallback", NULL);
-        *flex_429s = p->flex_retries + 1;
-    }
     return delay;
 }
 
@@ -237,7 +230,7 @@ static enum tier_calls call_tier(struct sched *s, struct batch_client *client,
         if (!call_once(s, client, tier, st, flex, &rc, &call))
             return calls > 0 ? CALLS_CUT : CALLS_NONE;
         if (flex && st->resp.http_status == 429 && !st->resp.no_retry) {
-            int64_t delay = after_flex_429(p, &pol, &st->row, &flex_429s);
+            int64_t delay = after_flex_429(p, &st->row, &flex_429s);
             if (delay > 0)
                 sleep_ms(delay);
             continue;

@@ -458,26 +458,19 @@ static bool schedule_retry(struct job_run *run,
 }
 
 /* A flex 429 (capacity short, not billed): flex again after the backoff,
- * or standard realtime at once when the retries are spent or the deadline
- * is too near (worker/flex.h). The standard retry budget is untouched. */
+ * or standard realtime at once (lib/provider/flex.h). */
 static void flex_429(struct job_run *run, const struct http_response *http)
 {
     const struct provider_conf *p = current_tier(run)->provider;
-    struct retry_policy pol;
-    retry_policy_from_provider(p, &pol);
-    run->flex_429s++;
     int64_t hint = retry_parse_hint(http->retry_after_ms, http->retry_after,
                                     sl_now_ms() / 1000);
-    int64_t delay = flex_retry_delay(
-        p, run->flex_429s,
-        retry_delay_ms(&pol, run->flex_429s - 1, hint,
-                       (double)random() / ((double)RAND_MAX + 1.0)),
-        run->job->deadline_ms, sl_now_ms());
+    int64_t delay = flex_after_429(p, &run->flex_429s, hint,
+                                   (double)random() / ((double)RAND_MAX + 1.0),
+                                   run->job->deadline_ms, sl_now_ms());
     metrics_count(telemetry()->provider_retries, 1, p->name, NULL, NULL);
     metrics_count(telemetry()->flex_calls, 1, p->name, "unavailable", NULL);
     if (delay < 0) {
         metrics_count(telemetry()->flex_calls, 1, p->name, "fallback", NULL);
-        run->flex_429s = p->flex_retries + 1; /* standard from now on */
         call_tier(run);
         return;
     }

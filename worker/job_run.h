@@ -86,7 +86,7 @@ struct job_run {
     int retries;        /* retries spent on the current tier */
     bool flex_ok;       /* non-interactive, answered realtime: flex allowed */
     bool flex_call;     /* the call in flight asked for service_tier flex */
-    int flex_429s;      /* flex 429s on the current tier (worker/flex.h) */
+    int flex_429s;      /* flex 429s on the current tier (lib/provider/flex.h) */
     int64_t tier_started_us;
 
     struct run_line *lines; /* one per provider call that may be billed */

@@ -2,7 +2,8 @@
  * (service_tier "flex": batch prices on the synchronous API, slower, 429
  * "resource unavailable" when capacity is short, not billed), and what a
  * flex 429 leads to. Pure functions shared by the worker (worker/job_run.c
- * keeps the timers) and the scheduler's realtime pass.
+ * keeps the timers and counts the metrics) and the scheduler's realtime
+ * pass.
  *
  * Flex is for work nobody waits for whose deadline is too near for a
  * provider batch: async and offpeak jobs the worker answers realtime, and
@@ -26,13 +27,15 @@
 bool flex_use(const struct provider_conf *p, bool flex_ok, int flex_429s,
               int64_t deadline_ms, int64_t now_ms);
 
-/* After the flex_429s-th flex 429 (counted, from 1): the delay before the
- * next flex attempt, or -1 to fall back to standard realtime at once (the
- * retries are spent, or the wait plus a call would pass the deadline).
- * delay_ms is the backoff the provider's retry policy gives (with the
- * server's Retry-After), computed by the caller. */
-int64_t flex_retry_delay(const struct provider_conf *p, int flex_429s,
-                         int64_t delay_ms, int64_t deadline_ms,
-                         int64_t now_ms);
+/* After a flex 429 (capacity short, not billed): counts it in *flex_429s
+ * and returns the wait before flex is tried again (the provider's retry
+ * backoff for that many 429s, or the server's hint_ms when given; -1 for
+ * none), or -1 with *flex_429s set past providers.*.flex_retries, so that
+ * every later call on this tier is standard realtime: the retries are
+ * spent, or the wait plus a call would pass the deadline. jitter in [0, 1)
+ * spreads the backoff. The standard retry budget is untouched. */
+int64_t flex_after_429(const struct provider_conf *p, int *flex_429s,
+                       int64_t hint_ms, double jitter, int64_t deadline_ms,
+                       int64_t now_ms);
 
 #endif
