@@ -10,7 +10,7 @@ PACKAGES=(
     clang libclang-rt-14-dev
     librdkafka-dev libpq-dev libcurl4-openssl-dev libcjson-dev libuv1-dev
     libcmocka-dev libmicrohttpd-dev liblinear-dev libssl-dev libxxhash-dev
-    libcsv-dev
+    libcsv-dev libjemalloc-dev
     postgresql postgresql-contrib
     kcat jq curl iproute2 procps ca-certificates
     chromium
