@@ -105,12 +105,9 @@ static void sleep_ms(int64_t ms)
 static struct llm_usage request_bound(const struct tier_conf *tier,
                                       const struct pending_row *row)
 {
-    struct llm_usage bound = {0};
-    char *body = provider_request_body(tier->provider, row->task, tier->model,
-                                       row->input, strlen(row->input));
-    if (provider_estimate_request(body, strlen(body), &bound) != SL_OK)
-        memset(&bound, 0, sizeof(bound));
-    free(body);
+    struct llm_usage bound;
+    free(provider_request_body_ex(tier->provider, row->task, tier->model,
+                                  row->input, strlen(row->input), false, &bound));
     return bound;
 }
 

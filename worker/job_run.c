@@ -604,7 +604,7 @@ static void call_tier(struct job_run *run)
         .headers = curl_slist_append(provider_headers(p), id_header),
         .body = provider_request_body_ex(p, job->task, tier->model,
                                          job->input, job->input_len,
-                                         run->flex_call),
+                                         run->flex_call, &run->call_bound),
         .timeout_ms = p->timeout_ms,
         .connect_timeout_ms = p->connect_timeout_ms,
         .max_body = MAX_RESPONSE_BYTES,
@@ -614,8 +614,6 @@ static void call_tier(struct job_run *run)
     char *url = provider_url(p);
     req.url = url;
     req.body_len = strlen(req.body);
-    if (provider_estimate_request(req.body, req.body_len, &run->call_bound) != SL_OK)
-        memset(&run->call_bound, 0, sizeof(run->call_bound));
     if (run->retries == 0)
         run->tier_started_us = sl_monotonic_us();
     run->pending_req = req;

@@ -755,7 +755,7 @@ int batch_client_realtime(struct batch_client *c,
     info->retryable = info->sent = info->truncated = info->timed_out = false;
     char *url = provider_url(p);
     char *body = provider_request_body_ex(p, task, model, input, input_len,
-                                          info->flex);
+                                          info->flex, NULL);
     char *id_header = info->client_request_id
         ? xasprintf("X-Client-Request-Id: %s", info->client_request_id) : NULL;
     struct call call = {.what = p->kind == PROVIDER_ANTHROPIC

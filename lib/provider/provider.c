@@ -82,33 +82,6 @@ char *provider_render_prompt(const struct task_conf *task, const char *input,
     return prompt_shape_render(task, t, strlen(t), input, input_len);
 }
 
-char *provider_request_body_ex(const struct provider_conf *p,
-                               const struct task_conf *task,
-                               const char *model, const char *input,
-                               size_t input_len, bool flex)
-{
-    struct prompt_shape shape;
-    prompt_shape_build(p, task, input, input_len, &shape);
-    cJSON *root = p->kind == PROVIDER_ANTHROPIC
-        ? provider__anthropic_body(task, model, &shape)
-        : provider__openai_body(task, model, &shape, flex);
-    char *body = cJSON_PrintUnformatted(root);
-    if (!body) {
-        fprintf(stderr, "sluice: out of memory printing a request body\n");
-        abort();
-    }
-    cJSON_Delete(root);
-    prompt_shape_clear(&shape);
-    return body;
-}
-
-char *provider_request_body(const struct provider_conf *p,
-                            const struct task_conf *task, const char *model,
-                            const char *input, size_t input_len)
-{
-    return provider_request_body_ex(p, task, model, input, input_len, false);
-}
-
 /* Characters (code points) of a content value: a string, or an array of
  * {"type":"text","text":...} blocks. Other shapes count 0. */
 static int64_t content_chars(const cJSON *content)
@@ -126,15 +99,10 @@ static int64_t content_chars(const cJSON *content)
     return n;
 }
 
-int provider_estimate_request(const char *body, size_t len,
-                              struct llm_usage *out)
+/* provider_estimate_request on a request's tree; out zeroed first. */
+static void estimate_tree(const cJSON *root, struct llm_usage *out)
 {
     memset(out, 0, sizeof(*out));
-    cJSON *root = cJSON_ParseWithLength(body, len);
-    if (!cJSON_IsObject(root)) {
-        cJSON_Delete(root);
-        return SL_EINVAL;
-    }
     int64_t chars = content_chars(cJSON_GetObjectItemCaseSensitive(root, "system"));
     const cJSON *msg;
     cJSON_ArrayForEach(msg, cJSON_GetObjectItemCaseSensitive(root, "messages"))
@@ -146,8 +114,50 @@ int provider_estimate_request(const char *body, size_t len,
         if (cJSON_IsNumber(m) && m->valuedouble > 0)
             out->output_tokens = (int64_t)m->valuedouble;
     }
+}
+
+int provider_estimate_request(const char *body, size_t len,
+                              struct llm_usage *out)
+{
+    memset(out, 0, sizeof(*out));
+    cJSON *root = cJSON_ParseWithLength(body, len);
+    if (!cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        return SL_EINVAL;
+    }
+    estimate_tree(root, out);
     cJSON_Delete(root);
     return SL_OK;
+}
+
+char *provider_request_body_ex(const struct provider_conf *p,
+                               const struct task_conf *task,
+                               const char *model, const char *input,
+                               size_t input_len, bool flex,
+                               struct llm_usage *bound)
+{
+    struct prompt_shape shape;
+    prompt_shape_build(p, task, input, input_len, &shape);
+    cJSON *root = p->kind == PROVIDER_ANTHROPIC
+        ? provider__anthropic_body(task, model, &shape)
+        : provider__openai_body(task, model, &shape, flex);
+    if (bound)
+        estimate_tree(root, bound);
+    char *body = cJSON_PrintUnformatted(root);
+    if (!body) {
+        fprintf(stderr, "sluice: out of memory printing a request body\n");
+        abort();
+    }
+    cJSON_Delete(root);
+    prompt_shape_clear(&shape);
+    return body;
+}
+
+char *provider_request_body(const struct provider_conf *p,
+                            const struct task_conf *task, const char *model,
+                            const char *input, size_t input_len)
+{
+    return provider_request_body_ex(p, task, model, input, input_len, false, NULL);
 }
 
 /* Keeps enough of a non-JSON error body to recognise it in a log line,

@@ -51,11 +51,14 @@ char *provider_render_prompt(const struct task_conf *task, const char *input,
  * stable prefix first, the input last; Anthropic gets a cache_control
  * breakpoint on the last stable block when the prefix is long enough,
  * OpenAI a prompt_cache_key. flex (OpenAI only) adds
- * "service_tier":"flex". */
+ * "service_tier":"flex". bound, when not NULL, gets what the body can bill
+ * at most (provider_estimate_request), read off the tree before it is
+ * printed rather than parsed back. */
 char *provider_request_body_ex(const struct provider_conf *p,
                                const struct task_conf *task,
                                const char *model, const char *input,
-                               size_t input_len, bool flex);
+                               size_t input_len, bool flex,
+                               struct llm_usage *bound);
 /* provider_request_body_ex without flex. */
 char *provider_request_body(const struct provider_conf *p,
                             const struct task_conf *task, const char *model,

@@ -212,7 +212,7 @@ static void test_openai_cache_key_and_flex(void **state)
     free(k2);
     free(k3);
 
-    char *body = provider_request_body_ex(&openai_conf, &task, "m", "a", 1, true);
+    char *body = provider_request_body_ex(&openai_conf, &task, "m", "a", 1, true, NULL);
     assert_non_null(strstr(body, "\"service_tier\":\"flex\""));
     free(body);
     body = provider_request_body(&openai_conf, &task, "m", "a", 1);

@@ -413,6 +413,31 @@ static void test_estimate_request(void **state)
     }
 }
 
+/* The bound read off a request's tree while it is built equals the
+ * estimate parsed back from the printed body, for both providers, flex or
+ * not, with non-ASCII input. */
+static void test_body_bound(void **state)
+{
+    (void)state;
+    const struct provider_conf *confs[] = {&openai_conf, &anthropic_conf};
+    const struct task_conf *tasks[] = {&label_task, &json_task};
+    const char *input = "Where is my card? \u00e9t\u00e9 \xe2\x82\xac 42";
+    for (size_t c = 0; c < 2; c++)
+        for (size_t t = 0; t < 2; t++)
+            for (int flex = 0; flex < 2; flex++) {
+                struct llm_usage tree, parsed;
+                char *body = provider_request_body_ex(confs[c], tasks[t], "m", input,
+                                                      strlen(input), flex, &tree);
+                assert_int_equal(provider_estimate_request(body, strlen(body), &parsed),
+                                 SL_OK);
+                assert_true(tree.input_tokens > 10);
+                assert_int_equal(tree.input_tokens, parsed.input_tokens);
+                assert_int_equal(tree.output_tokens, tasks[t]->max_output_tokens);
+                assert_int_equal(tree.output_tokens, parsed.output_tokens);
+                free(body);
+            }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -427,6 +452,7 @@ int main(void)
         cmocka_unit_test(test_usage_clamped),
         cmocka_unit_test(test_clear_helpers),
         cmocka_unit_test(test_estimate_request),
+        cmocka_unit_test(test_body_bound),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
