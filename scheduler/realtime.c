@@ -160,13 +160,14 @@ enum tier_calls {
     CALLS_CUT   /* calls made, then an intent line failed: retry later */
 };
 
-/* After a flex 429: the wait before flex is tried again, or -1 for
- * standard realtime from now on (lib/provider/flex.h). batch_client does
- * not pass the server's Retry-After on, so the backoff is the policy's. */
+/* After a flex 429: the wait before flex is tried again (the server's
+ * hint_ms when given), or -1 for standard realtime from now on
+ * (lib/provider/flex.h). */
 static int64_t after_flex_429(const struct provider_conf *p,
-                              const struct pending_row *row, int *flex_429s)
+                              const struct pending_row *row, int *flex_429s,
+                              int64_t hint_ms)
 {
-    int64_t delay = flex_after_429(p, flex_429s, -1,
+    int64_t delay = flex_after_429(p, flex_429s, hint_ms,
                                    (double)random() / ((double)RAND_MAX + 1.0),
                                    row->deadline_ms, sl_now_ms());
     metrics_count(telemetry()->flex_calls, 1, p->name, "unavailable", NULL);
@@ -227,15 +228,21 @@ static enum tier_calls call_tier(struct sched *s, struct batch_client *client,
         if (!call_once(s, client, tier, st, flex, &rc, &call))
             return calls > 0 ? CALLS_CUT : CALLS_NONE;
         if (flex && st->resp.http_status == 429 && !st->resp.no_retry) {
-            int64_t delay = after_flex_429(p, &st->row, &flex_429s);
+            int64_t delay = after_flex_429(p, &st->row, &flex_429s,
+                                           call.retry_after_ms);
             if (delay > 0)
                 sleep_ms(delay);
             continue;
         }
         if (rc == SL_OK || !call.retryable || retries >= pol.max_retries)
             break;
-        sleep_ms(retry_delay_ms(&pol, retries++, -1,
-                                (double)random() / ((double)RAND_MAX + 1.0)));
+        /* The server's hint is waited for; one above
+         * providers.*.retry_after_cap_ms means give up (retry.h). */
+        int64_t delay = retry_delay_ms(&pol, retries++, call.retry_after_ms,
+                                       (double)random() / ((double)RAND_MAX + 1.0));
+        if (delay < 0)
+            break;
+        sleep_ms(delay);
     }
     return CALLS_DONE;
 }

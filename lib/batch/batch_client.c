@@ -79,6 +79,7 @@ struct reply {
     CURLcode cc;
     long status;
     char should_retry[8];  /* x-should-retry, "" when absent */
+    int64_t retry_after_ms; /* the server's hint, -1 when none */
     char curl_error[CURL_ERROR_SIZE]; /* curl's detail, "" when none */
     int64_t elapsed_us;
 };
@@ -202,6 +203,15 @@ static CURLcode set_options(struct batch_client *c,
     return cc;
 }
 
+/* The value of the last response's header name, or NULL; valid until the
+ * handle's next transfer. */
+static const char *header_value(CURL *curl, const char *name)
+{
+    struct curl_header *h = NULL;
+    return curl_easy_header(curl, name, 0, CURLH_HEADER, -1, &h) == CURLHE_OK
+        ? h->value : NULL;
+}
+
 /* Runs one request on the client's handle. Never fails by itself: the
  * outcome (transport code, status, body, stop value) is in *r. */
 static void perform(struct batch_client *c, const struct provider_conf *p,
@@ -229,10 +239,12 @@ static void perform(struct batch_client *c, const struct provider_conf *p,
     if (curl_easy_getinfo(c->curl, CURLINFO_NUM_CONNECTS, &opened) ==
         CURLE_OK)
         c->connects += opened;
-    struct curl_header *xs = NULL;
-    if (curl_easy_header(c->curl, "x-should-retry", 0, CURLH_HEADER, -1,
-                         &xs) == CURLHE_OK)
-        sl_strlcpy(r->should_retry, xs->value, sizeof(r->should_retry));
+    const char *should = header_value(c->curl, "x-should-retry");
+    if (should)
+        sl_strlcpy(r->should_retry, should, sizeof(r->should_retry));
+    r->retry_after_ms = retry_parse_hint(header_value(c->curl, "retry-after-ms"),
+                                         header_value(c->curl, "retry-after"),
+                                         sl_now_ms() / 1000);
     curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
     curl_slist_free_all(headers);
 }
@@ -769,6 +781,7 @@ int batch_client_realtime(struct batch_client *c,
     info->sent = r.sent;
     info->truncated = r.truncated;
     info->timed_out = r.cc == CURLE_OPERATION_TIMEDOUT;
+    info->retry_after_ms = r.retry_after_ms;
     int rc = check_reply(p, &call, &r, false, &info->retryable, err, err_size);
     if (rc == SL_OK || (!r.truncated && r.cc == CURLE_OK)) {
         /* Also for error statuses: out gets error_type, no_retry… */

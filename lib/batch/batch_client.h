@@ -155,6 +155,9 @@ struct batch_realtime_call {
                                     * so the provider may bill it */
     bool truncated;                /* out: the body exceeded the cap */
     bool timed_out;                /* out: the provider's timeout ran out */
+    int64_t retry_after_ms;        /* out: the server's retry-after-ms or
+                                    * retry-after hint in ms (retry.h's
+                                    * retry_parse_hint), -1 when none */
 };
 
 /* One realtime call (for jobs whose deadline a batch cannot meet):

@@ -17,7 +17,9 @@
 #                                        PGUSER PGDATABASE (database: sluice)
 #   svc_broker_start RUNDIR BUILD_DIR [PARTITIONS]   exports SLUICE_KAFKA_BOOTSTRAP
 #   svc_emulator_start RUNDIR BUILD_DIR MODELS_JSON [USAGE_LOG]
-#                                        exports SLUICE_EMULATOR_URL
+#                                        exports SLUICE_EMULATOR_URL;
+#                                        EMULATOR_VERBOSE=1: a log line per
+#                                        request (model, status, fault)
 #   svc_stop_all RUNDIR                  stops all of the above; safe twice / in traps
 #   svc_rotate_log FILE                  fresh empty FILE for a process about to start
 
@@ -133,6 +135,7 @@ svc_emulator_start() {
     local build=${2:?BUILD_DIR} models=${3:?MODELS_JSON} url
     local -a args=(--config "$models" --port 0)
     [ -z "${4:-}" ] || args+=(--usage-log "$4")
+    [ -z "${EMULATOR_VERBOSE:-}" ] || args+=(--verbose)
     url=$(_svc_spawn "$run" emulator EMULATOR "$build/ops/emulator/sluice-emulator" "${args[@]}") ||
         return 1
     export SLUICE_EMULATOR_URL=$url
