@@ -26,8 +26,7 @@ MODELS_FILTER='.models["gpt-6-luna"].faults = {"timeout": 1.0, "timeout_s": 2}' 
     it_start_services 1500 '{}' '
     .providers[].timeout_ms = 800 | .providers["emu-anthropic"].timeout_ms = 10000
   | .providers[].max_retries = 1 | .providers[].retry_base_ms = 50
-  | .scheduler = {turnaround_s: 60, max_wait_s: 3600, batch_max_requests: 1000,
-                  tick_ms: 100, realtime_concurrency: 4}'
+  | '"$IT_REALTIME_PASS_SCHEDULER"
 it_hand_over_to_realtime_pass "$RUN/async.jsonl" "$JOBS"
 
 it_start_scheduler a

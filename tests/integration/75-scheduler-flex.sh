@@ -19,8 +19,7 @@ MODELS_FILTER='.models["gpt-6-luna"].flex = {http_429: 0.33}
     it_start_services 20 '{}' '
     .providers["emu-openai"].flex = true | .providers["emu-openai"].flex_retries = 1
   | .providers[].retry_base_ms = 20
-  | .scheduler = {turnaround_s: 60, max_wait_s: 3600, batch_max_requests: 1000,
-                  tick_ms: 100, realtime_concurrency: 4}'
+  | '"$IT_REALTIME_PASS_SCHEDULER"
 it_hand_over_to_realtime_pass "$RUN/async.jsonl" $JOBS
 
 it_start_scheduler a

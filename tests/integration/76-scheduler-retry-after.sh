@@ -17,8 +17,7 @@ EMULATOR_VERBOSE=1 MODELS_FILTER='.models["gpt-6-luna"].faults = {http_429: 1.0,
     .providers["emu-openai"].max_retries = 2
   | .providers["emu-openai"].retry_after_cap_ms = 5000
   | .providers[].retry_base_ms = 20
-  | .scheduler = {turnaround_s: 60, max_wait_s: 3600, batch_max_requests: 1000,
-                  tick_ms: 100, realtime_concurrency: 4}'
+  | '"$IT_REALTIME_PASS_SCHEDULER"
 it_hand_over_to_realtime_pass "$RUN/async.jsonl" $JOBS
 
 it_start_scheduler a

@@ -249,6 +249,12 @@ it_batch_price_mismatches() {
         + c.tokens_out * p.output) * 1000 + 0.5) * 50 + 50) / 100)"
 }
 
+# The scheduler settings of the tests that hand jobs over to its realtime
+# pass: no batch is ever full or due, short ticks, four realtime threads. A
+# jq filter for it_start_services.
+IT_REALTIME_PASS_SCHEDULER='.scheduler = {turnaround_s: 60, max_wait_s: 3600,
+    batch_max_requests: 1000, tick_ms: 100, realtime_concurrency: 4}'
+
 # usage: it_hand_over_to_realtime_pass JOBS_FILE COUNT — worker a takes the
 # async jobs of JOBS_FILE (deadlines beyond scheduler.turnaround_s) and hands
 # all COUNT over to the scheduler without calling anyone; then the
