@@ -3,7 +3,7 @@
  * A run calls the cheapest tier of its route plan; a transport error or a
  * retryable status is retried on the same tier (retry.h); an answer is judged
  * (escalate.h) and either accepted or the run climbs to the next tier. Every
- * tier attempt leaves one cost line. When the run ends it hands itself to the
+ * tier attempt leaves one cost line (run_lines.h). When the run ends it hands itself to the
  * worker, which writes it in the next ledger batch and frees it after. */
 #include <math.h>
 #include <stdio.h>
@@ -20,7 +20,7 @@
 #include "pricing.h"
 #include "provider/provider.h"
 #include "retry.h"
-#include "tier0/tier0_features.h"
+#include "run_lines.h"
 
 /* Responses larger than this are treated as failures: no real answer of a
  * routed task comes near it. */
@@ -31,140 +31,9 @@ static void call_tier(struct job_run *run);
 static void start_uncached(struct job_run *run);
 static void cache_resumed(struct cache_waiter *w);
 
-static const struct tier_conf *current_tier(const struct job_run *run)
-{
-    return config_tier(run->host->cfg, run->plan.tiers[run->step]);
-}
-
 static bool on_last_tier(const struct job_run *run)
 {
     return run->step + 1 >= run->plan.n;
-}
-
-/* A new zeroed line numbered after the job's earlier lines (attempt_base:
- * a run released at shutdown wrote some already). */
-static struct run_line *new_line(struct job_run *run)
-{
-    if (run->n_lines == run->cap_lines) {
-        run->cap_lines = run->cap_lines ? run->cap_lines * 2 : 4;
-        run->lines = xrealloc(run->lines, run->cap_lines * sizeof(*run->lines));
-    }
-    struct run_line *rl = &run->lines[run->n_lines++];
-    memset(rl, 0, sizeof(*rl));
-    rl->line.job_id = run->job->id;
-    rl->line.attempt = run->attempt_base + (int)run->n_lines;
-    return rl;
-}
-
-/* The job dimensions every line copies. */
-static void line_dimensions(struct ledger_cost_line *l, const struct job *job)
-{
-    l->task = job->task->name;
-    l->feature = job->feature;
-    l->tenant = job->tenant;
-    l->cohort = job->cohort;
-}
-
-/* Prometheus: what the prompt cache and flex do (docs/metrics.md). */
-static void count_usage(const struct tier_conf *tier,
-                        const struct llm_usage *u, bool flex)
-{
-    const struct telemetry *t = telemetry();
-    const char *tn = telemetry_tier(tier->tier);
-    int64_t full = u->input_tokens - u->cached_tokens - u->cache_write_tokens;
-    metrics_count(t->input_tokens, (double)(full > 0 ? full : 0), tn, tier->model, "full");
-    metrics_count(t->input_tokens, (double)u->cached_tokens, tn, tier->model, "cached");
-    metrics_count(t->input_tokens, (double)u->cache_write_tokens, tn, tier->model,
-                  "cache_write");
-    if (flex)
-        metrics_count(t->flex_calls, 1, tier->provider->name, "served", NULL);
-    if (u->cache_write_tokens > 0) {
-        /* The writes alone, at their TTL's price (rounded per call). */
-        struct llm_usage w = {.input_tokens = u->cache_write_tokens,
-                              .cache_write_tokens = u->cache_write_tokens,
-                              .cache_write_1h_tokens = u->cache_write_1h_tokens};
-        metrics_count(t->cache_write_cost,
-                      (double)pricing_cost_nano(tier->price, &w, flex), tn,
-                      tier->model, NULL);
-    }
-}
-
-static void add_line(struct job_run *run, const struct llm_response *resp,
-                     const char *outcome, const char *reason,
-                     int64_t latency_us)
-{
-    const struct tier_conf *tier = current_tier(run);
-    struct run_line *rl = new_line(run);
-    struct ledger_cost_line *l = &rl->line;
-    const struct job *job = run->job;
-    struct llm_usage usage = llm_response_usage(resp);
-
-    if (resp && resp->has_usage) {
-        run->last_usage = usage;
-        /* An answered call: the id it was sent with matches the provider's
-         * usage record too. A line for a refused status carries none. */
-        rl->client_request_id = xstrdup(run->call_id);
-    }
-    rl->request_id = resp && resp->response_id ? xstrdup(resp->response_id) : NULL;
-    /* The tier the provider says it served bills the call. */
-    pricing_bill_line(l, tier, &usage, resp && resp->flex ? "flex" : "realtime");
-    count_usage(tier, &usage, resp && resp->flex);
-    l->latency_ms = (int)(latency_us / 1000);
-    l->outcome = outcome;
-    l->reason = reason;
-    line_dimensions(l, job);
-    l->provider_request_id = rl->request_id;
-    l->client_request_id = rl->client_request_id;
-}
-
-/* The call left and no usable answer came back: the provider may have
- * billed it. Priced at the request's bound (input estimated, max tokens
- * out), so unconfirmed spend is an upper bound; reason says why. */
-static void add_unconfirmed_line(struct job_run *run, const char *reason,
-                                 int64_t latency_us)
-{
-    struct run_line *rl = new_line(run);
-    struct ledger_cost_line *l = &rl->line;
-    pricing_bill_line(l, current_tier(run), &run->call_bound, "realtime");
-    /* No body, so no provider id (the answer's id): ours names the call. */
-    rl->client_request_id = xstrdup(run->call_id);
-    l->latency_ms = (int)(latency_us / 1000);
-    l->outcome = "unconfirmed";
-    l->reason = reason;
-    line_dimensions(l, run->job);
-    l->provider_request_id = rl->request_id;
-    l->client_request_id = rl->client_request_id;
-    metrics_count(telemetry()->unconfirmed_calls, 1,
-                  current_tier(run)->provider->name, reason, NULL);
-}
-
-/* An answer under the threshold was kept only because no tier was left:
- * the ladder's least reliable labels. Tier 0 neither learns from them nor is
- * judged against them, so traces and shadow checks measure the same thing. */
-static bool confident_label(const struct job_run *run)
-{
-    return run->answer.label &&
-           run->answer.confidence >= run->job->task->confidence_threshold;
-}
-
-/* An accepted LLM label becomes tier-0 training data. */
-static void keep_trace(struct job_run *run)
-{
-    const struct task_conf *task = run->job->task;
-    const struct llm_answer *a = &run->answer;
-    if (!task->tier0_enabled || !confident_label(run))
-        return;
-    run->trace_input = xmalloc(TIER0_MAX_TEXT + 1);
-    tier0_feat_normalize(run->job->input, run->trace_input, TIER0_MAX_TEXT + 1);
-    run->trace = (struct ledger_trace){
-        .input_norm = run->trace_input,
-        .label = a->label,
-        .tier = current_tier(run)->tier,
-        .model = current_tier(run)->model,
-        .confidence = a->confidence,
-        .has_confidence = a->has_confidence,
-    };
-    run->has_trace = true;
 }
 
 /* What the top tier would have been billed for an answer given without a
@@ -196,13 +65,13 @@ static void finish_tier0(struct job_run *run, const char *llm_status)
     for (size_t i = 0; i < run->n_lines; i++)
         run->lines[i].line.reason = "shadow_check";
     if (llm_status && strcmp(llm_status, "answered") == 0 &&
-        confident_label(run)) {
-        keep_trace(run);
+        run_lines_confident_label(run)) {
+        run_lines_keep_trace(run);
         run->shadow = (struct ledger_shadow){run->t0.version, run->t0_label,
                                              run->answer.label};
         run->has_shadow = true;
     }
-    struct run_line *rl = new_line(run);
+    struct run_line *rl = run_lines_new(run);
     rl->line = (struct ledger_cost_line){
         .job_id = run->job->id, .attempt = rl->line.attempt, .tier = 0,
         .provider = "local", .model = run->t0_model, .mode = "realtime",
@@ -227,7 +96,7 @@ static void finish_cache(struct job_run *run)
     const struct cache_hit *h = &run->cache_hit;
     const char *answer = h->label ? h->label
                          : h->data_json ? h->data_json : h->text_output;
-    struct run_line *rl = new_line(run);
+    struct run_line *rl = run_lines_new(run);
     rl->line = (struct ledger_cost_line){
         .job_id = run->job->id, .attempt = rl->line.attempt, .tier = 0,
         .provider = "cache", .model = h->near ? "cache-near" : "cache-exact",
@@ -284,7 +153,7 @@ static bool answer_from_cache(struct job_run *run)
  * confident enough), compared with a near-duplicate candidate. */
 static void offer_to_cache(struct job_run *run, const char *status)
 {
-    const struct tier_conf *tier = current_tier(run);
+    const struct tier_conf *tier = job_run_tier(run);
     const struct llm_answer *a = &run->answer;
     bool answered = strcmp(status, "answered") == 0;
     cache_after_ladder(run->host->cache, run->host->cfg, run->job,
@@ -300,14 +169,14 @@ static void offer_to_cache(struct job_run *run, const char *status)
 static void finish(struct job_run *run, const char *status, const char *error)
 {
     struct ledger_result *r = &run->result;
-    const struct tier_conf *tier = current_tier(run);
+    const struct tier_conf *tier = job_run_tier(run);
 
     if (run->by_tier0) {
         finish_tier0(run, status);
         return;
     }
     if (strcmp(status, "answered") == 0)
-        keep_trace(run);
+        run_lines_keep_trace(run);
 
     if (run->n_lines > 0) {
         struct ledger_cost_line *last = &run->lines[run->n_lines - 1].line;
@@ -364,9 +233,9 @@ static void climb_or_fail(struct job_run *run, const char *reason)
         return;
     }
     log_job(SL_LOG_DEBUG, run->job->id, run->job->tenant,
-            "escalating from tier %d: %s", current_tier(run)->tier, reason);
+            "escalating from tier %d: %s", job_run_tier(run)->tier, reason);
     metrics_count(telemetry()->escalations, 1, run->job->task->name,
-                  telemetry_tier(current_tier(run)->tier), NULL);
+                  telemetry_tier(job_run_tier(run)->tier), NULL);
     run->step++;
     run->retries = 0;
     run->flex_429s = 0;
@@ -387,11 +256,11 @@ static void judge_answer(struct job_run *run, const struct llm_response *resp,
     bool climb = escalate_should_climb(v, on_last_tier(run));
 
     if (!climb) { /* escalate.h: ACCEPT, or LOW_CONFIDENCE on the last tier */
-        add_line(run, resp, "accepted", NULL, latency_us);
+        run_lines_add(run, resp, "accepted", NULL, latency_us);
         accept_answer(run);
         return;
     }
-    add_line(run, resp, on_last_tier(run) ? "failed" : "escalated",
+    run_lines_add(run, resp, on_last_tier(run) ? "failed" : "escalated",
              verdict_name(v), latency_us);
     llm_answer_clear(&run->answer);
     climb_or_fail(run, verdict_name(v));
@@ -439,7 +308,7 @@ static bool schedule_retry(struct job_run *run,
                            const struct llm_response *resp)
 {
     struct retry_policy pol;
-    retry_policy_from_provider(current_tier(run)->provider, &pol);
+    retry_policy_from_provider(job_run_tier(run)->provider, &pol);
     bool no_retry = resp && resp->no_retry;
     if (retry_decide(&pol, run->retries, http->transport_error, http->status,
                      http->x_should_retry, no_retry) == RETRY_GIVE_UP)
@@ -452,7 +321,7 @@ static bool schedule_retry(struct job_run *run,
         return false;
     run->retries++;
     metrics_count(telemetry()->provider_retries, 1,
-                  current_tier(run)->provider->name, NULL, NULL);
+                  job_run_tier(run)->provider->name, NULL, NULL);
     start_retry_timer(run, delay);
     return true;
 }
@@ -461,7 +330,7 @@ static bool schedule_retry(struct job_run *run,
  * or standard realtime at once (lib/provider/flex.h). */
 static void flex_429(struct job_run *run, const struct http_response *http)
 {
-    const struct provider_conf *p = current_tier(run)->provider;
+    const struct provider_conf *p = job_run_tier(run)->provider;
     int64_t hint = retry_parse_hint(http->retry_after_ms, http->retry_after,
                                     sl_now_ms() / 1000);
     int64_t delay = flex_after_429(p, &run->flex_429s, hint,
@@ -493,7 +362,7 @@ static void count_call(const struct job_run *run,
                        const struct http_response *http)
 {
     const struct telemetry *t = telemetry();
-    const struct tier_conf *tier = current_tier(run);
+    const struct tier_conf *tier = job_run_tier(run);
     char status[24];
     if (http->transport_error)
         sl_strlcpy(status, "transport", sizeof(status));
@@ -533,13 +402,13 @@ static void on_http_done(const struct http_response *http, void *arg)
 
     count_call(run, http);
     if (!http->transport_error && !http->body_truncated)
-        parsed = provider_parse_response(current_tier(run)->provider->kind,
+        parsed = provider_parse_response(job_run_tier(run)->provider->kind,
                                          http->status, http->body,
                                          http->body_len, &resp, err,
                                          sizeof(err));
     const char *unconfirmed = unconfirmed_reason(http, parsed);
     if (unconfirmed)
-        add_unconfirmed_line(run, unconfirmed, http->elapsed_us);
+        run_lines_add_unconfirmed(run, unconfirmed, http->elapsed_us);
     if (parsed == SL_OK && http->status == 200) {
         judge_answer(run, &resp, latency_us);
     } else if (run->host->draining) {
@@ -550,32 +419,14 @@ static void on_http_done(const struct http_response *http, void *arg)
     } else if (!schedule_retry(run, http, parsed == SL_OK ? &resp : NULL)) {
         log_job(SL_LOG_WARN, run->job->id, run->job->tenant,
                 "tier %d provider failed: status=%ld %s%s",
-                current_tier(run)->tier, http->status,
+                job_run_tier(run)->tier, http->status,
                 http->transport_error ? http->error : "",
                 resp.error_type ? resp.error_type : err);
-        add_line(run, &resp, on_last_tier(run) ? "failed" : "escalated",
+        run_lines_add(run, &resp, on_last_tier(run) ? "failed" : "escalated",
                  "provider_failed", latency_us);
         climb_or_fail(run, "provider_failed");
     }
     llm_response_clear(&resp);
-}
-
-/* The line the call will have if nothing else is ever recorded for it:
- * written (by the host) before the request leaves, so that a worker killed
- * while the call is in flight still leaves a line for what the provider
- * bills. The call's own line (answer, unconfirmed, provider_failed) takes
- * its place: same job and attempt. */
-static void write_intent(struct job_run *run)
-{
-    struct ledger_cost_line *l = &run->intent;
-    memset(l, 0, sizeof(*l));
-    l->job_id = run->job->id;
-    l->attempt = run->attempt_base + (int)run->n_lines + 1;
-    pricing_bill_line(l, current_tier(run), &run->call_bound, "realtime");
-    l->outcome = "unconfirmed";
-    l->reason = "in_flight";
-    line_dimensions(l, run->job);
-    l->client_request_id = run->call_id;
 }
 
 static void call_tier(struct job_run *run)
@@ -584,7 +435,7 @@ static void call_tier(struct job_run *run)
         run->host->released(run->host, run);
         return;
     }
-    const struct tier_conf *tier = current_tier(run);
+    const struct tier_conf *tier = job_run_tier(run);
     const struct provider_conf *p = tier->provider;
     const struct job *job = run->job;
     /* Our own id for the call, sent as X-Client-Request-Id (OpenAI records
@@ -618,7 +469,7 @@ static void call_tier(struct job_run *run)
         run->tier_started_us = sl_monotonic_us();
     run->pending_req = req;
     run->pending_url = url;
-    write_intent(run);
+    run_lines_write_intent(run);
     if (run->host->queue_call)
         run->host->queue_call(run->host, run);
     else
@@ -632,7 +483,7 @@ void job_run_send(struct job_run *run)
     memset(&run->pending_req, 0, sizeof(run->pending_req));
     run->pending_url = NULL;
     if (http_multi_submit(run->host->http, &req) != SL_OK) {
-        add_line(run, NULL, on_last_tier(run) ? "failed" : "escalated",
+        run_lines_add(run, NULL, on_last_tier(run) ? "failed" : "escalated",
                  "provider_failed", 0);
         climb_or_fail(run, "request could not be submitted");
     } else {
@@ -656,7 +507,7 @@ static bool defer_to_scheduler(struct job_run *run)
         run->flex_ok = true; /* nobody waits: flex where offered */
         return false;
     }
-    const struct tier_conf *first = current_tier(run);
+    const struct tier_conf *first = job_run_tier(run);
     run->pending = (struct pending_handover){
         .ladder = run->plan.tiers, .n_ladder = run->plan.n,
         .tier = first->tier, .provider = first->provider->name,
