@@ -170,6 +170,7 @@ static int64_t after_flex_429(const struct provider_conf *p,
     int64_t delay = flex_after_429(p, flex_429s, hint_ms,
                                    (double)random() / ((double)RAND_MAX + 1.0),
                                    row->deadline_ms, sl_now_ms());
+    metrics_count(telemetry()->provider_retries, 1, p->name, NULL, NULL);
     metrics_count(telemetry()->flex_calls, 1, p->name, "unavailable", NULL);
     if (delay < 0)
         metrics_count(telemetry()->flex_calls, 1, p->name, "fallback", NULL);
@@ -242,6 +243,7 @@ static enum tier_calls call_tier(struct sched *s, struct batch_client *client,
                                        (double)random() / ((double)RAND_MAX + 1.0));
         if (delay < 0)
             break;
+        metrics_count(telemetry()->provider_retries, 1, p->name, NULL, NULL);
         sleep_ms(delay);
     }
     return CALLS_DONE;
