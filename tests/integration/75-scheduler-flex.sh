@@ -22,10 +22,7 @@ MODELS_FILTER='.models["gpt-6-luna"].flex = {http_429: 0.33}
   | '"$IT_REALTIME_PASS_SCHEDULER"
 it_hand_over_to_realtime_pass "$RUN/async.jsonl" $JOBS
 
-it_start_scheduler a
-it_wait_sql "SELECT count(*) FROM results" $JOBS 120
-curl -sf -o "$RUN/metrics.txt" "http://$(it_metrics_addr scheduler a)/metrics" || fail "metrics scrape"
-it_stop_scheduler a
+it_run_realtime_pass $JOBS
 it_stop_emulator # its usage log is complete once it has exited
 it_load_usage_log
 it_load_prices

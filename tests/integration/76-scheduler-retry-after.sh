@@ -23,10 +23,7 @@ EMULATOR_VERBOSE=1 MODELS_FILTER='.models["gpt-6-luna"].faults = {http_429: 1.0,
   | '"$IT_REALTIME_PASS_SCHEDULER"
 it_hand_over_to_realtime_pass "$RUN/async.jsonl" $JOBS
 
-it_start_scheduler a
-it_wait_sql "SELECT count(*) FROM results" $JOBS 120
-curl -sf -o "$RUN/metrics.txt" "http://$(it_metrics_addr scheduler a)/metrics" || fail "metrics scrape"
-it_stop_scheduler a
+it_run_realtime_pass $JOBS
 
 rows=$(psql_val "SELECT count(DISTINCT job_id) FROM cost_lines WHERE tier = 1")
 sent=$(grep -c 'model=gpt-6-luna status=429' "$RUN/emulator.log" || true)

@@ -270,6 +270,15 @@ it_hand_over_to_realtime_pass() {
     jq '.scheduler.turnaround_s = 86400' "$SLUICE_CONFIG" > "$RUN/c.json" && mv "$RUN/c.json" "$SLUICE_CONFIG"
 }
 
+# usage: it_run_realtime_pass COUNT — scheduler a answers the handed-over
+# rows until COUNT results exist; its metrics are kept in $RUN/metrics.txt.
+it_run_realtime_pass() {
+    it_start_scheduler a
+    it_wait_sql "SELECT count(*) FROM results" "$1" 120
+    curl -sf -o "$RUN/metrics.txt" "http://$(it_metrics_addr scheduler a)/metrics" || fail "metrics scrape"
+    it_stop_scheduler a
+}
+
 # The price table applied to the emulator's usage log (it_load_usage_log,
 # it_load_prices first), in nano-dollars with pricing.h's rounding: cache
 # writes at their TTL's price, flex at the batch discount (0.5 for every
