@@ -94,6 +94,11 @@ int64_t sl_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+double sl_rand01(void)
+{
+    return (double)random() / ((double)RAND_MAX + 1.0);
+}
+
 int64_t sl_monotonic_us(void)
 {
     struct timespec ts;

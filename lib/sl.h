@@ -52,5 +52,8 @@ char *sl_read_file(const char *path, size_t max, size_t *len, char *errstr,
 
 int64_t sl_now_ms(void);
 int64_t sl_monotonic_us(void);
+/* A uniform draw in [0, 1) from random(): the jitter of a retry backoff
+ * (retry_delay_ms's rand01), the cache's verify sampling. */
+double sl_rand01(void);
 
 #endif

@@ -167,8 +167,7 @@ static int64_t after_flex_429(const struct provider_conf *p,
                               const struct pending_row *row, int *flex_429s,
                               int64_t hint_ms)
 {
-    int64_t delay = flex_after_429(p, flex_429s, hint_ms,
-                                   (double)random() / ((double)RAND_MAX + 1.0),
+    int64_t delay = flex_after_429(p, flex_429s, hint_ms, sl_rand01(),
                                    row->deadline_ms, sl_now_ms());
     metrics_count(telemetry()->provider_retries, 1, p->name, NULL, NULL);
     metrics_count(telemetry()->flex_calls, 1, p->name, "unavailable", NULL);
@@ -240,7 +239,7 @@ static enum tier_calls call_tier(struct sched *s, struct batch_client *client,
         /* The server's hint is waited for; one above
          * providers.*.retry_after_cap_ms means give up (retry.h). */
         int64_t delay = retry_delay_ms(&pol, retries++, call.retry_after_ms,
-                                       (double)random() / ((double)RAND_MAX + 1.0));
+                                       sl_rand01());
         if (delay < 0)
             break;
         metrics_count(telemetry()->provider_retries, 1, p->name, NULL, NULL);

@@ -3,8 +3,9 @@
  * A run calls the cheapest tier of its route plan; a transport error or a
  * retryable status is retried on the same tier (retry.h); an answer is judged
  * (escalate.h) and either accepted or the run climbs to the next tier. Every
- * tier attempt leaves one cost line (run_lines.h). When the run ends it hands itself to the
- * worker, which writes it in the next ledger batch and frees it after. */
+ * tier attempt leaves one cost line (run_lines.h). When the run ends it hands
+ * itself to the worker, which writes it in the next ledger batch and frees it
+ * after. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,14 +72,7 @@ static void finish_tier0(struct job_run *run, const char *llm_status)
                                              run->answer.label};
         run->has_shadow = true;
     }
-    struct run_line *rl = run_lines_new(run);
-    rl->line = (struct ledger_cost_line){
-        .job_id = run->job->id, .attempt = rl->line.attempt, .tier = 0,
-        .provider = "local", .model = run->t0_model, .mode = "realtime",
-        .baseline_nanousd = tier0_baseline(run), .outcome = "accepted",
-        .task = run->job->task->name, .feature = run->job->feature,
-        .tenant = run->job->tenant, .cohort = run->job->cohort,
-    };
+    run_lines_add_local(run, "local", run->t0_model, tier0_baseline(run));
     *r = (struct ledger_result){
         .job_id = run->job->id, .status = "answered", .source = "tier0",
         .provider = "local", .model = run->t0_model, .label = run->t0_label,
@@ -96,15 +90,8 @@ static void finish_cache(struct job_run *run)
     const struct cache_hit *h = &run->cache_hit;
     const char *answer = h->label ? h->label
                          : h->data_json ? h->data_json : h->text_output;
-    struct run_line *rl = run_lines_new(run);
-    rl->line = (struct ledger_cost_line){
-        .job_id = run->job->id, .attempt = rl->line.attempt, .tier = 0,
-        .provider = "cache", .model = h->near ? "cache-near" : "cache-exact",
-        .mode = "realtime", .baseline_nanousd = local_baseline(run, answer),
-        .outcome = "accepted", .task = run->job->task->name,
-        .feature = run->job->feature, .tenant = run->job->tenant,
-        .cohort = run->job->cohort,
-    };
+    run_lines_add_local(run, "cache", h->near ? "cache-near" : "cache-exact",
+                        local_baseline(run, answer));
     run->result = (struct ledger_result){
         .job_id = run->job->id, .status = "answered", .source = "cache",
         .tier = h->tier, .provider = h->provider, .model = h->model,
@@ -125,10 +112,9 @@ static bool answer_from_cache(struct job_run *run)
     struct job_run_host *h = run->host;
     if (!h->cache)
         return false;
-    double u = (double)random() / ((double)RAND_MAX + 1.0);
     bool again = run->cache_waited;
     cache_probe_clear(&run->cache_probe);
-    switch (cache_lookup(h->cache, h->cfg, run->job, sl_now_ms(), u,
+    switch (cache_lookup(h->cache, h->cfg, run->job, sl_now_ms(), sl_rand01(),
                          &run->cache_hit, &run->cache_probe, &run->cache_wait,
                          again)) {
     case CACHE_HIT:
@@ -315,8 +301,7 @@ static bool schedule_retry(struct job_run *run,
         return false;
     int64_t hint = retry_parse_hint(http->retry_after_ms, http->retry_after,
                                     sl_now_ms() / 1000);
-    int64_t delay = retry_delay_ms(&pol, run->retries, hint,
-                                   (double)random() / ((double)RAND_MAX + 1.0));
+    int64_t delay = retry_delay_ms(&pol, run->retries, hint, sl_rand01());
     if (delay < 0)
         return false;
     run->retries++;
@@ -333,8 +318,7 @@ static void flex_429(struct job_run *run, const struct http_response *http)
     const struct provider_conf *p = job_run_tier(run)->provider;
     int64_t hint = retry_parse_hint(http->retry_after_ms, http->retry_after,
                                     sl_now_ms() / 1000);
-    int64_t delay = flex_after_429(p, &run->flex_429s, hint,
-                                   (double)random() / ((double)RAND_MAX + 1.0),
+    int64_t delay = flex_after_429(p, &run->flex_429s, hint, sl_rand01(),
                                    run->job->deadline_ms, sl_now_ms());
     metrics_count(telemetry()->provider_retries, 1, p->name, NULL, NULL);
     metrics_count(telemetry()->flex_calls, 1, p->name, "unavailable", NULL);

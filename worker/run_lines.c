@@ -10,7 +10,7 @@
 
 /* A new zeroed line numbered after the job's earlier lines (attempt_base:
  * a run released at shutdown wrote some already). */
-struct run_line *run_lines_new(struct job_run *run)
+static struct run_line *new_line(struct job_run *run)
 {
     if (run->n_lines == run->cap_lines) {
         run->cap_lines = run->cap_lines ? run->cap_lines * 2 : 4;
@@ -30,6 +30,19 @@ static void line_dimensions(struct ledger_cost_line *l, const struct job *job)
     l->feature = job->feature;
     l->tenant = job->tenant;
     l->cohort = job->cohort;
+}
+
+void run_lines_add_local(struct job_run *run, const char *provider,
+                         const char *model, int64_t baseline_nanousd)
+{
+    struct ledger_cost_line *l = &new_line(run)->line;
+    l->tier = 0;
+    l->provider = provider;
+    l->model = model;
+    l->mode = "realtime";
+    l->baseline_nanousd = baseline_nanousd;
+    l->outcome = "accepted";
+    line_dimensions(l, run->job);
 }
 
 /* Prometheus: what the prompt cache and flex do (docs/metrics.md). */
@@ -60,7 +73,7 @@ void run_lines_add(struct job_run *run, const struct llm_response *resp,
                    const char *outcome, const char *reason, int64_t latency_us)
 {
     const struct tier_conf *tier = job_run_tier(run);
-    struct run_line *rl = run_lines_new(run);
+    struct run_line *rl = new_line(run);
     struct ledger_cost_line *l = &rl->line;
     const struct job *job = run->job;
     struct llm_usage usage = llm_response_usage(resp);
@@ -89,7 +102,7 @@ void run_lines_add(struct job_run *run, const struct llm_response *resp,
 void run_lines_add_unconfirmed(struct job_run *run, const char *reason,
                                int64_t latency_us)
 {
-    struct run_line *rl = run_lines_new(run);
+    struct run_line *rl = new_line(run);
     struct ledger_cost_line *l = &rl->line;
     pricing_bill_line(l, job_run_tier(run), &run->call_bound, "realtime");
     /* No body, so no provider id (the answer's id): ours names the call. */

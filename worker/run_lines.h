@@ -13,9 +13,11 @@
 #include "job_run_state.h"
 #include "provider/llm.h"
 
-/* A new zeroed line of run->lines numbered after the job's earlier lines
- * (run->attempt_base: a run released at shutdown wrote some already). */
-struct run_line *run_lines_new(struct job_run *run);
+/* The zero-cost line of an answer given without a provider call (provider
+ * "local": tier 0; "cache": the answer cache), accepted, carrying the
+ * baseline the top tier would have billed. */
+void run_lines_add_local(struct job_run *run, const char *provider,
+                         const char *model, int64_t baseline_nanousd);
 /* The line of the current tier's answer (or refusal): usage from resp
  * (NULL: none), priced at the tier the provider says it served. */
 void run_lines_add(struct job_run *run, const struct llm_response *resp,

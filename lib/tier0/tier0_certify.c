@@ -387,6 +387,18 @@ double tier0_cert_share_for(size_t n, double target, double cert_share)
     return wanted > cert_share ? wanted : cert_share;
 }
 
+double tier0_cert_share(const struct tier0_data *d, const bool *rows,
+                        const struct tier0_cert_opts *o)
+{
+    /* The older tune-split procedure keeps its shares as given. */
+    if (o->tune_share > 0)
+        return o->cert_share;
+    size_t n = tier0_data_count(d), used = 0;
+    for (size_t i = 0; i < n; i++)
+        used += !rows || rows[i];
+    return tier0_cert_share_for(used, o->target, o->cert_share);
+}
+
 static uint64_t splitmix64(uint64_t *s)
 {
     uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
@@ -553,13 +565,8 @@ int tier0_cert_build(const struct tier0_data *d, const bool *rows,
     size_t n = tier0_data_count(d);
     struct tier0_train_params p = *params;
     p.seed = o->seed;
-    size_t n_used = 0;
-    for (size_t i = 0; i < n; i++)
-        n_used += !rows || rows[i];
-    /* The older tune-split procedure keeps its shares as given. */
-    double cert_share = o->tune_share > 0
-        ? o->cert_share : tier0_cert_share_for(n_used, o->target, o->cert_share);
-    int *part = tier0_cert_split(d, rows, o->tune_share, cert_share, o->seed);
+    int *part = tier0_cert_split(d, rows, o->tune_share,
+                                 tier0_cert_share(d, rows, o), o->seed);
     bool *use = xmalloc((n ? n : 1) * sizeof *use);
     struct tier0_point *pts = xmalloc((n ? n : 1) * sizeof *pts);
     struct tier0_rank rank = {0};

@@ -195,6 +195,11 @@ void tier0_cert_opts_default(struct tier0_cert_opts *o);
 #define TIER0_CERT_ROWS_PER_MISS 50.0 /* 2,500 certify rows at target 0.98 */
 #define TIER0_CERT_MAX_SHARE 0.40
 double tier0_cert_share_for(size_t n, double target, double cert_share);
+/* The certify share tier0_cert_build splits with: tier0_cert_share_for of
+ * the rows used (rows NULL: all of d), or o->cert_share as given for the
+ * older tune-split procedure (o->tune_share > 0). */
+double tier0_cert_share(const struct tier0_data *d, const bool *rows,
+                        const struct tier0_cert_opts *o);
 
 /* Split part of each row: 0 fit, 1 tune, 2 certify, -1 not used (rows
  * given and rows[i] false; rows NULL: all used). Stratified: each label's

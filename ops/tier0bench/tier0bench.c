@@ -332,11 +332,7 @@ static int resplit_floors(const struct opts *o, const struct tier0_data *d,
     struct tier0_train_params p = o->params;
     co.seed = p.seed = (unsigned)seed;
     char err[512];
-    size_t n_train = 0;
-    for (size_t i = 0; i < n; i++)
-        n_train += train[i];
-    int *part = tier0_cert_split(d, train, 0,
-                                 tier0_cert_share_for(n_train, co.target, co.cert_share),
+    int *part = tier0_cert_split(d, train, 0, tier0_cert_share(d, train, &co),
                                  co.seed);
     struct tier0_point *oof = xmalloc(n * sizeof *oof), *cal = xmalloc(n * sizeof *cal);
     struct tier0_pred *tp = xmalloc((test_n ? test_n : 1) * sizeof *tp);
