@@ -9,6 +9,7 @@
 #include "commands.h"
 #include "config.h"
 #include "db.h"
+#include "ledger.h"
 
 #define ROLES_FILE "roles.sql"
 /* Set by CMake to <prefix>/share/sluice/schema, where `cmake --install` puts
@@ -53,6 +54,26 @@ static const char *default_schema_dir(void)
     return SLUICE_SCHEMA_INSTALL_DIR;
 }
 
+/* A database migrated long ago still gets its coming months' tables
+ * (schema/014; a schema directory from before it has none to make). */
+static int ensure_ledger_months(struct db *db, char *err, size_t err_size)
+{
+    PGresult *res = db_query(db, "ledger partition function",
+                             "SELECT to_regprocedure("
+                             "'sluice_ledger_partitions_ahead(int)') IS NOT NULL",
+                             0, NULL, err, err_size);
+    if (!res)
+        return SL_EDB;
+    bool partitioned = PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    int months = 0;
+    if (partitioned && ledger_partitions_ahead(db, &months, err, err_size) != SL_OK)
+        return SL_EDB;
+    if (months > 0)
+        printf("ledger month tables created: %d\n", months);
+    return SL_OK;
+}
+
 /* Migrations, then the roles when asked; prints what it did. */
 static int run(struct db *db, const char *schema_dir, bool roles, char *err,
                size_t err_size)
@@ -61,6 +82,8 @@ static int run(struct db *db, const char *schema_dir, bool roles, char *err,
     if (db_migrate(db, schema_dir, &applied, err, err_size) != SL_OK)
         return 1;
     printf("migrations applied: %d\n", applied);
+    if (ensure_ledger_months(db, err, err_size) != SL_OK)
+        return 1;
     if (!roles)
         return 0;
     char *path = xasprintf("%s/%s", schema_dir, ROLES_FILE);

@@ -75,6 +75,10 @@ static const struct config_key keys[] = {
     {"scheduler.realtime_concurrency", CONFIG_INT,
      F(scheduler_conf, realtime_concurrency), 1, 256, "16", 0,
      "calls at once for rows a batch can no longer serve in time"},
+    {"scheduler.ledger_retention_months", CONFIG_INT,
+     F(scheduler_conf, ledger_retention_months), 0, 1200, "0", 0,
+     "months of cost lines kept (0 = all); older month tables are dropped, "
+     "daily rollups stay"},
     {"scheduler.offpeak", CONFIG_SECTION, HAND, 0, 0, NULL, 0,
      "off-peak windows"},
     {"scheduler.offpeak.timezone", CONFIG_STRING, HAND, 0, 0, "\"UTC\"", 0,

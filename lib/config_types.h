@@ -60,6 +60,7 @@ struct scheduler_conf {
     int max_line_retries;   /* errored/expired lines re-batched (2) */
     int lease_s;            /* a claimed batch is another's after this (120) */
     int realtime_concurrency; /* calls at once in the realtime pass (16) */
+    int ledger_retention_months; /* cost_lines months kept; 0 = all (0) */
     char *timezone;         /* IANA name for windows ("UTC") */
     struct offpeak_window *windows; /* none: offpeak behaves like async */
     size_t n_windows;

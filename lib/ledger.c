@@ -1,4 +1,5 @@
 #include "ledger.h"
+#include "log.h"
 #include "utf8.h"
 
 #include <inttypes.h>
@@ -68,9 +69,12 @@ static const char SQL_RESULTS[] =
  * (reason in_flight, ledger_write_intents), and nothing else: a line stored
  * once is never stored twice. created_at becomes the time the outcome is
  * written, as for a line with no intent before it, so that a line's time
- * is when its cost became known (budgets and daily totals read it so). */
+ * is when its cost became known (budgets and daily totals read it so).
+ * ledger_month, the partition, is fixed before the call leaves: the UTC
+ * month of filed_ms, else of now (schema/014_partitioned_ledger.sql). */
 #define COST_LINES_UPSERT                                                    \
-    " ON CONFLICT (job_id, attempt) DO UPDATE SET tier = EXCLUDED.tier,"     \
+    " ON CONFLICT (job_id, attempt, ledger_month)"                           \
+    "  DO UPDATE SET tier = EXCLUDED.tier,"                                  \
     "  created_at = EXCLUDED.created_at,"                                    \
     "  provider = EXCLUDED.provider, model = EXCLUDED.model,"                \
     "  mode = EXCLUDED.mode, tokens_in = EXCLUDED.tokens_in,"                \
@@ -92,16 +96,24 @@ static const char SQL_COST_LINES[] =
     " tokens_in, tokens_cached_in, tokens_cache_write, tokens_out,"
     " cost_nanousd, baseline_nanousd, latency_ms, outcome, reason, task,"
     " feature, tenant, cohort, provider_request_id, client_request_id,"
-    " tokens_cache_write_1h)"
+    " tokens_cache_write_1h, ledger_month)"
     /* One row per key: an upsert may not touch a row twice. */
-    " SELECT DISTINCT ON (r.job_id, r.attempt) *"
+    " SELECT DISTINCT ON (r.job_id, r.attempt) r.job_id, r.attempt, r.tier,"
+    "  r.provider, r.model, r.mode, r.tokens_in, r.tokens_cached_in,"
+    "  r.tokens_cache_write, r.tokens_out, r.cost_nanousd,"
+    "  r.baseline_nanousd, r.latency_ms, r.outcome, r.reason, r.task,"
+    "  r.feature, r.tenant, r.cohort, r.provider_request_id,"
+    "  r.client_request_id, r.tokens_cache_write_1h,"
+    "  date_trunc('month', coalesce("
+    "   'epoch'::timestamptz + nullif(r.filed_ms, 0) * interval '1 ms',"
+    "   now()) AT TIME ZONE 'UTC')::date"
     " FROM json_to_recordset($1::json) AS r(job_id text,"
     "  attempt int, tier int, provider text, model text, mode text,"
     "  tokens_in bigint, tokens_cached_in bigint, tokens_cache_write bigint,"
     "  tokens_out bigint, cost_nanousd bigint, baseline_nanousd bigint,"
     "  latency_ms int, outcome text, reason text, task text, feature text,"
     "  tenant text, cohort text, provider_request_id text,"
-    "  client_request_id text, tokens_cache_write_1h bigint)"
+    "  client_request_id text, tokens_cache_write_1h bigint, filed_ms bigint)"
     COST_LINES_UPSERT;
 
 static const char SQL_TRACES[] =
@@ -344,6 +356,8 @@ static cJSON *cost_row(const struct ledger_cost_line *c, const char *job_id)
     put_text(o, "cohort", c->cohort);
     put_text_or_null(o, "provider_request_id", c->provider_request_id);
     put_text_or_null(o, "client_request_id", c->client_request_id);
+    if (c->filed_ms > 0)
+        put_int(o, "filed_ms", c->filed_ms);
     return o;
 }
 
@@ -605,6 +619,43 @@ int ledger_jobs_known(struct db *db, const char *const *ids, size_t n,
         if (i >= 1 && i <= n)
             known[i - 1] = true;
     }
+    PQclear(res);
+    return 0;
+}
+
+int ledger_partitions_ahead(struct db *db, int *created, char *errstr,
+                            size_t errstr_size)
+{
+    char ahead[16];
+    snprintf(ahead, sizeof(ahead), "%d", LEDGER_MONTHS_AHEAD);
+    const char *params[] = {ahead};
+    PGresult *res = db_query(db, "ledger partitions",
+                             "SELECT sluice_ledger_partitions_ahead($1::int)",
+                             1, params, errstr, errstr_size);
+    if (!res)
+        return SL_EDB;
+    if (created)
+        *created = atoi(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return 0;
+}
+
+int ledger_retain_months(struct db *db, int keep_months, int *dropped,
+                         char *errstr, size_t errstr_size)
+{
+    char keep[16];
+    snprintf(keep, sizeof(keep), "%d", keep_months);
+    const char *params[] = {keep};
+    PGresult *res = db_query(db, "ledger retention",
+                             "SELECT sluice_ledger_retain($1::int)", 1, params,
+                             errstr, errstr_size);
+    if (!res)
+        return SL_EDB;
+    for (int r = 0; r < PQntuples(res); r++)
+        log_info("ledger retention: dropped %s (older than %d months)",
+                 PQgetvalue(res, r, 0), keep_months);
+    if (dropped)
+        *dropped = PQntuples(res);
     PQclear(res);
     return 0;
 }

@@ -73,6 +73,11 @@ struct ledger_cost_line {
     const char *outcome, *reason, *task, *feature, *tenant, *cohort,
         *provider_request_id;
     const char *client_request_id; /* the id sent with the call; NULL none */
+    /* When the job run writing the line began (ms since the epoch): its UTC
+     * month is the line's partition (cost_lines.ledger_month), the same for
+     * the line written before a call and the one that replaces it. 0: now
+     * (a line that replaces nothing). */
+    int64_t filed_ms;
 };
 struct ledger_rejected {
     const char *job_id /* may be NULL */, *reason_code, *reason, *kafka_topic;
@@ -136,5 +141,24 @@ int ledger_write_intents(struct db *db, const struct ledger_cost_line *lines,
 int ledger_jobs_known(struct db *db, const char *const *ids, size_t n,
                       bool *known, char *errstr,
                       size_t errstr_size) SL_MUSTCHECK;
+
+/* cost_lines is partitioned by month (schema/014_partitioned_ledger.sql):
+ * a line whose month has no table cannot be written. Workers and the
+ * scheduler create this month's and the next LEDGER_MONTHS_AHEAD months'
+ * tables at start and every LEDGER_MONTHS_CHECK_MS, so a month's table
+ * exists long before its first line, whichever process runs. */
+#define LEDGER_MONTHS_AHEAD 3
+#define LEDGER_MONTHS_CHECK_MS (3600 * 1000)
+
+/* Creates the missing month tables; *created (may be NULL) gets how many.
+ * Returns 0 or SL_EDB. */
+int ledger_partitions_ahead(struct db *db, int *created, char *errstr,
+                            size_t errstr_size) SL_MUSTCHECK;
+
+/* Drops the month tables older than the last keep_months months (>= 1),
+ * logging each; the daily rollup keeps their sums. *dropped (may be NULL)
+ * gets how many. Returns 0 or SL_EDB. */
+int ledger_retain_months(struct db *db, int keep_months, int *dropped,
+                         char *errstr, size_t errstr_size) SL_MUSTCHECK;
 
 #endif

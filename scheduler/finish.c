@@ -183,6 +183,7 @@ static struct ledger_cost_line cost_line(struct finisher *f,
         .tenant = keep(f, row->tenant), .cohort = keep(f, row->cohort),
         .provider_request_id = keep(f, resp ? resp->response_id : NULL),
         .client_request_id = keep(f, call_id),
+        .filed_ms = f->s->now_ms, /* as the intent line's (realtime.c) */
     };
     /* The tier the provider says it served bills the call. */
     pricing_bill_line(&line, tier, &usage,
@@ -283,6 +284,7 @@ void finisher_unconfirmed(struct finisher *f, const struct pending_row *row,
         .task = keep(f, row->task_name), .feature = keep(f, row->feature),
         .tenant = keep(f, row->tenant), .cohort = keep(f, row->cohort),
         .client_request_id = keep(f, call_id),
+        .filed_ms = f->s->now_ms,
     };
     pricing_bill_line(&line, tier, bound, "realtime");
     add_entry(f, row, NULL, &line, NULL);

@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ledger.h"
 #include "log.h"
 #include "sched.h"
 
@@ -66,6 +67,21 @@ static void update_window(struct sched *s)
         log_error("scheduler: %s", err);
 }
 
+/* The coming months' cost_lines tables, and retention by whole months,
+ * on the first tick and then hourly (ledger.h). */
+static void keep_ledger_months(struct sched *s)
+{
+    char err[512];
+    if (s->now_ms < s->ledger_months_at_ms)
+        return;
+    s->ledger_months_at_ms = s->now_ms + LEDGER_MONTHS_CHECK_MS;
+    if (ledger_partitions_ahead(s->db, NULL, err, sizeof(err)) != SL_OK)
+        log_warn("scheduler: ledger month tables not checked: %s", err);
+    int keep = s->cfg->scheduler.ledger_retention_months;
+    if (keep > 0 && ledger_retain_months(s->db, keep, NULL, err, sizeof(err)) != SL_OK)
+        log_warn("scheduler: ledger retention not applied: %s", err);
+}
+
 static void tick(struct sched *s)
 {
     char err[512];
@@ -83,6 +99,7 @@ static void tick(struct sched *s)
     sched_realtime_due(s);
     sched_retrain_due(s);
     sched_refresh_gauges(s);
+    keep_ledger_months(s);
 }
 
 static int open_sched(struct sched *s, const struct config *cfg,

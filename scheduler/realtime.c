@@ -123,6 +123,7 @@ static bool write_intent(struct sched *s, const struct tier_conf *tier,
         .task = row->task_name, .feature = row->feature,
         .tenant = row->tenant, .cohort = row->cohort,
         .client_request_id = call_id,
+        .filed_ms = s->now_ms, /* the tick's: its outcome line's too (finish.c) */
     };
     pricing_bill_line(&l, tier, &st->bound, "realtime");
     char err[512] = "";

@@ -58,6 +58,7 @@ struct sched {
     volatile sig_atomic_t *stop; /* set by SIGTERM/SIGINT */
 
     int64_t now_ms;              /* start of the current tick */
+    int64_t ledger_months_at_ms; /* loop.c: next month-table check */
     bool lost_task_seen;         /* submit.c: a claim met a task not in the config */
     bool window_known;           /* windows configured */
     struct offpeak_state window;

@@ -127,6 +127,7 @@ BEGIN
     FROM pg_class c
     WHERE c.relnamespace = current_schema()::regnamespace
       AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+      AND NOT c.relispartition -- read through their table, by its grants
       AND c.relname NOT IN (SELECT relation FROM sluice_grants);
     IF missing IS NOT NULL THEN
         RAISE EXCEPTION 'no grants declared for %; add a row per relation to the grants table in schema/roles.sql (docs/operations.md, "Database roles")', missing;
@@ -210,3 +211,10 @@ DROP POLICY IF EXISTS sluice_replace_in_flight ON cost_lines;
 CREATE POLICY sluice_replace_in_flight ON cost_lines AS RESTRICTIVE FOR UPDATE
     TO sluice_worker, sluice_scheduler
     USING (outcome = 'unconfirmed' AND reason = 'in_flight') WITH CHECK (true);
+
+-- ---- 5. the ledger's partition functions (014) --------------------------------
+-- Workers and the scheduler create the coming months' cost_lines tables at
+-- start and hourly; only the scheduler drops old months (retention). The
+-- migration revoked both from PUBLIC.
+GRANT EXECUTE ON FUNCTION sluice_ledger_partitions_ahead(int) TO sluice_worker, sluice_scheduler;
+GRANT EXECUTE ON FUNCTION sluice_ledger_retain(int) TO sluice_scheduler;

@@ -7,6 +7,7 @@
 #include "db.h"
 #include "intake.h"
 #include "intents.h"
+#include "ledger.h"
 #include "log.h"
 #include "results.h"
 #include "shutdown.h"
@@ -94,6 +95,19 @@ static void check_cost_drift(struct worker *w)
         w->drift_running = true;
 }
 
+/* The coming months' cost_lines tables, on the first tick and then hourly
+ * (ledger.h): quick when they exist, as they nearly always do. */
+static void ensure_ledger_months(struct worker *w)
+{
+    char err[512];
+    int64_t now = sl_now_ms();
+    if (now < w->ledger_months_at_ms)
+        return;
+    w->ledger_months_at_ms = now + LEDGER_MONTHS_CHECK_MS;
+    if (ledger_partitions_ahead(w->db, NULL, err, sizeof(err)) != SL_OK)
+        log_warn("ledger month tables not checked: %s", err);
+}
+
 void housekeeping_on_tick(uv_timer_t *t)
 {
     struct worker *w = t->data;
@@ -112,6 +126,7 @@ void housekeeping_on_tick(uv_timer_t *t)
     claiming_renew(w);
     housekeeping_refresh_budget(w);
     check_cost_drift(w);
+    ensure_ledger_months(w);
     if (w->runs.draining && shutdown_drained(w))
         shutdown_stop_loop(w);
 }

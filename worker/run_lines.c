@@ -20,6 +20,7 @@ static struct run_line *new_line(struct job_run *run)
     memset(rl, 0, sizeof(*rl));
     rl->line.job_id = run->job->id;
     rl->line.attempt = run->attempt_base + (int)run->n_lines;
+    rl->line.filed_ms = run->received_ms;
     return rl;
 }
 
@@ -157,6 +158,7 @@ void run_lines_write_intent(struct job_run *run)
     memset(l, 0, sizeof(*l));
     l->job_id = run->job->id;
     l->attempt = run->attempt_base + (int)run->n_lines + 1;
+    l->filed_ms = run->received_ms; /* its replacement's month (new_line) */
     pricing_bill_line(l, job_run_tier(run), &run->call_bound, "realtime");
     l->outcome = "unconfirmed";
     l->reason = "in_flight";

@@ -71,6 +71,7 @@ struct worker {
     struct db *drift_db; /* used only by the pool thread while running */
     bool drift_running;
     int64_t drift_check_at_ms;
+    int64_t ledger_months_at_ms; /* next check of the month tables */
 
     struct ledger_batch *batch;
     struct job_run **done_runs;

@@ -132,15 +132,17 @@ check "upgrade from 012"
 # ---- the ledger's writes ---------------------------------------------------------
 # The ledger's statement (lib/ledger.c): an intent line written before the
 # call, then replaced by the outcome, whose created_at moves to the next day
-# and month (2025-04-30 23:59:59 -> 2025-05-01 00:00:02).
+# and month (2025-04-30 23:59:59 -> 2025-05-01 00:00:02). Both are filed in
+# the month the job's run began (ledger_month, schema/014): April.
 upsert() { # usage: upsert JOB ATTEMPT OUTCOME REASON COST CREATED_AT
     psql_val "INSERT INTO cost_lines (job_id, attempt, tier, provider, model, mode, tokens_in,
                   tokens_cached_in, tokens_cache_write, tokens_out, cost_nanousd,
                   baseline_nanousd, latency_ms, outcome, reason, task, feature, tenant, cohort,
-                  client_request_id, tokens_cache_write_1h, created_at)
+                  client_request_id, tokens_cache_write_1h, created_at, ledger_month)
               VALUES ('$1', $2, 1, 'emu-openai', 'gpt-6-luna', 'realtime', 120, 0, 0, 30, $5,
-                      9000, 40, '$3', $4, 'intent', 'search', 't1', '2025Q1', 'c-$1-$2', 0, '$6')
-              ON CONFLICT (job_id, attempt) DO UPDATE SET tier = EXCLUDED.tier,
+                      9000, 40, '$3', $4, 'intent', 'search', 't1', '2025Q1', 'c-$1-$2', 0, '$6',
+                      '2025-04-01')
+              ON CONFLICT (job_id, attempt, ledger_month) DO UPDATE SET tier = EXCLUDED.tier,
                   created_at = EXCLUDED.created_at, provider = EXCLUDED.provider,
                   model = EXCLUDED.model, mode = EXCLUDED.mode, tokens_in = EXCLUDED.tokens_in,
                   tokens_cached_in = EXCLUDED.tokens_cached_in,
@@ -168,6 +170,8 @@ upsert late-1 1 accepted NULL 1234 '2025-05-01 00:00:02+00'
     || fail "the outcome is not in 2025-05-01's rollup"
 # A second upsert of the same key changes nothing (the line is final).
 upsert late-1 1 accepted NULL 5555 '2025-05-01 00:00:03+00'
+[ "$(psql_val "SELECT tableoid::regclass || ' ' || cost_nanousd FROM cost_lines WHERE job_id = 'late-1'")" \
+    = "cost_lines_2025_04 1234" ] || fail "late-1's line is not one line, in April's table"
 check "intent line replaced on the next day and month"
 
 psql_val "UPDATE cost_lines SET provider_request_id = 'req-' || job_id
@@ -214,7 +218,7 @@ writer() { # usage: writer N ORDER
                      't' || (i % 10), '2025Q1',
                      timestamptz '2025-04-30 23:59:59+00' + (i % 2) * interval '2 s'
               FROM generate_series(1, 50) i ORDER BY i $2
-              ON CONFLICT (job_id, attempt) DO UPDATE SET outcome = EXCLUDED.outcome,
+              ON CONFLICT (job_id, attempt, ledger_month) DO UPDATE SET outcome = EXCLUDED.outcome,
                   reason = EXCLUDED.reason, cost_nanousd = EXCLUDED.cost_nanousd,
                   created_at = EXCLUDED.created_at + interval '1 s'
               WHERE cost_lines.outcome = 'unconfirmed' AND cost_lines.reason = 'in_flight';"
@@ -232,6 +236,29 @@ done
 [ "$(psql_val "SELECT count(*) FROM cost_lines WHERE job_id LIKE 'w%' AND outcome = 'unconfirmed'")" = 0 ] \
     || fail "concurrent writers: intent lines not replaced"
 check "four concurrent writers on the same keys"
+
+# Retention (schema/014): the scheduler drops the month tables older than
+# scheduler.ledger_retention_months; the rollup keeps their days, so the
+# reports over them do not change, but for the learning curve, which reads
+# each job's own lines (v_jobs_by_second; docs/operations.md says so).
+dump_reports >"$RUN/report.kept"
+old_months=$(psql_val "SELECT count(*) FROM pg_inherits WHERE inhparent = 'cost_lines'::regclass
+                       AND inhrelid::regclass::text LIKE 'cost_lines_2025_%'")
+[ "$old_months" -ge 3 ] || fail "expected 2025's month tables, found $old_months"
+jq '.scheduler.ledger_retention_months = 2' "$SLUICE_CONFIG" >"$RUN/retain.json"
+SLUICE_CONFIG=$RUN/retain.json "$SLUICE" scheduler --once >"$RUN/retain.log" 2>&1 \
+    || { cat "$RUN/retain.log" >&2; fail "scheduler --once with retention"; }
+[ "$(grep -c 'ledger retention: dropped cost_lines_2025_' "$RUN/retain.log")" = "$old_months" ] \
+    || { cat "$RUN/retain.log" >&2; fail "the scheduler did not drop 2025's $old_months month tables"; }
+[ "$(psql_val "SELECT count(*) FROM cost_lines WHERE ledger_month < '2026-01-01'")" = 0 ] \
+    || fail "lines of dropped months remain"
+[ "$(psql_val "SELECT count(*) FROM cost_lines")" -gt 0 ] || fail "retention dropped this month's lines"
+dump_reports >"$RUN/report.retained"
+grep -q '^bill,' "$RUN/report.retained" || fail "no bill after retention"
+diff <(grep -v '^learning_curve,' "$RUN/report.kept") \
+     <(grep -v '^learning_curve,' "$RUN/report.retained") >"$RUN/diff" \
+    || { head -n 20 "$RUN/diff" >&2; fail "the reports changed when old month tables were dropped"; }
+pass "retention: $old_months month tables of 2025 dropped by the scheduler, reports unchanged"
 
 # TRUNCATE (test fixtures use it) empties the rollup too.
 psql_val "TRUNCATE cost_lines" >/dev/null

@@ -45,16 +45,24 @@ it_synthetic_ledger() {
                 base = (a == n) ? tin * 100 + tout * 500 : 0
                 print id, a, a, providers[a], models[a], lmode, tin, cached, cw, tout, cost, base, \
                       10 * a, outcome, task, feature, tenant, cohort, ts > (run "/lines.csv")
+                print month > (run "/lines_month.csv")
                 print day, month, feature, tenant, cohort, task, a, providers[a], models[a], lmode, \
                       (outcome != "escalated"), (outcome == "escalated"), (outcome == "failed"), \
                       tin, cached, cw, tout, cost, base > (run "/lines_x.csv")
             }
         }
     }'
+    # A partitioned ledger (schema/014) files each line under its month.
+    local cols="created_at" file=$RUN/lines.csv
+    if [ "$(psql_val "SELECT to_regprocedure('sluice_ledger_partitions(date, date)') IS NOT NULL")" = t ]; then
+        psql_val "SELECT sluice_ledger_partitions('2025-03-01', '2025-04-01')" >/dev/null
+        paste -d, "$RUN/lines.csv" "$RUN/lines_month.csv" >"$RUN/lines_filed.csv"
+        cols="created_at, ledger_month" file=$RUN/lines_filed.csv
+    fi
     psql -X -q -v ON_ERROR_STOP=1 <<SQL || fail "loading the synthetic ledger"
 \copy jobs (job_id, task, mode, feature, tenant, cohort, user_tier, input_chars, received_at, finished_at) FROM '$RUN/jobs.csv' WITH (FORMAT csv)
 \copy results (job_id, status, source, tier, attempts, created_at) FROM '$RUN/results.csv' WITH (FORMAT csv)
-\copy cost_lines (job_id, attempt, tier, provider, model, mode, tokens_in, tokens_cached_in, tokens_cache_write, tokens_out, cost_nanousd, baseline_nanousd, latency_ms, outcome, task, feature, tenant, cohort, created_at) FROM '$RUN/lines.csv' WITH (FORMAT csv)
+\copy cost_lines (job_id, attempt, tier, provider, model, mode, tokens_in, tokens_cached_in, tokens_cache_write, tokens_out, cost_nanousd, baseline_nanousd, latency_ms, outcome, task, feature, tenant, cohort, $cols) FROM '$file' WITH (FORMAT csv)
 SQL
     [ "$(psql_val "SELECT count(*) FROM cost_lines")" -eq "$(wc -l <"$RUN/lines.csv")" ] || fail "cost lines not loaded"
 }

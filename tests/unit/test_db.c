@@ -553,6 +553,75 @@ static void test_ledger_reconnect(void **state)
     ledger_batch_free(b);
 }
 
+/* cost_lines is partitioned by month (schema/014): the line written before
+ * a call and the outcome replacing it share their run's month whenever they
+ * are written; a line of no run files under now's month; month tables are
+ * created ahead and old ones dropped with their sums kept by the rollup. */
+static void test_ledger_month_partitions(void **state)
+{
+    (void)state;
+    migrate_ok(db);
+    pg_fixture_exec(db, "SELECT sluice_ledger_partitions('2025-01-01', '2025-02-01')");
+    struct sample s;
+    sample_init(&s, "month", 1);
+    /* The run began a second before February; its outcome is written after. */
+    const int64_t jan31 = 1738367999000LL; /* 2025-01-31T23:59:59Z */
+    struct ledger_cost_line intent = s.lines[0];
+    intent.job_id = s.id;
+    intent.outcome = "unconfirmed";
+    intent.reason = "in_flight";
+    intent.cost_nanousd = 999999;
+    intent.filed_ms = jan31;
+    assert_int_equal(ledger_write_intents(db, &intent, 1, errstr, sizeof errstr), 0);
+    s.lines[0].filed_ms = jan31;
+    s.lines[1].filed_ms = 0;
+    struct ledger_batch *b = ledger_batch_new();
+    ledger_batch_add_job(b, &s.job, &s.result, s.lines, 2);
+    assert_int_equal(ledger_write(db, b, NULL, errstr, sizeof errstr), 0);
+    ledger_batch_free(b);
+
+    assert_int_equal(count_where(db, "cost_lines", "month"), 2);
+    assert_int_equal(pg_fixture_query_int(db,
+        "SELECT count(*) FROM cost_lines_2025_01 WHERE job_id = 'month-000001'"
+        " AND attempt = 1 AND outcome = 'escalated' AND cost_nanousd = 15000"), 1);
+    assert_int_equal(pg_fixture_query_int(db,
+        "SELECT count(*) FROM cost_lines WHERE job_id = 'month-000001' AND attempt = 2"
+        " AND tableoid::regclass::text = sluice_ledger_partition_name("
+        "  date_trunc('month', now() AT TIME ZONE 'UTC')::date)"), 1);
+
+    /* Ahead: a missing coming month is created again, present ones are not. */
+    int created = -1;
+    assert_int_equal(ledger_partitions_ahead(db, &created, errstr, sizeof errstr), 0);
+    assert_int_equal(created, 0);
+    pg_fixture_exec(db, "DO $$ BEGIN EXECUTE format('DROP TABLE %I', sluice_ledger_partition_name("
+                        "(date_trunc('month', now() AT TIME ZONE 'UTC') + interval '2 months')::date));"
+                        " END $$");
+    assert_int_equal(ledger_partitions_ahead(db, &created, errstr, sizeof errstr), 0);
+    assert_int_equal(created, 1);
+
+    /* Retention keeps this month and the last even when asked for one. */
+    pg_fixture_exec(db, "SELECT sluice_ledger_partitions("
+                        "(now() AT TIME ZONE 'UTC' - interval '1 month')::date,"
+                        "(now() AT TIME ZONE 'UTC' - interval '1 month')::date)");
+    /* The lines were written today, whichever month files them. */
+    static const char today_sum[] = "SELECT sum(cost_nanousd) FROM cost_daily"
+                                    " WHERE day = (now() AT TIME ZONE 'UTC')::date";
+    long long day_before = pg_fixture_query_int(db, today_sum);
+    assert_true(day_before >= 30001);
+    int dropped = -1;
+    assert_int_equal(ledger_retain_months(db, 1, &dropped, errstr, sizeof errstr), 0);
+    assert_int_equal(dropped, 2); /* January and February 2025 */
+    assert_int_equal(pg_fixture_query_int(db,
+        "SELECT count(*) FROM pg_inherits WHERE inhparent = 'cost_lines'::regclass"
+        " AND inhrelid::regclass::text IN ('cost_lines_2025_01', 'cost_lines_2025_02')"), 0);
+    assert_int_equal(pg_fixture_query_int(db,
+        "SELECT count(*) FROM pg_inherits WHERE inhparent = 'cost_lines'::regclass"
+        " AND inhrelid::regclass::text = sluice_ledger_partition_name("
+        "  (date_trunc('month', now() AT TIME ZONE 'UTC') - interval '1 month')::date)"), 1);
+    assert_int_equal(count_where(db, "cost_lines", "month"), 1);
+    assert_int_equal(pg_fixture_query_int(db, today_sum), day_before);
+}
+
 static void test_ledger_throughput(void **state)
 {
     (void)state;
@@ -605,6 +674,7 @@ int main(void)
         cmocka_unit_test(test_ledger_jobs_known),
         cmocka_unit_test(test_ledger_failure_rolls_back),
         cmocka_unit_test(test_ledger_reconnect),
+        cmocka_unit_test(test_ledger_month_partitions),
         cmocka_unit_test(test_ledger_throughput),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
