@@ -199,6 +199,16 @@ LANGUAGE sql IMMUTABLE AS $fn$
     SELECT date_trunc('month', t AT TIME ZONE 'UTC')::date
 $fn$;
 
+-- The start of the oldest month whose lines are kept (retention drops the
+-- older ones): per-job costs are whole from there on.
+CREATE FUNCTION sluice_ledger_kept_since() RETURNS timestamptz
+LANGUAGE sql STABLE AS $fn$
+    SELECT coalesce(min(to_date(substring(c.relname FROM '^cost_lines_([0-9]{4}_[0-9]{2})$'),
+                                'YYYY_MM')), 'infinity')::timestamp AT TIME ZONE 'UTC'
+    FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+    WHERE i.inhparent = 'cost_lines'::regclass
+$fn$;
+
 CREATE OR REPLACE VIEW v_jobs_daily AS
 SELECT (j.finished_at AT TIME ZONE 'UTC')::date AS day,
        j.feature, j.tenant, j.cohort, j.task, j.user_tier, j.mode,
@@ -238,6 +248,10 @@ LEFT JOIN LATERAL (SELECT sum(cost_nanousd) AS cost_nanousd,
                      AND l.ledger_month >= sluice_ledger_month(j.received_at - interval '1 month')
                      AND l.ledger_month <= sluice_ledger_month(coalesce(j.finished_at, 'infinity')
                                                                + interval '1 day')) c ON true
+-- Jobs whose lines retention dropped would count with no cost: the curve
+-- starts where the kept lines do (the bill and the daily views read the
+-- rollup and keep every day).
+WHERE j.finished_at >= sluice_ledger_kept_since()
 GROUP BY 1, 2, 3, 4, 5;
 
 -- Creating and dropping months is for the roles schema/roles.sql names.

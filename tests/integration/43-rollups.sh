@@ -239,8 +239,8 @@ check "four concurrent writers on the same keys"
 
 # Retention (schema/014): the scheduler drops the month tables older than
 # scheduler.ledger_retention_months; the rollup keeps their days, so the
-# reports over them do not change, but for the learning curve, which reads
-# each job's own lines (v_jobs_by_second; docs/operations.md says so).
+# reports over them do not change, but for the learning curve, which needs
+# each job's own lines (v_jobs_by_second) and so starts where they do.
 dump_reports >"$RUN/report.kept"
 old_months=$(psql_val "SELECT count(*) FROM pg_inherits WHERE inhparent = 'cost_lines'::regclass
                        AND inhrelid::regclass::text LIKE 'cost_lines_2025_%'")
@@ -255,6 +255,9 @@ SLUICE_CONFIG=$RUN/retain.json "$SLUICE" scheduler --once >"$RUN/retain.log" 2>&
 [ "$(psql_val "SELECT count(*) FROM cost_lines")" -gt 0 ] || fail "retention dropped this month's lines"
 dump_reports >"$RUN/report.retained"
 grep -q '^bill,' "$RUN/report.retained" || fail "no bill after retention"
+grep -q '^learning_curve,2025-' "$RUN/report.kept" || fail "no learning curve of 2025 before retention"
+! grep -q '^learning_curve,2025-' "$RUN/report.retained" \
+    || fail "the learning curve still shows 2025, whose lines were dropped"
 diff <(grep -v '^learning_curve,' "$RUN/report.kept") \
      <(grep -v '^learning_curve,' "$RUN/report.retained") >"$RUN/diff" \
     || { head -n 20 "$RUN/diff" >&2; fail "the reports changed when old month tables were dropped"; }
