@@ -27,8 +27,7 @@ LOCK TABLE cost_lines IN ACCESS EXCLUSIVE MODE;
 
 -- ---- 1. the views that read cost_lines, as their text says it -------------
 CREATE TEMP TABLE ledger_views ON COMMIT DROP AS
-SELECT DISTINCT r.ev_class AS view_oid, r.ev_class::regclass::text AS name,
-       pg_get_viewdef(r.ev_class) AS def
+SELECT DISTINCT r.ev_class::regclass::text AS name, pg_get_viewdef(r.ev_class) AS def
 FROM pg_depend d
 JOIN pg_rewrite r ON r.oid = d.objid
 WHERE d.classid = 'pg_rewrite'::regclass
