@@ -190,9 +190,11 @@ DROP TABLE cost_lines_unpartitioned;
 -- Two views look up each job's lines (by job_id, which does not say the
 -- month): unbounded, every lookup would probe every month's index. A job's
 -- lines are filed under the months its runs began, which lie between its
--- arrival (less a month: a run released before the jobs row was written)
--- and its end (plus a day of clock skew), so the lookups probe those
--- months only (run-time partition pruning).
+-- arrival and its end (a day either side for clocks), so a lookup probes
+-- one month, two near a month's end (run-time partition pruning). A run
+-- released at shutdown before the jobs row was written, and run again more
+-- than a day later across a month's start, would leave its first lines out
+-- of these two views (never out of the rollup, the bill or v_job_costs).
 CREATE FUNCTION sluice_ledger_month(t timestamptz) RETURNS date
 LANGUAGE sql IMMUTABLE AS $fn$
     SELECT date_trunc('month', t AT TIME ZONE 'UTC')::date
@@ -223,7 +225,7 @@ LEFT JOIN results r ON r.job_id = j.job_id
 -- conditions (a plain join's would be checked after probing every month).
 LEFT JOIN LATERAL (SELECT l.mode FROM cost_lines l
                    WHERE l.job_id = r.job_id AND l.attempt = r.attempts
-                     AND l.ledger_month >= sluice_ledger_month(j.received_at - interval '1 month')
+                     AND l.ledger_month >= sluice_ledger_month(j.received_at - interval '1 day')
                      AND l.ledger_month <= sluice_ledger_month(coalesce(j.finished_at, 'infinity')
                                                                + interval '1 day')
                    LIMIT 1) c ON true
@@ -244,7 +246,7 @@ LEFT JOIN results r ON r.job_id = j.job_id
 LEFT JOIN LATERAL (SELECT sum(cost_nanousd) AS cost_nanousd,
                           sum(baseline_nanousd) AS baseline_nanousd
                    FROM cost_lines l WHERE l.job_id = j.job_id
-                     AND l.ledger_month >= sluice_ledger_month(j.received_at - interval '1 month')
+                     AND l.ledger_month >= sluice_ledger_month(j.received_at - interval '1 day')
                      AND l.ledger_month <= sluice_ledger_month(coalesce(j.finished_at, 'infinity')
                                                                + interval '1 day')) c ON true
 -- Jobs whose lines retention dropped would count with no cost: the curve
