@@ -252,7 +252,7 @@ LEFT JOIN LATERAL (SELECT sum(cost_nanousd) AS cost_nanousd,
 -- Jobs whose lines retention dropped would count with no cost: the curve
 -- starts where the kept lines do (the bill and the daily views read the
 -- rollup and keep every day).
-WHERE j.finished_at >= sluice_ledger_kept_since()
+WHERE j.finished_at >= (SELECT sluice_ledger_kept_since()) -- once, not per row
 GROUP BY 1, 2, 3, 4, 5;
 
 -- Creating and dropping months is for the roles schema/roles.sql names.
