@@ -259,3 +259,54 @@ GROUP BY 1, 2, 3, 4, 5;
 REVOKE ALL ON FUNCTION sluice_ledger_partitions(date, date) FROM PUBLIC;
 REVOKE ALL ON FUNCTION sluice_ledger_partitions_ahead(int) FROM PUBLIC;
 REVOKE ALL ON FUNCTION sluice_ledger_retain(int) FROM PUBLIC;
+
+-- ---- 9. a claim reads the job's recent months only --------------------------
+-- sluice_claim_jobs (008) numbers a claimed job's calls after its highest
+-- cost line, looked up by job id for every message a worker takes: over
+-- all months that would probe every month's index per job. A job's earlier
+-- lines come from runs released in the last few minutes or hours (a lease,
+-- a restart, a replay within the topic's retention), so the last two months
+-- hold them; a run older than that would only see its attempt numbers
+-- reused under another month, each line still its own call. The lookup is
+-- also made for claimed ids only (done and busy ones never use it).
+CREATE OR REPLACE FUNCTION sluice_claim_jobs(ids json, claim_owner text, lease_ms bigint)
+RETURNS TABLE (idx bigint, claim_state text, base_attempt int)
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    took text[];
+BEGIN
+    WITH wanted AS (
+        SELECT DISTINCT a.id FROM json_array_elements_text(ids) AS a(id)
+        WHERE NOT EXISTS (SELECT 1 FROM jobs j WHERE j.job_id = a.id)),
+    ins AS (
+        INSERT INTO job_claims AS c (job_id, owner, lease_until)
+        SELECT w.id, claim_owner, now() + lease_ms * interval '1 ms'
+        FROM wanted w ORDER BY w.id
+        ON CONFLICT (job_id) DO UPDATE
+            SET owner = EXCLUDED.owner, lease_until = EXCLUDED.lease_until,
+                claimed_at = now()
+            WHERE c.lease_until < clock_timestamp()
+        RETURNING c.job_id)
+    SELECT coalesce(array_agg(ins.job_id), '{}') INTO took FROM ins;
+
+    DELETE FROM job_claims c
+    WHERE c.job_id = ANY (took) AND c.owner = claim_owner
+      AND EXISTS (SELECT 1 FROM jobs j WHERE j.job_id = c.job_id);
+
+    RETURN QUERY
+    SELECT s.i, s.state,
+           CASE WHEN s.state = 'claimed' THEN
+               coalesce((SELECT max(cl.attempt) FROM cost_lines cl
+                         WHERE cl.job_id = s.id
+                           AND cl.ledger_month >= sluice_ledger_month(now() - interval '2 months')), 0)
+           ELSE 0 END
+    FROM (SELECT a.i, a.id,
+                 CASE WHEN EXISTS (SELECT 1 FROM jobs j WHERE j.job_id = a.id) THEN 'done'
+                      WHEN a.id = ANY (took)
+                           AND row_number() OVER (PARTITION BY a.id ORDER BY a.i) = 1
+                           THEN 'claimed'
+                      ELSE 'busy' END AS state
+          FROM json_array_elements_text(ids) WITH ORDINALITY AS a(id, i)) s
+    ORDER BY s.i;
+END
+$fn$;

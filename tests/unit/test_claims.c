@@ -156,6 +156,20 @@ static void test_release_and_base_attempt(void **state)
     take("w2", 60000, &id, 1, &st, &base);
     assert_int_equal(st, CLAIM_TAKEN);
     assert_int_equal(base, 2);
+    /* A run begun last month filed its line in last month's table
+     * (schema/014): it counts too. */
+    assert_int_equal(claims_release(db, "w2", &id, 1, errstr, sizeof errstr), SL_OK);
+    pg_fixture_exec(db, "SELECT sluice_ledger_partitions(now()::date - 31, now()::date - 31)");
+    pg_fixture_exec(db, "INSERT INTO cost_lines (job_id, attempt, tier, provider,"
+                        " model, mode, tokens_in, tokens_cached_in, tokens_out,"
+                        " cost_nanousd, baseline_nanousd, latency_ms, outcome,"
+                        " task, feature, tenant, cohort, ledger_month)"
+                        " VALUES ('r1', 3, 1, 'p', 'm', 'realtime', 1, 0, 1, 1, 0, 1,"
+                        " 'unconfirmed', 't', '', '', '',"
+                        " date_trunc('month', now() - interval '31 days')::date)");
+    take("w1", 60000, &id, 1, &st, &base);
+    assert_int_equal(st, CLAIM_TAKEN);
+    assert_int_equal(base, 3);
 }
 
 int main(void)
