@@ -68,9 +68,14 @@ $fn$;
 -- workers and the scheduler call it at start and then hourly (creating a
 -- partition needs the table's owner), and a row whose month has no table
 -- cannot be written. The names are checked before any lock is taken, so
--- the usual call, with every month present, locks nothing.
+-- the usual call, with every month present, locks nothing. Creating (and
+-- dropping, below) takes the ledger's exclusive lock: queued behind a long
+-- report it would stall every write queued behind it, so it gives up after
+-- lock_timeout and the next hourly call tries again (months are made three
+-- ahead).
 CREATE FUNCTION sluice_ledger_partitions(first date, last date) RETURNS int
-LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $fn$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT
+SET lock_timeout = '2s' AS $fn$
 DECLARE
     m date := date_trunc('month', first)::date;
     created int := 0;
@@ -109,7 +114,8 @@ $fn$;
 -- fires no row trigger. Only the scheduler calls it, when
 -- scheduler.ledger_retention_months > 0.
 CREATE FUNCTION sluice_ledger_retain(keep_months int) RETURNS SETOF text
-LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $fn$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT
+SET lock_timeout = '2s' AS $fn$
 DECLARE
     cutoff date := (date_trunc('month', now() AT TIME ZONE 'UTC')
                     - (greatest(keep_months, 2) - 1) * interval '1 month')::date;

@@ -593,9 +593,25 @@ static void test_ledger_month_partitions(void **state)
     int created = -1;
     assert_int_equal(ledger_partitions_ahead(db, &created, errstr, sizeof errstr), 0);
     assert_int_equal(created, 0);
-    pg_fixture_exec(db, "DO $$ BEGIN EXECUTE format('DROP TABLE %I', sluice_ledger_partition_name("
-                        "(date_trunc('month', now() AT TIME ZONE 'UTC') + interval '2 months')::date));"
-                        " END $$");
+    static const char drop_month_ahead[] =
+        "DO $$ BEGIN EXECUTE format('DROP TABLE %I', sluice_ledger_partition_name("
+        "(date_trunc('month', now() AT TIME ZONE 'UTC') + interval '2 months')::date));"
+        " END $$";
+    pg_fixture_exec(db, drop_month_ahead);
+    assert_int_equal(ledger_partitions_ahead(db, &created, errstr, sizeof errstr), 0);
+    assert_int_equal(created, 1);
+
+    /* Behind a long reader of the ledger, creating a month gives up after
+     * its lock_timeout instead of queueing every write behind it; once the
+     * reader is done, the next call creates it. */
+    pg_fixture_exec(db, drop_month_ahead);
+    struct db *reader = open_db("sluice");
+    pg_fixture_exec(reader, "BEGIN");
+    pg_fixture_exec(reader, "SELECT count(*) FROM cost_lines");
+    assert_int_equal(ledger_partitions_ahead(db, &created, errstr, sizeof errstr), SL_EDB);
+    assert_non_null(strstr(errstr, "lock timeout"));
+    pg_fixture_exec(reader, "COMMIT");
+    db_close(reader);
     assert_int_equal(ledger_partitions_ahead(db, &created, errstr, sizeof errstr), 0);
     assert_int_equal(created, 1);
 
@@ -652,8 +668,9 @@ static void test_ledger_throughput(void **state)
     assert_int_equal(pg_fixture_query_int(db, "SELECT count(*) FROM cost_lines "
                                               "WHERE job_id LIKE 'perf%'"),
                      JOBS * BATCHES * 2);
-    /* A loose floor: catches a statement-per-row regression, not noise. */
-    assert_true(per_s > 2000.0);
+    /* The rate is printed, never asserted: a test's timing depends on the
+     * machine (it fell below a 2,000 jobs/s floor once with two suites
+     * running alongside); ops/bench-pipeline measures throughput. */
     ledger_batch_free(b);
     free(fresh);
     free(s);
