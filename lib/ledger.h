@@ -151,13 +151,14 @@ int ledger_jobs_known(struct db *db, const char *const *ids, size_t n,
 #define LEDGER_MONTHS_CHECK_MS (3600 * 1000)
 
 /* Creates the missing month tables; *created (may be NULL) gets how many.
- * Returns 0 or SL_EDB. */
+ * Returns 0 or SL_EDB (also when a lock was not had within 2 s). */
 int ledger_partitions_ahead(struct db *db, int *created, char *errstr,
                             size_t errstr_size) SL_MUSTCHECK;
 
-/* Drops the month tables older than the last keep_months months (>= 1),
- * logging each; the daily rollup keeps their sums. *dropped (may be NULL)
- * gets how many. Returns 0 or SL_EDB. */
+/* Drops the month tables older than the last keep_months months (>= 1;
+ * this month and the last are always kept), logging each; the daily
+ * rollup keeps their sums. *dropped (may be NULL) gets how many. Returns 0
+ * or SL_EDB (also when a lock was not had within 2 s: try again later). */
 int ledger_retain_months(struct db *db, int keep_months, int *dropped,
                          char *errstr, size_t errstr_size) SL_MUSTCHECK;
 
