@@ -44,11 +44,15 @@
 #define CALL_ID_MAX 160
 
 /* The job's highest cost line so far follows the pending columns: calls
- * are numbered after it (see the file comment). */
+ * are numbered after it (see the file comment). Its lines are filed under
+ * the months its runs began, from its arrival on: the lookup reads those
+ * month tables only (schema/014). */
 static const char SQL_URGENT[] =
     "SELECT " PENDING_COLUMNS ","
     " COALESCE((SELECT max(c.attempt) FROM cost_lines c"
-    "           WHERE c.job_id = p.job_id), 0)"
+    "           WHERE c.job_id = p.job_id AND c.ledger_month >="
+    "            sluice_ledger_month((SELECT j.received_at FROM jobs j"
+    "             WHERE j.job_id = p.job_id) - interval '1 day')), 0)"
     " FROM pending p WHERE p.state = 'ready'"
     " AND p.deadline < to_timestamp($1::float8 / 1000)"
     " AND p.not_before <= now() ORDER BY p.deadline, p.id LIMIT $2::int"
