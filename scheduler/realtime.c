@@ -165,22 +165,6 @@ enum tier_calls {
     CALLS_CUT   /* calls made, then an intent line failed: retry later */
 };
 
-/* After a flex 429: the wait before flex is tried again (the server's
- * hint_ms when given), or -1 for standard realtime from now on
- * (lib/provider/flex.h). */
-static int64_t after_flex_429(const struct provider_conf *p,
-                              const struct pending_row *row, int *flex_429s,
-                              int64_t hint_ms)
-{
-    int64_t delay = flex_after_429(p, flex_429s, hint_ms, sl_rand01(),
-                                   row->deadline_ms, sl_now_ms());
-    metrics_count(telemetry()->provider_retries, 1, p->name, NULL, NULL);
-    metrics_count(telemetry()->flex_calls, 1, p->name, "unavailable", NULL);
-    if (delay < 0)
-        metrics_count(telemetry()->flex_calls, 1, p->name, "fallback", NULL);
-    return delay;
-}
-
 /* One call: its intent line first, then the request. Returns false when
  * the intent line could not be written (no call made). */
 static bool call_once(struct sched *s, struct batch_client *client,
@@ -233,8 +217,12 @@ static enum tier_calls call_tier(struct sched *s, struct batch_client *client,
         if (!call_once(s, client, tier, st, flex, &rc, &call))
             return calls > 0 ? CALLS_CUT : CALLS_NONE;
         if (flex && st->resp.http_status == 429 && !st->resp.no_retry) {
-            int64_t delay = after_flex_429(p, &st->row, &flex_429s,
-                                           call.retry_after_ms);
+            /* The wait before flex is tried again (the server's hint when
+             * given), or -1 for standard realtime from now on. */
+            int64_t delay = flex_after_429(p, &flex_429s, call.retry_after_ms,
+                                           sl_rand01(), st->row.deadline_ms,
+                                           sl_now_ms());
+            telemetry_count_flex_429(p->name, delay);
             if (delay > 0)
                 sleep_ms(delay);
             continue;

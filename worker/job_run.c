@@ -247,7 +247,7 @@ static void judge_answer(struct job_run *run, const struct llm_response *resp,
         return;
     }
     run_lines_add(run, resp, on_last_tier(run) ? "failed" : "escalated",
-             verdict_name(v), latency_us);
+                  verdict_name(v), latency_us);
     llm_answer_clear(&run->answer);
     climb_or_fail(run, verdict_name(v));
 }
@@ -320,10 +320,8 @@ static void flex_429(struct job_run *run, const struct http_response *http)
                                     sl_now_ms() / 1000);
     int64_t delay = flex_after_429(p, &run->flex_429s, hint, sl_rand01(),
                                    run->job->deadline_ms, sl_now_ms());
-    metrics_count(telemetry()->provider_retries, 1, p->name, NULL, NULL);
-    metrics_count(telemetry()->flex_calls, 1, p->name, "unavailable", NULL);
+    telemetry_count_flex_429(p->name, delay);
     if (delay < 0) {
-        metrics_count(telemetry()->flex_calls, 1, p->name, "fallback", NULL);
         call_tier(run);
         return;
     }
@@ -407,7 +405,7 @@ static void on_http_done(const struct http_response *http, void *arg)
                 http->transport_error ? http->error : "",
                 resp.error_type ? resp.error_type : err);
         run_lines_add(run, &resp, on_last_tier(run) ? "failed" : "escalated",
-                 "provider_failed", latency_us);
+                      "provider_failed", latency_us);
         climb_or_fail(run, "provider_failed");
     }
     llm_response_clear(&resp);
@@ -468,7 +466,7 @@ void job_run_send(struct job_run *run)
     run->pending_url = NULL;
     if (http_multi_submit(run->host->http, &req) != SL_OK) {
         run_lines_add(run, NULL, on_last_tier(run) ? "failed" : "escalated",
-                 "provider_failed", 0);
+                      "provider_failed", 0);
         climb_or_fail(run, "request could not be submitted");
     } else {
         metrics_count(telemetry()->inflight_calls, 1, NULL, NULL, NULL);

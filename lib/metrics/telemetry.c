@@ -123,3 +123,11 @@ const char *telemetry_tier(int tier)
     return tier >= 0 && (size_t)tier < SL_ARRAY_LEN(names) ? names[tier]
                                                            : METRICS_OTHER;
 }
+
+void telemetry_count_flex_429(const char *provider, int64_t delay)
+{
+    metrics_count(families.provider_retries, 1, provider, NULL, NULL);
+    metrics_count(families.flex_calls, 1, provider, "unavailable", NULL);
+    if (delay < 0)
+        metrics_count(families.flex_calls, 1, provider, "fallback", NULL);
+}

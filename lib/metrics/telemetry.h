@@ -12,6 +12,8 @@
 #ifndef SL_TELEMETRY_H
 #define SL_TELEMETRY_H
 
+#include <stdint.h>
+
 #include "metrics.h"
 
 struct telemetry {
@@ -60,5 +62,9 @@ const struct telemetry *telemetry(void);
 /* A tier number as a label value: "0" (local) .. "8", else "_other".
  * Returns a static string. */
 const char *telemetry_tier(int tier);
+/* A flex 429 (lib/provider/flex.h), as the worker and the scheduler's
+ * realtime pass both count it: a provider retry, flex unavailable, and a
+ * fallback to standard realtime when flex_after_429 gave up (delay < 0). */
+void telemetry_count_flex_429(const char *provider, int64_t delay);
 
 #endif
