@@ -228,16 +228,18 @@ static void store_answer(struct cache *c, const struct job *job,
     e->model = xstrdup(model);
     e->created_ms = now_ms;
     char *norm = NULL;
-    /* Label tasks keep their sketch input even in exact mode, so that a
-     * switch to near finds the entries already stored. */
+    struct cache_sketch sk;
+    /* Label tasks store their sketch input and band keys even in exact
+     * mode, so that a switch to near finds the entries already stored. */
     if (task->output == OUTPUT_LABEL) {
         norm = xmalloc(CACHE_SIM_MAX_TEXT + 1);
         cache_sim_normalize(job->input, job->input_len, norm,
                             CACHE_SIM_MAX_TEXT + 1);
-        cache_sim_sketch(job->input, job->input_len, &e->sketch);
-        e->has_sketch = true;
+        cache_sim_sketch(job->input, job->input_len, &sk);
+        if (task->cache_mode == CACHE_NEAR)
+            e->near = cache_entry_near_new(&sk);
     }
-    cache_pg_queue_store(c, job, e, norm);
+    cache_pg_queue_store(c, job, e, norm ? &sk : NULL, norm);
     free(norm);
     cache_lru_insert(c, e);
 }

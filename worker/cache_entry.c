@@ -12,8 +12,16 @@ void cache_count(const char *task, const char *event)
     metrics_count(telemetry()->cache_events, 1, task, event, NULL);
 }
 
+struct entry_near *cache_entry_near_new(const struct cache_sketch *sk)
+{
+    struct entry_near *n = xcalloc(1, sizeof(*n));
+    n->sketch = *sk;
+    return n;
+}
+
 void cache_entry_free(struct entry *e)
 {
+    free(e->near);
     free(e->task);
     free(e->tenant);
     free(e->label);

@@ -23,6 +23,10 @@ void cache_count(const char *task, const char *event);
 struct entry *cache_entry_new(const char *key, const char *version,
                               const char *task, const char *tenant);
 
+/* A near-duplicate part holding a copy of sk (its LSH nodes unlinked), for
+ * e->near of an entry of a near-mode task. */
+struct entry_near *cache_entry_near_new(const struct cache_sketch *sk);
+
 /* Frees e and its strings (not linked anywhere any more). */
 void cache_entry_free(struct entry *e);
 

@@ -47,6 +47,16 @@ struct band_node {
     struct band_node *next;
 };
 
+/* What makes an entry a near-duplicate candidate: 644 bytes, so it is kept
+ * only for the entries of tasks in near mode. An exact-mode label task
+ * still stores its band keys in PostgreSQL (cache_pg_queue_store), so a
+ * switch to near finds the entries already stored: they are sketched again
+ * when a near lookup reads them (cache_entry_attach_sketch). */
+struct entry_near {
+    struct cache_sketch sketch;
+    struct band_node bands[LSH_BANDS];
+};
+
 struct entry {
     char key[CACHE_KEY_HEX];
     char version[CACHE_KEY_HEX];
@@ -56,9 +66,7 @@ struct entry {
     bool has_confidence;
     int tier;
     int64_t created_ms;
-    bool has_sketch;                /* label tasks */
-    struct cache_sketch sketch;
-    struct band_node bands[LSH_BANDS];
+    struct entry_near *near;        /* near-mode label tasks, else NULL */
     uint64_t seen;                  /* the last query that compared it */
     struct entry *prev, *next;      /* LRU list, head = most recent */
     struct entry *chain;            /* hash bucket */

@@ -60,7 +60,7 @@ struct entry *cache_lru_find(const struct cache *c, const char *key)
 
 void cache_lru_remove(struct cache *c, struct entry *e)
 {
-    if (e->has_sketch)
+    if (e->near)
         cache_lsh_remove(c, e);
     struct entry **pp = &c->buckets[cache_lru_bucket(c, e->key)];
     while (*pp && *pp != e)
@@ -82,7 +82,7 @@ void cache_lru_insert(struct cache *c, struct entry *e)
     size_t b = cache_lru_bucket(c, e->key);
     e->chain = c->buckets[b];
     c->buckets[b] = e;
-    if (e->has_sketch)
+    if (e->near)
         cache_lsh_add(c, e);
     list_push_front(c, e);
     c->n_entries++;

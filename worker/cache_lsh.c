@@ -44,9 +44,9 @@ void cache_lsh_append_bands(char **buf, size_t *len, size_t *cap,
 void cache_lsh_add(struct cache *c, struct entry *e)
 {
     uint64_t keys[LSH_BANDS];
-    cache_lsh_band_keys(e->version, e->tenant, &e->sketch, keys);
+    cache_lsh_band_keys(e->version, e->tenant, &e->near->sketch, keys);
     for (int b = 0; b < LSH_BANDS; b++) {
-        struct band_node *n = &e->bands[b];
+        struct band_node *n = &e->near->bands[b];
         size_t slot = (size_t)(keys[b] & (c->n_lsh - 1));
         n->key = keys[b];
         n->e = e;
@@ -58,11 +58,12 @@ void cache_lsh_add(struct cache *c, struct entry *e)
 void cache_lsh_remove(struct cache *c, struct entry *e)
 {
     for (int b = 0; b < LSH_BANDS; b++) {
-        struct band_node **pp = &c->lsh[e->bands[b].key & (c->n_lsh - 1)];
-        while (*pp && *pp != &e->bands[b])
+        struct band_node *node = &e->near->bands[b];
+        struct band_node **pp = &c->lsh[node->key & (c->n_lsh - 1)];
+        while (*pp && *pp != node)
             pp = &(*pp)->next;
         if (*pp)
-            *pp = e->bands[b].next;
+            *pp = node->next;
     }
 }
 
@@ -88,7 +89,7 @@ struct entry *cache_lsh_nearest(struct cache *c, const struct job *job,
             if (strcmp(e->version, version) != 0 || strcmp(e->tenant, scope) != 0 ||
                 !cache_entry_fresh(e, job->task, now_ms))
                 continue;
-            double s = cache_sim_similarity(sk, &e->sketch);
+            double s = cache_sim_similarity(sk, &e->near->sketch);
             if (s > *best) {
                 *best = s;
                 found = e;

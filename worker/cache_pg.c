@@ -20,7 +20,8 @@
 #define EXPIRED_PER_PASS 10000
 
 void cache_pg_queue_store(struct cache *c, const struct job *job,
-                          const struct entry *e, const char *input_norm)
+                          const struct entry *e, const struct cache_sketch *sk,
+                          const char *input_norm)
 {
     if (c->n_queued >= QUEUE_MAX)
         return;
@@ -43,11 +44,11 @@ void cache_pg_queue_store(struct cache *c, const struct job *job,
     cJSON_AddStringToObject(o, "provider", e->provider);
     cJSON_AddStringToObject(o, "model", e->model);
     cJSON_AddNumberToObject(o, "ttl_s", (double)job->task->cache_ttl_s);
-    if (e->has_sketch) { /* other workers find it as a near candidate */
+    if (sk) { /* other workers find it as a near candidate */
         uint64_t keys[LSH_BANDS];
         char *bands = xstrdup("{");
         size_t len = 1, cap = 2;
-        cache_lsh_band_keys(e->version, e->tenant, &e->sketch, keys);
+        cache_lsh_band_keys(e->version, e->tenant, sk, keys);
         cache_lsh_append_bands(&bands, &len, &cap, keys);
         bands = xrealloc(bands, len + 2);
         bands[len++] = '}';
@@ -110,14 +111,37 @@ static char *col(PGresult *res, int row, int c)
     return PQgetisnull(res, row, c) ? NULL : xstrdup(PQgetvalue(res, row, c));
 }
 
+/* Sketches e from the row's input_norm when its task is in near mode; with
+ * c, e is already in the LRU (stored while the task was in exact mode) and
+ * joins the LSH index now. */
+static void attach_near(struct cache *c, const struct task_conf *task,
+                        struct entry *e, PGresult *res, int row)
+{
+    if (task->output != OUTPUT_LABEL || task->cache_mode != CACHE_NEAR ||
+        PQgetisnull(res, row, 5))
+        return;
+    const char *norm = PQgetvalue(res, row, 5);
+    struct cache_sketch sk;
+    cache_sim_sketch(norm, strlen(norm), &sk);
+    e->near = cache_entry_near_new(&sk);
+    if (c)
+        cache_lsh_add(c, e);
+}
+
 static void load_row(struct cache *c, const struct config *cfg, PGresult *res,
                      int row)
 {
-    if (PQgetisnull(res, row, 1) || cache_lru_find(c, PQgetvalue(res, row, 1)))
+    if (PQgetisnull(res, row, 1))
         return;
     const struct task_conf *task = config_task(cfg, PQgetvalue(res, row, 2));
     if (!task)
         return;
+    struct entry *known = cache_lru_find(c, PQgetvalue(res, row, 1));
+    if (known) {
+        if (!known->near)
+            attach_near(c, task, known, res, row);
+        return;
+    }
     struct entry *e = cache_entry_new(PQgetvalue(res, row, 1), PQgetvalue(res, row, 3),
                                       task->name, PQgetvalue(res, row, 4));
     e->label = col(res, row, 6);
@@ -129,11 +153,7 @@ static void load_row(struct cache *c, const struct config *cfg, PGresult *res,
     e->provider = xstrdup(PQgetvalue(res, row, 11));
     e->model = xstrdup(PQgetvalue(res, row, 12));
     e->created_ms = strtoll(PQgetvalue(res, row, 13), NULL, 10);
-    if (task->output == OUTPUT_LABEL && !PQgetisnull(res, row, 5)) {
-        const char *norm = PQgetvalue(res, row, 5);
-        cache_sim_sketch(norm, strlen(norm), &e->sketch);
-        e->has_sketch = true;
-    }
+    attach_near(NULL, task, e, res, row);
     cache_lru_insert(c, e);
 }
 

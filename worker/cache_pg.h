@@ -18,10 +18,12 @@
 
 #include "cache_internal.h"
 
-/* Queues e's answer for cache_entries; input_norm (may be NULL) is the
- * sketch input other workers recompute the sketch from. */
+/* Queues e's answer for cache_entries; for label tasks, sk is the input's
+ * sketch (its band keys make the row a near candidate) and input_norm the
+ * sketch input other workers recompute it from; both NULL otherwise. */
 void cache_pg_queue_store(struct cache *c, const struct job *job,
-                          const struct entry *e, const char *input_norm);
+                          const struct entry *e, const struct cache_sketch *sk,
+                          const char *input_norm);
 /* Queues a new hit time for the entry of key. */
 void cache_pg_queue_touch(struct cache *c, const char *key);
 
