@@ -8,7 +8,8 @@
  * - an expired lease is taken over by the next owner that asks; a renewed
  *   one is not;
  * - released claims are free again; release never touches others' claims;
- * - base_attempt continues the cost lines a released run left behind. */
+ * - base_attempt continues the cost lines a released run left behind;
+ * - the function keeps the planner on its indexes (schema/015). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -172,6 +173,19 @@ static void test_release_and_base_attempt(void **state)
     assert_int_equal(base, 3);
 }
 
+/* The claim's lookups are all by primary key; schema/015 keeps the planner
+ * off whole-table scans of jobs for it, a setting any redefinition of the
+ * function drops unless it sets it again. */
+static void test_claim_stays_on_indexes(void **state)
+{
+    (void)state;
+    char config[256];
+    pg_fixture_query_text(db, "SELECT array_to_string(proconfig, ',') FROM pg_proc"
+                              " WHERE proname = 'sluice_claim_jobs'",
+                          config, sizeof config);
+    assert_non_null(strstr(config, "enable_seqscan=off"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -179,6 +193,7 @@ int main(void)
         cmocka_unit_test(test_same_batch_duplicates),
         cmocka_unit_test(test_expiry_takeover_renew),
         cmocka_unit_test(test_release_and_base_attempt),
+        cmocka_unit_test(test_claim_stays_on_indexes),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
