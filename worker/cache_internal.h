@@ -51,7 +51,7 @@ struct band_node {
  * only for the entries of tasks in near mode. An exact-mode label task
  * still stores its band keys in PostgreSQL (cache_pg_queue_store), so a
  * switch to near finds the entries already stored: they are sketched again
- * when a near lookup reads them (cache_entry_attach_sketch). */
+ * when a near lookup reads them (attach_near in cache_pg.c). */
 struct entry_near {
     struct cache_sketch sketch;
     struct band_node bands[LSH_BANDS];
