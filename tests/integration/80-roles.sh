@@ -60,7 +60,11 @@ it_wait_sql "SELECT count(*) FROM rejected" 2 60
 it_stop_scheduler a
 it_stop_worker a
 it_stop_worker b
-grep -i 'permission denied\|42501' "$RUN"/worker-*.log "$RUN"/scheduler-*.log &&
+# A refused statement is logged as "<what>: 42501: ERROR:  permission denied
+# ...": the SQLSTATE between colons, so that a port number such as 42501 in
+# "listening on 127.0.0.1:42501" does not count.
+hit_denied() { grep -iE 'permission denied|: 42501: ' "$@"; }
+hit_denied "$RUN"/worker-*.log "$RUN"/scheduler-*.log &&
     fail "a process hit permission denied"
 [ "$(psql_val "SELECT count(*) FROM results WHERE source = 'batch'")" -gt 0 ] ||
     fail "no batch answers: the scheduler's path was not exercised"
@@ -81,7 +85,7 @@ it_wait_workers_assigned c
 "$SLUICE" publish "$RUN/run2/jobs.jsonl" >/dev/null || fail "publish run2"
 it_wait_sql "SELECT count(*) FROM results" $((JOBS + ASYNC + 500)) 240
 it_stop_worker c
-grep -i 'permission denied\|42501' "$RUN"/worker-c.log && fail "worker c hit permission denied"
+hit_denied "$RUN"/worker-c.log && fail "worker c hit permission denied"
 tier0=$(psql_val "SELECT count(*) FROM results WHERE source = 'tier0'")
 shadow=$(psql_val "SELECT count(*) FROM tier0_shadow")
 [ "$tier0" -gt 0 ] && [ "$shadow" -gt 0 ] || fail "tier 0 not exercised: $tier0 answers, $shadow shadow checks"
