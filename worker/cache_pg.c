@@ -111,21 +111,19 @@ static char *col(PGresult *res, int row, int c)
     return PQgetisnull(res, row, c) ? NULL : xstrdup(PQgetvalue(res, row, c));
 }
 
-/* Sketches e from the row's input_norm when its task is in near mode; with
- * c, e is already in the LRU (stored while the task was in exact mode) and
- * joins the LSH index now. */
-static void attach_near(struct cache *c, const struct task_conf *task,
-                        struct entry *e, PGresult *res, int row)
+/* Sketches e from the row's input_norm when its task is in near mode;
+ * returns whether it did. */
+static bool attach_near(const struct task_conf *task, struct entry *e,
+                        PGresult *res, int row)
 {
     if (task->output != OUTPUT_LABEL || task->cache_mode != CACHE_NEAR ||
         PQgetisnull(res, row, 5))
-        return;
+        return false;
     const char *norm = PQgetvalue(res, row, 5);
     struct cache_sketch sk;
     cache_sim_sketch(norm, strlen(norm), &sk);
     e->near = cache_entry_near_new(&sk);
-    if (c)
-        cache_lsh_add(c, e);
+    return true;
 }
 
 static void load_row(struct cache *c, const struct config *cfg, PGresult *res,
@@ -138,8 +136,9 @@ static void load_row(struct cache *c, const struct config *cfg, PGresult *res,
         return;
     struct entry *known = cache_lru_find(c, PQgetvalue(res, row, 1));
     if (known) {
-        if (!known->near)
-            attach_near(c, task, known, res, row);
+        /* stored while the task was in exact mode: a near candidate now */
+        if (!known->near && attach_near(task, known, res, row))
+            cache_lsh_add(c, known);
         return;
     }
     struct entry *e = cache_entry_new(PQgetvalue(res, row, 1), PQgetvalue(res, row, 3),
@@ -153,8 +152,8 @@ static void load_row(struct cache *c, const struct config *cfg, PGresult *res,
     e->provider = xstrdup(PQgetvalue(res, row, 11));
     e->model = xstrdup(PQgetvalue(res, row, 12));
     e->created_ms = strtoll(PQgetvalue(res, row, 13), NULL, 10);
-    attach_near(NULL, task, e, res, row);
-    cache_lru_insert(c, e);
+    attach_near(task, e, res, row);
+    cache_lru_insert(c, e); /* indexes e->near, if any */
 }
 
 /* The micro-batch's parameters: a text[] literal of the exact keys of the
