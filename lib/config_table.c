@@ -79,6 +79,12 @@ static const struct config_key keys[] = {
      F(scheduler_conf, ledger_retention_months), 0, 1200, "0", 0,
      "months of cost lines kept (0 = all); older month tables are dropped, "
      "daily rollups stay"},
+    {"scheduler.job_retention_days", CONFIG_INT,
+     F(scheduler_conf, job_retention_days), 0, 36500, "0", 0,
+     "days finished jobs and their results are kept (0 = all)"},
+    {"scheduler.rejected_retention_days", CONFIG_INT,
+     F(scheduler_conf, rejected_retention_days), 0, 36500, "0", 0,
+     "days rejected messages are kept (0 = all)"},
     {"scheduler.offpeak", CONFIG_SECTION, HAND, 0, 0, NULL, 0,
      "off-peak windows"},
     {"scheduler.offpeak.timezone", CONFIG_STRING, HAND, 0, 0, "\"UTC\"", 0,

@@ -61,6 +61,8 @@ struct scheduler_conf {
     int lease_s;            /* a claimed batch is another's after this (120) */
     int realtime_concurrency; /* calls at once in the realtime pass (16) */
     int ledger_retention_months; /* cost_lines months kept; 0 = all (0) */
+    int job_retention_days;      /* finished jobs + results kept; 0 = all (0) */
+    int rejected_retention_days; /* rejected messages kept; 0 = all (0) */
     char *timezone;         /* IANA name for windows ("UTC") */
     struct offpeak_window *windows; /* none: offpeak behaves like async */
     size_t n_windows;

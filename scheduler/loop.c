@@ -100,6 +100,7 @@ static void tick(struct sched *s)
     sched_retrain_due(s);
     sched_refresh_gauges(s);
     keep_ledger_months(s);
+    sched_retention_due(s);
 }
 
 static int open_sched(struct sched *s, const struct config *cfg,

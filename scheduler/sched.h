@@ -2,7 +2,7 @@
  * outside scheduler/).
  *
  * Layers, top down: loop.c drives; submit.c, ingest.c, realtime.c,
- * retrain.c and status.c do one step each; requeue.c and finish.c turn
+ * retrain.c, retention.c and status.c do one step each; requeue.c and finish.c turn
  * outcomes into ledger rows and pending changes; rows.c runs SQL and reads
  * pending rows. No file calls one above it.
  *
@@ -59,6 +59,8 @@ struct sched {
 
     int64_t now_ms;              /* start of the current tick */
     int64_t ledger_months_at_ms; /* loop.c: next month-table check */
+    int64_t retention_at_ms;     /* retention.c: next hourly pass */
+    bool retention_backlog;      /* retention.c: old rows were left */
     bool lost_task_seen;         /* submit.c: a claim met a task not in the config */
     bool window_known;           /* windows configured */
     struct offpeak_state window;
@@ -147,6 +149,11 @@ void sched_realtime_due(struct sched *s);
  * time); _wait joins it (at exit). */
 void sched_retrain_due(struct sched *s);
 void sched_retrain_wait(struct sched *s);
+
+/* retention.c: deletes old jobs, results and rejected messages when
+ * their retention is set (hourly, and one batch a tick while old rows
+ * remain). */
+void sched_retention_due(struct sched *s);
 
 /* status.c */
 void sched_refresh_gauges(struct sched *s);

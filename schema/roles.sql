@@ -218,3 +218,9 @@ CREATE POLICY sluice_replace_in_flight ON cost_lines AS RESTRICTIVE FOR UPDATE
 -- migration revoked both from PUBLIC.
 GRANT EXECUTE ON FUNCTION sluice_ledger_partitions_ahead(int) TO sluice_worker, sluice_scheduler;
 GRANT EXECUTE ON FUNCTION sluice_ledger_retain(int) TO sluice_scheduler;
+
+-- ---- 6. retention of jobs, results and rejected messages (016) -------------
+-- Only the scheduler deletes them, through these functions: its role may
+-- not delete ledger rows itself.
+GRANT EXECUTE ON FUNCTION sluice_jobs_retain(int, int) TO sluice_scheduler;
+GRANT EXECUTE ON FUNCTION sluice_rejected_retain(int, int) TO sluice_scheduler;

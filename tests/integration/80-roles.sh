@@ -97,6 +97,26 @@ as_role it_reader "$SLUICE" report --html "$RUN/report.html" >"$RUN/report.txt" 
 grep -q '<svg' "$RUN/report.html" || fail "report as it_reader drew no chart"
 pass "status (sluice_scheduler) and report (sluice_reader, views only)"
 
+# Retention (schema/016) as the scheduler's role, which may not delete
+# ledger rows itself: jobs and rejected messages made 40 days old go, with
+# their results; the rest and every cost line stay.
+old_ids="'$(psql_val "SELECT string_agg(job_id, ''',''') FROM (SELECT job_id FROM results ORDER BY job_id LIMIT 3) r")'"
+psql_val "UPDATE jobs SET finished_at = now() - interval '40 days' WHERE job_id IN ($old_ids);
+          UPDATE rejected SET created_at = now() - interval '40 days' WHERE id = (SELECT min(id) FROM rejected)" >/dev/null
+lines_before=$(psql_val "SELECT count(*) FROM cost_lines")
+jobs_before=$(psql_val "SELECT count(*) FROM jobs")
+jq '.scheduler += {job_retention_days: 30, rejected_retention_days: 30}' "$SLUICE_CONFIG" >"$RUN/retain.json"
+SLUICE_CONFIG=$RUN/retain.json as_role it_sched "$SLUICE" scheduler --once >"$RUN/retain.log" 2>&1 ||
+    { cat "$RUN/retain.log" >&2; fail "scheduler --once with retention as it_sched"; }
+hit_denied "$RUN/retain.log" && fail "retention hit permission denied"
+[ "$(psql_val "SELECT count(*) FROM jobs WHERE job_id IN ($old_ids)") $(psql_val "SELECT count(*) FROM results WHERE job_id IN ($old_ids)")" = "0 0" ] ||
+    { cat "$RUN/retain.log" >&2; fail "the 40-day-old jobs or their results remain"; }
+[ "$(psql_val "SELECT count(*) FROM jobs")" = $((jobs_before - 3)) ] || fail "retention deleted recent jobs"
+[ "$(psql_val "SELECT count(*) FROM rejected")" = 1 ] || fail "rejected: want the recent one left"
+[ "$(psql_val "SELECT count(*) FROM cost_lines")" = "$lines_before" ] || fail "retention touched cost lines"
+grep -q 'job retention: deleted 3 rows older than 30 days' "$RUN/retain.log" || fail "no job retention log line"
+pass "retention (sluice_scheduler): 3 old jobs with their results and 1 rejected message deleted, cost lines kept"
+
 # The report copies v_cost_daily and v_cost_per_job over its range into
 # temporary tables once, when the login may create them (TEMP, granted to
 # PUBLIC by default), and reads the views themselves otherwise: the same
