@@ -54,6 +54,14 @@ static void add_job(const char *id, const char *age, bool answered)
     }
 }
 
+/* Calls q until it deletes nothing: batches of 2 over 3 old rows. */
+static void assert_batches_2_1_0(const char *q)
+{
+    assert_int_equal(pg_fixture_query_int(db, q), 2);
+    assert_int_equal(pg_fixture_query_int(db, q), 1);
+    assert_int_equal(pg_fixture_query_int(db, q), 0);
+}
+
 static void test_jobs_retain(void **state)
 {
     (void)state;
@@ -72,10 +80,7 @@ static void test_jobs_retain(void **state)
                         " task, feature, tenant, cohort) VALUES ('old-1', 1, 1,"
                         " 'p', 'm', 'realtime', 10, 0, 2, 100, 900, 5,"
                         " 'accepted', 'intent', '', '', '')");
-    /* Batches of 2: the third call finds nothing more. */
-    assert_int_equal(pg_fixture_query_int(db, "SELECT sluice_jobs_retain(30, 2)"), 2);
-    assert_int_equal(pg_fixture_query_int(db, "SELECT sluice_jobs_retain(30, 2)"), 1);
-    assert_int_equal(pg_fixture_query_int(db, "SELECT sluice_jobs_retain(30, 2)"), 0);
+    assert_batches_2_1_0("SELECT sluice_jobs_retain(30, 2)");
     char left[256];
     pg_fixture_query_text(db, "SELECT string_agg(job_id, ',' ORDER BY job_id) FROM jobs",
                           left, sizeof left);
@@ -95,9 +100,7 @@ static void test_rejected_retain(void **state)
                         " 'invalid_json', 'not JSON', i::text::bytea,"
                         " now() - i * interval '10 days' FROM generate_series(1, 5) i");
     /* 10 and 20 days old stay; 30 (a little over), 40 and 50 go. */
-    assert_int_equal(pg_fixture_query_int(db, "SELECT sluice_rejected_retain(25, 2)"), 2);
-    assert_int_equal(pg_fixture_query_int(db, "SELECT sluice_rejected_retain(25, 2)"), 1);
-    assert_int_equal(pg_fixture_query_int(db, "SELECT sluice_rejected_retain(25, 2)"), 0);
+    assert_batches_2_1_0("SELECT sluice_rejected_retain(25, 2)");
     assert_int_equal(pg_fixture_query_int(db, "SELECT count(*) FROM rejected"), 2);
 }
 
