@@ -13,8 +13,8 @@
 /* Rows per batch: one short transaction each. */
 #define RETENTION_BATCH 5000
 
-/* One batch of fn (sluice_jobs_retain or sluice_rejected_retain) when
- * days > 0; true when it was full, so more may be left. */
+/* One batch of sql (a call of sluice_jobs_retain or sluice_rejected_retain)
+ * when days > 0; true when the batch was full, so more may be left. */
 static bool retain_batch(struct sched *s, const char *what, const char *sql,
                          int days)
 {

@@ -2,9 +2,9 @@
  * outside scheduler/).
  *
  * Layers, top down: loop.c drives; submit.c, ingest.c, realtime.c,
- * retrain.c, retention.c and status.c do one step each; requeue.c and finish.c turn
- * outcomes into ledger rows and pending changes; rows.c runs SQL and reads
- * pending rows. No file calls one above it.
+ * retrain.c, retention.c and status.c do one step each; requeue.c and
+ * finish.c turn outcomes into ledger rows and pending changes; rows.c runs
+ * SQL and reads pending rows. No file calls one above it.
  *
  * One scheduler is one thread running a loop (loop.c): each tick it
  * reconciles batches orphaned by a crashed scheduler (submit.c), submits the
