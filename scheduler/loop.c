@@ -67,8 +67,8 @@ static void update_window(struct sched *s)
         log_error("scheduler: %s", err);
 }
 
-/* The coming months' cost_lines tables, and retention by whole months,
- * on the first tick and then hourly (ledger.h). */
+/* The coming months' cost_lines tables, on the first tick and then hourly
+ * (ledger.h); dropping old months is retention.c's. */
 static void keep_ledger_months(struct sched *s)
 {
     char err[512];
@@ -77,9 +77,6 @@ static void keep_ledger_months(struct sched *s)
     s->ledger_months_at_ms = s->now_ms + LEDGER_MONTHS_CHECK_MS;
     if (ledger_partitions_ahead(s->db, NULL, err, sizeof(err)) != SL_OK)
         log_warn("scheduler: ledger month tables not checked: %s", err);
-    int keep = s->cfg->scheduler.ledger_retention_months;
-    if (keep > 0 && ledger_retain_months(s->db, keep, NULL, err, sizeof(err)) != SL_OK)
-        log_warn("scheduler: ledger retention not applied: %s", err);
 }
 
 static void tick(struct sched *s)

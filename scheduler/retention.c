@@ -1,9 +1,10 @@
-/* retention.c — the scheduler deletes finished jobs (with their results)
- * and rejected messages older than their retention (schema/016; cost
- * lines go by whole months, loop.c). Once an hour; a pass that leaves old
- * rows behind takes one more batch of each table on every tick until none
- * is left, so that a year of backlog (a retention newly set) drains in
- * short transactions between the tick's other steps. */
+/* retention.c — the scheduler's retention, on the first tick and then
+ * hourly: cost lines by whole months (ledger_retain_months), finished jobs
+ * with their results and rejected messages by batched deletes (schema/016).
+ * A pass that leaves old jobs or rejected messages behind takes one more
+ * batch of each on every tick until none is left, so that a year of
+ * backlog (a retention newly set) drains in short transactions between the
+ * tick's other steps. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -34,13 +35,24 @@ static bool retain_batch(struct sched *s, const char *what, const char *sql,
     return n == RETENTION_BATCH;
 }
 
+/* Drops the cost_lines months older than the retention, when one is set. */
+static void retain_ledger_months(struct sched *s, int keep)
+{
+    char err[512];
+    if (keep > 0 && ledger_retain_months(s->db, keep, NULL, err, sizeof(err)) != SL_OK)
+        log_warn("scheduler: ledger retention not applied: %s", err);
+}
+
 void sched_retention_due(struct sched *s)
 {
-    if (!s->retention_backlog && s->now_ms < s->retention_at_ms)
-        return;
-    if (!s->retention_backlog)
-        s->retention_at_ms = s->now_ms + LEDGER_MONTHS_CHECK_MS;
     const struct scheduler_conf *c = &s->cfg->scheduler;
+    bool hourly = s->now_ms >= s->retention_at_ms;
+    if (!hourly && !s->retention_backlog)
+        return;
+    if (hourly) {
+        s->retention_at_ms = s->now_ms + LEDGER_MONTHS_CHECK_MS;
+        retain_ledger_months(s, c->ledger_retention_months);
+    }
     bool more = retain_batch(s, "job retention",
                              "SELECT sluice_jobs_retain($1::int, $2::int)",
                              c->job_retention_days);

@@ -150,9 +150,9 @@ void sched_realtime_due(struct sched *s);
 void sched_retrain_due(struct sched *s);
 void sched_retrain_wait(struct sched *s);
 
-/* retention.c: deletes old jobs, results and rejected messages when
- * their retention is set (hourly, and one batch a tick while old rows
- * remain). */
+/* retention.c: drops old cost_lines months and deletes old jobs, results
+ * and rejected messages, each when its retention is set (hourly, and one
+ * batch a tick while old rows remain). */
 void sched_retention_due(struct sched *s);
 
 /* status.c */
